@@ -1,0 +1,53 @@
+# Short names for the README's commands. Everything installs from nothing into
+# .venv (the tap and its dev tools) and .venv-meltano (Meltano, kept apart because its
+# dependencies pin differently from singer-sdk's).
+PYTHON ?= python3.11
+VENV := .venv
+MELTANO_VENV := .venv-meltano
+PY := $(VENV)/bin/python
+MELTANO := $(MELTANO_VENV)/bin/meltano
+DEMO_PORT ?= 8765
+
+.PHONY: all demo test lint typecheck unit generate benchmark clean
+
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev
+	touch $@
+
+$(MELTANO_VENV)/.installed:
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==4.4.1"
+	touch $@
+
+## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
+demo: $(VENV)/.installed $(MELTANO_VENV)/.installed
+	$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
+
+## test: lint, type-check and run the whole test suite (what CI runs)
+test: lint typecheck unit
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy tap_spapi spapi_standin scripts
+
+unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
+	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest
+
+## generate: regenerate schemas and the operation catalog from ../shared/spapi-models
+generate: $(VENV)/.installed
+	$(PY) scripts/generate_from_models.py
+
+## benchmark: pacing and throughput tables (not part of the test suite)
+benchmark: $(VENV)/.installed
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

@@ -1,0 +1,80 @@
+"""The README's first command: stand-in up, `meltano run tap-spapi target-duckdb`, row counts.
+
+Runs from the repository root with the tap's virtualenv; Meltano lives in its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+WAREHOUSE = REPO / "output" / "warehouse.duckdb"
+SCHEMA = "spapi"
+
+
+def start_standin(port: int) -> subprocess.Popen[str]:
+    """Start the stand-in and wait for its 'listening' line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spapi_standin", "--port", str(port), "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "listening" not in line:
+        process.kill()
+        raise SystemExit(f"the stand-in did not start: {line!r}")
+    print(line.strip())
+    return process
+
+
+def meltano(binary: str, *args: str) -> None:
+    """Run a Meltano command in the repo, failing the demo if it fails."""
+    env = {**os.environ, "MELTANO_ENVIRONMENT": "demo"}
+    print("$ meltano " + " ".join(args), flush=True)
+    subprocess.run([binary, *args], cwd=REPO, env=env, check=True)
+
+
+def row_counts() -> list[tuple[str, int]]:
+    """(table, rows) for every table the loader wrote."""
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "order by table_name",
+            [SCHEMA],
+        ).fetchall()
+        return [
+            (name, connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()[0])  # type: ignore[index]
+            for (name,) in tables
+        ]
+
+
+def main() -> None:
+    """Parse arguments, run the pipeline, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--meltano", default="meltano", help="path of the meltano executable")
+    parser.add_argument("--port", type=int, default=8765)
+    options = parser.parse_args()
+    WAREHOUSE.unlink(missing_ok=True)
+    standin = start_standin(options.port)
+    try:
+        meltano(options.meltano, "install")
+        meltano(options.meltano, "run", "--full-refresh", "tap-spapi", "target-duckdb")
+    finally:
+        standin.terminate()
+        standin.wait(timeout=10)
+    counts = row_counts()
+    width = max(len(name) for name, _ in counts)
+    print(f"\n{'table'.ljust(width)}  rows")
+    for name, rows in counts:
+        print(f"{name.ljust(width)}  {rows:>4}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""`SPAPIStream`: the base every stream inherits.
+
+It turns an operation id into method, path and usage plan (from the generated catalog),
+sends requests through the account's paced, authenticated session, turns Amazon's error
+bodies into one-line messages, and decides what is retried and how long to wait. The
+request loop itself is singer-sdk's; only its hooks are overridden here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import logging
+import random
+from collections.abc import Generator, Iterable
+from functools import cached_property
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator, SinglePagePaginator
+from singer_sdk.schema import SchemaDirectory, StreamSchema
+
+from tap_spapi.account import amazon_error
+from tap_spapi.errors import TapSpapiError
+from tap_spapi.redact import redact
+
+if TYPE_CHECKING:
+    from backoff.types import Details
+
+    from tap_spapi.account import Account
+    from tap_spapi.auth import SPAPIAuth
+    from tap_spapi.operations import Operation
+
+# Retry waits for faults that are not throttles: exponential from 1 s, capped at 60 s,
+# with full jitter so parallel workers do not retry in lockstep.
+FAULT_WAIT_BASE = 1.0
+FAULT_WAIT_CAP = 60.0
+_EXPIRED_HINTS = ("expired", "expire")
+# Generated from Amazon's models by scripts/generate_from_models.py; shipped in the wheel.
+SCHEMAS = SchemaDirectory(importlib.resources.files("tap_spapi") / "schemas")
+
+
+class SPAPIRequestError(FatalAPIError, TapSpapiError):
+    """A request Amazon refused for good (4xx other than throttling or token expiry)."""
+
+    def __init__(self, message: str, response: requests.Response) -> None:
+        super().__init__(message)
+        self.response = response
+        self.status = response.status_code
+
+
+class RetriesExhaustedError(TapSpapiError):
+    """A request kept failing with retriable faults until `max_retries`/`max_retry_seconds`."""
+
+
+class ThrottledError(RetriableAPIError):
+    """429: the limiter already drained the bucket, so the retry waits for a token."""
+
+
+class ExpiredTokenError(RetriableAPIError):
+    """401/403 for an expired token: the cache dropped it, the retry gets a fresh one."""
+
+
+class SPAPIStream(RESTStream[str]):
+    """A stream backed by one SP-API operation."""
+
+    #: Operation id in Amazon's model; method, path and usage plan come from the catalog.
+    operation_id: ClassVar[str]
+    #: Dotted path of the next-page token in the response body, if the operation pages.
+    next_token_path: ClassVar[str | None] = None
+    records_jsonpath = "$.payload[*]"
+    extra_retry_statuses: ClassVar[list[int]] = [HTTPStatus.TOO_MANY_REQUESTS]  # type: ignore[misc]
+    schema = StreamSchema(SCHEMAS)  # type: ignore[assignment]
+
+    # --- what to call -------------------------------------------------------------
+
+    @property
+    def account(self) -> Account:
+        """The selling-partner account this stream reads."""
+        return self._tap.account  # type: ignore[attr-defined, no-any-return]
+
+    @cached_property
+    def operation(self) -> Operation:
+        """This stream's operation in the generated catalog."""
+        return self.account.catalog[self.operation_id]
+
+    @property
+    def url_base(self) -> str:
+        """The account's regional (or sandbox, or overridden) endpoint."""
+        return self.account.base_url
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """The operation's path template; `{param}`s are filled from the context."""
+        return self.operation.path
+
+    @property
+    def http_method(self) -> str:  # type: ignore[override]
+        """The operation's HTTP method (some SP-API reads are PUT or POST)."""
+        return self.operation.method
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """A session routed through the account's paced, authenticating adapter."""
+        if not self._requests_session:
+            self._requests_session = self.account.session()
+        return self._requests_session
+
+    @property
+    def authenticator(self) -> SPAPIAuth:
+        """The account's shared authenticator (the adapter applies it again after pacing)."""
+        return self.account.auth
+
+    @property
+    def timeout(self) -> int:
+        """Seconds to wait for one response (setting `request_timeout`)."""
+        return int(self.config.get("request_timeout") or 60)
+
+    @property
+    def http_headers(self) -> dict[str, Any]:
+        """Headers every SP-API call carries besides auth."""
+        return {"Accept": "application/json", "User-Agent": self.authenticator.user_agent}
+
+    def get_new_paginator(self) -> BaseAPIPaginator[Any]:
+        """A token paginator at `next_token_path`, or a single page."""
+        if self.next_token_path:
+            return JSONPathPaginator(f"$.{self.next_token_path}")
+        return SinglePagePaginator()
+
+    # --- responses ----------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort a response into success, retry (429, 5xx, expired token) or fatal."""
+        status = response.status_code
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise ThrottledError(self.response_error_message(response), response)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} and self._expired(response):
+            self.authenticator.invalidate(response.request)
+            raise ExpiredTokenError(self.response_error_message(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise SPAPIRequestError(self.response_error_message(response), response)
+        self._decode_json(response)
+
+    @staticmethod
+    def _expired(response: requests.Response) -> bool:
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
+            return True
+        error = amazon_error(response)
+        text = f"{error.message} {error.details}".lower()
+        return any(hint in text for hint in _EXPIRED_HINTS)
+
+    def _decode_json(self, response: requests.Response) -> None:
+        """Parse the body once, here, so a 200 with HTML or a cut-off body is retried."""
+        try:
+            response.spapi_json = response.json()  # type: ignore[attr-defined]
+        except ValueError:
+            message = self.response_error_message(response)
+            raise RetriableAPIError(f"{message}: the body is not JSON", response) from None
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """`stream 'x' (operation y): HTTP 400 Code: message (details) [x-amzn-RequestId: …]`."""
+        described = amazon_error(response).describe()
+        return redact(f"stream '{self.name}' ({self.operation_id}): {described}")
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """Records at `records_jsonpath` of the (already decoded) body."""
+        body = getattr(response, "spapi_json", None)
+        if body is None:
+            body = response.json()
+        yield from extract_jsonpath(self.records_jsonpath, input=body)
+
+    # --- retries ------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        """First attempt plus setting `max_retries`."""
+        return int(self.config.get("max_retries", 8)) + 1
+
+    def request_decorator(self, func: Any) -> Any:
+        """singer-sdk's backoff decorator, also bounded in time (`max_retry_seconds`)."""
+        import backoff  # noqa: PLC0415 - same module singer-sdk uses
+
+        retrying = backoff.on_exception(
+            self.backoff_wait_generator,
+            (
+                ConnectionResetError,
+                RetriableAPIError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+            max_tries=self.backoff_max_tries,
+            max_time=int(self.config.get("max_retry_seconds", 900)),
+            on_backoff=self.backoff_handler,
+            on_giveup=self._give_up,
+            jitter=None,
+            logger=None,
+        )(func)
+
+        @functools.wraps(func)
+        def request_or_explain(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return retrying(*args, **kwargs)
+            except RetriableAPIError as exc:
+                raise RetriesExhaustedError(f"{exc} (gave up retrying)") from exc
+            except requests.RequestException as exc:
+                message = f"stream '{self.name}' ({self.operation_id}): {type(exc).__name__}"
+                raise RetriesExhaustedError(f"{message} (gave up retrying)") from exc
+
+        return request_or_explain
+
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+        """How long to wait before retrying, chosen by what went wrong.
+
+        A throttle waits 0 s here because the limiter, drained by the 429, makes the
+        retry wait for exactly the next usage-plan token; an expired token waits 0 s
+        because the retry fetches a new one; other faults back off exponentially.
+        """
+        exception = yield 0.0  # primed by backoff with None
+        faults = 0
+        while True:
+            if isinstance(exception, (ThrottledError, ExpiredTokenError)):
+                wait = 0.0
+            else:
+                faults += 1
+                ceiling = min(FAULT_WAIT_CAP, FAULT_WAIT_BASE * 2 ** (faults - 1))
+                wait = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+            exception = yield wait
+
+    def backoff_handler(self, details: Details) -> None:
+        """Log each retry once, at WARNING: a retry is expected, not an error."""
+        exception = details.get("exception")
+        level = logging.INFO if isinstance(exception, ThrottledError) else logging.WARNING
+        self.logger.log(
+            level,
+            "Retrying %s in %.1f s after attempt %d: %s",
+            self.operation_id,
+            details.get("wait") or 0.0,
+            details.get("tries"),
+            redact(str(exception) or type(exception).__name__),
+        )
+
+    def _give_up(self, details: Details) -> None:
+        exception = details.get("exception")
+        self.logger.error(
+            "Giving up on %s after %d attempts in %.0f s: %s",
+            self.operation_id,
+            details.get("tries"),
+            details.get("elapsed") or 0.0,
+            redact(str(exception) or type(exception).__name__),
+        )

@@ -1,0 +1,76 @@
+"""Keep secrets out of every log line, error message and piece of output.
+
+singer-sdk marks settings `secret` but redacts nothing, botocore logs canonical
+requests (headers included) at DEBUG, and error messages may quote responses. So the
+tap registers every secret value the moment it knows it (settings at start-up, access
+tokens, RDTs and STS keys when issued) and scrubs them in three places: the message of
+every log record (a log-record factory sees records of every logger, including
+third-party ones, before any handler formats them), the one-line error the CLI prints,
+and the messages the client builds from Amazon's responses. Token-shaped strings
+(`Atza|…`, `Atzr|…`, `Atz.sprdt|…`) are scrubbed even when not registered, as a second
+line of defence for values we never saw (e.g. a token echoed back by a proxy).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import traceback
+from typing import Any
+
+MASK = "***"
+# Secrets shorter than this are not registered: masking "a" everywhere would mangle
+# every log line, and such a value cannot be a real credential anyway.
+_MIN_SECRET_LENGTH = 6
+_TOKEN_SHAPES = re.compile(r"Atz(?:a|r|\.sprdt)\|[A-Za-z0-9._\-|%+/=]+")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: object) -> None:
+    """Remember a secret value so that `redact` removes it from any text."""
+    global _pattern  # noqa: PLW0603 - one process-wide registry is the point
+    if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        # Longest first so a secret containing another is masked whole.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+
+
+def redact(text: str) -> str:
+    """Return `text` with every registered secret and token-shaped string masked."""
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    return _TOKEN_SHAPES.sub(MASK, text)
+
+
+def _redacting_factory(base: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call; let logging report it
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters reuse exc_text when it is set, so the traceback is scrubbed too.
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_log_redaction() -> None:
+    """Scrub secrets from every log record created from now on (idempotent)."""
+    base = logging.getLogRecordFactory()
+    if not getattr(base, "redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(base))

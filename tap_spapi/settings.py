@@ -1,0 +1,280 @@
+"""The tap's settings: their JSON schema (the public contract) and start-up checks.
+
+singer-sdk validates the config against the JSON schema too, but its messages echo
+the offending values, secrets included, and it cannot express rules that span
+settings (half-given AWS keys, a marketplace of another region). `check_config` runs
+first and raises one `SettingError` naming the setting, never quoting a secret.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+import pendulum
+from singer_sdk import typing as th
+
+from tap_spapi.errors import MissingExtraError, SettingError
+from tap_spapi.pacing import parse_rate_limit_overrides
+from tap_spapi.regions import MARKETPLACE_REGIONS, REGIONS
+
+LOGGER = logging.getLogger("tap-spapi")
+
+SECRET_SETTINGS = (
+    "client_secret",
+    "refresh_token",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
+AWS_KEY_PAIR = ("aws_access_key_id", "aws_secret_access_key")
+MAX_USER_AGENT_LENGTH = 500
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "client_id",
+        th.StringType,
+        required=True,
+        description="LWA client id of your SP-API application (amzn1.application-oa2-client.…).",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="LWA client secret of your SP-API application.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="LWA refresh token the selling partner issued to your application (Atzr|…).",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="na",
+        allowed_values=sorted(REGIONS),
+        description="SP-API region of the account: na, eu or fe.",
+    ),
+    th.Property(
+        "marketplace_ids",
+        th.ArrayType(th.StringType),
+        description=(
+            "Marketplaces to extract, e.g. [\"ATVPDKIKX0DER\"]. Default: every marketplace "
+            "the account participates in within `region`, from the Sellers API."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description=(
+            "ISO 8601 date-time; incremental streams start here on the first run. "
+            "Default: 30 days before the run."
+        ),
+    ),
+    th.Property(
+        "sandbox",
+        th.BooleanType,
+        default=False,
+        description="Call Amazon's sandbox hosts (static and dynamic sandbox) instead of production.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Override of the SP-API base URL, e.g. a local stand-in or a proxy.",
+    ),
+    th.Property(
+        "lwa_token_url",
+        th.StringType,
+        description="Override of the Login with Amazon token endpoint.",
+    ),
+    th.Property(
+        "aws_access_key_id",
+        th.StringType,
+        description=(
+            "AWS access key for SigV4 signing. Amazon stopped requiring SigV4 on 2 Oct 2023; "
+            "leave empty unless your application still signs. Needs `tap-spapi[aws]`."
+        ),
+    ),
+    th.Property(
+        "aws_secret_access_key",
+        th.StringType,
+        secret=True,
+        description="AWS secret key paired with `aws_access_key_id`.",
+    ),
+    th.Property(
+        "aws_session_token",
+        th.StringType,
+        secret=True,
+        description="AWS session token, when the keys are temporary.",
+    ),
+    th.Property(
+        "role_arn",
+        th.StringType,
+        description=(
+            "IAM role to assume with STS before signing (the AWS keys must be allowed to "
+            "assume it). Temporary keys are cached and renewed before they expire."
+        ),
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        default="tap-spapi/0.1.0",
+        description=(
+            "Your application's AppId/Version. The tap appends "
+            "`(Language=Python/x.y; Platform=…)` as Amazon asks; 500 characters at most."
+        ),
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=60,
+        description="Seconds to wait for Amazon to answer one request before retrying it.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        description="Attempts per request after a 429, a 5xx or a dropped connection.",
+    ),
+    th.Property(
+        "max_retry_seconds",
+        th.IntegerType,
+        default=900,
+        description=(
+            "Give up retrying one request after this many seconds (waits for a usage-plan "
+            "token count too, so keep it above one refill of the slowest operation)."
+        ),
+    ),
+    th.Property(
+        "rate_limit_overrides",
+        th.ObjectType(additional_properties=True),
+        description=(
+            "Per operation id, the usage plan to pace to instead of Amazon's default, e.g. "
+            "{\"getShipments\": {\"rate\": 5, \"burst\": 40}}. An override also wins over the "
+            "x-amzn-RateLimit-Limit header (use it to leave room for other apps)."
+        ),
+    ),
+).to_dict()
+
+_STRING_SETTINGS = (
+    "client_id",
+    "region",
+    "start_date",
+    "api_url",
+    "lwa_token_url",
+    "aws_access_key_id",
+    "role_arn",
+    "user_agent",
+    *SECRET_SETTINGS,
+)
+_POSITIVE_INT_SETTINGS = ("request_timeout", "max_retries", "max_retry_seconds")
+
+
+def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
+    """Raise `SettingError` for the first problem in `config`; warn of unknown settings.
+
+    `known_settings` includes the SDK's built-in ones (stream maps, flattening, …).
+    """
+    _check_types(config)
+    _check_region_and_marketplaces(config)
+    _check_urls(config)
+    _check_aws(config)
+    if config.get("start_date"):
+        parse_start_date(config["start_date"])
+    if len(config.get("user_agent") or "") > MAX_USER_AGENT_LENGTH - 60:
+        raise SettingError("user_agent", "too long: Amazon accepts 500 characters in all")
+    try:
+        parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
+    except ValueError as exc:
+        raise SettingError("rate_limit_overrides", str(exc)) from None
+    for name in sorted(set(config) - known_settings):
+        LOGGER.warning("Ignoring unknown setting '%s'.", name)
+
+
+def _check_types(config: Mapping[str, Any]) -> None:
+    for name in _STRING_SETTINGS:
+        value = config.get(name)
+        if value is not None and not isinstance(value, str):
+            # Never echo the value: it may be a secret typed into the wrong field.
+            raise SettingError(name, f"must be a string, got {type(value).__name__}")
+    for name in _POSITIVE_INT_SETTINGS:
+        value = config.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SettingError(name, f"must be a whole number, got {value!r}")
+        if value is not None and value < (0 if name == "max_retries" else 1):
+            raise SettingError(name, f"must be positive, got {value!r}")
+    if config.get("sandbox") is not None and not isinstance(config["sandbox"], bool):
+        raise SettingError("sandbox", "must be true or false")
+    ids = config.get("marketplace_ids")
+    if ids is not None and (
+        not isinstance(ids, list) or not all(isinstance(item, str) for item in ids)
+    ):
+        raise SettingError("marketplace_ids", "must be a list of marketplace id strings")
+    overrides = config.get("rate_limit_overrides")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise SettingError("rate_limit_overrides", "must be an object keyed by operation id")
+    for name in ("client_id", "client_secret", "refresh_token"):
+        if not config.get(name):
+            raise SettingError(name, "is required")
+
+
+def _check_region_and_marketplaces(config: Mapping[str, Any]) -> None:
+    region = config.get("region") or "na"
+    if region not in REGIONS:
+        raise SettingError("region", f"unknown region {region!r}; use one of na, eu, fe")
+    for marketplace_id in config.get("marketplace_ids") or []:
+        home = MARKETPLACE_REGIONS.get(marketplace_id)
+        if home is None:
+            LOGGER.warning(
+                "Setting 'marketplace_ids': %s is not a marketplace id the tap knows; "
+                "passing it to Amazon as given.",
+                marketplace_id,
+            )
+        elif home != region:
+            raise SettingError(
+                "marketplace_ids",
+                f"{marketplace_id} belongs to region '{home}', not to region '{region}'",
+            )
+
+
+def _check_urls(config: Mapping[str, Any]) -> None:
+    for name in ("api_url", "lwa_token_url"):
+        value = config.get(name)
+        if value is None:
+            continue
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise SettingError(name, f"must be an http(s) URL, got {value!r}")
+
+
+def _check_aws(config: Mapping[str, Any]) -> None:
+    given = [name for name in AWS_KEY_PAIR if config.get(name)]
+    if len(given) == 1:
+        missing = next(name for name in AWS_KEY_PAIR if name not in given)
+        raise SettingError(missing, f"is required when '{given[0]}' is set")
+    for dependent in ("aws_session_token", "role_arn"):
+        if config.get(dependent) and not given:
+            raise SettingError(dependent, "needs aws_access_key_id and aws_secret_access_key")
+    if given and importlib.util.find_spec("botocore") is None:
+        raise MissingExtraError(
+            "aws_access_key_id",
+            "SigV4 signing needs botocore: pip install 'tap-spapi[aws]'",
+        )
+
+
+def parse_start_date(value: str) -> pendulum.DateTime:
+    """Parse `start_date`, naming the setting when it is not an ISO 8601 date-time."""
+    try:
+        parsed = pendulum.parse(value)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise SettingError("start_date", f"not an ISO 8601 date-time: {value!r}") from None
+    if isinstance(parsed, pendulum.Date) and not isinstance(parsed, pendulum.DateTime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day)
+    if not isinstance(parsed, pendulum.DateTime):
+        raise SettingError("start_date", f"not an ISO 8601 date-time: {value!r}")
+    return parsed

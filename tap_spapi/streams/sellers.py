@@ -1,0 +1,27 @@
+"""Sellers API v1 streams."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from tap_spapi.client import SPAPIStream
+
+
+class MarketplaceParticipationsStream(SPAPIStream):
+    """Marketplaces the account sells in (getMarketplaceParticipations), full table.
+
+    Amazon's record nests the id as `marketplace.id`; key properties must be top-level
+    fields, so `marketplace_id` is copied up and the nested objects are kept as they are.
+    """
+
+    name = "marketplace_participations"
+    operation_id = "getMarketplaceParticipations"
+    primary_keys: ClassVar[list[str]] = ["marketplace_id"]  # type: ignore[misc]
+    records_jsonpath = "$.payload[*]"
+
+    def post_process(
+        self, row: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Copy the key up from `marketplace.id`."""
+        row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
+        return row

@@ -1,0 +1,71 @@
+"""The last step of every SP-API request: wait for a usage-plan token, authenticate, send.
+
+This is a `requests` transport adapter rather than code in the stream because it is the
+one place that runs exactly once per HTTP attempt, inside singer-sdk's retry loop and
+after any wait: retries pay for a token like first attempts do, and the access token
+and SigV4 signature are applied after the (possibly long) wait for a token, so a
+request never leaves with a token that expired while it queued.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_spapi.auth import SPAPIAuth
+from tap_spapi.operations import Operation, OperationCatalog
+from tap_spapi.pacing import RateLimiter
+
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+
+
+class PacedAdapter(HTTPAdapter):
+    """Paces, authenticates and sends requests to one account's SP-API endpoint."""
+
+    def __init__(
+        self,
+        *,
+        catalog: OperationCatalog,
+        limiter: RateLimiter,
+        auth: SPAPIAuth,
+        pool_maxsize: int = 10,
+    ) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize)
+        self._catalog = catalog
+        self._limiter = limiter
+        self._auth = auth
+
+    def operation_of(self, request: requests.PreparedRequest) -> Operation | None:
+        """The SP-API operation `request` calls, or None (e.g. a pre-signed S3 URL)."""
+        return self._catalog.match(request.method or "GET", urlsplit(request.url or "").path)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Wait for a token, authenticate, send, and learn from the response's headers."""
+        operation = self.operation_of(request)
+        if operation is None:
+            return super().send(request, *args, **kwargs)
+        self._limiter.acquire(operation.operation_id)
+        self._auth.authenticate_request(request)
+        response: requests.Response = super().send(request, *args, **kwargs)
+        if response.status_code == 429:
+            self._limiter.observe_throttled(operation.operation_id)
+        else:
+            self._limiter.observe_limit_header(
+                operation.operation_id, response.headers.get(RATE_LIMIT_HEADER)
+            )
+        return response
+
+
+def paced_session(adapter: PacedAdapter) -> requests.Session:
+    """A session whose every http(s) request goes through `adapter`.
+
+    requests sessions are not thread-safe, so each worker thread gets its own session;
+    they share the adapter's limiter and auth, which are.
+    """
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -1,0 +1,58 @@
+"""No secret reaches stdout or stderr, at DEBUG level, on success or failure."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli, tap_config
+from spapi_standin import StandIn, StandInConfig
+
+CLIENT_SECRET = "sentinel-client-secret-5f1e"
+REFRESH_TOKEN = "Atzr|sentinel-refresh-token-77c2"
+AWS_KEY_ID = "AKIDSENTINEL00000001"
+AWS_SECRET = "sentinel-aws-secret-access-key-9d3b"
+AWS_SESSION = "sentinel-aws-session-token-41aa"
+
+
+def test_debug_run_with_faults_leaks_no_secret(tmp_path):
+    config = StandInConfig(
+        seed=9,
+        rate_scale=50.0,
+        client_secret=CLIENT_SECRET,
+        refresh_tokens={REFRESH_TOKEN},
+        require_sigv4=True,
+        aws_credentials={AWS_KEY_ID: AWS_SECRET},
+    )
+    with StandIn(config) as server:
+        server.inject("getMarketplaceParticipations", status=429, times=1)
+        server.inject("getMarketplaceParticipations", status=500, times=1)
+        settings = tap_config(
+            server,
+            aws_access_key_id=AWS_KEY_ID,
+            aws_secret_access_key=AWS_SECRET,
+            aws_session_token=AWS_SESSION,
+        )
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(settings))
+        ok = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+        assert ok.returncode == 0, ok.stderr[-2000:]
+        server.inject("getMarketplaceParticipations", status=403, times=1)
+        failed = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+        assert failed.returncode == 1
+        issued = server.issued_tokens()
+
+    assert "DEBUG" in ok.stderr  # the run really logged at DEBUG
+    assert issued, "the stand-in issued access tokens"
+    output = ok.stdout + ok.stderr + failed.stdout + failed.stderr
+    for secret in (CLIENT_SECRET, REFRESH_TOKEN, AWS_SECRET, AWS_SESSION, *issued):
+        assert secret not in output
+
+
+def test_bad_refresh_token_error_does_not_echo_it(tmp_path):
+    with StandIn(StandInConfig(seed=9)) as server:
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(tap_config(server, refresh_token=REFRESH_TOKEN)))
+        result = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 1
+    assert "invalid_grant" in result.stderr
+    assert REFRESH_TOKEN not in result.stdout + result.stderr
