@@ -50,7 +50,7 @@ def row_counts() -> list[tuple[str, int]]:
             [SCHEMA],
         ).fetchall()
         return [
-            (name, connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()[0])  # type: ignore[index]
+            (name, connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()[0])
             for (name,) in tables
         ]
 

@@ -8,18 +8,22 @@ per run by the tap.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tap_spapi.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
+from tap_spapi.concurrency import Prefetcher
 from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
 from tap_spapi.regions import LWA_TOKEN_URL, REGIONS
 from tap_spapi.transport import PacedAdapter, paced_session
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RDT_ATTEMPTS = 5
 
@@ -82,9 +86,7 @@ def amazon_error(response: requests.Response) -> AmazonError:
 class Account:
     """Endpoint, auth, pacing and HTTP sessions of one selling-partner account."""
 
-    def __init__(
-        self, settings: AccountSettings, catalog: OperationCatalog | None = None
-    ) -> None:
+    def __init__(self, settings: AccountSettings, catalog: OperationCatalog | None = None) -> None:
         self.settings = settings
         self.catalog = catalog or load_catalog()
         region = REGIONS[settings.region]
@@ -130,6 +132,17 @@ class Account:
             role_arn=settings.role_arn,
             aws_region=aws_region,
         )
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """The account's worker pool for per-id requests (setting `max_concurrency`)."""
+        return Prefetcher(self.settings.max_concurrency)
+
+    def close(self) -> None:
+        """Wake requests waiting for a token, then stop the worker pool (idempotent)."""
+        self.limiter.close()
+        if "prefetcher" in self.__dict__:
+            self.prefetcher.close()
 
     def session(self) -> requests.Session:
         """A new session (one per stream or worker thread) sharing this account's adapter."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,11 +20,14 @@ import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_spapi.errors import AuthError
-from tap_spapi.operations import Operation, OperationCatalog
 from tap_spapi.redact import register_secret
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from botocore.credentials import Credentials
+
+    from tap_spapi.operations import Operation, OperationCatalog
 
 # Refresh a cached token this long before Amazon says it expires, so a request prepared
 # just before expiry is not sent with a token that dies in flight (Amazon's own Python
@@ -129,8 +131,9 @@ class LwaTokenManager:
             code = str(body.get("error") or f"HTTP {response.status_code}")
             hint = _LWA_ERROR_HINTS.get(code, "see Amazon's LWA documentation")
             description = body.get("error_description") or response.reason
-            raise AuthError(f"Login with Amazon refused the token request: {code}: "
-                            f"{description}; {hint}")
+            raise AuthError(
+                f"Login with Amazon refused the token request: {code}: {description}; {hint}"
+            )
         token = str(body["access_token"])
         register_secret(token)
         lifetime = float(body.get("expires_in") or 3600)
@@ -215,7 +218,7 @@ class SigV4Signer:
         role_arn: str | None,
         aws_region: str,
     ) -> None:
-        from botocore.credentials import Credentials  # noqa: PLC0415 - optional extra
+        from botocore.credentials import Credentials
 
         for secret in (secret_access_key, session_token):
             register_secret(secret)
@@ -224,11 +227,11 @@ class SigV4Signer:
         self._credentials = self._assume(source, role_arn) if role_arn else source
 
     def _assume(self, source: Credentials, role_arn: str) -> Credentials:
-        from botocore.credentials import (  # noqa: PLC0415 - optional extra
+        from botocore.credentials import (
             AssumeRoleCredentialFetcher,
             DeferredRefreshableCredentials,
         )
-        from botocore.session import Session  # noqa: PLC0415
+        from botocore.session import Session
 
         boto_session = Session()
 
@@ -242,14 +245,14 @@ class SigV4Signer:
             role_arn=role_arn,
             extra_args={"RoleSessionName": "tap-spapi"},
         )
-        return DeferredRefreshableCredentials(  # type: ignore[no-any-return]
+        return DeferredRefreshableCredentials(
             method="assume-role", refresh_using=fetcher.fetch_credentials
         )
 
     def sign(self, request: requests.PreparedRequest) -> None:
         """Add Authorization, X-Amz-Date and X-Amz-Security-Token to `request`."""
-        from botocore.auth import SigV4Auth  # noqa: PLC0415 - optional extra
-        from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
 
         frozen = self._credentials.get_frozen_credentials()
         register_secret(frozen.secret_key)
@@ -330,8 +333,10 @@ class SPAPIAuth(APIAuthenticatorBase):
         """Which token authorises a call: an RDT, a grantless token or the seller's."""
         if operation is not None and operation.restricted:
             if self.rdt is None:
-                raise AuthError(f"{operation.operation_id} needs a Restricted Data Token "
-                                "but no Tokens API client is configured")
+                raise AuthError(
+                    f"{operation.operation_id} needs a Restricted Data Token "
+                    "but no Tokens API client is configured"
+                )
             return self.rdt.token([RestrictedResource(operation.method, path)])
         if operation is not None and operation.grantless and operation.scope:
             return self.grantless(operation.scope).token()

@@ -8,11 +8,13 @@ request loop itself is singer-sdk's; only its hooks are overridden here.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib.resources
+import itertools
 import logging
 import random
-from collections.abc import Generator, Iterable
+import threading
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,14 +24,18 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator, SinglePagePaginator
-from singer_sdk.schema import SchemaDirectory, StreamSchema
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_spapi.account import amazon_error
+from tap_spapi.concurrency import context_key
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.redact import redact
 
 if TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Iterator
+
     from backoff.types import Details
+    from singer_sdk.helpers.types import Context
 
     from tap_spapi.account import Account
     from tap_spapi.auth import SPAPIAuth
@@ -72,16 +78,19 @@ class SPAPIStream(RESTStream[str]):
     operation_id: ClassVar[str]
     #: Dotted path of the next-page token in the response body, if the operation pages.
     next_token_path: ClassVar[str | None] = None
+    #: Per-id streams (children, per-label partitions): requests are fetched ahead in
+    #: the account's worker pool while the main thread emits (see concurrency.py).
+    prefetch: ClassVar[bool] = False
     records_jsonpath = "$.payload[*]"
     extra_retry_statuses: ClassVar[list[int]] = [HTTPStatus.TOO_MANY_REQUESTS]  # type: ignore[misc]
-    schema = StreamSchema(SCHEMAS)  # type: ignore[assignment]
+    schema = StreamSchema(SCHEMAS)
 
     # --- what to call -------------------------------------------------------------
 
     @property
     def account(self) -> Account:
         """The selling-partner account this stream reads."""
-        return self._tap.account  # type: ignore[attr-defined, no-any-return]
+        return self._tap.account  # type: ignore[attr-defined]
 
     @cached_property
     def operation(self) -> Operation:
@@ -98,17 +107,26 @@ class SPAPIStream(RESTStream[str]):
         """The operation's path template; `{param}`s are filled from the context."""
         return self.operation.path
 
-    @property
-    def http_method(self) -> str:  # type: ignore[override]
+    @property  # type: ignore[misc]
+    def http_method(self) -> str:
         """The operation's HTTP method (some SP-API reads are PUT or POST)."""
         return self.operation.method
 
     @property
     def requests_session(self) -> requests.Session:
-        """A session routed through the account's paced, authenticating adapter."""
-        if not self._requests_session:
-            self._requests_session = self.account.session()
-        return self._requests_session
+        """This thread's session, routed through the account's paced, authenticating adapter.
+
+        One per thread because `requests.Session` is not thread-safe; they share the
+        account's adapter (connection pool, limiter, auth), which is.
+        """
+        session: requests.Session | None = getattr(self._thread_sessions, "session", None)
+        if session is None:
+            session = self._thread_sessions.session = self.account.session()
+        return session
+
+    @cached_property
+    def _thread_sessions(self) -> threading.local:
+        return threading.local()
 
     @property
     def authenticator(self) -> SPAPIAuth:
@@ -130,6 +148,97 @@ class SPAPIStream(RESTStream[str]):
         if self.next_token_path:
             return JSONPathPaginator(f"$.{self.next_token_path}")
         return SinglePagePaginator()
+
+    # --- fetching ahead -------------------------------------------------------------
+
+    def wants(self, context: Context | None) -> bool:
+        """Whether `context` needs a request this run (e.g. not a final tracking)."""
+        return True
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Records of `context` (prefetched when announced), announcing children ahead."""
+        if not self.wants(context):
+            return
+        if self.prefetch:
+            self._announce_partitions_after(context)
+            records: Iterable[dict[str, Any]] = self.account.prefetcher.take(
+                context_key(self.name, context), lambda: list(self.request_records(context))
+            )
+        else:
+            records = self.request_records(context)
+        yield from self._announcing_children(records, context)
+
+    def announce(self, context: Context | None) -> None:
+        """Fetch `context`'s records in the account's pool, for `get_records` to take."""
+        if self.wants(context):
+            self.account.prefetcher.submit(
+                context_key(self.name, context), lambda: list(self.request_records(context))
+            )
+
+    @property
+    def lookahead(self) -> int:
+        """How many contexts ahead to announce: enough to keep every worker busy."""
+        return 4 * self.account.prefetcher.workers
+
+    def _announcing_children(
+        self, records: Iterable[dict[str, Any]], context: Context | None
+    ) -> Iterator[dict[str, Any]]:
+        children = [
+            child
+            for child in self.child_streams
+            if isinstance(child, SPAPIStream)
+            and child.prefetch
+            and (child.selected or child.has_selected_descendents)
+        ]
+        if not children:
+            yield from records
+            return
+        for chunk in _chunks(records, self.lookahead):
+            for record in chunk:
+                # The SDK derives child contexts from post-processed records; work on a
+                # copy so the record itself is post-processed once, by the SDK.
+                processed = self.post_process(dict(record), context)
+                if processed is None:
+                    continue
+                for child_context in self.generate_child_contexts(processed, context):
+                    for child in children:
+                        child.announce(child_context)
+            yield from chunk
+
+    def _announce_partitions_after(self, context: Context | None) -> None:
+        order = self._partition_order
+        position = order.get(context_key(self.name, context))
+        if position is None:
+            return
+        for upcoming in self._partition_list[position + 1 : position + 1 + self.lookahead]:
+            self.announce(upcoming)
+
+    @cached_property
+    def _partition_list(self) -> list[dict[str, Any]]:
+        return list(self.partitions or []) if self.parent_stream_type is None else []
+
+    @cached_property
+    def _partition_order(self) -> dict[Any, int]:
+        return {context_key(self.name, p): i for i, p in enumerate(self._partition_list)}
+
+    # --- state --------------------------------------------------------------------
+
+    def save_bookmark(self, context: Context | None, **values: Any) -> None:
+        """Store `values` in the partition's state and emit a STATE message at once.
+
+        For bookmarks singer-sdk cannot derive from a record's replication key (a query
+        window's upper bound, a label's final status): written beside the SDK's own
+        values and flushed immediately, so a killed run resumes after the last finished
+        window instead of from the previous run's bookmark.
+        """
+        self.get_context_state(context).update(values)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    @property
+    def lookback(self) -> datetime.timedelta:
+        """Setting `lookback_window`: how far before a bookmark each run asks again."""
+        return datetime.timedelta(minutes=int(self.config.get("lookback_window", 180)))
 
     # --- responses ----------------------------------------------------------------
 
@@ -183,7 +292,7 @@ class SPAPIStream(RESTStream[str]):
 
     def request_decorator(self, func: Any) -> Any:
         """singer-sdk's backoff decorator, also bounded in time (`max_retry_seconds`)."""
-        import backoff  # noqa: PLC0415 - same module singer-sdk uses
+        import backoff
 
         retrying = backoff.on_exception(
             self.backoff_wait_generator,
@@ -215,7 +324,7 @@ class SPAPIStream(RESTStream[str]):
 
         return request_or_explain
 
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """How long to wait before retrying, chosen by what went wrong.
 
         A throttle waits 0 s here because the limiter, drained by the 429, makes the
@@ -230,7 +339,7 @@ class SPAPIStream(RESTStream[str]):
             else:
                 faults += 1
                 ceiling = min(FAULT_WAIT_CAP, FAULT_WAIT_BASE * 2 ** (faults - 1))
-                wait = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+                wait = random.uniform(ceiling / 2, ceiling)
             exception = yield wait
 
     def backoff_handler(self, details: Details) -> None:
@@ -255,3 +364,10 @@ class SPAPIStream(RESTStream[str]):
             details.get("elapsed") or 0.0,
             redact(str(exception) or type(exception).__name__),
         )
+
+
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive lists of `size` items (itertools.batched needs Python 3.12)."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

@@ -32,7 +32,7 @@ _pattern: re.Pattern[str] | None = None
 
 def register_secret(value: object) -> None:
     """Remember a secret value so that `redact` removes it from any text."""
-    global _pattern  # noqa: PLW0603 - one process-wide registry is the point
+    global _pattern
     if not isinstance(value, str) or len(value) < _MIN_SECRET_LENGTH:
         return
     with _lock:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pendulum
 from singer_sdk import typing as th
 
+from tap_spapi import tracking_ids
 from tap_spapi.errors import MissingExtraError, SettingError
 from tap_spapi.pacing import parse_rate_limit_overrides
 from tap_spapi.regions import MARKETPLACE_REGIONS, REGIONS
@@ -64,7 +65,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "marketplace_ids",
         th.ArrayType(th.StringType),
         description=(
-            "Marketplaces to extract, e.g. [\"ATVPDKIKX0DER\"]. Default: every marketplace "
+            'Marketplaces to extract, e.g. ["ATVPDKIKX0DER"]. Default: every marketplace '
             "the account participates in within `region`, from the Sellers API."
         ),
     ),
@@ -80,7 +81,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "sandbox",
         th.BooleanType,
         default=False,
-        description="Call Amazon's sandbox hosts (static and dynamic sandbox) instead of production.",
+        description="Call Amazon's sandbox hosts instead of production.",
     ),
     th.Property(
         "api_url",
@@ -151,16 +152,72 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        default=8,
+        description=(
+            "Per-id requests (shipment items, order details, package and shipment tracking) "
+            "in flight at once per account. Pacing to the usage plan still applies."
+        ),
+    ),
+    th.Property(
+        "include_pii",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Keep buyer names, addresses, phone numbers and e-mails (MCF destination "
+            "addresses, tracking ship-to addresses and signatures). Off: they are dropped."
+        ),
+    ),
+    th.Property(
+        "lookback_window",
+        th.IntegerType,
+        default=180,
+        description=(
+            "Minutes before the bookmark that each incremental run asks for again, to "
+            "catch updates Amazon records late."
+        ),
+    ),
+    th.Property(
+        "tracking_ids",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("tracking_id", th.StringType, required=True),
+                th.Property("carrier_id", th.StringType, required=True),
+            )
+        ),
+        description=(
+            'Amazon Shipping labels to track, [{"tracking_id": …, "carrier_id": …}]: '
+            "Amazon Shipping has no operation that lists shipments."
+        ),
+    ),
+    th.Property(
+        "tracking_ids_file",
+        th.StringType,
+        description=(
+            "A CSV (header tracking_id,carrier_id) or JSON Lines file of more labels to track."
+        ),
+    ),
+    th.Property(
+        "shipping_business_id",
+        th.StringType,
+        description=(
+            "Amazon Shipping business (x-amzn-shipping-business-id header), e.g. "
+            "AmazonShipping_US; Amazon's default is AmazonShipping_UK."
+        ),
+    ),
+    th.Property(
         "rate_limit_overrides",
         th.ObjectType(additional_properties=True),
         description=(
             "Per operation id, the usage plan to pace to instead of Amazon's default, e.g. "
-            "{\"getShipments\": {\"rate\": 5, \"burst\": 40}}. An override also wins over the "
+            '{"getShipments": {"rate": 5, "burst": 40}}. An override also wins over the '
             "x-amzn-RateLimit-Limit header (use it to leave room for other apps)."
         ),
     ),
 ).to_dict()
 
+_AT_LEAST_ONE = {"request_timeout", "max_retry_seconds", "max_concurrency"}
 _STRING_SETTINGS = (
     "client_id",
     "region",
@@ -170,9 +227,17 @@ _STRING_SETTINGS = (
     "aws_access_key_id",
     "role_arn",
     "user_agent",
+    "tracking_ids_file",
+    "shipping_business_id",
     *SECRET_SETTINGS,
 )
-_POSITIVE_INT_SETTINGS = ("request_timeout", "max_retries", "max_retry_seconds")
+_POSITIVE_INT_SETTINGS = (
+    "request_timeout",
+    "max_retries",
+    "max_retry_seconds",
+    "max_concurrency",
+    "lookback_window",
+)
 
 
 def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
@@ -192,6 +257,9 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
         parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
     except ValueError as exc:
         raise SettingError("rate_limit_overrides", str(exc)) from None
+    tracking_ids.from_setting(config.get("tracking_ids"))
+    if config.get("tracking_ids_file"):
+        tracking_ids.from_file(config["tracking_ids_file"])
     for name in sorted(set(config) - known_settings):
         LOGGER.warning("Ignoring unknown setting '%s'.", name)
 
@@ -206,10 +274,13 @@ def _check_types(config: Mapping[str, Any]) -> None:
         value = config.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise SettingError(name, f"must be a whole number, got {value!r}")
-        if value is not None and value < (0 if name == "max_retries" else 1):
-            raise SettingError(name, f"must be positive, got {value!r}")
-    if config.get("sandbox") is not None and not isinstance(config["sandbox"], bool):
-        raise SettingError("sandbox", "must be true or false")
+        if value is not None and value < (1 if name in _AT_LEAST_ONE else 0):
+            raise SettingError(
+                name, f"must be at least {1 if name in _AT_LEAST_ONE else 0}, got {value!r}"
+            )
+    for name in ("sandbox", "include_pii"):
+        if config.get(name) is not None and not isinstance(config[name], bool):
+            raise SettingError(name, "must be true or false")
     ids = config.get("marketplace_ids")
     if ids is not None and (
         not isinstance(ids, list) or not all(isinstance(item, str) for item in ids)

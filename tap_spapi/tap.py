@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import sys
 from functools import cached_property
 from typing import Any
@@ -14,12 +15,28 @@ from tap_spapi.account import Account, AccountSettings
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
-from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config
+from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
+from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
+from tap_spapi.streams.outbound import (
+    OutboundOrdersStream,
+    OutboundPackageTrackingStream,
+    OutboundShipmentsStream,
+)
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
+from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
 
+# Parents before their children (the SDK syncs children from their parent's records).
 STREAM_TYPES: list[type[Stream]] = [
     MarketplaceParticipationsStream,
+    InboundShipmentsStream,
+    InboundShipmentItemsStream,
+    OutboundOrdersStream,
+    OutboundShipmentsStream,
+    OutboundPackageTrackingStream,
+    ShippingTrackingStream,
+    ShippingCarrierAccountsStream,
 ]
+DEFAULT_HISTORY_DAYS = 30
 
 
 class TapSpapi(Tap):
@@ -46,6 +63,18 @@ class TapSpapi(Tap):
         return Account(AccountSettings.from_config(self.config))
 
     @cached_property
+    def run_started_at(self) -> datetime.datetime:
+        """Fixed once per run: the upper bound of every query window of this run."""
+        return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+    @cached_property
+    def default_start(self) -> datetime.datetime:
+        """Setting `start_date`, else 30 days before the run."""
+        if self.config.get("start_date"):
+            return parse_start_date(self.config["start_date"])
+        return self.run_started_at - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
+
+    @cached_property
     def marketplace_ids(self) -> list[str]:
         """Setting `marketplace_ids`, else the account's marketplaces within its region."""
         configured = self.config.get("marketplace_ids")
@@ -53,9 +82,9 @@ class TapSpapi(Tap):
             return list(configured)
         region = self.config.get("region") or "na"
         participations = MarketplaceParticipationsStream(tap=self).get_records(context=None)
-        found = []
+        found: list[str] = []
         for record in participations:
-            marketplace_id = (record.get("marketplace") or {}).get("id")
+            marketplace_id = str((record.get("marketplace") or {}).get("id"))
             participating = (record.get("participation") or {}).get("isParticipating", True)
             if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
                 found.append(marketplace_id)
@@ -71,7 +100,7 @@ def main(argv: list[str] | None = None) -> Any:
     """Console entry point: singer-sdk's CLI, with our errors as one redacted line."""
     install_log_redaction()
     try:
-        return TapSpapi.cli(args=argv)  # type: ignore[misc]
+        return TapSpapi.cli(args=argv)
     except TapSpapiError as exc:
         print(f"tap-spapi: error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)

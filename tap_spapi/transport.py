@@ -9,15 +9,16 @@ request never leaves with a token that expired while it queued.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_spapi.auth import SPAPIAuth
-from tap_spapi.operations import Operation, OperationCatalog
-from tap_spapi.pacing import RateLimiter
+if TYPE_CHECKING:
+    from tap_spapi.auth import SPAPIAuth
+    from tap_spapi.operations import Operation, OperationCatalog
+    from tap_spapi.pacing import RateLimiter
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
 
@@ -42,7 +43,7 @@ class PacedAdapter(HTTPAdapter):
         """The SP-API operation `request` calls, or None (e.g. a pre-signed S3 URL)."""
         return self._catalog.match(request.method or "GET", urlsplit(request.url or "").path)
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         """Wait for a token, authenticate, send, and learn from the response's headers."""
         operation = self.operation_of(request)
         if operation is None:

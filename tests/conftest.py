@@ -7,16 +7,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.tap import TapSpapi
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +28,7 @@ def tap_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "client_id": server.config.client_id,
         "client_secret": server.config.client_secret,
-        "refresh_token": sorted(server.config.refresh_tokens)[0],
+        "refresh_token": min(server.config.refresh_tokens),
         "api_url": server.base_url,
         "lwa_token_url": server.lwa_token_url,
         "start_date": "2020-01-01T00:00:00Z",

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 import requests
-
 from conftest import run_tap, tap_config
+
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.account import Account, AccountSettings
 from tap_spapi.auth import SigV4Signer
@@ -76,7 +76,9 @@ def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(s
 
 def test_grantless_operation_uses_a_client_credentials_token(standin):
     account = account_for(standin)
-    response = account.session().get(standin.base_url + "/notifications/v1/destinations", timeout=10)
+    response = account.session().get(
+        standin.base_url + "/notifications/v1/destinations", timeout=10
+    )
     assert response.status_code == 200, response.text
     grants = standin.stats.snapshot()["lwa"]
     assert grants.get("client_credentials", 0) == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli, run_tap, tap_config
+
 from tap_spapi.client import RetriesExhaustedError, SPAPIRequestError
 
 STREAM = "marketplace_participations"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-
 from conftest import run_cli
+
 from tap_spapi.errors import MissingExtraError, SettingError
 from tap_spapi.tap import TapSpapi
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CONTRACT = [
     "client_id",
@@ -57,7 +60,7 @@ def test_about_markdown_lists_every_setting_of_the_contract():
         ({"aws_secret_access_key": "s3cr3t-aws-key"}, "aws_access_key_id", "is required"),
         ({"start_date": "last tuesday"}, "start_date", "not an ISO 8601"),
         ({"api_url": "ftp://example"}, "api_url", "http(s) URL"),
-        ({"request_timeout": 0}, "request_timeout", "positive"),
+        ({"request_timeout": 0}, "request_timeout", "must be at least 1"),
         ({"rate_limit_overrides": {"getShipments": {"rate": -1}}}, "rate_limit_overrides", ""),
     ],
 )

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from spapi_standin import StandIn, StandInConfig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import run_cli, tap_config
+
 from spapi_standin import StandIn, StandInConfig
 
 CLIENT_SECRET = "sentinel-client-secret-5f1e"

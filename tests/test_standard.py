@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import atexit
 
+from conftest import tap_config
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from conftest import tap_config
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.tap import TapSpapi
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.client import SPAPIStream
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
 
 
 class MarketplaceParticipationsStream(SPAPIStream):
@@ -16,11 +19,11 @@ class MarketplaceParticipationsStream(SPAPIStream):
 
     name = "marketplace_participations"
     operation_id = "getMarketplaceParticipations"
-    primary_keys: ClassVar[list[str]] = ["marketplace_id"]  # type: ignore[misc]
+    primary_keys: ClassVar[list[str]] = ["marketplace_id"]
     records_jsonpath = "$.payload[*]"
 
     def post_process(
-        self, row: dict[str, Any], context: dict[str, Any] | None = None
+        self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
         """Copy the key up from `marketplace.id`."""
         row["marketplace_id"] = (row.get("marketplace") or {}).get("id")

@@ -1,0 +1,89 @@
+"""Every knob of the stand-in, in one dataclass with defaults fit for fast tests.
+
+The server reads the live object on every request, so tests may change latency, fault
+rates or rate limits while it runs; counts, seed and `now` only matter when the data
+set is built (at construction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from pathlib import Path
+
+NA_MARKETPLACES = ("ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8")
+# A German participation: a client configured for the NA region must filter it out.
+EU_MARKETPLACE = "A1PA6795UKMFR9"
+GRANTLESS_SCOPES = frozenset({"sellingpartnerapi::notifications", "sellingpartnerapi::migration"})
+SIZES = {"small": 1, "medium": 10, "large": 100}
+
+# The demo credentials (meltano.yml's `demo` environment uses the same made-up values).
+DEMO_CLIENT_ID = "demo-client-id"
+DEMO_CLIENT_SECRET = "demo-client-secret-not-a-real-secret"
+DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token-not-real"
+
+
+@dataclass
+class StandInConfig:
+    """Configuration of one stand-in; every field has a default."""
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = any free port
+
+    # Data set (read once, when the data set is built)
+    seed: int = 1
+    now: datetime | None = None  # end of the data's time span; None = real now (UTC)
+    history_days: int = 90
+    size: str = "small"  # small | medium | large: counts x1, x10, x100
+    marketplaces: list[str] = field(default_factory=lambda: [*NA_MARKETPLACES, EU_MARKETPLACE])
+    inbound_marketplaces: list[str] = field(default_factory=lambda: list(NA_MARKETPLACES[:2]))
+    inbound_shipments_per_marketplace: int = 120
+    outbound_orders: int = 150
+    shipping_trackings: int = 40
+    carrier_accounts: int = 3
+    mfn_shipments: int = 5
+    response_schemas_path: Path | None = None  # None = the packaged response_schemas.json
+
+    # Pagination
+    inbound_page_size: int = 50
+    outbound_page_size: int = 50
+
+    # Login with Amazon and access tokens
+    client_id: str = DEMO_CLIENT_ID
+    client_secret: str = DEMO_CLIENT_SECRET
+    refresh_tokens: set[str] = field(default_factory=lambda: {DEMO_REFRESH_TOKEN})
+    grantless_scopes: set[str] = field(default_factory=lambda: set(GRANTLESS_SCOPES))
+    token_lifetime: int = 3600
+    rdt_lifetime: int = 3600
+
+    # AWS Signature V4 (off unless required or credentials are given)
+    require_sigv4: bool = False
+    aws_credentials: dict[str, str] = field(default_factory=dict)
+    aws_secret_lookup: Callable[[str], str | None] | None = None
+    aws_region: str = "us-east-1"
+
+    # Usage plans
+    rate_limits: bool = True
+    rate_scale: float = 1.0  # multiplies every rate; bursts stay as Amazon prints them
+    rate_overrides: dict[str, tuple[float, int]] = field(default_factory=dict)
+    per_account_buckets: bool = True  # one bucket per (refresh token | "grantless", operation)
+    operations_path: Path | None = None  # None = tap_spapi/operations.json when installed
+
+    # Faults (nothing random happens while the rates are 0)
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    error_rate: float = 0.0  # share of requests answered 500 InternalFailure / 503
+    drop_rate: float = 0.0  # share of requests whose connection is closed unanswered
+
+    @property
+    def count_multiplier(self) -> int:
+        """How much `size` multiplies the record counts."""
+        try:
+            return SIZES[self.size]
+        except KeyError:
+            raise ValueError(f"size must be one of {', '.join(SIZES)}, not {self.size!r}") from None

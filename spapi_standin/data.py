@@ -1,0 +1,235 @@
+"""The data set behind the stand-in, and the queries the operations run on it.
+
+`builder.py` fills it (seeded, from the models' schemas); this module holds the
+records, the hidden fields Amazon keeps but does not return, and the queries.
+
+Changes between tap runs are simulated with `touch()`, which moves records forward in
+time (and status) and bumps `version`, which invalidates cached response bodies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from spapi_standin.instances import iso
+
+Record = dict[str, Any]
+
+# What a touch does to a record's status.
+INBOUND_NEXT = {
+    "WORKING": "SHIPPED", "SHIPPED": "IN_TRANSIT", "IN_TRANSIT": "DELIVERED",
+    "DELIVERED": "CHECKED_IN", "CHECKED_IN": "RECEIVING", "RECEIVING": "CLOSED",
+}  # fmt: skip
+ORDER_NEXT = {"New": "Received", "Received": "Planning", "Planning": "Processing"}
+FINAL_TRACKING = frozenset({"Delivered", "Lost", "Rejected", "PickupCancelled", "Undeliverable"})
+# Shipping v2: summary status -> (event a touch appends, new status).
+TRACKING_NEXT = {
+    "PreTransit": ("PickupDone", "InTransit"),
+    "InTransit": ("OutForDelivery", "OutForDelivery"),
+    "OutForDelivery": ("Delivered", "Delivered"),
+    "DeliveryAttempted": ("OutForDelivery", "OutForDelivery"),
+    "AwaitingCustomerPickup": ("Delivered", "Delivered"),
+}
+TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings")
+
+
+@dataclass(frozen=True)
+class InboundQuery:
+    """The filters of one getShipments query (after NEXT_TOKEN is decoded)."""
+
+    after: datetime | None = None
+    before: datetime | None = None
+    ids: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+
+
+@dataclass
+class Dataset:
+    """Everything the stand-in serves, as plain model-shaped dicts.
+
+    Hidden fields (Amazon keeps them, the records do not show them) live beside the
+    records: `inbound_last_updated` is what getShipments' DATE_RANGE filters on.
+    """
+
+    now: datetime
+    marketplace_participations: list[Record] = field(default_factory=list)
+    inbound_shipments: dict[str, list[Record]] = field(default_factory=dict)
+    inbound_last_updated: dict[str, datetime] = field(default_factory=dict)
+    inbound_items: dict[str, list[Record]] = field(default_factory=dict)
+    inbound_marketplace: dict[str, str] = field(default_factory=dict)
+    outbound_orders: list[Record] = field(default_factory=list)
+    outbound_details: dict[str, Record] = field(default_factory=dict)
+    package_tracking: dict[int, Record] = field(default_factory=dict)
+    shipping_trackings: list[Record] = field(default_factory=list)
+    tracking_carriers: dict[str, str] = field(default_factory=dict)
+    carrier_accounts: list[Record] = field(default_factory=list)
+    mfn_shipments: dict[str, Record] = field(default_factory=dict)
+    pii_sentinels: set[str] = field(default_factory=set)
+    version: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _touch_rng: random.Random = field(default_factory=random.Random, repr=False)
+    _index: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- convenience views ---------------------------------------------------------------------
+
+    @property
+    def mfn_shipment_ids(self) -> list[str]:
+        """Ids that Merchant Fulfillment getShipment answers (with an RDT)."""
+        return list(self.mfn_shipments)
+
+    @property
+    def participating_marketplace_ids(self) -> list[str]:
+        """Every marketplace of getMarketplaceParticipations."""
+        return [p["marketplace"]["id"] for p in self.marketplace_participations]
+
+    def all_inbound_shipments(self) -> list[Record]:
+        """Inbound shipments of every marketplace."""
+        return [record for records in self.inbound_shipments.values() for record in records]
+
+    def tracking_labels(self) -> list[dict[str, str]]:
+        """The Shipping v2 labels as the tap's `tracking_ids` setting wants them."""
+        return [
+            {"tracking_id": t["trackingId"], "carrier_id": self.tracking_carriers[t["trackingId"]]}
+            for t in self.shipping_trackings
+        ]
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def inbound_ids(self, marketplace_id: str, query: InboundQuery) -> list[str]:
+        """Shipment ids matching `query`, oldest update first (ties by id)."""
+        with self.lock:
+            ordered = self._inbound_index(marketplace_id)
+            low, high = 0, len(ordered)
+            if query.after is not None:
+                low = bisect.bisect_left(ordered, (query.after, ""))
+            if query.before is not None:
+                high = bisect.bisect_right(ordered, (query.before, "\uffff"))
+            selected = [sid for _, sid in ordered[low:high]]
+            if query.ids is not None:
+                selected = [sid for sid in selected if sid in query.ids]
+            if query.statuses is not None:
+                records = self._inbound_by_id()
+                selected = [
+                    sid for sid in selected if records[sid].get("ShipmentStatus") in query.statuses
+                ]
+            return selected
+
+    def inbound_record(self, shipment_id: str) -> Record | None:
+        """The InboundShipmentInfo of `shipment_id`."""
+        with self.lock:
+            return self._inbound_by_id().get(shipment_id)
+
+    def outbound_since(self, start: datetime | None) -> list[Record]:
+        """Fulfillment orders with statusUpdatedDate >= `start`, oldest first."""
+        with self.lock:
+            ordered: list[tuple[datetime, str, Record]] = self._index.get("outbound") or []
+            if not ordered:
+                ordered = sorted(
+                    (parse_instant(o["statusUpdatedDate"]), o["sellerFulfillmentOrderId"], o)
+                    for o in self.outbound_orders
+                )
+                self._index["outbound"] = ordered
+            low = 0 if start is None else bisect.bisect_left(ordered, (start, ""))
+            return [order for _, _, order in ordered[low:]]
+
+    def tracking(self, tracking_id: str, carrier_id: str) -> Record | None:
+        """The GetTrackingResult of a label, if that carrier issued that tracking id."""
+        with self.lock:
+            if self.tracking_carriers.get(tracking_id) != carrier_id:
+                return None
+            by_id = self._index.get("tracking")
+            if by_id is None:
+                by_id = self._index["tracking"] = {
+                    t["trackingId"]: t for t in self.shipping_trackings
+                }
+            result: Record | None = by_id.get(tracking_id)
+            return result
+
+    # -- changes between runs ------------------------------------------------------------------
+
+    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[str]:
+        """Make `count` records of `kind` look changed at `at`; return their ids.
+
+        inbound_shipments: the hidden last-update time moves to `at` and the status
+        advances. outbound_orders: `statusUpdatedDate` = `at`, status advances while not
+        final. shipping_trackings: a new event at `at` (only open trackings, so fewer
+        ids than `count` may come back).
+        """
+        if kind not in TOUCHABLE:
+            raise ValueError(f"kind must be one of {', '.join(TOUCHABLE)}, not {kind!r}")
+        at = utc(at or datetime.now(UTC)).replace(microsecond=0)
+        with self.lock:
+            touched = getattr(self, f"_touch_{kind}")(count, at)
+            self.version += 1
+            self._index.clear()
+            return list(touched)
+
+    def _touch_inbound_shipments(self, count: int, at: datetime) -> list[str]:
+        records = self.all_inbound_shipments()
+        chosen = self._touch_rng.sample(records, min(count, len(records)))
+        for record in chosen:
+            self.inbound_last_updated[record["ShipmentId"]] = at
+            status = record.get("ShipmentStatus")
+            if status in INBOUND_NEXT:
+                record["ShipmentStatus"] = INBOUND_NEXT[status]
+        return [record["ShipmentId"] for record in chosen]
+
+    def _touch_outbound_orders(self, count: int, at: datetime) -> list[str]:
+        open_orders = [o for o in self.outbound_orders if o["fulfillmentOrderStatus"] in ORDER_NEXT]
+        closed = [o for o in self.outbound_orders if o["fulfillmentOrderStatus"] not in ORDER_NEXT]
+        self._touch_rng.shuffle(open_orders)
+        self._touch_rng.shuffle(closed)
+        chosen = (open_orders + closed)[:count]  # open orders first: their status can move
+        for order in chosen:
+            order["statusUpdatedDate"] = iso(at)
+            status = order["fulfillmentOrderStatus"]
+            order["fulfillmentOrderStatus"] = ORDER_NEXT.get(status, status)
+        return [order["sellerFulfillmentOrderId"] for order in chosen]
+
+    def _touch_shipping_trackings(self, count: int, at: datetime) -> list[str]:
+        open_ones = [
+            t for t in self.shipping_trackings if t["summary"].get("status") in TRACKING_NEXT
+        ]
+        chosen = self._touch_rng.sample(open_ones, min(count, len(open_ones)))
+        for tracking in chosen:
+            code, status = TRACKING_NEXT[tracking["summary"]["status"]]
+            last = parse_instant(tracking["eventHistory"][-1]["eventTime"])
+            event = dict(tracking["eventHistory"][-1], eventCode=code)
+            event["eventTime"] = iso(max(at, last + timedelta(seconds=1)))
+            tracking["eventHistory"].append(event)
+            tracking["summary"]["status"] = status
+        return [tracking["trackingId"] for tracking in chosen]
+
+    # -- indexes -------------------------------------------------------------------------------
+
+    def _inbound_index(self, marketplace_id: str) -> list[tuple[datetime, str]]:
+        key = f"inbound:{marketplace_id}"
+        ordered: list[tuple[datetime, str]] | None = self._index.get(key)
+        if ordered is None:
+            ordered = sorted(
+                (self.inbound_last_updated[r["ShipmentId"]], r["ShipmentId"])
+                for r in self.inbound_shipments.get(marketplace_id, [])
+            )
+            self._index[key] = ordered
+        return ordered
+
+    def _inbound_by_id(self) -> dict[str, Record]:
+        by_id: dict[str, Record] | None = self._index.get("inbound_by_id")
+        if by_id is None:
+            by_id = {r["ShipmentId"]: r for r in self.all_inbound_shipments()}
+            self._index["inbound_by_id"] = by_id
+        return by_id
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_instant(value: str) -> datetime:
+    """An RFC 3339 string as an aware UTC datetime."""
+    return utc(datetime.fromisoformat(value))

@@ -1,0 +1,119 @@
+"""Scripted and random faults, and added latency.
+
+Scripted faults (`inject`) answer the next N requests of an operation with a status,
+or misbehave at the connection level ("drop": close without answering, "truncate":
+announce the full body but send half of it). Random faults draw from one seeded
+generator, and only when their rate is above 0, so a run without them is exactly
+reproducible and never consumes random numbers.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from spapi_standin.replies import Reply, canned, json_reply
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from spapi_standin.config import StandInConfig
+
+CONNECTION_FAULTS = ("drop", "truncate")
+
+
+@dataclass
+class _Scripted:
+    status: int | str
+    remaining: int
+    body: dict[str, object] | None = None
+
+
+class Faults:
+    """Decides, per request, whether it fails and how long it waits."""
+
+    def __init__(self, config: StandInConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._rng = random.Random(f"{config.seed}:faults")
+        self._scripted: defaultdict[str, deque[_Scripted]] = defaultdict(deque)
+
+    def inject(
+        self,
+        operation_id: str,
+        status: int | str = 500,
+        times: int = 1,
+        body: dict[str, object] | None = None,
+    ) -> None:
+        """Answer the next `times` requests of `operation_id` with `status` (or "drop"/"truncate").
+
+        Several injections for one operation queue up in the order they were made.
+        `body` replaces the canned Amazon error body of that status.
+        """
+        if isinstance(status, str) and status not in CONNECTION_FAULTS:
+            raise ValueError(f"status must be an HTTP status or one of {CONNECTION_FAULTS}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._scripted[operation_id].append(_Scripted(status, times, body))
+
+    def clear(self) -> None:
+        """Drop every scripted fault not yet used."""
+        with self._lock:
+            self._scripted.clear()
+
+    def scripted(self, operation_id: str, answer: Callable[[], Reply]) -> Reply | None:
+        """The scripted fault for this request of `operation_id`, if one is queued.
+
+        `answer` computes what the request would have answered: "truncate" cuts that
+        body (or a canned 200 body when the answer is not a success).
+        """
+        with self._lock:
+            queue = self._scripted.get(operation_id)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.popleft()
+        return _reply_for(fault, answer)
+
+    def random_fault(self) -> Reply | None:
+        """A 500/503 or dropped connection, at the configured rates (seeded)."""
+        error_rate, drop_rate = self._config.error_rate, self._config.drop_rate
+        if error_rate <= 0 and drop_rate <= 0:
+            return None
+        with self._lock:
+            draw = self._rng.random()
+            status = self._rng.choice((500, 503))
+        if draw < drop_rate:
+            return Reply(0, action="drop")
+        if draw < drop_rate + error_rate:
+            return canned(status)
+        return None
+
+    def latency(self) -> float:
+        """Seconds to wait before answering (latency plus seeded jitter)."""
+        base, jitter = self._config.latency_ms, self._config.latency_jitter_ms
+        if jitter <= 0:
+            return max(base, 0.0) / 1000
+        with self._lock:
+            extra = self._rng.uniform(0, jitter)
+        return max(base + extra, 0.0) / 1000
+
+
+def _reply_for(fault: _Scripted, answer: Callable[[], Reply]) -> Reply:
+    if fault.status == "drop":
+        return Reply(0, action="drop")
+    if fault.status == "truncate":
+        whole = answer()
+        if not whole.ok:
+            whole = json_reply({"payload": {}})
+        return Reply(whole.status, whole.body, whole.headers, action="truncate")
+    assert isinstance(fault.status, int)
+    if fault.body is not None:
+        return json_reply(fault.body, fault.status)
+    return canned(fault.status)

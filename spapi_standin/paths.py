@@ -1,0 +1,33 @@
+"""Method and path template of every operation the stand-in serves, as in the models.
+
+Shared by the data set (which looks up response schemas by route) and the router.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Route(NamedTuple):
+    """An operation's HTTP method and path template."""
+
+    method: str
+    path: str
+
+
+PARTICIPATIONS = Route("GET", "/sellers/v1/marketplaceParticipations")
+INBOUND_SHIPMENTS = Route("GET", "/fba/inbound/v0/shipments")
+INBOUND_ITEMS = Route("GET", "/fba/inbound/v0/shipments/{shipmentId}/items")
+OUTBOUND_ORDERS = Route("GET", "/fba/outbound/2020-07-01/fulfillmentOrders")
+OUTBOUND_ORDER = Route(
+    "GET", "/fba/outbound/2020-07-01/fulfillmentOrders/{sellerFulfillmentOrderId}"
+)
+PACKAGE_TRACKING = Route("GET", "/fba/outbound/2020-07-01/tracking")
+SHIPPING_TRACKING = Route("GET", "/shipping/v2/tracking")
+CARRIER_ACCOUNTS = Route("PUT", "/shipping/v2/carrierAccounts")
+RESTRICTED_DATA_TOKEN = Route("POST", "/tokens/2021-03-01/restrictedDataToken")
+MFN_SHIPMENT = Route("GET", "/mfn/v0/shipments/{shipmentId}")
+# Test-only: Notifications v1 is not in our models; it exists here to exercise grantless
+# tokens end to end.
+DESTINATIONS = Route("GET", "/notifications/v1/destinations")
+LWA_TOKEN = Route("POST", "/auth/o2/token")

@@ -1,0 +1,220 @@
+"""Usage-plan pacing: one token bucket per operation of a selling-partner account.
+
+Amazon meters every operation with a token bucket (a rate in requests per second and
+a burst). A client that only reacts to 429s wastes a retry and a sleep per throttle;
+one that mirrors the bucket never sees the 429. Each `acquire` *reserves* the next
+token (the bucket may go negative: the debt is the queue of waiting requests) and
+sleeps outside the lock, so N threads are spaced exactly 1/rate apart without polling
+and a burst is spent at once.
+
+Hand-written because the libraries on PyPI (`ratelimit`, `pyrate-limiter`,
+`limits`) either sleep in fixed slices, raise instead of waiting, or cannot be re-tuned
+per key at run time from a response header, which the SP-API needs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tap_spapi.operations import OperationCatalog, load_catalog
+
+# Tokens kept back from Amazon's burst: our clock and Amazon's are not aligned and
+# network jitter lets two requests sent 1/rate apart arrive closer than that; one
+# spare token at Amazon absorbs it for the price of one request interval per run.
+HEADROOM_TOKENS = 1.0
+# A plan for operations the catalog does not know (never expected; safe and slow).
+FALLBACK_PLAN_RATE = 1.0
+FALLBACK_PLAN_BURST = 1
+
+
+class LimiterClosedError(RuntimeError):
+    """The run is shutting down: waiting requests give up instead of sleeping on."""
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """An operation's rate (requests per second) and burst (bucket size)."""
+
+    rate: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ValueError(f"rate must be a positive number, not {self.rate!r}")
+        if self.burst < 1:
+            raise ValueError(f"burst must be at least 1, not {self.burst!r}")
+
+    @property
+    def capacity(self) -> float:
+        """The tokens we allow ourselves: the burst less the headroom (at least one)."""
+        return max(1.0, self.burst - HEADROOM_TOKENS)
+
+
+class _Bucket:
+    """Mutable state of one operation's bucket (guarded by the limiter's lock)."""
+
+    def __init__(self, plan: UsagePlan, now: float) -> None:
+        self.plan = plan
+        self.tokens = plan.capacity
+        self.updated = now
+        self.acquired = 0
+        self.throttled = 0
+        self.waited = 0.0
+
+    def refill(self, now: float) -> None:
+        """Add the tokens earned since the last update, up to the capacity."""
+        earned = (now - self.updated) * self.plan.rate
+        self.tokens = min(self.plan.capacity, self.tokens + earned)
+        self.updated = now
+
+    def reserve(self) -> float:
+        """Take a token (possibly one not earned yet); the seconds until it is."""
+        self.tokens -= 1.0
+        self.acquired += 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.plan.rate
+
+
+class RateLimiter:
+    """Token buckets for every operation of one account, shared by all its threads."""
+
+    def __init__(
+        self,
+        plans: Mapping[str, UsagePlan],
+        overrides: Mapping[str, UsagePlan] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self._plans = dict(plans)
+        self._overrides = dict(overrides or {})
+        self._clock = clock
+        self._closed = threading.Event()
+        # Sleeping on an Event lets close() wake every waiting worker at shutdown.
+        self._sleep = sleep or self._closed.wait
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+
+    @classmethod
+    def from_catalog(
+        cls,
+        catalog: OperationCatalog | None = None,
+        overrides: Mapping[str, UsagePlan] | None = None,
+        **kwargs: Any,
+    ) -> RateLimiter:
+        """Buckets seeded with the models' default usage plans."""
+        catalog = catalog or load_catalog()
+        plans = {op.operation_id: UsagePlan(op.rate, op.burst) for op in catalog}
+        return cls(plans, overrides, **kwargs)
+
+    def plan(self, operation_id: str) -> UsagePlan:
+        """The plan in force: an override, else what Amazon's header said, else the model."""
+        with self._lock:
+            bucket = self._buckets.get(operation_id)
+            return bucket.plan if bucket else self._initial_plan(operation_id)
+
+    def acquire(self, operation_id: str) -> float:
+        """Wait until a request to `operation_id` may be sent; the seconds waited."""
+        if self._closed.is_set():
+            raise LimiterClosedError("the run is stopping")
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            bucket.refill(self._clock())
+            wait = bucket.reserve()
+            bucket.waited += wait
+        if wait > 0:
+            self._sleep(wait)
+            if self._closed.is_set():
+                raise LimiterClosedError("the run is stopping")
+        return wait
+
+    def observe_throttled(self, operation_id: str) -> None:
+        """Amazon answered 429: its bucket is empty, so ours is too (from now on)."""
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            bucket.refill(self._clock())
+            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.throttled += 1
+
+    def observe_limit_header(self, operation_id: str, header: str | None) -> None:
+        """Adopt the rate in `x-amzn-RateLimit-Limit` (the account's actual plan).
+
+        The header carries the rate only, so the burst stays the model's. A configured
+        override wins over the header: it is the operator's explicit choice.
+        """
+        rate = _parse_rate(header)
+        if rate is None or operation_id in self._overrides:
+            return
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            if not math.isclose(bucket.plan.rate, rate, rel_tol=1e-6):
+                bucket.refill(self._clock())
+                bucket.plan = UsagePlan(rate, bucket.plan.burst)
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        """Per operation used so far: plan, requests, throttles and seconds waited."""
+        with self._lock:
+            return {
+                op: {
+                    "rate": b.plan.rate,
+                    "burst": b.plan.burst,
+                    "requests": b.acquired,
+                    "throttled": b.throttled,
+                    "waited_seconds": round(b.waited, 3),
+                }
+                for op, b in self._buckets.items()
+            }
+
+    def close(self) -> None:
+        """Wake and fail every waiting request (the run failed or finished)."""
+        self._closed.set()
+
+    def _initial_plan(self, operation_id: str) -> UsagePlan:
+        if operation_id in self._overrides:
+            return self._overrides[operation_id]
+        return self._plans.get(operation_id, UsagePlan(FALLBACK_PLAN_RATE, FALLBACK_PLAN_BURST))
+
+    def _bucket(self, operation_id: str) -> _Bucket:
+        bucket = self._buckets.get(operation_id)
+        if bucket is None:
+            bucket = _Bucket(self._initial_plan(operation_id), self._clock())
+            self._buckets[operation_id] = bucket
+        return bucket
+
+
+def _parse_rate(header: str | None) -> float | None:
+    """The rate in an `x-amzn-RateLimit-Limit` value, or None if absent or garbled."""
+    if not header:
+        return None
+    try:
+        rate = float(header.strip())
+    except ValueError:
+        return None
+    return rate if rate > 0 and math.isfinite(rate) else None
+
+
+def parse_rate_limit_overrides(raw: Mapping[str, Any]) -> dict[str, UsagePlan]:
+    """The `rate_limit_overrides` setting: {operation id: {"rate": r, "burst": b}}.
+
+    Raises ValueError naming the operation and field that is wrong.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValueError("must be an object of {operation id: {rate, burst}}")
+    plans: dict[str, UsagePlan] = {}
+    for operation_id, entry in raw.items():
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{operation_id}: must be an object with 'rate' and 'burst'")
+        unknown = set(entry) - {"rate", "burst"}
+        if unknown:
+            raise ValueError(f"{operation_id}: unknown field(s) {', '.join(sorted(unknown))}")
+        rate, burst = entry.get("rate"), entry.get("burst", 1)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise ValueError(f"{operation_id}.rate: must be a number above 0, not {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"{operation_id}.burst: must be an integer of 1 or more")
+        plans[operation_id] = UsagePlan(float(rate), burst)
+    return plans
