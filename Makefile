@@ -47,7 +47,8 @@ generate: $(VENV)/.installed
 
 ## benchmark: pacing and throughput tables (not part of the test suite)
 benchmark: $(VENV)/.installed
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py pacing
+	$(PY) benchmarks/run.py throughput
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

@@ -21,7 +21,10 @@ SCHEMA = "spapi"
 def start_standin(port: int) -> subprocess.Popen[str]:
     """Start the stand-in and wait for its 'listening' line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "spapi_standin", "--port", str(port), "--seed", "1"],
+        [
+            *(sys.executable, "-m", "spapi_standin", "--port", str(port), "--seed", "1"),
+            *("--tracking-ids-file", str(REPO / "output" / "standin_tracking_ids.csv")),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -7,9 +7,11 @@ port is bound, so scripts can wait for it.
 from __future__ import annotations
 
 import argparse
+import csv
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spapi_standin.config import SIZES, StandInConfig
@@ -34,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
+    parser.add_argument(
+        "--tracking-ids-file",
+        type=Path,
+        help="write the Amazon Shipping labels served as a tap `tracking_ids_file` (CSV)",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,6 +60,19 @@ def config_from(options: argparse.Namespace) -> StandInConfig:
     )
 
 
+def write_tracking_ids(server: StandIn, path: Path) -> None:
+    """The labels of the data set, as the tap's `tracking_ids_file` wants them.
+
+    Amazon Shipping cannot list labels, so the tap needs their ids from the user;
+    the demo gets them from here.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["tracking_id", "carrier_id"])
+        writer.writeheader()
+        writer.writerows(server.dataset.tracking_labels())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start, announce, wait for a signal, stop."""
     options = parse_args(argv)
@@ -64,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     with StandIn(config_from(options)) as server:
+        if options.tracking_ids_file:
+            write_tracking_ids(server, options.tracking_ids_file)
         sys.stdout.write(f"spapi-standin listening on {server.base_url}\n")
         sys.stdout.flush()
         while not stopping.wait(0.5):

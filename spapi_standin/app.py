@@ -102,12 +102,15 @@ class App:
             params,
             token,
         )
+        # Amazon sends x-amzn-RateLimit-Limit "when possible", 429s included; so does
+        # the stand-in, which lets a client learn the (scaled) plan from any answer.
+        header = (RATE_LIMIT_HEADER, f"{self.limiter.plan(operation.operation_id)[0]:g}")
         scripted = self.faults.scripted(operation.operation_id, lambda: operation.handler(request))
         if scripted is not None:
-            return scripted
+            return scripted.with_headers(header) if scripted.status else scripted
         granted, rate = self.limiter.acquire(token.account, operation.operation_id)
         if not granted:
-            return quota_exceeded()
+            return quota_exceeded().with_headers(header)
         fault = self.faults.random_fault()
         if fault is not None:
             return fault

@@ -9,6 +9,7 @@ Per key (an operationId, "lwa", "sigv4" or "unknown") a flat dict of counters:
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ class Stats:
             lambda: defaultdict(int)
         )
         self._headers: dict[str, dict[str, str]] = {}
+        # Monotonic time of the first and last request per key (benchmarks: wall per op).
+        self._span: dict[str, list[float]] = {}
 
     def add(self, key: str, counter: str, amount: int = 1) -> None:
         """Increase `counter` of `key`."""
@@ -36,6 +39,8 @@ class Stats:
         with self._lock:
             self._counts[key]["requests"] += 1
             self._headers[key] = dict(headers)
+            now = time.monotonic()
+            self._span.setdefault(key, [now, now])[1] = now
 
     def count(self, key: str, counter: str = "requests") -> int:
         """One counter (0 if never counted)."""
@@ -53,8 +58,14 @@ class Stats:
         with self._lock:
             return {key: dict(counters) for key, counters in self._counts.items()}
 
+    def spans(self) -> dict[str, tuple[float, float]]:
+        """Monotonic (first, last) request time per key."""
+        with self._lock:
+            return {key: (span[0], span[1]) for key, span in self._span.items()}
+
     def reset(self) -> None:
         """Forget every counter (benchmarks measure one phase at a time)."""
         with self._lock:
             self._counts.clear()
             self._headers.clear()
+            self._span.clear()

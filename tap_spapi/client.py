@@ -50,6 +50,22 @@ _EXPIRED_HINTS = ("expired", "expire")
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_spapi") / "schemas")
 
 
+class SchemaWithoutUnwantedPII(StreamSchema):
+    """The stream's generated schema, minus its `pii_fields` unless `include_pii` is on.
+
+    Records lose those fields (see `SPAPIStream.post_process`), so the columns are not
+    declared either: a warehouse gets no always-null PII column it might later trust.
+    """
+
+    def get_stream_schema(self, stream: Any, stream_class: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = super().get_stream_schema(stream, stream_class)
+        fields = getattr(stream, "pii_fields", ())
+        if not fields or stream.config.get("include_pii"):
+            return schema
+        properties = {k: v for k, v in schema["properties"].items() if k not in fields}
+        return {**schema, "properties": properties}
+
+
 class SPAPIRequestError(FatalAPIError, TapSpapiError):
     """A request Amazon refused for good (4xx other than throttling or token expiry)."""
 
@@ -83,7 +99,10 @@ class SPAPIStream(RESTStream[str]):
     prefetch: ClassVar[bool] = False
     records_jsonpath = "$.payload[*]"
     extra_retry_statuses: ClassVar[list[int]] = [HTTPStatus.TOO_MANY_REQUESTS]  # type: ignore[misc]
-    schema = StreamSchema(SCHEMAS)
+    #: Top-level fields holding buyer PII: dropped from schema and records unless
+    #: `include_pii` is on.
+    pii_fields: ClassVar[tuple[str, ...]] = ()
+    schema = SchemaWithoutUnwantedPII(SCHEMAS)
 
     # --- what to call -------------------------------------------------------------
 

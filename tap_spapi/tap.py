@@ -81,15 +81,19 @@ class TapSpapi(Tap):
         if configured:
             return list(configured)
         region = self.config.get("region") or "na"
-        participations = MarketplaceParticipationsStream(tap=self).get_records(context=None)
         found: list[str] = []
-        for record in participations:
+        for record in self.participations:
             marketplace_id = str((record.get("marketplace") or {}).get("id"))
             participating = (record.get("participation") or {}).get("isParticipating", True)
             if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
                 found.append(marketplace_id)
         self.logger.info("Marketplaces of the account in region %s: %s", region, found)
         return found
+
+    @cached_property
+    def participations(self) -> list[dict[str, Any]]:
+        """The account's marketplace participations, fetched once per run."""
+        return MarketplaceParticipationsStream(tap=self).fetch()
 
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type."""

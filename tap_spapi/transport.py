@@ -51,12 +51,13 @@ class PacedAdapter(HTTPAdapter):
         self._limiter.acquire(operation.operation_id)
         self._auth.authenticate_request(request)
         response: requests.Response = super().send(request, *args, **kwargs)
+        # The header first: a 429 may carry the account's real plan, and the wait it
+        # causes should be paced at that rate, not at the model's default.
+        self._limiter.observe_limit_header(
+            operation.operation_id, response.headers.get(RATE_LIMIT_HEADER)
+        )
         if response.status_code == 429:
             self._limiter.observe_throttled(operation.operation_id)
-        else:
-            self._limiter.observe_limit_header(
-                operation.operation_id, response.headers.get(RATE_LIMIT_HEADER)
-            )
         return response
 
 

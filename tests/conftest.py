@@ -71,10 +71,13 @@ def run_tap(
 ) -> SingerOutput:
     """Sync in-process and return what the tap wrote to stdout."""
     tap = TapSpapi(config=config, state=state, catalog=catalog)
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
+    # The msgspec writer writes bytes to sys.stdout.buffer, so capture a binary buffer.
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8")
+    with redirect_stdout(text):
         tap.sync_all()
-    return SingerOutput.parse(buffer.getvalue())
+    text.flush()
+    return SingerOutput.parse(raw.getvalue().decode("utf-8"))
 
 
 def run_cli(

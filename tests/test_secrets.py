@@ -35,10 +35,10 @@ def test_debug_run_with_faults_leaks_no_secret(tmp_path):
         )
         path = tmp_path / "config.json"
         path.write_text(json.dumps(settings))
-        ok = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+        ok = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
         assert ok.returncode == 0, ok.stderr[-2000:]
         server.inject("getMarketplaceParticipations", status=403, times=1)
-        failed = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+        failed = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
         assert failed.returncode == 1
         issued = server.issued_tokens()
 
@@ -53,7 +53,7 @@ def test_bad_refresh_token_error_does_not_echo_it(tmp_path):
     with StandIn(StandInConfig(seed=9)) as server:
         path = tmp_path / "config.json"
         path.write_text(json.dumps(tap_config(server, refresh_token=REFRESH_TOKEN)))
-        result = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOG_LEVEL": "DEBUG"})
+        result = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
     assert result.returncode == 1
     assert "invalid_grant" in result.stderr
     assert REFRESH_TOKEN not in result.stdout + result.stderr

@@ -36,6 +36,7 @@ class OutboundOrdersStream(SPAPIStream):
     operation_id = "listAllFulfillmentOrders"
     primary_keys: ClassVar[list[str]] = ["sellerFulfillmentOrderId"]
     replication_key = "statusUpdatedDate"
+    pii_fields = ORDER_PII
     is_sorted = False
     records_jsonpath = "$.payload.fulfillmentOrders[*]"
     next_token_path = "payload.nextToken"
@@ -57,7 +58,7 @@ class OutboundOrdersStream(SPAPIStream):
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
         """Drop buyer PII unless `include_pii`."""
-        return drop_pii(row, ORDER_PII, keep=bool(self.config.get("include_pii")))
+        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))
 
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Shipments are read per changed order."""
@@ -108,6 +109,7 @@ class OutboundPackageTrackingStream(SPAPIStream):
     operation_id = "getPackageTrackingDetails"
     parent_stream_type = OutboundShipmentsStream
     primary_keys: ClassVar[list[str]] = ["packageNumber"]
+    pii_fields = TRACKING_PII
     records_jsonpath = "$.payload"
     state_partitioning_keys: ClassVar[list[str]] = []
 
@@ -124,4 +126,4 @@ class OutboundPackageTrackingStream(SPAPIStream):
         """Name the shipment and order; drop PII unless `include_pii`."""
         for key in ("amazonShipmentId", "sellerFulfillmentOrderId"):
             row[key] = (context or {}).get(key)
-        return drop_pii(row, TRACKING_PII, keep=bool(self.config.get("include_pii")))
+        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from tap_spapi.client import SPAPIStream
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from singer_sdk.helpers.types import Context
 
 
@@ -28,3 +30,12 @@ class MarketplaceParticipationsStream(SPAPIStream):
         """Copy the key up from `marketplace.id`."""
         row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
         return row
+
+    def fetch(self) -> list[dict[str, Any]]:
+        """Call getMarketplaceParticipations (once per run: the tap caches the answer)."""
+        return list(super().get_records(None))
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The run's participations: the tap may already have fetched them to find the
+        account's marketplaces, and at 1 request per minute a second call is costly."""
+        return cast("list[dict[str, Any]]", self._tap.participations)  # type: ignore[attr-defined]

@@ -68,6 +68,10 @@ class ShippingTrackingStream(ShippingStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records of the label; mark the label final once its record is emitted."""
+        if context is None:
+            # No partitions: the SDK syncs once without a context when no label is set.
+            self.logger.info("No tracking_ids or tracking_ids_file configured; nothing to track")
+            return
         for record in super().get_records(context):
             status = (record.get("summary") or {}).get("status")
             yield record

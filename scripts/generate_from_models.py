@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Generate the tap's schemas and operation table from Amazon's SP-API models.
+
+Amazon's Swagger models are the source of truth for field names, types, paths and
+usage plans, so nothing here is typed by hand. The script writes:
+
+- `tap_spapi/schemas/<stream>.json`: one Singer JSON Schema per stream;
+- `tap_spapi/operations.json`: method, path, usage plan (rate, burst), restricted and
+  grantless flags of every operation the tap or its stand-in uses;
+- `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
+  operations, from which the local stand-in builds its answers.
+
+Usage:
+    python scripts/generate_from_models.py [--models DIR] [--check]
+
+`--check` writes nothing and exits 1 listing the files that differ from what the
+models give (CI and the tests use it to catch hand edits and stale output).
+Standard library only, so it runs before the package is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS = REPO.parent / "shared" / "spapi-models"
+
+Json = dict[str, Any]
+
+# Model files (stem) the tap reads from; every read operation of each is catalogued so
+# pacing and auth know all of them, not only those a stream uses today.
+READ_APIS = (
+    "sellers",
+    "fulfillmentInboundV0",
+    "fulfillmentOutbound_2020-07-01",
+    "shippingV2",
+    "reports_2021-06-30",
+    "merchantFulfillmentV0",
+    "ordersV0",
+)
+# Non-read operations the tap calls: RDT issuance, and report creation (reports issue).
+EXTRA_OPERATIONS = {
+    "tokens_2021-03-01": ("createRestrictedDataToken",),
+    "reports_2021-06-30": ("createReport",),
+}
+# The models do not say which operations need a Restricted Data Token ("see the Tokens
+# API Use Case Guide"). This list is the one of ../shared/spapi-reference.md section 7:
+# Tokens model path examples plus the restricted lists of Amazon's client signers.
+# getReportDocument is restricted only for some report types, so the reports code asks
+# for an RDT itself where the type needs one.
+RESTRICTED = {
+    ("ordersV0", "getOrders"),
+    ("ordersV0", "getOrder"),
+    ("ordersV0", "getOrderItems"),
+    ("ordersV0", "getOrderAddress"),
+    ("ordersV0", "getOrderBuyerInfo"),
+    ("ordersV0", "getOrderItemsBuyerInfo"),
+    ("ordersV0", "getOrderRegulatedInfo"),
+    ("merchantFulfillmentV0", "getShipment"),
+}
+# Grantless operations among those catalogued (none of the read APIs above is grantless;
+# tap_spapi/operations.py adds Notifications' getDestinations for the grantless flow).
+GRANTLESS: set[tuple[str, str]] = set()
+
+READ_PREFIX = re.compile(r"^(get|list|search|query)")
+METHODS = ("get", "put", "post", "delete", "patch")
+# | Rate (requests per second) | Burst |\n| ---- | ---- |\n| 0.0167 | 20 |
+# Some models escape the newlines, so only the cells are matched.
+RATE_TABLE = re.compile(
+    r"\|\s*Rate[^|]*\|\s*Burst\s*\|.*?\|\s*-+\s*\|\s*-+\s*\|(?:\\n|\s)*"
+    r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How one stream's schema derives from a model definition."""
+
+    api: str
+    definition: str
+    key_properties: tuple[str, ...]
+    # Fields the tap adds to Amazon's record (parent keys, copied-up ids, bookmarks).
+    added: dict[str, Json] = field(default_factory=dict)
+    # Fields whose type the tap pins (e.g. a replication key that must be a date-time).
+    overrides: dict[str, Json] = field(default_factory=dict)
+
+
+STRING = {"type": ["string", "null"]}
+DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+STREAMS: dict[str, StreamSpec] = {
+    "marketplace_participations": StreamSpec(
+        "sellers", "MarketplaceParticipation", ("marketplace_id",), {"marketplace_id": STRING}
+    ),
+    "inbound_shipments": StreamSpec(
+        "fulfillmentInboundV0", "InboundShipmentInfo", ("ShipmentId",), {"marketplace_id": STRING}
+    ),
+    "inbound_shipment_items": StreamSpec(
+        "fulfillmentInboundV0",
+        "InboundShipmentItem",
+        ("ShipmentId", "SellerSKU"),
+        {"marketplace_id": STRING},
+    ),
+    "outbound_orders": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "FulfillmentOrder",
+        ("sellerFulfillmentOrderId",),
+        overrides={"statusUpdatedDate": {"type": ["string"], "format": "date-time"}},
+    ),
+    "outbound_shipments": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "FulfillmentShipment",
+        ("amazonShipmentId",),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_package_tracking": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "PackageTrackingDetails",
+        ("packageNumber",),
+        {"amazonShipmentId": STRING, "sellerFulfillmentOrderId": STRING},
+    ),
+    "shipping_tracking": StreamSpec(
+        "shippingV2",
+        "GetTrackingResult",
+        ("trackingId",),
+        {"carrierId": STRING, "latestEventTime": DATE_TIME},
+    ),
+    "shipping_carrier_accounts": StreamSpec(
+        "shippingV2",
+        "ActiveAccount",
+        ("carrierId", "accountId"),
+        {"shipping_business_id": STRING},
+    ),
+}
+
+# Validation keywords dropped from Singer schemas: Amazon adds enum values and widens
+# limits without a model bump, and a strict target would then reject real records.
+DROPPED_KEYWORDS = {
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "example",
+    "examples",
+    "readOnly",
+    "required",
+    "title",
+}
+EXAMPLE_KEYS = {"example", "examples", "x-example"}
+# Swagger formats to JSON Schema formats (Amazon writes `dateTime` in places).
+FORMATS = {"date-time": "date-time", "dateTime": "date-time", "date": "date"}
+
+
+# ---------------------------------------------------------------- model reading
+
+
+def load_model(models: Path, api: str) -> Json:
+    path = models / f"{api}.json"
+    try:
+        model: Json = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"model {path} not found (use --models DIR)") from None
+    return model
+
+
+def resolve(node: Any, definitions: Json, stack: tuple[str, ...] = ()) -> Any:
+    """`node` with every local $ref inlined; a recursive reference becomes an open object."""
+    if isinstance(node, list):
+        return [resolve(item, definitions, stack) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in stack:
+            return {"type": "object"}
+        return resolve(definitions[name], definitions, (*stack, name))
+    return {
+        key: resolve(value, definitions, stack)
+        for key, value in node.items()
+        if key not in EXAMPLE_KEYS and not key.startswith("x-")
+    }
+
+
+def usage_plan(description: str) -> tuple[float, int] | None:
+    match = RATE_TABLE.search(description or "")
+    if not match:
+        return None
+    return float(match.group(1)), int(match.group(2))
+
+
+def iter_operations(model: Json) -> Any:
+    for path, item in model.get("paths", {}).items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item, item[method]
+
+
+def is_read(method: str, operation_id: str) -> bool:
+    return method == "get" or READ_PREFIX.match(operation_id) is not None
+
+
+def success_body(operation: Json, definitions: Json) -> Json | None:
+    for code in ("200", "201"):
+        response = operation.get("responses", {}).get(code)
+        if response and "schema" in response:
+            body: Json = resolve(response["schema"], definitions)
+            return body
+    return None
+
+
+def request_body(path_item: Json, operation: Json, definitions: Json) -> Json | None:
+    for parameter in path_item.get("parameters", []) + operation.get("parameters", []):
+        if isinstance(parameter, dict) and parameter.get("in") == "body":
+            body: Json = resolve(parameter["schema"], definitions)
+            return body
+    return None
+
+
+# ---------------------------------------------------------------- operations
+
+
+def selected_operations(models: Path) -> list[tuple[str, str, str, Json, Json, Json]]:
+    """(api, path, method, path item, operation, model) of every operation we catalogue."""
+    selected = []
+    for api in dict.fromkeys((*READ_APIS, *EXTRA_OPERATIONS)):
+        model = load_model(models, api)
+        extras = EXTRA_OPERATIONS.get(api, ())
+        for path, method, item, operation in iter_operations(model):
+            op_id = operation["operationId"]
+            wanted = (api in READ_APIS and is_read(method, op_id)) or op_id in extras
+            if wanted:
+                selected.append((api, path, method, item, operation, model))
+    return selected
+
+
+def operation_key(taken: dict[str, Any], api: str, op_id: str) -> str:
+    """The plain id, or `<api>.<id>` when an earlier API already uses it."""
+    return op_id if op_id not in taken else f"{api}.{op_id}"
+
+
+def build_operations(models: Path) -> tuple[Json, Json]:
+    """(operations.json, response_schemas.json) contents."""
+    catalog: Json = {}
+    responses: Json = {}
+    for api, path, method, item, operation, model in selected_operations(models):
+        op_id = operation["operationId"]
+        plan = usage_plan(operation.get("description", ""))
+        if plan is None:
+            raise SystemExit(f"{api}.{op_id}: no usage plan table in its description")
+        key = operation_key(catalog, api, op_id)
+        catalog[key] = {
+            "api": api,
+            "method": method.upper(),
+            "path": path,
+            "rate": plan[0],
+            "burst": plan[1],
+            "restricted": (api, op_id) in RESTRICTED,
+            "grantless": (api, op_id) in GRANTLESS,
+            "deprecated": bool(operation.get("deprecated")),
+        }
+        definitions = model.get("definitions", {})
+        responses[key] = {
+            "api": api,
+            "method": method.upper(),
+            "path": path,
+            "response": success_body(operation, definitions),
+            "request_body": request_body(item, operation, definitions),
+        }
+    return {"operations": catalog}, {"operations": responses}
+
+
+# ---------------------------------------------------------------- stream schemas
+
+
+def singer_property(node: Json) -> Json:
+    """A resolved model schema made lenient for Singer: nullable, no validation limits."""
+    out: Json = {}
+    kind = node.get("type")
+    if kind is None and "properties" in node:
+        kind = "object"
+    if kind is not None:
+        kinds = kind if isinstance(kind, list) else [kind]
+        out["type"] = [*[k for k in kinds if k != "null"], "null"]
+    if "description" in node:
+        out["description"] = node["description"]
+    if node.get("format") in FORMATS:
+        out["format"] = FORMATS[node["format"]]
+    if "properties" in node:
+        out["properties"] = {k: singer_property(v) for k, v in node["properties"].items()}
+    if "items" in node:
+        out["items"] = singer_property(node["items"])
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        out["additionalProperties"] = singer_property(extra)
+    for combiner in ("allOf", "anyOf", "oneOf"):
+        if combiner in node:
+            out[combiner] = [singer_property(part) for part in node[combiner]]
+    for keyword, value in node.items():
+        if (
+            keyword not in out
+            and keyword not in DROPPED_KEYWORDS
+            and keyword
+            not in (
+                "type",
+                "format",
+                "additionalProperties",
+            )
+        ):
+            out[keyword] = value
+    return out
+
+
+def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
+    model = load_model(models, spec.api)
+    definitions = model.get("definitions", {})
+    if spec.definition not in definitions:
+        raise SystemExit(f"{spec.api}: no definition {spec.definition}")
+    resolved = resolve(definitions[spec.definition], definitions, (spec.definition,))
+    properties = {k: singer_property(v) for k, v in resolved.get("properties", {}).items()}
+    properties.update(spec.added)
+    properties.update({k: {**properties.get(k, {}), **v} for k, v in spec.overrides.items()})
+    for key in spec.key_properties:
+        if key not in properties:
+            raise SystemExit(f"{spec.definition}: key property {key} is not in the model")
+        kinds = [k for k in properties[key]["type"] if k != "null"]
+        properties[key] = {**properties[key], "type": kinds}
+    return {
+        "type": "object",
+        "description": (
+            f"Generated from {spec.api}.json definition {spec.definition} by "
+            "scripts/generate_from_models.py; do not edit."
+        ),
+        "additionalProperties": True,
+        "required": list(spec.key_properties),
+        "properties": properties,
+    }
+
+
+# ---------------------------------------------------------------- output
+
+
+def render(document: Json) -> str:
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def outputs(models: Path) -> dict[Path, str]:
+    operations, responses = build_operations(models)
+    files = {
+        REPO / "tap_spapi" / "operations.json": render(operations),
+        REPO / "spapi_standin" / "response_schemas.json": render(responses),
+    }
+    for name, spec in STREAMS.items():
+        files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(
+            build_stream_schema(models, spec)
+        )
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in outputs(args.models).items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path.relative_to(REPO))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        print("stale generated files (run scripts/generate_from_models.py):", file=sys.stderr)
+        for path in stale:
+            print(f"  {path}", file=sys.stderr)
+        return 1
+    for path in stale:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The usage-plan limiter, on a fake clock (no timing assertions: the waits are computed)."""
+
+import threading
+
+import pytest
+
+from tap_spapi.pacing import (
+    LimiterClosedError,
+    RateLimiter,
+    UsagePlan,
+    parse_rate_limit_overrides,
+)
+
+
+class FakeClock:
+    """A clock that only moves when a test (or a 'sleep') moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def limiter(clock: FakeClock, **plans: tuple[float, int]) -> RateLimiter:
+    return RateLimiter(
+        {op: UsagePlan(rate, burst) for op, (rate, burst) in plans.items()},
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def test_burst_less_one_spare_token_is_free_then_requests_are_spaced_by_the_rate():
+    clock = FakeClock()
+    pacer = limiter(clock, getShipments=(2.0, 5))
+    waits = [pacer.acquire("getShipments") for _ in range(7)]
+    # Capacity is burst - 1 (one token left at Amazon for jitter), then 1/rate apart.
+    assert waits == [0, 0, 0, 0, 0.5, 1.0, 1.5]
+
+
+def test_tokens_come_back_at_the_rate_while_idle():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(2.0, 3))
+    assert [pacer.acquire("op") for _ in range(2)] == [0, 0]
+    clock.now += 0.5  # one token earned
+    assert pacer.acquire("op") == 0
+    assert pacer.acquire("op") == 0.5
+
+
+def test_operations_have_separate_buckets():
+    clock = FakeClock()
+    pacer = limiter(clock, a=(1.0, 2), b=(1.0, 2))
+    assert pacer.acquire("a") == 0
+    assert pacer.acquire("b") == 0
+    assert pacer.acquire("a") == 1.0
+
+
+def test_a_429_drains_the_bucket_so_the_retry_waits_one_interval_not_a_guess():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(0.5, 10))
+    pacer.acquire("op")
+    pacer.observe_throttled("op")
+    assert pacer.acquire("op") == 2.0
+    assert pacer.snapshot()["op"]["throttled"] == 1
+
+
+def test_the_rate_limit_header_replaces_the_model_rate_but_not_the_burst():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(1.0, 2))
+    pacer.observe_limit_header("op", "4.0")
+    assert pacer.plan("op") == UsagePlan(4.0, 2)
+    pacer.acquire("op")
+    assert pacer.acquire("op") == 0.25
+
+
+@pytest.mark.parametrize("header", [None, "", "fast", "0", "-1", "nan", "inf"])
+def test_a_missing_or_garbled_header_changes_nothing(header):
+    pacer = limiter(FakeClock(), op=(1.0, 2))
+    pacer.observe_limit_header("op", header)
+    assert pacer.plan("op") == UsagePlan(1.0, 2)
+
+
+def test_an_override_beats_both_the_model_and_the_header():
+    clock = FakeClock()
+    pacer = RateLimiter(
+        {"op": UsagePlan(1.0, 2)},
+        {"op": UsagePlan(10.0, 3)},
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    pacer.observe_limit_header("op", "0.5")
+    assert pacer.plan("op") == UsagePlan(10.0, 3)
+
+
+def test_the_catalog_seeds_every_operation_with_the_models_plan():
+    pacer = RateLimiter.from_catalog()
+    plan = pacer.plan("getPackageTrackingDetails")
+    assert plan.rate > 0
+    assert plan.burst >= 1
+
+
+def test_threads_sharing_a_bucket_each_get_their_own_slot():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(4.0, 1))
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(25):
+            wait = pacer.acquire("op")
+            with lock:
+                waits.append(wait)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 200 reservations on a frozen clock: exactly one per 1/rate slot, none shared.
+    assert sorted(waits) == [slot / 4.0 for slot in range(200)]
+
+
+def test_close_wakes_a_request_waiting_for_a_token():
+    pacer = RateLimiter({"op": UsagePlan(0.001, 1)})
+    pacer.acquire("op")  # the only token; the next waits ~1000 s
+    errors: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            pacer.acquire("op")
+        except LimiterClosedError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    pacer.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+
+
+def test_overrides_are_parsed_into_plans():
+    parsed = parse_rate_limit_overrides({"getTracking": {"rate": 5, "burst": 10}})
+    assert parsed == {"getTracking": UsagePlan(5.0, 10)}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"getTracking": 5}, "getTracking: must be an object"),
+        ({"getTracking": {"rate": 0, "burst": 1}}, "getTracking.rate"),
+        ({"getTracking": {"rate": "fast"}}, "getTracking.rate"),
+        ({"getTracking": {"rate": 1, "burst": 0}}, "getTracking.burst"),
+        ({"getTracking": {"rate": 1, "burst": 1.5}}, "getTracking.burst"),
+        ({"getTracking": {"rate": 1, "bust": 2}}, "unknown field(s) bust"),
+    ],
+)
+def test_bad_overrides_name_the_operation_and_field(raw, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_rate_limit_overrides(raw)
