@@ -36,7 +36,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy tap_spapi spapi_standin scripts
+	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks
 
 unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest

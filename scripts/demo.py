@@ -52,10 +52,11 @@ def row_counts() -> list[tuple[str, int]]:
             "order by table_name",
             [SCHEMA],
         ).fetchall()
-        return [
-            (name, connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()[0])
-            for (name,) in tables
-        ]
+        counts = []
+        for (name,) in tables:
+            row = connection.execute(f'select count(*) from {SCHEMA}."{name}"').fetchone()
+            counts.append((name, int(row[0]) if row else 0))
+        return counts
 
 
 def main() -> None:
