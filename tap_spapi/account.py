@@ -8,6 +8,7 @@ per run by the tap.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from tap_spapi.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
-from tap_spapi.concurrency import Prefetcher
+from tap_spapi.concurrency import Prefetcher, ReadAhead
 from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 RDT_ATTEMPTS = 5
+# Threads reading later top-level streams ahead: enough to overlap the latency-bound
+# pages of one stream (e.g. inbound, one page at a time per window) with the
+# plan-bound chain of another; each is paced by the same limiter as everything else.
+READ_AHEAD_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,24 @@ def amazon_error(response: requests.Response) -> AmazonError:
     )
 
 
+# Every open account, so the entry point can stop their threads however the run ends
+# (singer-sdk's `Tap.sync_all` is final, so there is no tap-side hook after it).
+_OPEN_ACCOUNTS: weakref.WeakSet[Account] = weakref.WeakSet()
+
+
+def close_all_accounts() -> None:
+    """Stop the worker threads of every account (end of a run, or a failure)."""
+    for account in list(_OPEN_ACCOUNTS):
+        account.close()
+
+
 class Account:
     """Endpoint, auth, pacing and HTTP sessions of one selling-partner account."""
 
     def __init__(self, settings: AccountSettings, catalog: OperationCatalog | None = None) -> None:
         self.settings = settings
         self.catalog = catalog or load_catalog()
+        _OPEN_ACCOUNTS.add(self)
         region = REGIONS[settings.region]
         if settings.api_url:
             self.base_url = settings.api_url.rstrip("/")
@@ -138,11 +155,17 @@ class Account:
         """The account's worker pool for per-id requests (setting `max_concurrency`)."""
         return Prefetcher(self.settings.max_concurrency)
 
+    @cached_property
+    def read_ahead(self) -> ReadAhead:
+        """Readers of later top-level streams, overlapping them with the current one."""
+        return ReadAhead(READ_AHEAD_THREADS)
+
     def close(self) -> None:
-        """Wake requests waiting for a token, then stop the worker pool (idempotent)."""
+        """Wake requests waiting for a token, then stop the worker pools (idempotent)."""
         self.limiter.close()
-        if "prefetcher" in self.__dict__:
-            self.prefetcher.close()
+        for pool in ("read_ahead", "prefetcher"):
+            if pool in self.__dict__:
+                getattr(self, pool).close()
 
     def session(self) -> requests.Session:
         """A new session (one per stream or worker thread) sharing this account's adapter."""

@@ -184,8 +184,28 @@ class SPAPIStream(RESTStream[str]):
                 context_key(self.name, context), lambda: list(self.request_records(context))
             )
         else:
-            records = self.request_records(context)
+            self._tap.start_reading_ahead()  # type: ignore[attr-defined]
+            records = self.account.read_ahead.take(
+                context_key(self.name, context), lambda: self.request_records(context)
+            )
         yield from self._announcing_children(records, context)
+
+    #: Top-level streams whose contexts are known at the start of the run: the tap reads
+    #: them ahead while earlier streams sync (see concurrency.ReadAhead).
+    read_ahead: ClassVar[bool] = False
+
+    def read_ahead_contexts(self) -> list[Context | None]:
+        """The contexts `get_records` will fetch this run, in order (default: partitions)."""
+        return [*self.partitions] if self.partitions else [None]
+
+    def start_reading(self) -> None:
+        """Announce every context of this run to the account's read-ahead readers."""
+        for context in self.read_ahead_contexts():
+            if self.wants(context):
+                self.account.read_ahead.announce(
+                    context_key(self.name, context),
+                    functools.partial(self.request_records, context),
+                )
 
     def announce(self, context: Context | None) -> None:
         """Fetch `context`'s records in the account's pool, for `get_records` to take."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 Fetch = Callable[[], list[dict[str, Any]]]
@@ -61,3 +62,138 @@ class Prefetcher:
         for future in pending:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+Produce = Callable[[], Iterable[dict[str, Any]]]
+
+
+@dataclass(eq=False)
+class _Reading:
+    """One context being read ahead: its records so far, and how it ended."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    dropped: bool = False
+    error: BaseException | None = None
+    future: Future[None] | None = None
+
+
+class ReadAhead:
+    """Reads top-level stream contexts ahead of the SDK, within a budget of records.
+
+    singer-sdk syncs streams one after another, so an inbound stream that is bound by
+    page latency would only start once the outbound chain, bound by its usage plan, is
+    done. Streams announce their contexts at the start of the run, in the order the SDK
+    will sync them; `threads` readers fetch them in that order while the main thread
+    emits earlier streams, and the SDK later takes each context's records from here.
+
+    Memory stays flat: readers stop once `budget` records wait unconsumed, except the
+    reader of the *head* (the earliest context not yet taken), which the main thread is
+    draining or about to drain: exempting it is what makes a full budget unable to
+    deadlock the run. Taking a context drops every context announced before it (a
+    stream that was skipped), so nothing can hold the budget forever.
+    """
+
+    def __init__(self, threads: int, budget: int = 5_000) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="ahead")
+        self._budget = budget
+        self._changed = threading.Condition()
+        self._order: list[Hashable] = []
+        self._readings: dict[Hashable, _Reading] = {}
+        self._buffered = 0
+        self._closed = False
+
+    def announce(self, key: Hashable, produce: Produce) -> None:
+        """Start reading `key` (after every context announced before it)."""
+        with self._changed:
+            if self._closed or key in self._readings:
+                return
+            reading = self._readings[key] = _Reading()
+            self._order.append(key)
+            reading.future = self._pool.submit(self._read, key, reading, produce)
+
+    def take(self, key: Hashable, produce: Produce) -> Iterator[dict[str, Any]]:
+        """`key`'s records as they arrive, or `produce()` run here if never announced."""
+        reading = self._claim(key)
+        if reading is None:
+            yield from produce()
+            return
+        while True:
+            with self._changed:
+                while not reading.records and not reading.done:
+                    self._changed.wait()
+                batch, reading.records = reading.records, []
+                self._buffered -= len(batch)
+                self._changed.notify_all()
+                finished = reading.done and not batch
+            if finished:
+                self._forget(key)
+                if reading.error is not None:
+                    raise reading.error
+                return
+            yield from batch
+
+    def close(self) -> None:
+        """Stop every reader (a failed run) and wait for the threads to end."""
+        with self._changed:
+            self._closed = True
+            for reading in self._readings.values():
+                reading.dropped = True
+            self._changed.notify_all()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _claim(self, key: Hashable) -> _Reading | None:
+        with self._changed:
+            reading = self._readings.get(key)
+            if reading is None:
+                return None
+            position = self._order.index(key)
+            for earlier in self._order[:position]:
+                self._drop(earlier)
+            del self._order[:position]
+            self._changed.notify_all()
+            if reading.future is not None and reading.future.cancel():
+                # Not started yet: reading it here is as fast and frees a reader.
+                self._forget(key)
+                return None
+            return reading
+
+    def _read(self, key: Hashable, reading: _Reading, produce: Produce) -> None:
+        try:
+            for record in produce():
+                with self._changed:
+                    while self._must_wait(key, reading):
+                        self._changed.wait()
+                    if reading.dropped:
+                        return
+                    reading.records.append(record)
+                    self._buffered += 1
+                    self._changed.notify_all()
+        except BaseException as exc:
+            reading.error = exc
+        finally:
+            with self._changed:
+                reading.done = True
+                self._changed.notify_all()
+
+    def _must_wait(self, key: Hashable, reading: _Reading) -> bool:
+        over_budget = self._buffered >= self._budget
+        is_head = bool(self._order) and self._order[0] == key
+        return over_budget and not is_head and not reading.dropped
+
+    def _drop(self, key: Hashable) -> None:
+        reading = self._readings.pop(key, None)
+        if reading is None:
+            return
+        reading.dropped = True
+        self._buffered -= len(reading.records)
+        reading.records = []
+        if reading.future is not None:
+            reading.future.cancel()
+
+    def _forget(self, key: Hashable) -> None:
+        with self._changed:
+            self._readings.pop(key, None)
+            if key in self._order:
+                self._order.remove(key)
+            self._changed.notify_all()

@@ -11,7 +11,7 @@ from typing import Any
 from singer_sdk import Stream, Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from tap_spapi.account import Account, AccountSettings
+from tap_spapi.account import Account, AccountSettings, close_all_accounts
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
@@ -25,14 +25,16 @@ from tap_spapi.streams.outbound import (
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
 
-# Parents before their children (the SDK syncs children from their parent's records).
+# The SDK syncs streams in this order, parents before their children. The outbound
+# chain, bound by its usage plans, goes first so that later streams bound by page
+# latency (inbound) are read ahead while it runs, instead of after it.
 STREAM_TYPES: list[type[Stream]] = [
     MarketplaceParticipationsStream,
-    InboundShipmentsStream,
-    InboundShipmentItemsStream,
     OutboundOrdersStream,
     OutboundShipmentsStream,
     OutboundPackageTrackingStream,
+    InboundShipmentsStream,
+    InboundShipmentItemsStream,
     ShippingTrackingStream,
     ShippingCarrierAccountsStream,
 ]
@@ -95,6 +97,17 @@ class TapSpapi(Tap):
         """The account's marketplace participations, fetched once per run."""
         return MarketplaceParticipationsStream(tap=self).fetch()
 
+    def start_reading_ahead(self) -> None:
+        """Once per run: announce the contexts of every selected read-ahead stream."""
+        if self._reading_ahead:
+            return
+        self._reading_ahead = True
+        for stream in self.streams.values():
+            if getattr(stream, "read_ahead", False) and stream.selected:
+                stream.start_reading()  # type: ignore[attr-defined]
+
+    _reading_ahead = False
+
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
@@ -108,6 +121,8 @@ def main(argv: list[str] | None = None) -> Any:
     except TapSpapiError as exc:
         print(f"tap-spapi: error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        close_all_accounts()
 
 
 install_log_redaction()

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi.account import close_all_accounts
 from tap_spapi.tap import TapSpapi
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from spapi_standin import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,8 +77,11 @@ def run_tap(
     # The msgspec writer writes bytes to sys.stdout.buffer, so capture a binary buffer.
     raw = io.BytesIO()
     text = io.TextIOWrapper(raw, encoding="utf-8")
-    with redirect_stdout(text):
-        tap.sync_all()
+    try:
+        with redirect_stdout(text):
+            tap.sync_all()
+    finally:
+        close_all_accounts()
     text.flush()
     return SingerOutput.parse(raw.getvalue().decode("utf-8"))
 
@@ -112,3 +118,51 @@ def standin() -> Iterator[StandIn]:
     """A fresh stand-in with small data, no latency and Amazon's usage plans scaled up."""
     with StandIn(StandInConfig(seed=11, rate_scale=50.0)) as server:
         yield server
+
+
+def expected_keys(data: Dataset) -> dict[str, set[Any]]:
+    """The key of every record the stand-in holds, per stream."""
+    shipments = [
+        shipment
+        for detail in data.outbound_details.values()
+        for shipment in detail.get("fulfillmentShipments") or []
+    ]
+    return {
+        "marketplace_participations": set(data.participating_marketplace_ids),
+        "inbound_shipments": {s["ShipmentId"] for s in data.all_inbound_shipments()},
+        "inbound_shipment_items": {
+            (shipment_id, item["SellerSKU"])
+            for shipment_id, items in data.inbound_items.items()
+            for item in items
+        },
+        "outbound_orders": {o["sellerFulfillmentOrderId"] for o in data.outbound_orders},
+        "outbound_shipments": {s["amazonShipmentId"] for s in shipments},
+        "outbound_package_tracking": {
+            package["packageNumber"]
+            for shipment in shipments
+            for package in shipment.get("fulfillmentShipmentPackage") or []
+        },
+        "shipping_tracking": {t["trackingId"] for t in data.shipping_trackings},
+        "shipping_carrier_accounts": {
+            (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
+        },
+    }
+
+
+KEYS = {
+    "marketplace_participations": ("marketplace_id",),
+    "inbound_shipments": ("ShipmentId",),
+    "inbound_shipment_items": ("ShipmentId", "SellerSKU"),
+    "outbound_orders": ("sellerFulfillmentOrderId",),
+    "outbound_shipments": ("amazonShipmentId",),
+    "outbound_package_tracking": ("packageNumber",),
+    "shipping_tracking": ("trackingId",),
+    "shipping_carrier_accounts": ("carrierId", "accountId"),
+}
+
+
+def key_of(stream: str, record: dict[str, Any]) -> Any:
+    """A record's primary key (a tuple when it has several fields)."""
+    fields = KEYS[stream]
+    values = tuple(record[field] for field in fields)
+    return values[0] if len(values) == 1 else values

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
-from conftest import SingerOutput, run_cli, run_tap, select_only, tap_config
+from conftest import (
+    KEYS,
+    SingerOutput,
+    expected_keys,
+    key_of,
+    run_cli,
+    run_tap,
+    select_only,
+    tap_config,
+)
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import EU_MARKETPLACE, NA_MARKETPLACES
@@ -16,7 +25,6 @@ from spapi_standin.config import EU_MARKETPLACE, NA_MARKETPLACES
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from spapi_standin import Dataset
 
 CHILD_STREAMS = ("inbound_shipment_items", "outbound_shipments", "outbound_package_tracking")
 
@@ -29,54 +37,6 @@ def full_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
         max_concurrency=4,
         **overrides,
     )
-
-
-def expected_keys(data: Dataset) -> dict[str, set[Any]]:
-    """The key of every record the stand-in holds, per stream."""
-    shipments = [
-        shipment
-        for detail in data.outbound_details.values()
-        for shipment in detail.get("fulfillmentShipments") or []
-    ]
-    return {
-        "marketplace_participations": set(data.participating_marketplace_ids),
-        "inbound_shipments": {s["ShipmentId"] for s in data.all_inbound_shipments()},
-        "inbound_shipment_items": {
-            (shipment_id, item["SellerSKU"])
-            for shipment_id, items in data.inbound_items.items()
-            for item in items
-        },
-        "outbound_orders": {o["sellerFulfillmentOrderId"] for o in data.outbound_orders},
-        "outbound_shipments": {s["amazonShipmentId"] for s in shipments},
-        "outbound_package_tracking": {
-            package["packageNumber"]
-            for shipment in shipments
-            for package in shipment.get("fulfillmentShipmentPackage") or []
-        },
-        "shipping_tracking": {t["trackingId"] for t in data.shipping_trackings},
-        "shipping_carrier_accounts": {
-            (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
-        },
-    }
-
-
-KEYS = {
-    "marketplace_participations": ("marketplace_id",),
-    "inbound_shipments": ("ShipmentId",),
-    "inbound_shipment_items": ("ShipmentId", "SellerSKU"),
-    "outbound_orders": ("sellerFulfillmentOrderId",),
-    "outbound_shipments": ("amazonShipmentId",),
-    "outbound_package_tracking": ("packageNumber",),
-    "shipping_tracking": ("trackingId",),
-    "shipping_carrier_accounts": ("carrierId", "accountId"),
-}
-
-
-def key_of(stream: str, record: dict[str, Any]) -> Any:
-    """A record's primary key (a tuple when it has several fields)."""
-    fields = KEYS[stream]
-    values = tuple(record[field] for field in fields)
-    return values[0] if len(values) == 1 else values
 
 
 def emitted_keys(output: SingerOutput, stream: str) -> list[Any]:

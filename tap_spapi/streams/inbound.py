@@ -71,18 +71,27 @@ class InboundShipmentsStream(SPAPIStream):
             start = self._tap.default_start  # type: ignore[attr-defined]
         return split_windows(start, self._tap.run_started_at, self.longest_window)  # type: ignore[attr-defined]
 
+    def window_contexts(self, context: Context) -> list[dict[str, Any]]:
+        """Request contexts of this run's windows in `context`'s marketplace."""
+        # ISO strings, not the window object: the SDK logs contexts as JSON metrics.
+        return [
+            {**context, "window_start": isoformat(w.start), "window_end": isoformat(w.end)}
+            for w in self.windows(context)
+        ]
+
+    read_ahead = True
+
+    def read_ahead_contexts(self) -> list[Context | None]:
+        """Every window of every marketplace, in the order `get_records` asks for them."""
+        return [w for partition in self.partitions for w in self.window_contexts(partition)]
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every window's pages, then the bookmark advance for that window."""
         assert context is not None  # partitioned: the SDK always passes one
-        for window in self.windows(context):
-            # ISO strings, not the window object: the SDK logs contexts as JSON metrics.
-            window_context = {
-                **context,
-                "window_start": isoformat(window.start),
-                "window_end": isoformat(window.end),
-            }
+        for window_context in self.window_contexts(context):
             yield from super().get_records(window_context)
-            self.save_bookmark(context, **{WINDOW_BOOKMARK: window.end.isoformat()})
+            end = datetime.datetime.fromisoformat(window_context["window_end"])
+            self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None

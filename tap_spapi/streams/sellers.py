@@ -33,7 +33,8 @@ class MarketplaceParticipationsStream(SPAPIStream):
 
     def fetch(self) -> list[dict[str, Any]]:
         """Call getMarketplaceParticipations (once per run: the tap caches the answer)."""
-        return list(super().get_records(None))
+        # request_records, not get_records: reading ahead needs the marketplaces first.
+        return list(self.request_records(None))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The run's participations: the tap may already have fetched them to find the
