@@ -260,7 +260,7 @@ def main() -> None:
     pacing.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 50.0, 200.0])
     pacing.add_argument("--rate-scale", type=float, default=10.0)
     pacing.add_argument("--size", default="small", choices=["small", "medium", "large"])
-    pacing.add_argument("--max-concurrency", type=int, default=8)
+    pacing.add_argument("--max-concurrency", type=int, default=16)
     throughput = modes.add_parser("throughput", help="records/s with rate limits off")
     throughput.add_argument("--records", type=int, default=100_000)
     options = parser.parse_args()

@@ -53,7 +53,7 @@ class AccountSettings:
     user_agent: str = "tap-spapi/0.1.0"
     request_timeout: float = 60.0
     rate_limit_overrides: Mapping[str, Any] | None = None
-    max_concurrency: int = 8
+    max_concurrency: int = 16
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], name: str = "default") -> AccountSettings:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.resources
-import itertools
 import logging
 import random
 import threading
+from collections import deque
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -208,11 +208,45 @@ class SPAPIStream(RESTStream[str]):
                 )
 
     def announce(self, context: Context | None) -> None:
-        """Fetch `context`'s records in the account's pool, for `get_records` to take."""
+        """Fetch `context`'s records in the account's pool, for `get_records` to take.
+
+        Once fetched, the worker announces the records' own children at once, so a
+        grandchild chain (order → shipments → package tracking) stays in flight across
+        parents instead of waiting for the main thread to reach each parent.
+        """
         if self.wants(context):
             self.account.prefetcher.submit(
-                context_key(self.name, context), lambda: list(self.request_records(context))
+                context_key(self.name, context), functools.partial(self._fetch_ahead, context)
             )
+
+    def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+        records = list(self.request_records(context))
+        children = self._prefetching_children()
+        if children:
+            for record in records:
+                self._announce_children_of(record, context, children)
+        return records
+
+    def _prefetching_children(self) -> list[SPAPIStream]:
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, SPAPIStream)
+            and child.prefetch
+            and (child.selected or child.has_selected_descendents)
+        ]
+
+    def _announce_children_of(
+        self, record: dict[str, Any], context: Context | None, children: list[SPAPIStream]
+    ) -> None:
+        # The SDK derives child contexts from post-processed records; work on a copy so
+        # the record itself is post-processed once, by the SDK.
+        processed = self.post_process(dict(record), context)
+        if processed is None:
+            return
+        for child_context in self.generate_child_contexts(processed, context):
+            for child in children:
+                child.announce(child_context)
 
     @property
     def lookahead(self) -> int:
@@ -222,27 +256,19 @@ class SPAPIStream(RESTStream[str]):
     def _announcing_children(
         self, records: Iterable[dict[str, Any]], context: Context | None
     ) -> Iterator[dict[str, Any]]:
-        children = [
-            child
-            for child in self.child_streams
-            if isinstance(child, SPAPIStream)
-            and child.prefetch
-            and (child.selected or child.has_selected_descendents)
-        ]
+        children = self._prefetching_children()
         if not children:
             yield from records
             return
-        for chunk in _chunks(records, self.lookahead):
-            for record in chunk:
-                # The SDK derives child contexts from post-processed records; work on a
-                # copy so the record itself is post-processed once, by the SDK.
-                processed = self.post_process(dict(record), context)
-                if processed is None:
-                    continue
-                for child_context in self.generate_child_contexts(processed, context):
-                    for child in children:
-                        child.announce(child_context)
-            yield from chunk
+        # A sliding window: a record's children are announced `lookahead` records before
+        # the SDK syncs them, so the pool never drains at a batch boundary.
+        window: deque[dict[str, Any]] = deque()
+        for record in records:
+            self._announce_children_of(record, context, children)
+            window.append(record)
+            if len(window) > self.lookahead:
+                yield window.popleft()
+        yield from window
 
     def _announce_partitions_after(self, context: Context | None) -> None:
         order = self._partition_order
@@ -403,10 +429,3 @@ class SPAPIStream(RESTStream[str]):
             details.get("elapsed") or 0.0,
             redact(str(exception) or type(exception).__name__),
         )
-
-
-def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive lists of `size` items (itertools.batched needs Python 3.12)."""
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk

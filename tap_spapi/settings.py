@@ -154,7 +154,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_concurrency",
         th.IntegerType,
-        default=8,
+        default=16,
         description=(
             "Per-id requests (shipment items, order details, package and shipment tracking) "
             "in flight at once per account. Pacing to the usage plan still applies."

@@ -25,7 +25,7 @@ from tap_spapi.streams.outbound import (
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
 
-# The SDK syncs streams in this order, parents before their children. The outbound
+# Streams sync in this order (see `load_streams`), parents before children. The outbound
 # chain, bound by its usage plans, goes first so that later streams bound by page
 # latency (inbound) are read ahead while it runs, instead of after it.
 STREAM_TYPES: list[type[Stream]] = [
@@ -107,6 +107,21 @@ class TapSpapi(Tap):
                 stream.start_reading()  # type: ignore[attr-defined]
 
     _reading_ahead = False
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams with their parent links, in STREAM_TYPES order.
+
+        singer-sdk sorts streams by name (its `load_streams` is final), which would sync
+        the latency-bound inbound streams before the plan-bound outbound chain they are
+        meant to overlap with; `sync_all` follows this mapping's order.
+        """
+        streams = super().streams
+        order = {stream_type: index for index, stream_type in enumerate(STREAM_TYPES)}
+        if list(streams) != sorted(streams, key=lambda name: order[type(streams[name])]):
+            ranked = sorted(streams.values(), key=lambda stream: order[type(stream)])
+            self._streams = {stream.name: stream for stream in ranked}
+        return self._streams  # type: ignore[return-value]
 
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type."""
