@@ -2,9 +2,9 @@
 
 This is a `requests` transport adapter rather than code in the stream because it is the
 one place that runs exactly once per HTTP attempt, inside singer-sdk's retry loop and
-after any wait: retries pay for a token like first attempts do, and the access token
-and SigV4 signature are applied after the (possibly long) wait for a token, so a
-request never leaves with a token that expired while it queued.
+next to the wait: retries pay for a token like first attempts do, and a request that
+waited long for a token is authenticated again, so it never leaves with an access token
+or SigV4 date that expired while it queued.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tap_spapi.pacing import RateLimiter
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+# Seconds of waiting for a usage-plan token after which a request is signed again.
+REAUTHENTICATE_AFTER = 30.0
 
 
 class PacedAdapter(HTTPAdapter):
@@ -48,8 +50,15 @@ class PacedAdapter(HTTPAdapter):
         operation = self.operation_of(request)
         if operation is None:
             return super().send(request, *args, **kwargs)
-        self._limiter.acquire(operation.operation_id)
+        # Authenticate before taking a token: fetching an LWA token or an RDT takes a
+        # round trip, and taking the token first would send this request that much
+        # later than its slot, crowding the next one (a 429 on burst-1 plans).
         self._auth.authenticate_request(request)
+        waited = self._limiter.acquire(operation.operation_id)
+        if waited > REAUTHENTICATE_AFTER:
+            # A long wait may outlive the access token or the SigV4 date; both are
+            # cached, so doing it again costs nothing unless they did expire.
+            self._auth.authenticate_request(request)
         response: requests.Response = super().send(request, *args, **kwargs)
         # The header first: a 429 may carry the account's real plan, and the wait it
         # causes should be paced at that rate, not at the model's default.
