@@ -180,6 +180,9 @@ def bare_loop(server: StandIn, marketplaces: list[str], since: str) -> tuple[int
     ).json()["access_token"]
     session = requests.Session()
     session.headers["x-amz-access-token"] = token
+    # The headers every SP-API call needs (the stand-in checks them like Amazon).
+    session.headers["x-amz-date"] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    session.headers["User-Agent"] = "bare-loop/1.0 (Language=Python)"
     url = server.base_url + "/fba/inbound/v0/shipments"
     records = 0
     started = time.monotonic()
