@@ -18,6 +18,7 @@ from collections import deque
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 import requests
 from singer_sdk import RESTStream
@@ -125,6 +126,21 @@ class SPAPIStream(RESTStream[str]):
     def path(self) -> str:  # type: ignore[override]
         """The operation's path template; `{param}`s are filled from the context."""
         return self.operation.path
+
+    #: `{placeholder}` of the operation's path → the context key that fills it.
+    path_params: ClassVar[dict[str, str]] = {}
+
+    def get_url(self, context: Context | None) -> str:
+        """The operation's URL with `path_params` filled from the context.
+
+        Ids in paths are seller-chosen (MCF order ids may hold any character), so they are
+        percent-encoded, which the SDK's own `{param}` substitution does not do.
+        """
+        path = self.path
+        for placeholder, key in self.path_params.items():
+            assert context is not None, f"{self.name} needs a context for {{{placeholder}}}"
+            path = path.replace(f"{{{placeholder}}}", quote(str(context[key]), safe=""))
+        return f"{self.url_base}{path}"
 
     @property  # type: ignore[misc]
     def http_method(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
 
 from tap_spapi.client import SPAPIStream
 
@@ -137,11 +136,8 @@ class InboundShipmentItemsStream(SPAPIStream):
     # Bookmarks live with the parent; one state partition per shipment would grow forever.
     state_partitioning_keys: ClassVar[list[str]] = []
 
-    def get_url(self, context: Context | None) -> str:
-        """Path with the shipment id; `MarketplaceId` is deprecated here ("Do not use")."""
-        assert context is not None
-        shipment = quote(context["ShipmentId"], safe="")
-        return f"{self.url_base}{self.path.replace('{shipmentId}', shipment)}"
+    # Only the path id: the `MarketplaceId` query parameter is deprecated here ("Do not use").
+    path_params: ClassVar[dict[str, str]] = {"shipmentId": "ShipmentId"}
 
     def parse_response(self, response: Any) -> Iterable[dict[str, Any]]:
         """Items of the one page, warning about a token we have no way to follow."""

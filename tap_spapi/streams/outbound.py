@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
 
 from tap_spapi.client import SPAPIStream
 from tap_spapi.pii import drop_pii
@@ -76,11 +75,7 @@ class OutboundShipmentsStream(SPAPIStream):
     records_jsonpath = "$.payload.fulfillmentShipments[*]"
     state_partitioning_keys: ClassVar[list[str]] = []
 
-    def get_url(self, context: Context | None) -> str:
-        """The order's path (ids are seller-chosen: encode them)."""
-        assert context is not None
-        order = quote(context["sellerFulfillmentOrderId"], safe="")
-        return f"{self.url_base}{self.path.replace('{sellerFulfillmentOrderId}', order)}"
+    path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
 
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
