@@ -190,12 +190,11 @@ class Operations:
     def _inbound_page(
         self, marketplace_id: str, query: InboundQuery, offset: int
     ) -> dict[str, Any]:
-        ids = self.data.inbound_ids(marketplace_id, query)
-        end = offset + self.config.inbound_page_size
-        payload: dict[str, Any] = {
-            "ShipmentData": [self.data.inbound_record(i) for i in ids[offset:end]]
-        }
-        if end < len(ids):
+        limit = self.config.inbound_page_size
+        ids, more = self.data.inbound_page(marketplace_id, query, offset, limit)
+        end = offset + limit
+        payload: dict[str, Any] = {"ShipmentData": [self.data.inbound_record(i) for i in ids]}
+        if more:
             payload["NextToken"] = _encode_token(
                 {"m": marketplace_id, **_inbound_state(query), "o": end}
             )

@@ -153,12 +153,17 @@ class Account:
     @cached_property
     def prefetcher(self) -> Prefetcher:
         """The account's worker pool for per-id requests (setting `max_concurrency`)."""
-        return Prefetcher(self.settings.max_concurrency)
+        return Prefetcher(self.settings.max_concurrency if not self.sequential else 0)
 
     @cached_property
     def read_ahead(self) -> ReadAhead:
         """Readers of later top-level streams, overlapping them with the current one."""
-        return ReadAhead(READ_AHEAD_THREADS)
+        return ReadAhead(READ_AHEAD_THREADS if not self.sequential else 0)
+
+    @property
+    def sequential(self) -> bool:
+        """`max_concurrency: 1`: one request at a time, all in the main thread."""
+        return self.settings.max_concurrency <= 1
 
     def close(self) -> None:
         """Wake requests waiting for a token, then stop the worker pools (idempotent)."""

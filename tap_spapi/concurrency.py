@@ -28,16 +28,24 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Hashable
 
 
 class Prefetcher:
-    """Runs announced fetches on at most `workers` threads; results are taken once."""
+    """Runs announced fetches on at most `workers` threads; results are taken once.
+
+    With `workers=0` nothing runs ahead: every fetch runs when it is taken, in the
+    caller's thread (the sequential mode, `max_concurrency: 1`).
+    """
 
     def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="spapi")
+        self.workers = max(0, workers)
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, self.workers), thread_name_prefix="spapi"
+        )
         self._lock = threading.Lock()
         self._pending: dict[Hashable, Future[list[dict[str, Any]]]] = {}
 
     def submit(self, key: Hashable, fetch: Fetch) -> None:
         """Start `fetch` in the pool unless `key` is already pending."""
+        if not self.workers:
+            return
         with self._lock:
             if key not in self._pending:
                 self._pending[key] = self._pool.submit(fetch)
@@ -89,13 +97,17 @@ class ReadAhead:
 
     Memory stays flat: readers stop once `budget` records wait unconsumed, except the
     reader of the *head* (the earliest context not yet taken), which the main thread is
-    draining or about to drain: exempting it is what makes a full budget unable to
-    deadlock the run. Taking a context drops every context announced before it (a
-    stream that was skipped), so nothing can hold the budget forever.
+    draining or about to drain: it stops only at `budget` records of its own, so a
+    budget filled by later contexts cannot deadlock the run. Taking a context drops
+    every context announced before it (a stream that was skipped), so nothing can hold
+    the budget forever.
     """
 
     def __init__(self, threads: int, budget: int = 5_000) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="ahead")
+        self._threads = max(0, threads)  # 0: nothing is read ahead (sequential mode)
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, self._threads), thread_name_prefix="ahead"
+        )
         self._budget = budget
         self._changed = threading.Condition()
         self._order: list[Hashable] = []
@@ -106,7 +118,7 @@ class ReadAhead:
     def announce(self, key: Hashable, produce: Produce) -> None:
         """Start reading `key` (after every context announced before it)."""
         with self._changed:
-            if self._closed or key in self._readings:
+            if not self._threads or self._closed or key in self._readings:
                 return
             reading = self._readings[key] = _Reading()
             self._order.append(key)
@@ -177,9 +189,13 @@ class ReadAhead:
                 self._changed.notify_all()
 
     def _must_wait(self, key: Hashable, reading: _Reading) -> bool:
-        over_budget = self._buffered >= self._budget
-        is_head = bool(self._order) and self._order[0] == key
-        return over_budget and not is_head and not reading.dropped
+        if reading.dropped:
+            return False
+        if bool(self._order) and self._order[0] == key:
+            # The head counts only its own records: the main thread drains it (or
+            # will next), so it can always make progress, and memory stays bounded.
+            return len(reading.records) >= self._budget
+        return self._buffered >= self._budget
 
     def _drop(self, key: Hashable) -> None:
         reading = self._readings.pop(key, None)

@@ -157,7 +157,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=16,
         description=(
             "Per-id requests (shipment items, order details, package and shipment tracking) "
-            "in flight at once per account. Pacing to the usage plan still applies."
+            "in flight at once per account. Pacing to the usage plan still applies. 1 runs "
+            "sequentially: one request at a time, no worker threads."
         ),
     ),
     th.Property(

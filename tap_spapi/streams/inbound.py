@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import SPAPIStream
+from tap_spapi.client import SPAPIStream, decoded_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -141,7 +141,7 @@ class InboundShipmentItemsStream(SPAPIStream):
 
     def parse_response(self, response: Any) -> Iterable[dict[str, Any]]:
         """Items of the one page, warning about a token we have no way to follow."""
-        body = getattr(response, "spapi_json", None) or response.json()
+        body = decoded_body(response)
         if (body.get("payload") or {}).get("NextToken"):
             self.logger.warning(
                 "%s returned a NextToken, which the operation cannot accept; "

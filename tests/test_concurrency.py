@@ -1,0 +1,147 @@
+"""The worker pools: concurrent runs equal sequential ones, memory stays bounded."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+
+import pytest
+from conftest import run_tap, tap_config
+
+from spapi_standin import StandIn, StandInConfig
+from tap_spapi.concurrency import Prefetcher, ReadAhead
+
+PACED = {
+    "inbound_shipments",
+    "inbound_shipment_items",
+    "outbound_orders",
+    "outbound_shipments",
+    "outbound_package_tracking",
+    "shipping_tracking",
+}
+
+
+def throttled(server: StandIn) -> int:
+    """429s the stand-in has answered so far, over every operation."""
+    return sum(counters.get("429", 0) for counters in server.stats.snapshot().values())
+
+
+def records_in_order(output) -> list[tuple[str, object]]:
+    """Every RECORD message's stream and record, in output order."""
+    return [(m["stream"], m["record"]) for m in output.messages if m["type"] == "RECORD"]
+
+
+def without_run_times(state: object, since: datetime.datetime) -> object:
+    """`state` with every timestamp from `since` on masked: they only say "now"."""
+    if isinstance(state, dict):
+        return {key: without_run_times(value, since) for key, value in state.items()}
+    if isinstance(state, list):
+        return [without_run_times(value, since) for value in state]
+    if isinstance(state, str):
+        try:
+            moment = datetime.datetime.fromisoformat(state)
+        except ValueError:
+            return state
+        if moment.tzinfo is not None and moment >= since:
+            return "<now>"
+    return state
+
+
+def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
+    # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
+    # alone must keep every operation under its plan.
+    config = StandInConfig(seed=21, latency_ms=10, rate_scale=40.0)
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    with StandIn(config) as server:
+        tracking = server.dataset.tracking_labels()
+        sequential = run_tap(tap_config(server, max_concurrency=1, tracking_ids=tracking))
+        sequential_429s = throttled(server)
+        concurrent = run_tap(tap_config(server, max_concurrency=8, tracking_ids=tracking))
+        all_429s = throttled(server)
+
+    assert sum(1 for m in concurrent.messages if m["type"] == "RECORD") > 100
+    assert {m["stream"] for m in concurrent.messages if m["type"] == "RECORD"} >= PACED
+    assert records_in_order(concurrent) == records_in_order(sequential)
+    # The same final bookmarks, except those that are "now" (signposts, window ends).
+    final = [without_run_times(run.states[-1], started) for run in (sequential, concurrent)]
+    assert final[0] == final[1]
+    assert sequential_429s == 0
+    assert all_429s == 0
+
+
+def test_sequential_mode_starts_no_thread():
+    before = threading.active_count()
+    prefetcher, reader = Prefetcher(0), ReadAhead(0)
+    prefetcher.submit("a", lambda: [{"id": 1}])
+    reader.announce("b", lambda: [{"id": 2}])
+    assert threading.active_count() == before
+    assert prefetcher.take("a", lambda: [{"id": 3}]) == [{"id": 3}]
+    assert list(reader.take("b", lambda: [{"id": 4}])) == [{"id": 4}]
+
+
+def test_prefetched_results_are_taken_once_then_fetched_again():
+    prefetcher = Prefetcher(2)
+    calls: list[str] = []
+
+    def fetch(name: str):
+        def run():
+            calls.append(name)
+            return [{"id": name}]
+
+        return run
+
+    prefetcher.submit("a", fetch("ahead"))
+    prefetcher.submit("a", fetch("duplicate"))  # already pending: not run twice
+    assert prefetcher.take("a", fetch("inline")) == [{"id": "ahead"}]
+    assert prefetcher.take("a", fetch("inline")) == [{"id": "inline"}]
+    prefetcher.close()
+    assert calls == ["ahead", "inline"]
+
+
+def endless(name: str, produced: list[int]):
+    """A producer of endless records that counts what it produced."""
+
+    def produce():
+        number = 0
+        while True:
+            produced.append(number)
+            yield {"stream": name, "n": number}
+            number += 1
+
+    return produce
+
+
+def wait_until_still(produced: list[int], settle: float = 0.2) -> int:
+    """How many records a producer made once it stopped making more."""
+    while True:
+        seen = len(produced)
+        time.sleep(settle)
+        if len(produced) == seen:
+            return seen
+
+
+@pytest.mark.parametrize("budget", [10, 50])
+def test_read_ahead_buffers_at_most_its_budget_even_for_the_head(budget):
+    reader = ReadAhead(2, budget=budget)
+    head, later = [], []
+    reader.announce("head", endless("head", head))
+    reader.announce("later", endless("later", later))
+    # Nobody consumes: the head stops at its own budget, the later one at what is left.
+    assert wait_until_still(head) <= budget + 1
+    assert wait_until_still(later) <= budget + 1
+    taken = reader.take("head", endless("inline", []))
+    first = [next(taken)["n"] for _ in range(3 * budget)]
+    assert first == list(range(3 * budget))  # in order, and the head was not stuck
+    reader.close()
+
+
+def test_taking_a_later_context_drops_the_skipped_ones():
+    reader = ReadAhead(2, budget=10)
+    skipped: list[int] = []
+    reader.announce("skipped", endless("skipped", skipped))
+    reader.announce("wanted", lambda: iter([{"n": 1}, {"n": 2}]))
+    assert list(reader.take("wanted", lambda: iter([]))) == [{"n": 1}, {"n": 2}]
+    stopped_at = wait_until_still(skipped)
+    assert stopped_at <= 11
+    reader.close()

@@ -1,0 +1,88 @@
+"""The batch-flushing Singer writer: records wait, STATE and idle time write them out."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import contextmanager, redirect_stdout
+from typing import TYPE_CHECKING
+
+import pytest
+from singer_sdk.singerlib import RecordMessage, StateMessage
+
+from tap_spapi import output
+from tap_spapi.output import BatchFlushingWriter, flush_all_writers
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(output.time, "monotonic", fake)
+    return fake
+
+
+@contextmanager
+def captured_stdout() -> Iterator[io.BytesIO]:
+    """sys.stdout as bytes (inside the test: pytest swaps sys.stdout between phases)."""
+    raw = io.BytesIO()
+    with redirect_stdout(io.TextIOWrapper(raw, encoding="utf-8")):
+        yield raw
+
+
+def lines(raw: io.BytesIO) -> list[dict]:
+    return [json.loads(line) for line in raw.getvalue().splitlines()]
+
+
+def record(number: int) -> RecordMessage:
+    return RecordMessage(stream="s", record={"n": number})
+
+
+def test_records_wait_for_the_state_that_covers_them(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        for number in range(3):
+            writer.write_message(record(number))
+        assert stdout.getvalue() == b""
+        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+        written = lines(stdout)
+        assert [m["type"] for m in written] == ["RECORD", "RECORD", "RECORD", "STATE"]
+        assert [m["record"]["n"] for m in written[:3]] == [0, 1, 2]
+
+
+def test_an_idle_tap_still_writes_its_records_out(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        writer.write_message(record(1))
+        assert stdout.getvalue() == b""
+        clock.now += output.MAX_RECORD_DELAY + 0.1
+        writer.write_message(record(2))
+        assert [m["record"]["n"] for m in lines(stdout)] == [1, 2]
+
+
+def test_a_full_chunk_is_written_without_waiting(clock, monkeypatch):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        one_record = len(writer.format_message(record(0)))
+        monkeypatch.setattr(output, "CHUNK_BYTES", 3 * one_record)
+        for number in range(4):
+            writer.write_message(record(number))
+        assert [m["record"]["n"] for m in lines(stdout)] == [0, 1, 2]
+
+
+def test_a_failed_run_writes_out_what_is_left(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        writer.write_message(record(7))
+        flush_all_writers()
+        assert [m["record"]["n"] for m in lines(stdout)] == [7]
