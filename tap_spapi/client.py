@@ -255,8 +255,18 @@ class SPAPIStream(RESTStream[str]):
         """
         if self.wants(context):
             self.account.prefetcher.submit(
-                context_key(self.name, context), functools.partial(self._fetch_ahead, context)
+                context_key(self.name, context),
+                functools.partial(self._fetch_ahead, context),
+                priority=-self.depth,
             )
+
+    @property
+    def depth(self) -> int:
+        """0 for a top-level stream, 1 for its children, 2 for grandchildren."""
+        depth, parent = 0, self.parent_stream_type
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent_stream_type
+        return depth
 
     def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
         records = list(self.request_records(context))

@@ -12,6 +12,8 @@ thread, in the same order as a sequential run, so Singer output and state are th
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -30,6 +32,14 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Hashable
 class Prefetcher:
     """Runs announced fetches on at most `workers` threads; results are taken once.
 
+    Waiting workers are the norm here: a fetch holds its worker while it waits for a
+    usage-plan token. In a first-in-first-out pool, a grandchild announced behind a
+    window of children would wait for every child's token first, even when its own
+    operation has tokens to spare (package tracking started 3 s late at Amazon's
+    rates). So each worker runs the best fetch *when it starts*: the lowest
+    `priority` first (streams pass their depth, negated: grandchildren first), then
+    the earliest announced.
+
     With `workers=0` nothing runs ahead: every fetch runs when it is taken, in the
     caller's thread (the sequential mode, `max_concurrency: 1`).
     """
@@ -41,14 +51,21 @@ class Prefetcher:
         )
         self._lock = threading.Lock()
         self._pending: dict[Hashable, Future[list[dict[str, Any]]]] = {}
+        self._queue: list[tuple[int, int, Future[list[dict[str, Any]]], Fetch]] = []
+        self._announced = itertools.count()
 
-    def submit(self, key: Hashable, fetch: Fetch) -> None:
-        """Start `fetch` in the pool unless `key` is already pending."""
+    def submit(self, key: Hashable, fetch: Fetch, priority: int = 0) -> None:
+        """Queue `fetch` for the pool unless `key` is already pending."""
         if not self.workers:
             return
         with self._lock:
-            if key not in self._pending:
-                self._pending[key] = self._pool.submit(fetch)
+            if key in self._pending:
+                return
+            future: Future[list[dict[str, Any]]] = Future()
+            self._pending[key] = future
+            heapq.heappush(self._queue, (priority, next(self._announced), future, fetch))
+        # One run per queued fetch; each run takes whichever fetch is best by then.
+        self._pool.submit(self._run_best)
 
     def is_pending(self, key: Hashable) -> bool:
         """Whether a fetch for `key` was announced and not taken yet."""
@@ -56,10 +73,14 @@ class Prefetcher:
             return key in self._pending
 
     def take(self, key: Hashable, fetch: Fetch) -> list[dict[str, Any]]:
-        """The prefetched result for `key` (waiting for it), or `fetch()` run here."""
+        """The prefetched result for `key` (waiting for it), or `fetch()` run here.
+
+        A fetch that no worker has started yet runs here instead: the caller would
+        only wait for it, and a worker is freed for the fetches after it.
+        """
         with self._lock:
             future = self._pending.pop(key, None)
-        if future is None:
+        if future is None or future.cancel():
             return fetch()
         return future.result()
 
@@ -67,9 +88,23 @@ class Prefetcher:
         """Drop what was not taken (a failed run) and stop the workers."""
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
+            self._queue.clear()
         for future in pending:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run_best(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return  # taken by the caller or dropped by close: nothing to run
+                _, _, future, fetch = heapq.heappop(self._queue)
+            if future.set_running_or_notify_cancel():
+                break
+        try:
+            future.set_result(fetch())
+        except BaseException as exc:  # handed to whoever takes the result
+            future.set_exception(exc)
 
 
 Produce = Callable[[], Iterable[dict[str, Any]]]

@@ -145,3 +145,43 @@ def test_taking_a_later_context_drops_the_skipped_ones():
     stopped_at = wait_until_still(skipped)
     assert stopped_at <= 11
     reader.close()
+
+
+def test_a_free_worker_runs_the_best_fetch_announced_so_far():
+    prefetcher = Prefetcher(1)
+    gate, busy = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def fetch(name: str, wait: bool = False):
+        def run():
+            if wait:
+                busy.set()
+                gate.wait(5)
+            ran.append(name)
+            return [{"name": name}]
+
+        return run
+
+    prefetcher.submit("busy", fetch("busy", wait=True))
+    assert busy.wait(5)  # the only worker is taken
+    prefetcher.submit("child-1", fetch("child-1"), priority=-1)
+    prefetcher.submit("child-2", fetch("child-2"), priority=-1)
+    prefetcher.submit("grandchild", fetch("grandchild"), priority=-2)
+    gate.set()
+    for key in ("busy", "grandchild", "child-1", "child-2"):
+        assert prefetcher.take(key, fetch("inline")) == [{"name": key}]
+    prefetcher.close()
+    assert ran == ["busy", "grandchild", "child-1", "child-2"]
+
+
+def test_taking_a_fetch_no_worker_started_runs_it_in_the_caller():
+    prefetcher = Prefetcher(1)
+    gate, busy = threading.Event(), threading.Event()
+    prefetcher.submit("busy", lambda: [{"id": busy.set() or gate.wait(5)}])
+    assert busy.wait(5)
+    prefetcher.submit("queued", lambda: [{"by": threading.current_thread().name}])
+    records = prefetcher.take("queued", lambda: [{"by": threading.current_thread().name}])
+    gate.set()
+    assert records == [{"by": threading.current_thread().name}]
+    assert prefetcher.take("busy", lambda: []) == [{"id": True}]
+    prefetcher.close()
