@@ -169,6 +169,26 @@ def test_wrong_aws_secret_is_rejected_with_a_clear_error():
         assert response.status_code == 403
 
 
+def test_threads_needing_the_same_rdt_share_one_issuance():
+    with StandIn(StandInConfig(seed=11, rate_scale=2.0)) as standin:
+        account = account_for(standin)
+        shipment_id = standin.dataset.mfn_shipment_ids[0]
+        url = f"{standin.base_url}/mfn/v0/shipments/{shipment_id}"
+        statuses: list[int] = []
+
+        def call() -> None:
+            statuses.append(account.session().get(url, timeout=30).status_code)
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 4
+        assert standin.stats.snapshot()["createRestrictedDataToken"]["requests"] == 1
+        assert lwa_requests(standin) == 1
+
+
 def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch):
     moto_server = pytest.importorskip("moto.server")
     sts_models = pytest.importorskip("moto.sts.models")
