@@ -27,6 +27,9 @@ from tap_spapi.operations import OperationCatalog, load_catalog
 # network jitter lets two requests sent 1/rate apart arrive closer than that; one
 # spare token at Amazon absorbs it for the price of one request interval per run.
 HEADROOM_TOKENS = 1.0
+# A burst of 1 leaves no token to keep back, so those plans keep time instead:
+# requests are spaced this much more than 1/rate apart (a 429 costs far more).
+NO_HEADROOM_SPACING = 0.10
 # A plan for operations the catalog does not know (never expected; safe and slow).
 FALLBACK_PLAN_RATE = 1.0
 FALLBACK_PLAN_BURST = 1
@@ -54,6 +57,13 @@ class UsagePlan:
         """The tokens we allow ourselves: the burst less the headroom (at least one)."""
         return max(1.0, self.burst - HEADROOM_TOKENS)
 
+    @property
+    def paced_rate(self) -> float:
+        """The rate we pace to: the plan's, or a little less where no token is spare."""
+        if self.burst - HEADROOM_TOKENS >= 1.0:
+            return self.rate
+        return self.rate / (1.0 + NO_HEADROOM_SPACING)
+
 
 class _Bucket:
     """Mutable state of one operation's bucket (guarded by the limiter's lock)."""
@@ -68,7 +78,7 @@ class _Bucket:
 
     def refill(self, now: float) -> None:
         """Add the tokens earned since the last update, up to the capacity."""
-        earned = (now - self.updated) * self.plan.rate
+        earned = (now - self.updated) * self.plan.paced_rate
         self.tokens = min(self.plan.capacity, self.tokens + earned)
         self.updated = now
 
@@ -76,7 +86,7 @@ class _Bucket:
         """Take a token (possibly one not earned yet); the seconds until it is."""
         self.tokens -= 1.0
         self.acquired += 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.plan.rate
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.plan.paced_rate
 
 
 class RateLimiter:

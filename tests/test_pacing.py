@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from tap_spapi.pacing import (
+    NO_HEADROOM_SPACING,
     LimiterClosedError,
     RateLimiter,
     UsagePlan,
@@ -105,7 +106,7 @@ def test_the_catalog_seeds_every_operation_with_the_models_plan():
 
 def test_threads_sharing_a_bucket_each_get_their_own_slot():
     clock = FakeClock()
-    pacer = limiter(clock, op=(4.0, 1))
+    pacer = limiter(clock, op=(4.0, 2))
     waits: list[float] = []
     lock = threading.Lock()
 
@@ -122,6 +123,15 @@ def test_threads_sharing_a_bucket_each_get_their_own_slot():
         thread.join()
     # 200 reservations on a frozen clock: exactly one per 1/rate slot, none shared.
     assert sorted(waits) == [slot / 4.0 for slot in range(200)]
+
+
+def test_a_burst_of_one_is_paced_a_little_slower_than_its_rate():
+    # No token of a burst of 1 can be kept back for jitter, so time is kept back instead.
+    clock = FakeClock()
+    pacer = limiter(clock, op=(4.0, 1))
+    waits = [pacer.acquire("op") for _ in range(3)]
+    spacing = (1 + NO_HEADROOM_SPACING) / 4.0
+    assert waits == pytest.approx([0.0, spacing, 2 * spacing])
 
 
 def test_close_wakes_a_request_waiting_for_a_token():
