@@ -11,14 +11,21 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import psycopg
 import pytest
-from conftest import REPO, expected_keys
+from conftest import KEYS, REPO, expected_keys
+from postgres import Postgres, binaries, running_postgres
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.__main__ import write_tracking_ids
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def meltano_binary() -> str:
@@ -35,6 +42,16 @@ def meltano() -> str:
     binary = meltano_binary()
     subprocess.run([binary, "install"], cwd=REPO, check=True, capture_output=True, env=os.environ)
     return binary
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    bin_dir = binaries()
+    if bin_dir is None:
+        if os.environ.get("TAP_SPAPI_REQUIRE_E2E"):
+            pytest.fail("TAP_SPAPI_REQUIRE_E2E is set but PostgreSQL's initdb was not found")
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql)")
+    yield from running_postgres(bin_dir)
 
 
 def run_meltano(binary: str, server: StandIn, tmp_path: Path, *args: str, **env: str) -> None:
@@ -93,3 +110,63 @@ def test_meltano_run_into_duckdb(meltano, tmp_path):
         }
     # Every stream's table holds exactly the stand-in's data set (one row per key).
     assert {name: row[0] if row else 0 for name, row in loaded.items()} == expected
+
+
+def postgres_settings(server: Postgres) -> dict[str, str]:
+    """target-postgres settings (as Meltano environment variables) for `server`."""
+    return {
+        "TARGET_POSTGRES_HOST": server.host,
+        "TARGET_POSTGRES_PORT": str(server.port),
+        "TARGET_POSTGRES_USER": server.user,
+        "TARGET_POSTGRES_PASSWORD": server.password,
+        "TARGET_POSTGRES_DATABASE": server.database,
+        "TAP_SPAPI_LOOKBACK_WINDOW": "0",  # the second run re-reads nothing unchanged
+    }
+
+
+def table_facts(server: Postgres, streams: list[str]) -> dict[str, tuple[int, int]]:
+    """Per stream table: (rows, distinct primary keys)."""
+    facts = {}
+    with psycopg.connect(server.url) as connection:
+        for name in streams:
+            key = ", ".join(f'"{column}"' for column in KEYS[name])
+            row = connection.execute(
+                f"select count(*), count(distinct ({key}, 0)) from spapi.{name}"
+            ).fetchone()
+            facts[name] = (row[0], row[1]) if row else (0, 0)
+    return facts
+
+
+def loaded_since(server: Postgres, name: str, moment: datetime) -> set[str]:
+    """First key column of the rows of `name` that a load since `moment` wrote."""
+    column = KEYS[name][0]
+    with psycopg.connect(server.url) as connection:
+        rows = connection.execute(
+            f'select "{column}" from spapi.{name} where _sdc_batched_at >= %s', (moment,)
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_meltano_run_into_postgres_then_only_changes(meltano, postgres, tmp_path):
+    settings = postgres_settings(postgres)
+    with StandIn(StandInConfig(seed=33, rate_scale=50.0)) as server:
+        run_meltano(
+            meltano, server, tmp_path, "run", "--full-refresh", "tap-spapi", "target-postgres",
+            **settings,
+        )  # fmt: skip
+        expected = {name: len(keys) for name, keys in expected_keys(server.dataset).items()}
+        # Every table holds the stand-in's data set, one row per primary key.
+        assert table_facts(postgres, list(expected)) == {
+            name: (count, count) for name, count in expected.items()
+        }
+        changed_at = datetime.now(UTC)
+        inbound = set(server.touch("inbound_shipments", 4, at=changed_at.replace(microsecond=0)))
+        labels = set(server.touch("shipping_trackings", 3, at=changed_at.replace(microsecond=0)))
+        run_meltano(meltano, server, tmp_path, "run", "tap-spapi", "target-postgres", **settings)
+
+    # The incremental run wrote exactly the changed rows, merged on their keys.
+    assert loaded_since(postgres, "inbound_shipments", changed_at) == inbound
+    assert loaded_since(postgres, "shipping_tracking", changed_at) == labels
+    assert table_facts(postgres, list(expected)) == {
+        name: (count, count) for name, count in expected.items()
+    }
