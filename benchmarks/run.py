@@ -136,7 +136,7 @@ runpy.run_module("tap_spapi", run_name="__main__")
 
 def pacing_rows(server: StandIn, run: TapRun, scale: float) -> list[list[str]]:
     """Per-operation rows: requests, 429s, wall, minimum, ratio."""
-    limiter_plans = TapSpapi(config=tap_config(server)).account.limiter
+    limiter_plans = TapSpapi(config=tap_config(server)).accounts["default"].limiter
     spans = server.stats.spans()
     rows = []
     for op, (first, last) in sorted(spans.items()):

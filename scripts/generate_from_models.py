@@ -94,6 +94,18 @@ class StreamSpec:
 
 STRING = {"type": ["string", "null"]}
 DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+# What the tap adds to every record: the `accounts` entry it came from (the first key
+# property of every stream, so two accounts never collide) and its seller id.
+ACCOUNT_FIELDS: dict[str, Json] = {
+    "account": {
+        "type": ["string"],
+        "description": 'Name of the tap\'s `accounts` entry ("default" for one account).',
+    },
+    "selling_partner_id": {
+        "type": ["string", "null"],
+        "description": "The account's seller id, when configured.",
+    },
+}
 
 STREAMS: dict[str, StreamSpec] = {
     "marketplace_participations": StreamSpec(
@@ -331,6 +343,7 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
     resolved = resolve(definitions[spec.definition], definitions, (spec.definition,))
     properties = {k: singer_property(v) for k, v in resolved.get("properties", {}).items()}
     properties.update(spec.added)
+    properties.update(ACCOUNT_FIELDS)
     properties.update({k: {**properties.get(k, {}), **v} for k, v in spec.overrides.items()})
     for key in spec.key_properties:
         if key not in properties:
@@ -344,7 +357,7 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
             "scripts/generate_from_models.py; do not edit."
         ),
         "additionalProperties": True,
-        "required": list(spec.key_properties),
+        "required": ["account", *spec.key_properties],
         "properties": properties,
     }
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tap_spapi.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
-from tap_spapi.concurrency import Prefetcher, ReadAhead
+from tap_spapi.concurrency import close_all_pools
 from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
@@ -27,15 +26,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 RDT_ATTEMPTS = 5
-# Threads reading later top-level streams ahead: enough to overlap the latency-bound
-# pages of one stream (e.g. inbound, one page at a time per window) with the
-# plan-bound chain of another; each is paced by the same limiter as everything else.
-READ_AHEAD_THREADS = 2
 
 
 @dataclass(frozen=True)
 class AccountSettings:
-    """The settings that describe one account (today: the tap's top-level settings)."""
+    """The settings of one account (see accounts.py for how the config yields them)."""
 
     name: str
     client_id: str
@@ -43,6 +38,7 @@ class AccountSettings:
     refresh_token: str
     region: str = "na"
     marketplace_ids: tuple[str, ...] = ()
+    selling_partner_id: str | None = None
     sandbox: bool = False
     api_url: str | None = None
     lwa_token_url: str | None = None
@@ -54,13 +50,6 @@ class AccountSettings:
     request_timeout: float = 60.0
     rate_limit_overrides: Mapping[str, Any] | None = None
     max_concurrency: int = 16
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], name: str = "default") -> AccountSettings:
-        """Build from the tap's (already checked) config."""
-        fields = set(cls.__dataclass_fields__) - {"name", "marketplace_ids"}
-        values = {key: config[key] for key in fields if config.get(key) is not None}
-        return cls(name=name, marketplace_ids=tuple(config.get("marketplace_ids") or ()), **values)
 
 
 def amazon_error(response: requests.Response) -> AmazonError:
@@ -94,9 +83,10 @@ _OPEN_ACCOUNTS: weakref.WeakSet[Account] = weakref.WeakSet()
 
 
 def close_all_accounts() -> None:
-    """Stop the worker threads of every account (end of a run, or a failure)."""
+    """Wake every waiting request, then stop the worker threads (end of a run, or a failure)."""
     for account in list(_OPEN_ACCOUNTS):
         account.close()
+    close_all_pools()
 
 
 class Account:
@@ -150,27 +140,9 @@ class Account:
             aws_region=aws_region,
         )
 
-    @cached_property
-    def prefetcher(self) -> Prefetcher:
-        """The account's worker pool for per-id requests (setting `max_concurrency`)."""
-        return Prefetcher(self.settings.max_concurrency if not self.sequential else 0)
-
-    @cached_property
-    def read_ahead(self) -> ReadAhead:
-        """Readers of later top-level streams, overlapping them with the current one."""
-        return ReadAhead(READ_AHEAD_THREADS if not self.sequential else 0)
-
-    @property
-    def sequential(self) -> bool:
-        """`max_concurrency: 1`: one request at a time, all in the main thread."""
-        return self.settings.max_concurrency <= 1
-
     def close(self) -> None:
-        """Wake requests waiting for a token, then stop the worker pools (idempotent)."""
+        """Wake requests waiting for a token (idempotent)."""
         self.limiter.close()
-        for pool in ("read_ahead", "prefetcher"):
-            if pool in self.__dict__:
-                getattr(self, pool).close()
 
     def session(self) -> requests.Session:
         """A new session (one per stream or worker thread) sharing this account's adapter."""

@@ -38,7 +38,10 @@ ACCESS_TOKEN_HEADER = "x-amz-access-token"
 
 # LWA error codes and the setting a user should look at for each.
 _LWA_ERROR_HINTS = {
-    "invalid_grant": "check setting 'refresh_token' (revoked, expired or of another app)",
+    "invalid_grant": (
+        "check setting 'refresh_token' or the account's entry in 'accounts' "
+        "(revoked, expired or of another app)"
+    ),
     "invalid_client": "check settings 'client_id' and 'client_secret'",
     "unauthorized_client": "the application is not authorised for this grant",
     "invalid_scope": "the grantless scope is not allowed for this application",

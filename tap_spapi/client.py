@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import msgspec
 import requests
+from requests.auth import AuthBase
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -31,17 +32,20 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_spapi.account import amazon_error
 from tap_spapi.concurrency import context_key
-from tap_spapi.errors import TapSpapiError
+from tap_spapi.errors import AuthError, TapSpapiError
+from tap_spapi.operations import load_catalog
 from tap_spapi.redact import redact
+from tap_spapi.transport import ACCOUNT_HEADER, paced_session
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
 
     from tap_spapi.account import Account
-    from tap_spapi.auth import SPAPIAuth
+    from tap_spapi.concurrency import Prefetcher, ReadAhead
     from tap_spapi.operations import Operation
 
 # Retry waits for faults that are not throttles: exponential from 1 s, capped at 60 s,
@@ -49,6 +53,17 @@ if TYPE_CHECKING:
 FAULT_WAIT_BASE = 1.0
 FAULT_WAIT_CAP = 60.0
 _EXPIRED_HINTS = ("expired", "expire")
+# Every record and every context names its account (a key property of every stream).
+ACCOUNT_KEY = "account"
+SELLER_KEY = "selling_partner_id"
+
+
+class _Unchanged(AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+_UNCHANGED = _Unchanged()
 # Generated from Amazon's models by scripts/generate_from_models.py; shipped in the wheel.
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_spapi") / "schemas")
 
@@ -131,20 +146,19 @@ class SPAPIStream(RESTStream[str]):
 
     # --- what to call -------------------------------------------------------------
 
-    @property
-    def account(self) -> Account:
-        """The selling-partner account this stream reads."""
-        return self._tap.account  # type: ignore[attr-defined]
+    def account_for(self, context: Context | None) -> Account:
+        """The selling-partner account `context` belongs to (every context names one)."""
+        return self._tap.account_named((context or {}).get(ACCOUNT_KEY))  # type: ignore[attr-defined]
 
     @cached_property
     def operation(self) -> Operation:
         """This stream's operation in the generated catalog."""
-        return self.account.catalog[self.operation_id]
+        return load_catalog()[self.operation_id]
 
     @property
     def url_base(self) -> str:
-        """The account's regional (or sandbox, or overridden) endpoint."""
-        return self.account.base_url
+        """Unused: each context's account has its own regional endpoint (see `get_url`)."""
+        return ""
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -155,7 +169,7 @@ class SPAPIStream(RESTStream[str]):
     path_params: ClassVar[dict[str, str]] = {}
 
     def get_url(self, context: Context | None) -> str:
-        """The operation's URL with `path_params` filled from the context.
+        """The operation's URL at the context's account, `path_params` filled in.
 
         Ids in paths are seller-chosen (MCF order ids may hold any character), so they are
         percent-encoded, which the SDK's own `{param}` substitution does not do.
@@ -164,7 +178,13 @@ class SPAPIStream(RESTStream[str]):
         for placeholder, key in self.path_params.items():
             assert context is not None, f"{self.name} needs a context for {{{placeholder}}}"
             path = path.replace(f"{{{placeholder}}}", quote(str(context[key]), safe=""))
-        return f"{self.url_base}{path}"
+        return f"{self.account_for(context).base_url}{path}"
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        """singer-sdk's request, stamped with its account for the router to pace and sign."""
+        request = super().get_http_request(page=page)
+        request.headers[ACCOUNT_HEADER] = self.account_for(page.stream_context).name
+        return request
 
     @property  # type: ignore[misc]
     def http_method(self) -> str:
@@ -173,14 +193,14 @@ class SPAPIStream(RESTStream[str]):
 
     @property
     def requests_session(self) -> requests.Session:
-        """This thread's session, routed through the account's paced, authenticating adapter.
+        """This thread's session, routed through each account's paced, signing adapter.
 
         One per thread because `requests.Session` is not thread-safe; they share the
-        account's adapter (connection pool, limiter, auth), which is.
+        tap's router and the accounts' adapters (connection pool, limiter, auth), which are.
         """
         session: requests.Session | None = getattr(self._thread_sessions, "session", None)
         if session is None:
-            session = self._thread_sessions.session = self.account.session()
+            session = self._thread_sessions.session = paced_session(self._tap.router)  # type: ignore[attr-defined]
         return session
 
     @cached_property
@@ -188,9 +208,10 @@ class SPAPIStream(RESTStream[str]):
         return threading.local()
 
     @property
-    def authenticator(self) -> SPAPIAuth:
-        """The account's shared authenticator (the adapter applies it again after pacing)."""
-        return self.account.auth
+    def authenticator(self) -> AuthBase:
+        """Nothing at the SDK's step: the router authenticates each request for its account,
+        after pacing, so a request that waited for a token never leaves with a stale one."""
+        return _UNCHANGED
 
     @property
     def timeout(self) -> int:
@@ -200,7 +221,7 @@ class SPAPIStream(RESTStream[str]):
     @property
     def http_headers(self) -> dict[str, Any]:
         """Headers every SP-API call carries besides auth."""
-        return {"Accept": "application/json", "User-Agent": self.authenticator.user_agent}
+        return {"Accept": "application/json", "User-Agent": self._tap.spapi_user_agent}  # type: ignore[attr-defined]
 
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         """A token paginator at `next_token_path`, or a single page."""
@@ -210,25 +231,47 @@ class SPAPIStream(RESTStream[str]):
 
     # --- fetching ahead -------------------------------------------------------------
 
+    def account_partitions(self) -> list[dict[str, Any]]:
+        """One partition per account of the run (top-level streams queried per account)."""
+        return [{ACCOUNT_KEY: name} for name in self._tap.accounts]  # type: ignore[attr-defined]
+
     def wants(self, context: Context | None) -> bool:
         """Whether `context` needs a request this run (e.g. not a final tracking)."""
         return True
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Records of `context` (prefetched when announced), announcing children ahead."""
-        if not self.wants(context):
+        """Records of `context` (prefetched when announced), announcing children ahead.
+
+        An account whose credentials Amazon refuses is skipped with an error naming it,
+        and so are its later contexts; the other accounts finish, and the run exits
+        non-zero at the end. Its bookmarks do not move.
+        """
+        name = self.account_for(context).name
+        if name in self._tap.failed_accounts or not self.wants(context):  # type: ignore[attr-defined]
             return
+        try:
+            yield from self._announcing_children(self._records_of(context), context)
+        except AuthError as exc:
+            self.get_context_state(context).pop("progress_markers", None)
+            self._tap.account_failed(name, exc)  # type: ignore[attr-defined]
+
+    def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        key = context_key(self.name, context)
         if self.prefetch:
             self._announce_partitions_after(context)
-            records: Iterable[dict[str, Any]] = self.account.prefetcher.take(
-                context_key(self.name, context), lambda: list(self.request_records(context))
-            )
-        else:
-            self._tap.start_reading_ahead()  # type: ignore[attr-defined]
-            records = self.account.read_ahead.take(
-                context_key(self.name, context), lambda: self.request_records(context)
-            )
-        yield from self._announcing_children(records, context)
+            return self.prefetcher.take(key, lambda: list(self.request_records(context)))
+        self._tap.start_reading_ahead()  # type: ignore[attr-defined]
+        return self.reader.take(key, lambda: self.request_records(context))
+
+    @property
+    def prefetcher(self) -> Prefetcher:
+        """The run's pool for per-id requests (see concurrency.py)."""
+        return self._tap.prefetcher  # type: ignore[attr-defined]
+
+    @property
+    def reader(self) -> ReadAhead:
+        """The run's readers of top-level contexts ahead of the sync."""
+        return self._tap.read_ahead  # type: ignore[attr-defined]
 
     #: Top-level streams whose contexts are known at the start of the run: the tap reads
     #: them ahead while earlier streams sync (see concurrency.ReadAhead).
@@ -239,13 +282,21 @@ class SPAPIStream(RESTStream[str]):
         return [*self.partitions] if self.partitions else [None]
 
     def start_reading(self) -> None:
-        """Announce every context of this run to the account's read-ahead readers."""
+        """Announce every context of this run to the read-ahead readers.
+
+        A reader also announces the children of what it reads, so another account's
+        order → shipment → package chain runs while this account's syncs (the SDK
+        syncs one context at a time; the children are taken from the pool later, once).
+        """
         for context in self.read_ahead_contexts():
             if self.wants(context):
-                self.account.read_ahead.announce(
+                self.reader.announce(
                     context_key(self.name, context),
-                    functools.partial(self.request_records, context),
+                    functools.partial(self._read_with_children, context),
                 )
+
+    def _read_with_children(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        return self._announcing_children(self.request_records(context), context)
 
     def announce(self, context: Context | None) -> None:
         """Fetch `context`'s records in the account's pool, for `get_records` to take.
@@ -255,7 +306,7 @@ class SPAPIStream(RESTStream[str]):
         parents instead of waiting for the main thread to reach each parent.
         """
         if self.wants(context):
-            self.account.prefetcher.submit(
+            self.prefetcher.submit(
                 context_key(self.name, context),
                 functools.partial(self._fetch_ahead, context),
                 priority=-self.depth,
@@ -278,7 +329,7 @@ class SPAPIStream(RESTStream[str]):
         return records
 
     def _prefetching_children(self) -> list[SPAPIStream]:
-        if not self.account.prefetcher.workers:
+        if not self.prefetcher.workers:
             return []  # sequential mode: the SDK fetches each child when it gets there
         return [
             child
@@ -303,7 +354,7 @@ class SPAPIStream(RESTStream[str]):
     @property
     def lookahead(self) -> int:
         """How many contexts ahead to announce: enough to keep every worker busy."""
-        return 4 * self.account.prefetcher.workers
+        return 4 * self.prefetcher.workers
 
     def _announcing_children(
         self, records: Iterable[dict[str, Any]], context: Context | None
@@ -367,11 +418,16 @@ class SPAPIStream(RESTStream[str]):
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} and self._expired(response):
-            self.authenticator.invalidate(response.request)
+            self._account_of(response).auth.invalidate(response.request)
             raise ExpiredTokenError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
             raise SPAPIRequestError(self.response_error_message(response), response)
         self._decode_json(response)
+
+    def _account_of(self, response: requests.Response) -> Account:
+        """The account a response answers (the router noted it on the request)."""
+        name = getattr(response.request, "spapi_account", None)
+        return self._tap.account_named(name)  # type: ignore[attr-defined]
 
     @staticmethod
     def _expired(response: requests.Response) -> bool:
@@ -397,8 +453,13 @@ class SPAPIStream(RESTStream[str]):
         return redact(f"stream '{self.name}' ({self.operation_id}): {described}")
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """Records at `records_jsonpath` of the (already decoded) body."""
-        yield from extract_jsonpath(self.records_jsonpath, input=decoded_body(response))
+        """Records at `records_jsonpath` of the (already decoded) body, with their account."""
+        account = self._account_of(response)
+        seller = account.settings.selling_partner_id
+        for record in extract_jsonpath(self.records_jsonpath, input=decoded_body(response)):
+            record[ACCOUNT_KEY] = account.name
+            record[SELLER_KEY] = seller
+            yield record
 
     # --- retries ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import pendulum
 from singer_sdk import typing as th
 
 from tap_spapi import tracking_ids
+from tap_spapi.accounts import check_accounts
 from tap_spapi.errors import MissingExtraError, SettingError
 from tap_spapi.pacing import parse_rate_limit_overrides
 from tap_spapi.regions import MARKETPLACE_REGIONS, REGIONS
@@ -50,9 +51,56 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "refresh_token",
         th.StringType,
-        required=True,
         secret=True,
-        description="LWA refresh token the selling partner issued to your application (Atzr|…).",
+        description=(
+            "LWA refresh token the selling partner issued to your application (Atzr|…). "
+            "Required unless `accounts` is set."
+        ),
+    ),
+    th.Property(
+        "selling_partner_id",
+        th.StringType,
+        description="The seller (merchant) id of the account, copied into every record.",
+    ),
+    th.Property(
+        "accounts",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("name", th.StringType, required=True),
+                th.Property("refresh_token", th.StringType, required=True, secret=True),
+                th.Property("region", th.StringType),
+                th.Property("marketplace_ids", th.ArrayType(th.StringType)),
+                th.Property("selling_partner_id", th.StringType),
+            )
+        ),
+        description=(
+            "Several selling-partner accounts authorized to the same application: "
+            '[{"name": "acme-us", "refresh_token": "Atzr|…", "region": "na", '
+            '"marketplace_ids": [...], "selling_partner_id": "A1…"}]. `name` goes into every '
+            "record and key; region defaults to `region`, marketplaces to the account's own. "
+            "Replaces the top-level refresh_token, marketplace_ids and selling_partner_id."
+        ),
+    ),
+    th.Property(
+        "max_parallel_accounts",
+        th.IntegerType,
+        default=4,
+        description="Accounts extracted at the same time (each paced to its own usage plans).",
+    ),
+    th.Property(
+        "shard_index",
+        th.IntegerType,
+        default=0,
+        description="This run's shard, 0 to shard_count - 1 (see `shard_count`).",
+    ),
+    th.Property(
+        "shard_count",
+        th.IntegerType,
+        default=1,
+        description=(
+            "Split `accounts` into this many stable shards (by a hash of the name) and "
+            "extract only shard `shard_index`: one job per shard on separate machines."
+        ),
     ),
     th.Property(
         "region",
@@ -218,7 +266,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
-_AT_LEAST_ONE = {"request_timeout", "max_retry_seconds", "max_concurrency"}
+_AT_LEAST_ONE = {"request_timeout", "max_retry_seconds", "max_concurrency", "max_parallel_accounts"}
 _STRING_SETTINGS = (
     "client_id",
     "region",
@@ -230,6 +278,7 @@ _STRING_SETTINGS = (
     "user_agent",
     "tracking_ids_file",
     "shipping_business_id",
+    "selling_partner_id",
     *SECRET_SETTINGS,
 )
 _POSITIVE_INT_SETTINGS = (
@@ -237,6 +286,7 @@ _POSITIVE_INT_SETTINGS = (
     "max_retries",
     "max_retry_seconds",
     "max_concurrency",
+    "max_parallel_accounts",
     "lookback_window",
 )
 
@@ -247,6 +297,7 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     `known_settings` includes the SDK's built-in ones (stream maps, flattening, …).
     """
     _check_types(config)
+    check_accounts(config)
     _check_region_and_marketplaces(config)
     _check_urls(config)
     _check_aws(config)
@@ -290,7 +341,7 @@ def _check_types(config: Mapping[str, Any]) -> None:
     overrides = config.get("rate_limit_overrides")
     if overrides is not None and not isinstance(overrides, Mapping):
         raise SettingError("rate_limit_overrides", "must be an object keyed by operation id")
-    for name in ("client_id", "client_secret", "refresh_token"):
+    for name in ("client_id", "client_secret"):
         if not config.get(name):
             raise SettingError(name, "is required")
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import copy
 import datetime
 import sys
+import threading
 from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream, Tap
 
-from tap_spapi.account import Account, AccountSettings, close_all_accounts
+from tap_spapi.account import Account, close_all_accounts
+from tap_spapi.accounts import account_secrets, accounts_of_shard
+from tap_spapi.auth import full_user_agent
+from tap_spapi.concurrency import Prefetcher, ReadAhead
 from tap_spapi.errors import TapSpapiError
+from tap_spapi.operations import load_catalog
 from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
@@ -24,6 +29,7 @@ from tap_spapi.streams.outbound import (
 )
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
+from tap_spapi.transport import AccountRouter
 
 # Streams sync in this order (see `load_streams`), parents before children. The outbound
 # chain, bound by its usage plans, goes first so that later streams bound by page
@@ -39,6 +45,13 @@ STREAM_TYPES: list[type[Stream]] = [
     ShippingCarrierAccountsStream,
 ]
 DEFAULT_HISTORY_DAYS = 30
+# Readers of later top-level contexts: enough to overlap the latency-bound pages of one
+# stream (inbound, one page at a time per window) with the plan-bound chain of another;
+# with several accounts, one per account in flight (`max_parallel_accounts`).
+READ_AHEAD_THREADS = 2
+DEFAULT_USER_AGENT = "tap-spapi/0.1.0"
+# Accounts that failed in this process, for the entry point's exit status.
+FAILED_ACCOUNTS: dict[str, str] = {}
 
 
 class TapSpapi(Tap):
@@ -53,16 +66,80 @@ class TapSpapi(Tap):
         """Our checks first: they name the setting and never echo a secret."""
         for name in SECRET_SETTINGS:
             register_secret(self._config.get(name))
+        for secret in account_secrets(self._config):
+            register_secret(secret)
         if raise_errors:
             known = copy.deepcopy(self.config_jsonschema)
             self.append_builtin_config(known)
             check_config(self._config, set(known["properties"]))
         return super()._validate_config(raise_errors=raise_errors)
 
+    # --- accounts ---------------------------------------------------------------------
+
     @cached_property
-    def account(self) -> Account:
-        """The selling-partner account of this run, built once and shared by all streams."""
-        return Account(AccountSettings.from_config(self.config))
+    def accounts(self) -> dict[str, Account]:
+        """The accounts of this run's shard, by name, in config order."""
+        chosen = accounts_of_shard(self.config)
+        if not chosen:
+            self.logger.warning(
+                "Shard %s of %s holds none of the configured accounts; nothing to extract.",
+                self.config.get("shard_index", 0),
+                self.config.get("shard_count", 1),
+            )
+        catalog = load_catalog()
+        return {settings.name: Account(settings, catalog) for settings in chosen}
+
+    def account_named(self, name: str | None) -> Account:
+        """The account called `name` (every context carries one)."""
+        try:
+            return self.accounts[name or ""]
+        except KeyError:
+            raise TapSpapiError(f"no account named {name!r} in this run") from None
+
+    @cached_property
+    def router(self) -> AccountRouter:
+        """Sends each request through its account's pacing, auth and connections."""
+        return AccountRouter({name: account.adapter for name, account in self.accounts.items()})
+
+    @property
+    def parallel_accounts(self) -> int:
+        """Accounts in flight at once: `max_parallel_accounts`, at most every account."""
+        return max(1, min(int(self.config.get("max_parallel_accounts") or 4), len(self.accounts)))
+
+    @property
+    def sequential(self) -> bool:
+        """`max_concurrency: 1`: one request at a time, all in the main thread."""
+        return int(self.config.get("max_concurrency") or 16) <= 1
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """Workers for per-id requests: `max_concurrency` per account in flight."""
+        per_account = int(self.config.get("max_concurrency") or 16)
+        return Prefetcher(0 if self.sequential else per_account * self.parallel_accounts)
+
+    @cached_property
+    def read_ahead(self) -> ReadAhead:
+        """Readers of top-level contexts ahead of the sync: one per account in flight."""
+        threads = max(READ_AHEAD_THREADS, self.parallel_accounts)
+        return ReadAhead(0 if self.sequential else threads)
+
+    @cached_property
+    def spapi_user_agent(self) -> str:
+        """`AppId/Version (Language=…; Platform=…)` (setting `user_agent`)."""
+        return full_user_agent(self.config.get("user_agent") or DEFAULT_USER_AGENT)
+
+    def account_failed(self, name: str, error: Exception) -> None:
+        """Remember that `name` cannot be extracted; its other contexts are skipped."""
+        if name not in self.failed_accounts:
+            message = redact(str(error))
+            self.failed_accounts[name] = message
+            FAILED_ACCOUNTS[name] = message
+            self.logger.error("Account '%s' skipped for the rest of the run: %s", name, message)
+
+    @cached_property
+    def failed_accounts(self) -> dict[str, str]:
+        """Accounts that failed this run, with why (the run exits non-zero at the end)."""
+        return {}
 
     @cached_property
     def run_started_at(self) -> datetime.datetime:
@@ -76,26 +153,34 @@ class TapSpapi(Tap):
             return parse_start_date(self.config["start_date"])
         return self.run_started_at - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
 
-    @cached_property
-    def marketplace_ids(self) -> list[str]:
-        """Setting `marketplace_ids`, else the account's marketplaces within its region."""
-        configured = self.config.get("marketplace_ids")
-        if configured:
-            return list(configured)
-        region = self.config.get("region") or "na"
+    def marketplace_ids_of(self, name: str) -> list[str]:
+        """Setting `marketplace_ids` of the account, else its marketplaces in its region."""
+        account = self.account_named(name)
+        if account.settings.marketplace_ids:
+            return list(account.settings.marketplace_ids)
+        region = account.settings.region
         found: list[str] = []
-        for record in self.participations:
+        for record in self.participations_of(name):
             marketplace_id = str((record.get("marketplace") or {}).get("id"))
             participating = (record.get("participation") or {}).get("isParticipating", True)
             if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
                 found.append(marketplace_id)
-        self.logger.info("Marketplaces of the account in region %s: %s", region, found)
+        self.logger.info("Marketplaces of account '%s' in region %s: %s", name, region, found)
         return found
 
+    def participations_of(self, name: str) -> list[dict[str, Any]]:
+        """The account's marketplace participations, fetched once per run (1 request/min)."""
+        with self._participations_lock:
+            if name not in self._participations:
+                stream = MarketplaceParticipationsStream(tap=self)
+                self._participations[name] = stream.fetch(name)
+            return self._participations[name]
+
     @cached_property
-    def participations(self) -> list[dict[str, Any]]:
-        """The account's marketplace participations, fetched once per run."""
-        return MarketplaceParticipationsStream(tap=self).fetch()
+    def _participations(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
+
+    _participations_lock = threading.Lock()
 
     def start_reading_ahead(self) -> None:
         """Once per run: announce the contexts of every selected read-ahead stream."""
@@ -132,13 +217,20 @@ def main(argv: list[str] | None = None) -> Any:
     """Console entry point: singer-sdk's CLI, with our errors as one redacted line."""
     install_log_redaction()
     try:
-        return TapSpapi.cli(args=argv)
+        TapSpapi.cli(args=argv)
     except TapSpapiError as exc:
         print(f"tap-spapi: error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
+    except SystemExit as done:
+        if done.code not in (0, None):
+            raise
     finally:
         flush_all_writers()  # records emitted before a failure still reach the target
         close_all_accounts()
+    # The other accounts finished and their state was written; the run still failed.
+    for name, message in FAILED_ACCOUNTS.items():
+        print(f"tap-spapi: error: account '{name}': {message}", file=sys.stderr)
+    sys.exit(1 if FAILED_ACCOUNTS else 0)
 
 
 install_log_redaction()

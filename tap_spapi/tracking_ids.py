@@ -25,6 +25,8 @@ class TrackedLabel:
 
     tracking_id: str
     carrier_id: str
+    #: The `accounts` entry whose Amazon Shipping account bought it (optional column).
+    account: str | None = None
 
     def as_context(self) -> dict[str, str]:
         """The stream context (and state partition) of this label."""
@@ -38,7 +40,14 @@ def _label(row: Any, where: str, setting: str) -> TrackedLabel:
     for column, value in zip(COLUMNS, values, strict=True):
         if not isinstance(value, str) or not value.strip():
             raise SettingError(setting, f"{where}: '{column}' is missing or empty")
-    return TrackedLabel(values[0].strip(), values[1].strip())  # type: ignore[union-attr]
+    account = row.get("account") or None  # an empty CSV cell: no account named
+    if account is not None and (not isinstance(account, str) or not account.strip()):
+        raise SettingError(setting, f"{where}: 'account' must be an account name")
+    return TrackedLabel(
+        values[0].strip(),  # type: ignore[union-attr]
+        values[1].strip(),  # type: ignore[union-attr]
+        account.strip() if account else None,
+    )
 
 
 def from_setting(value: Any) -> list[TrackedLabel]:

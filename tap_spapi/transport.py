@@ -70,7 +70,42 @@ class PacedAdapter(HTTPAdapter):
         return response
 
 
-def paced_session(adapter: PacedAdapter) -> requests.Session:
+# Names the account of a request between the stream that builds it and the router
+# that sends it; the router removes it, so Amazon never sees it.
+ACCOUNT_HEADER = "X-Tap-Spapi-Account"
+
+
+class AccountRouter(HTTPAdapter):
+    """Sends each request through the paced adapter of the account it names.
+
+    singer-sdk builds and sends requests through one session per stream, with no word
+    of the context; the stream stamps the account on the request instead (see
+    `SPAPIStream.get_http_request`), and this adapter hands it to that account's
+    limiter, auth and connection pool. A request naming no account (a pre-signed
+    download URL) goes out as it is.
+    """
+
+    def __init__(self, adapters: dict[str, PacedAdapter]) -> None:
+        super().__init__()
+        self._adapters = adapters
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        """Send `request` through its account's adapter."""
+        # A retry sends the same request again, its header already taken off.
+        name = request.headers.pop(ACCOUNT_HEADER, None) or getattr(request, "spapi_account", None)
+        if name is None:
+            return super().send(request, *args, **kwargs)
+        request.spapi_account = name  # type: ignore[attr-defined]  # for response.request
+        return self._adapters[name].send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close every account's connection pool too."""
+        super().close()
+        for adapter in self._adapters.values():
+            adapter.close()
+
+
+def paced_session(adapter: HTTPAdapter) -> requests.Session:
     """A session whose every http(s) request goes through `adapter`.
 
     requests sessions are not thread-safe, so each worker thread gets its own session;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -73,7 +74,8 @@ def run_tap(
     catalog: dict[str, Any] | None = None,
 ) -> SingerOutput:
     """Sync in-process and return what the tap wrote to stdout."""
-    tap = TapSpapi(config=config, state=state, catalog=catalog)
+    # singer-sdk updates the state it is given in place; keep the caller's copy intact.
+    tap = TapSpapi(config=config, state=copy.deepcopy(state), catalog=catalog)
     # The msgspec writer writes bytes to sys.stdout.buffer, so capture a binary buffer.
     raw = io.BytesIO()
     text = io.TextIOWrapper(raw, encoding="utf-8")

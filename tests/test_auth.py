@@ -9,7 +9,8 @@ import requests
 from conftest import run_tap, tap_config
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.account import Account, AccountSettings
+from tap_spapi.account import Account
+from tap_spapi.accounts import configured_accounts
 from tap_spapi.auth import SigV4Signer
 from tap_spapi.errors import AuthError
 
@@ -18,7 +19,7 @@ AWS_SECRET = "sentinel-aws-secret-key-0123456789abcdefgh"
 
 
 def account_for(server: StandIn, **overrides: object) -> Account:
-    return Account(AccountSettings.from_config(tap_config(server, **overrides)))
+    return Account(configured_accounts(tap_config(server, **overrides))[0])
 
 
 def lwa_requests(server: StandIn) -> int:
@@ -67,10 +68,10 @@ def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(s
 
     tap = TapSpapi(config=config)
     stream = tap.streams["marketplace_participations"]
-    assert stream.fetch()
+    assert stream.fetch("default")
     before = lwa_requests(standin)
     standin.expire_tokens()
-    assert stream.fetch()
+    assert stream.fetch("default")
     assert lwa_requests(standin) == before + 1
 
 
@@ -95,10 +96,15 @@ def test_grantless_operation_uses_a_client_credentials_token(standin):
     assert refused.status_code == 403
 
 
+# Merchant Fulfillment getShipment has a burst of 1. These tests are about RDTs, not
+# pacing, and go through a bare session without retries: the stand-in grants a burst of
+# 4 so that a request delayed on a loaded machine cannot turn into a 429.
+def rdt_standin() -> StandInConfig:
+    return StandInConfig(seed=11, rate_scale=2.0, rate_overrides={"getShipment": (2.0, 4)})
+
+
 def test_restricted_operation_gets_an_rdt_cached_per_resource():
-    # Merchant Fulfillment getShipment has a burst of 1: at the fixture's x50 rates the
-    # requests would be 20 ms apart and socket jitter alone could cause a 429.
-    with StandIn(StandInConfig(seed=11, rate_scale=2.0)) as standin:
+    with StandIn(rdt_standin()) as standin:
         check_rdt_flow(standin)
 
 
@@ -170,7 +176,7 @@ def test_wrong_aws_secret_is_rejected_with_a_clear_error():
 
 
 def test_threads_needing_the_same_rdt_share_one_issuance():
-    with StandIn(StandInConfig(seed=11, rate_scale=2.0)) as standin:
+    with StandIn(rdt_standin()) as standin:
         account = account_for(standin)
         shipment_id = standin.dataset.mfn_shipment_ids[0]
         url = f"{standin.base_url}/mfn/v0/shipments/{shipment_id}"

@@ -18,6 +18,11 @@ CONTRACT = [
     "client_id",
     "client_secret",
     "refresh_token",
+    "selling_partner_id",
+    "accounts",
+    "max_parallel_accounts",
+    "shard_index",
+    "shard_count",
     "region",
     "marketplace_ids",
     "start_date",
@@ -62,6 +67,35 @@ def test_about_markdown_lists_every_setting_of_the_contract():
         ({"api_url": "ftp://example"}, "api_url", "http(s) URL"),
         ({"request_timeout": 0}, "request_timeout", "must be at least 1"),
         ({"rate_limit_overrides": {"getShipments": {"rate": -1}}}, "rate_limit_overrides", ""),
+        ({"accounts": [{"name": "acme"}]}, "accounts[0].refresh_token", "is required"),
+        ({"accounts": [{"name": "a b", "refresh_token": "Atzr|x"}]}, "accounts[0].name", ""),
+        (
+            {
+                "accounts": [
+                    {"name": "a", "refresh_token": "x"},
+                    {"name": "a", "refresh_token": "y"},
+                ]
+            },
+            "accounts[1].name",
+            "used twice",
+        ),
+        (
+            {
+                "accounts": [
+                    {
+                        "name": "a",
+                        "refresh_token": "x",
+                        "region": "eu",
+                        "marketplace_ids": ["ATVPDKIKX0DER"],
+                    }
+                ]
+            },
+            "accounts[0].marketplace_ids",
+            "belongs to region 'na'",
+        ),
+        ({"accounts": []}, "accounts", "non-empty list"),
+        ({"shard_index": 2, "shard_count": 2}, "shard_index", "below shard_count"),
+        ({"max_parallel_accounts": 0}, "max_parallel_accounts", "at least 1"),
     ],
 )
 def test_bad_setting_gives_one_line_error_naming_it(tmp_path, overrides, setting, words):
@@ -91,12 +125,12 @@ def test_settings_come_from_tap_spapi_environment_variables(monkeypatch):
     assert tap.config["region"] == "eu"
     assert tap.config["marketplace_ids"] == ["A1PA6795UKMFR9", "A1F83G8C2ARO7P"]
     assert tap.config["request_timeout"] == 30
-    assert tap.account.base_url == "https://sellingpartnerapi-eu.amazon.com"
+    assert tap.accounts["default"].base_url == "https://sellingpartnerapi-eu.amazon.com"
 
 
 def test_sandbox_and_region_choose_the_endpoint():
     tap = TapSpapi(config={**VALID, "region": "fe", "sandbox": True})
-    assert tap.account.base_url == "https://sandbox.sellingpartnerapi-fe.amazon.com"
+    assert tap.accounts["default"].base_url == "https://sandbox.sellingpartnerapi-fe.amazon.com"
 
 
 def test_unknown_setting_is_warned_not_fatal(caplog):
@@ -120,3 +154,11 @@ def test_aws_settings_without_botocore_name_the_extra(monkeypatch):
 def test_setting_error_is_raised_in_process_too():
     with pytest.raises(SettingError, match="setting 'region'"):
         TapSpapi(config={**VALID, "region": "moon"})
+
+
+def test_an_accounts_refresh_token_of_the_wrong_type_is_not_echoed(tmp_path):
+    accounts = [{"name": "acme", "refresh_token": 9876543210123}]
+    result = run_cli(["--config", write_config(tmp_path, accounts=accounts)])
+    assert result.returncode != 0
+    assert "setting 'accounts[0].refresh_token'" in result.stderr
+    assert "9876543210123" not in result.stderr + result.stdout

@@ -7,6 +7,7 @@ TAP_SPAPI_REQUIRE_E2E so that a missing Meltano fails the run instead of skippin
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -112,6 +113,9 @@ def test_meltano_run_into_duckdb(meltano, tmp_path):
     assert {name: row[0] if row else 0 for name, row in loaded.items()} == expected
 
 
+ACCOUNTS = ("acme", "globex", "initech")
+
+
 def postgres_settings(server: Postgres) -> dict[str, str]:
     """target-postgres settings (as Meltano environment variables) for `server`."""
     return {
@@ -124,49 +128,71 @@ def postgres_settings(server: Postgres) -> dict[str, str]:
     }
 
 
+def three_accounts(server: StandIn, tmp_path: Path) -> dict[str, str]:
+    """Tap settings for three sellers of `server`, each with its own labels file rows."""
+    accounts = [
+        {"name": name, "refresh_token": f"Atzr|{name}-token", "selling_partner_id": name.upper()}
+        for name in ACCOUNTS
+    ]
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["tracking_id", "carrier_id", "account"])
+        writer.writeheader()
+        for name in ACCOUNTS:
+            writer.writerows(
+                {**label, "account": name} for label in server.dataset.tracking_labels()
+            )
+    return {"TAP_SPAPI_ACCOUNTS": json.dumps(accounts), "TAP_SPAPI_TRACKING_IDS_FILE": str(labels)}
+
+
 def table_facts(server: Postgres, streams: list[str]) -> dict[str, tuple[int, int]]:
-    """Per stream table: (rows, distinct primary keys)."""
+    """Per stream table: (rows, distinct primary keys, the account included)."""
     facts = {}
     with psycopg.connect(server.url) as connection:
         for name in streams:
-            key = ", ".join(f'"{column}"' for column in KEYS[name])
+            key = ", ".join(f'"{column}"' for column in ("account", *KEYS[name]))
             row = connection.execute(
-                f"select count(*), count(distinct ({key}, 0)) from spapi.{name}"
+                f"select count(*), count(distinct ({key})) from spapi.{name}"
             ).fetchone()
             facts[name] = (row[0], row[1]) if row else (0, 0)
     return facts
 
 
-def loaded_since(server: Postgres, name: str, moment: datetime) -> set[str]:
-    """First key column of the rows of `name` that a load since `moment` wrote."""
+def loaded_since(server: Postgres, name: str, moment: datetime) -> set[tuple[str, str]]:
+    """(account, first key column) of the rows of `name` a load since `moment` wrote."""
     column = KEYS[name][0]
     with psycopg.connect(server.url) as connection:
         rows = connection.execute(
-            f'select "{column}" from spapi.{name} where _sdc_batched_at >= %s', (moment,)
+            f'select account, "{column}" from spapi.{name} where _sdc_batched_at >= %s',
+            (moment,),
         ).fetchall()
-    return {row[0] for row in rows}
+    return {(row[0], row[1]) for row in rows}
 
 
-def test_meltano_run_into_postgres_then_only_changes(meltano, postgres, tmp_path):
-    settings = postgres_settings(postgres)
-    with StandIn(StandInConfig(seed=33, rate_scale=50.0)) as server:
+def test_meltano_run_of_three_accounts_into_postgres_then_only_changes(meltano, postgres, tmp_path):
+    config = StandInConfig(
+        seed=33, rate_scale=50.0, refresh_tokens={f"Atzr|{name}-token" for name in ACCOUNTS}
+    )
+    with StandIn(config) as server:
+        settings = {**postgres_settings(postgres), **three_accounts(server, tmp_path)}
         run_meltano(
             meltano, server, tmp_path, "run", "--full-refresh", "tap-spapi", "target-postgres",
             **settings,
         )  # fmt: skip
-        expected = {name: len(keys) for name, keys in expected_keys(server.dataset).items()}
-        # Every table holds the stand-in's data set, one row per primary key.
-        assert table_facts(postgres, list(expected)) == {
-            name: (count, count) for name, count in expected.items()
-        }
+        per_account = {name: len(keys) for name, keys in expected_keys(server.dataset).items()}
+        # Every table holds each account's data set, one row per (account, key).
+        expected = {name: (3 * count, 3 * count) for name, count in per_account.items()}
+        assert table_facts(postgres, list(expected)) == expected
         changed_at = datetime.now(UTC)
         inbound = set(server.touch("inbound_shipments", 4, at=changed_at.replace(microsecond=0)))
         labels = set(server.touch("shipping_trackings", 3, at=changed_at.replace(microsecond=0)))
         run_meltano(meltano, server, tmp_path, "run", "tap-spapi", "target-postgres", **settings)
 
-    # The incremental run wrote exactly the changed rows, merged on their keys.
-    assert loaded_since(postgres, "inbound_shipments", changed_at) == inbound
-    assert loaded_since(postgres, "shipping_tracking", changed_at) == labels
-    assert table_facts(postgres, list(expected)) == {
-        name: (count, count) for name, count in expected.items()
+    # The incremental run wrote exactly the changed rows of each account, merged on keys.
+    assert loaded_since(postgres, "inbound_shipments", changed_at) == {
+        (name, key) for name in ACCOUNTS for key in inbound
     }
+    assert loaded_since(postgres, "shipping_tracking", changed_at) == {
+        (name, key) for name in ACCOUNTS for key in labels
+    }
+    assert table_facts(postgres, list(expected)) == expected

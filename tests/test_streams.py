@@ -150,7 +150,8 @@ def test_a_second_run_emits_only_what_changed(standin):
     assert set(emitted_keys(second, "inbound_shipments")) == inbound
     assert {k[0] for k in emitted_keys(second, "inbound_shipment_items")} <= inbound
     # queryStartDate is inclusive: the orders at the old bookmark come back once more.
-    old_bookmark = first.states[-1]["bookmarks"]["outbound_orders"]["replication_key_value"]
+    (orders_state,) = first.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
+    old_bookmark = orders_state["replication_key_value"]
     at_bookmark = {
         o["sellerFulfillmentOrderId"]
         for o in first.records("outbound_orders")

@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import SPAPIStream, decoded_body
+from tap_spapi.client import ACCOUNT_KEY, SPAPIStream, decoded_body
+from tap_spapi.errors import AuthError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -51,15 +52,27 @@ class InboundShipmentsStream(SPAPIStream):
 
     name = "inbound_shipments"
     operation_id = "getShipments"
-    primary_keys: ClassVar[list[str]] = ["ShipmentId"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId"]
     records_jsonpath = "$.payload.ShipmentData[*]"
     next_token_path = "payload.NextToken"
     longest_window = datetime.timedelta(days=30)
 
     @property
     def partitions(self) -> list[dict[str, Any]]:
-        """One partition (and bookmark) per marketplace: the query is per marketplace."""
-        return [{"marketplace_id": marketplace} for marketplace in self._tap.marketplace_ids]  # type: ignore[attr-defined]
+        """One partition (and bookmark) per account and marketplace: the query is per
+        marketplace. An account whose marketplaces cannot be read is skipped here."""
+        return [
+            {**account, "marketplace_id": marketplace}
+            for account in self.account_partitions()
+            for marketplace in self._marketplaces_of(account[ACCOUNT_KEY])
+        ]
+
+    def _marketplaces_of(self, account: str) -> list[str]:
+        try:
+            return self._tap.marketplace_ids_of(account)  # type: ignore[attr-defined]
+        except AuthError as exc:
+            self._tap.account_failed(account, exc)  # type: ignore[attr-defined]
+            return []
 
     def windows(self, context: Context) -> Iterator[QueryWindow]:
         """The windows this run asks for in `context`'s marketplace."""
@@ -116,7 +129,11 @@ class InboundShipmentsStream(SPAPIStream):
 
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Items are fetched per shipment."""
-        return {"marketplace_id": record["marketplace_id"], "ShipmentId": record["ShipmentId"]}
+        return {
+            ACCOUNT_KEY: record[ACCOUNT_KEY],
+            "marketplace_id": record["marketplace_id"],
+            "ShipmentId": record["ShipmentId"],
+        }
 
 
 class InboundShipmentItemsStream(SPAPIStream):
@@ -131,7 +148,7 @@ class InboundShipmentItemsStream(SPAPIStream):
     prefetch = True
     operation_id = "getShipmentItemsByShipmentId"
     parent_stream_type = InboundShipmentsStream
-    primary_keys: ClassVar[list[str]] = ["ShipmentId", "SellerSKU"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId", "SellerSKU"]
     records_jsonpath = "$.payload.ItemData[*]"
     # Bookmarks live with the parent; one state partition per shipment would grow forever.
     state_partitioning_keys: ClassVar[list[str]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import SPAPIStream
+from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
 from tap_spapi.pii import drop_pii
 from tap_spapi.streams.inbound import isoformat
 
@@ -33,12 +33,21 @@ class OutboundOrdersStream(SPAPIStream):
 
     name = "outbound_orders"
     operation_id = "listAllFulfillmentOrders"
-    primary_keys: ClassVar[list[str]] = ["sellerFulfillmentOrderId"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "sellerFulfillmentOrderId"]
     replication_key = "statusUpdatedDate"
     pii_fields = ORDER_PII
     is_sorted = False
     records_jsonpath = "$.payload.fulfillmentOrders[*]"
     next_token_path = "payload.nextToken"
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """One partition (and bookmark) per account."""
+        return self.account_partitions()
+
+    # Later accounts' orders (and, through them, their shipments and packages) are read
+    # while the first account's sync: each account is paced by its own usage plans.
+    read_ahead = True
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
@@ -61,7 +70,10 @@ class OutboundOrdersStream(SPAPIStream):
 
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Shipments are read per changed order."""
-        return {"sellerFulfillmentOrderId": record["sellerFulfillmentOrderId"]}
+        return {
+            ACCOUNT_KEY: record[ACCOUNT_KEY],
+            "sellerFulfillmentOrderId": record["sellerFulfillmentOrderId"],
+        }
 
 
 class OutboundShipmentsStream(SPAPIStream):
@@ -71,7 +83,7 @@ class OutboundShipmentsStream(SPAPIStream):
     prefetch = True
     operation_id = "getFulfillmentOrder"
     parent_stream_type = OutboundOrdersStream
-    primary_keys: ClassVar[list[str]] = ["amazonShipmentId"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "amazonShipmentId"]
     records_jsonpath = "$.payload.fulfillmentShipments[*]"
     state_partitioning_keys: ClassVar[list[str]] = []
 
@@ -90,6 +102,7 @@ class OutboundShipmentsStream(SPAPIStream):
         """One tracking request per package of the shipment."""
         for package in record.get("fulfillmentShipmentPackage") or []:
             yield {
+                ACCOUNT_KEY: record[ACCOUNT_KEY],
                 "packageNumber": package["packageNumber"],
                 "amazonShipmentId": record["amazonShipmentId"],
                 "sellerFulfillmentOrderId": record["sellerFulfillmentOrderId"],
@@ -103,7 +116,7 @@ class OutboundPackageTrackingStream(SPAPIStream):
     prefetch = True
     operation_id = "getPackageTrackingDetails"
     parent_stream_type = OutboundShipmentsStream
-    primary_keys: ClassVar[list[str]] = ["packageNumber"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "packageNumber"]
     pii_fields = TRACKING_PII
     records_jsonpath = "$.payload"
     state_partitioning_keys: ClassVar[list[str]] = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from tap_spapi.client import SPAPIStream
+from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.errors import AuthError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -21,8 +22,13 @@ class MarketplaceParticipationsStream(SPAPIStream):
 
     name = "marketplace_participations"
     operation_id = "getMarketplaceParticipations"
-    primary_keys: ClassVar[list[str]] = ["marketplace_id"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "marketplace_id"]
     records_jsonpath = "$.payload[*]"
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """One per account."""
+        return self.account_partitions()
 
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
@@ -31,12 +37,19 @@ class MarketplaceParticipationsStream(SPAPIStream):
         row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
         return row
 
-    def fetch(self) -> list[dict[str, Any]]:
+    def fetch(self, account: str) -> list[dict[str, Any]]:
         """Call getMarketplaceParticipations (once per run: the tap caches the answer)."""
         # request_records, not get_records: reading ahead needs the marketplaces first.
-        return list(self.request_records(None))
+        return list(self.request_records({ACCOUNT_KEY: account}))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The run's participations: the tap may already have fetched them to find the
-        account's marketplaces, and at 1 request per minute a second call is costly."""
-        return cast("list[dict[str, Any]]", self._tap.participations)  # type: ignore[attr-defined]
+        """The account's participations: the tap may already have fetched them to find
+        its marketplaces, and at 1 request per minute a second call is costly."""
+        account = self.account_for(context).name
+        if account in self._tap.failed_accounts:  # type: ignore[attr-defined]
+            return []
+        try:
+            return cast("list[dict[str, Any]]", self._tap.participations_of(account))  # type: ignore[attr-defined]
+        except AuthError as exc:
+            self._tap.account_failed(account, exc)  # type: ignore[attr-defined]
+            return []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import SPAPIStream
+from tap_spapi.accounts import configured_accounts
+from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
 from tap_spapi.tracking_ids import configured_labels
 
 if TYPE_CHECKING:
@@ -46,14 +47,23 @@ class ShippingTrackingStream(ShippingStream):
     name = "shipping_tracking"
     prefetch = True
     operation_id = "getTracking"
-    primary_keys: ClassVar[list[str]] = ["trackingId"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "trackingId"]
     replication_key = "latestEventTime"
     records_jsonpath = "$.payload"
 
     @property
     def partitions(self) -> list[dict[str, Any]]:
-        """One partition per configured label."""
-        return [label.as_context() for label in configured_labels(self.config)]
+        """One partition per configured label, under the account it belongs to.
+
+        A label that names no account belongs to the first configured account; a label
+        of an account outside this run's shard is left to that shard.
+        """
+        first = configured_accounts(self.config)[0].name
+        return [
+            {ACCOUNT_KEY: label.account or first, **label.as_context()}
+            for label in configured_labels(self.config)
+            if (label.account or first) in self._tap.accounts  # type: ignore[attr-defined]
+        ]
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
@@ -113,8 +123,13 @@ class ShippingCarrierAccountsStream(ShippingStream):
 
     name = "shipping_carrier_accounts"
     operation_id = "getCarrierAccounts"
-    primary_keys: ClassVar[list[str]] = ["carrierId", "accountId"]
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "carrierId", "accountId"]
     records_jsonpath = "$.activeAccounts[*]"
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """One per account."""
+        return self.account_partitions()
 
     def prepare_request_payload(
         self, context: Context | None, next_page_token: Any
