@@ -45,10 +45,11 @@ unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
 generate: $(VENV)/.installed
 	$(PY) scripts/generate_from_models.py
 
-## benchmark: pacing and throughput tables (not part of the test suite)
+## benchmark: pacing, throughput and accounts tables (not part of the test suite)
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/run.py pacing
 	$(PY) benchmarks/run.py throughput
+	$(PY) benchmarks/run.py accounts
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py pacing [--latency-ms 0 50 200] [--rate-scale 10] [--size small]
     python benchmarks/run.py throughput [--records 100000]
+    python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
 one network latency per row group; the tap runs as a real process with its Singer output
@@ -299,6 +300,53 @@ def row(name: str, records: int, wall: float, peak_rss_mb: float | None) -> list
     return [name, str(records), f"{wall:.2f}", rate, rss]
 
 
+OUTBOUND_CHAIN = {"outbound_orders", "outbound_shipments", "outbound_package_tracking"}
+
+
+def bench_accounts(options: argparse.Namespace) -> None:
+    """N accounts on one stand-in (a bucket each), the outbound chain, by max_parallel_accounts."""
+    rows = [accounts_row(options, parallel) for parallel in sorted({1, 2, options.accounts})]
+    print(f"{options.accounts} accounts, outbound chain, {options.latency_ms:g} ms latency")
+    print_table(["max_parallel_accounts", "records", "429", "wall s", "min s", "wall/min"], rows)
+
+
+def accounts_row(options: argparse.Namespace, parallel: int) -> list[str]:
+    """One run on a fresh stand-in (a used one's buckets would still be draining)."""
+    tokens = [f"Atzr|benchmark-account-{number}" for number in range(options.accounts)]
+    config = StandInConfig(
+        seed=3,
+        size="small",
+        latency_ms=options.latency_ms,
+        rate_scale=options.rate_scale,
+        refresh_tokens=set(tokens),
+    )
+    with StandIn(config) as server:
+        settings = tap_config(server, max_parallel_accounts=parallel)
+        settings.pop("refresh_token")
+        settings["accounts"] = [
+            {"name": f"account-{number}", "refresh_token": token}
+            for number, token in enumerate(tokens)
+        ]
+        plan = (
+            TapSpapi(config=tap_config(server))
+            .accounts["default"]
+            .limiter.plan("getPackageTrackingDetails")
+        )
+        run = run_tap(settings, OUTBOUND_CHAIN)
+        # Each account has its own bucket: the run's minimum is one account's.
+        per_account = server.stats.count("getPackageTrackingDetails") / options.accounts
+        minimum = max(0.0, per_account - plan.burst) / (plan.rate * options.rate_scale)
+        throttled = sum(c.get("429", 0) for c in server.stats.snapshot().values())
+    return [
+        str(parallel),
+        str(run.records),
+        str(throttled),
+        f"{run.wall:.2f}",
+        f"{minimum:.2f}",
+        f"{run.wall / minimum:.2f}",
+    ]
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     """A Markdown table (paste-able into the README)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -322,9 +370,15 @@ def main() -> None:
     pacing.add_argument("--max-concurrency", type=int, default=16)
     throughput = modes.add_parser("throughput", help="records/s with rate limits off")
     throughput.add_argument("--records", type=int, default=100_000)
+    accounts = modes.add_parser("accounts", help="several accounts, by max_parallel_accounts")
+    accounts.add_argument("--accounts", type=int, default=4)
+    accounts.add_argument("--latency-ms", type=float, default=50.0)
+    accounts.add_argument("--rate-scale", type=float, default=10.0)
     options = parser.parse_args()
     if options.mode == "pacing":
         bench_pacing(options)
+    elif options.mode == "accounts":
+        bench_accounts(options)
     else:
         bench_throughput(options)
 

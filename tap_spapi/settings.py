@@ -85,7 +85,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_parallel_accounts",
         th.IntegerType,
         default=4,
-        description="Accounts extracted at the same time (each paced to its own usage plans).",
+        description=(
+            "Accounts extracted at the same time, each paced to its own usage plans (the "
+            "tap always reads at least one account ahead of the one it writes)."
+        ),
     ),
     th.Property(
         "shard_index",

@@ -6,6 +6,7 @@ import copy
 import datetime
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
@@ -15,7 +16,7 @@ from tap_spapi.account import Account, close_all_accounts
 from tap_spapi.accounts import account_secrets, accounts_of_shard
 from tap_spapi.auth import full_user_agent
 from tap_spapi.concurrency import Prefetcher, ReadAhead
-from tap_spapi.errors import TapSpapiError
+from tap_spapi.errors import AuthError, TapSpapiError
 from tap_spapi.operations import load_catalog
 from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
@@ -50,6 +51,8 @@ DEFAULT_HISTORY_DAYS = 30
 # with several accounts, one per account in flight (`max_parallel_accounts`).
 READ_AHEAD_THREADS = 2
 DEFAULT_USER_AGENT = "tap-spapi/0.1.0"
+# Streams that need the accounts' marketplace participations.
+PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
 # Accounts that failed in this process, for the entry point's exit status.
 FAILED_ACCOUNTS: dict[str, str] = {}
 
@@ -171,6 +174,8 @@ class TapSpapi(Tap):
     def participations_of(self, name: str) -> list[dict[str, Any]]:
         """The account's marketplace participations, fetched once per run (1 request/min)."""
         with self._participations_lock:
+            lock = self._participation_locks.setdefault(name, threading.Lock())
+        with lock:  # one fetch per account, accounts in parallel
             if name not in self._participations:
                 stream = MarketplaceParticipationsStream(tap=self)
                 self._participations[name] = stream.fetch(name)
@@ -180,6 +185,10 @@ class TapSpapi(Tap):
     def _participations(self) -> dict[str, list[dict[str, Any]]]:
         return {}
 
+    @cached_property
+    def _participation_locks(self) -> dict[str, threading.Lock]:
+        return {}
+
     _participations_lock = threading.Lock()
 
     def start_reading_ahead(self) -> None:
@@ -187,9 +196,27 @@ class TapSpapi(Tap):
         if self._reading_ahead:
             return
         self._reading_ahead = True
+        self._fetch_participations()
         for stream in self.streams.values():
             if getattr(stream, "read_ahead", False) and stream.selected:
                 stream.start_reading()  # type: ignore[attr-defined]
+
+    def _fetch_participations(self) -> None:
+        """The participations of every account that needs them for its marketplaces,
+        `max_parallel_accounts` at a time: one round trip each, not one after another."""
+        wanted = [self.streams[name] for name in PARTICIPATION_USERS if name in self.streams]
+        if self.sequential or not any(s.selected or s.has_selected_descendents for s in wanted):
+            return
+        needed = [name for name, a in self.accounts.items() if not a.settings.marketplace_ids]
+
+        def fetch(name: str) -> None:
+            try:
+                self.participations_of(name)
+            except AuthError as exc:
+                self.account_failed(name, exc)
+
+        with ThreadPoolExecutor(self.parallel_accounts, thread_name_prefix="sellers") as pool:
+            list(pool.map(fetch, needed))
 
     _reading_ahead = False
 
