@@ -52,6 +52,11 @@ class StandInConfig:
     # Pagination
     inbound_page_size: int = 50
     outbound_page_size: int = 50
+    # Misbehaving pagination of listAllFulfillmentOrders, as Amazon has been seen to do:
+    # every page after the first also repeats the previous page's last order; or the
+    # third page's token leads back to the second page (tokens A, B, A, B, ...).
+    overlapping_pages: bool = False
+    looping_page_tokens: bool = False
 
     # Login with Amazon and access tokens
     client_id: str = DEMO_CLIENT_ID

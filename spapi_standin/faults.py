@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from spapi_standin.replies import Reply, canned, json_reply
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
 
-CONNECTION_FAULTS = ("drop", "truncate")
+CONNECTION_FAULTS = ("drop", "truncate", "slow", "html", "empty")
+# How long a "slow" answer waits: past any sensible client timeout in the tests.
+SLOW_SECONDS = 4.0
 
 
 @dataclass
@@ -108,6 +110,13 @@ class Faults:
 def _reply_for(fault: _Scripted, answer: Callable[[], Reply]) -> Reply:
     if fault.status == "drop":
         return Reply(0, action="drop")
+    if fault.status == "slow":
+        return replace(answer(), action="slow")
+    if fault.status == "html":  # a proxy or load balancer page instead of JSON
+        page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return Reply(200, page, (("Content-Type", "text/html"),))
+    if fault.status == "empty":
+        return Reply(200, b"", (("Content-Type", "application/json"),))
     if fault.status == "truncate":
         whole = answer()
         if not whole.ok:

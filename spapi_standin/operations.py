@@ -232,11 +232,14 @@ class Operations:
 
     def _outbound_page(self, start: datetime | None, offset: int) -> dict[str, Any]:
         orders = self.data.outbound_since(start)
-        end = offset + self.config.outbound_page_size
-        payload: dict[str, Any] = {"fulfillmentOrders": orders[offset:end]}
+        size = self.config.outbound_page_size
+        end = offset + size
+        first = offset - 1 if self.config.overlapping_pages and offset else offset
+        payload: dict[str, Any] = {"fulfillmentOrders": orders[first:end]}
         if end < len(orders):
+            following = size if self.config.looping_page_tokens and offset >= 2 * size else end
             payload["nextToken"] = _encode_token(
-                {"s": start.isoformat() if start else None, "o": end}
+                {"s": start.isoformat() if start else None, "o": following}
             )
         return {"payload": payload}
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 JSON = "application/json"
-Action = Literal["send", "drop", "truncate"]
+Action = Literal["send", "drop", "truncate", "slow"]
 
 
 @dataclass(frozen=True)

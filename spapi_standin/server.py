@@ -7,6 +7,7 @@ delayed ACKs), serving from a daemon thread so a forgotten server never blocks e
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from spapi_standin.app import App, RawRequest
 from spapi_standin.builder import build_dataset
 from spapi_standin.config import StandInConfig
+from spapi_standin.faults import SLOW_SECONDS
 from spapi_standin.replies import Reply, error
 
 if TYPE_CHECKING:
@@ -85,6 +87,15 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.action == "drop":
             self.close_connection = True
             return
+        if reply.action == "slow":
+            time.sleep(SLOW_SECONDS)  # the client has given up by now
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # the client closed the connection
+                self._send(reply)
+            return
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
         body = reply.body
         self.send_response(reply.status)
         self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
@@ -185,6 +196,10 @@ class StandIn:
         "truncate" (send half the body of the real answer).
         """
         self.app.faults.inject(operation_id, status, times, body)
+
+    def clear_faults(self) -> None:
+        """Drop every scripted fault not used yet (the service recovers)."""
+        self.app.faults.clear()
 
     def expire_tokens(self) -> None:
         """Expire every access token and RDT issued so far (clients must refresh)."""

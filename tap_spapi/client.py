@@ -74,15 +74,36 @@ def decoded_body(response: requests.Response) -> Any:
     return response.json() if body is None else body
 
 
+class PaginationLoopError(TapSpapiError):
+    """Amazon handed back a page token it had already given for this query."""
+
+
 class DecodedBodyPaginator(JSONPathPaginator):
-    """singer-sdk's token paginator, reading the body `validate_response` decoded.
+    """singer-sdk's token paginator, reading the body `validate_response` decoded, and
+    refusing any token seen before in the query (not only the previous one).
 
     The SDK's own calls `response.json()` again: a second parse of every page, about a
-    quarter of the tap's CPU when records are small and pages come fast.
+    quarter of the tap's CPU when records are small and pages come fast. A token that
+    comes back after other tokens (A, B, A) would loop forever past the SDK's check.
     """
 
+    def __init__(self, jsonpath: str, where: str) -> None:
+        super().__init__(jsonpath)
+        self._where = where
+        self._seen: set[str] = set()
+
     def get_next(self, response: requests.Response) -> str | None:
-        return next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
+        token = next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
+        if token and token in self._seen:
+            request_id = response.headers.get("x-amzn-RequestId", "none")
+            raise PaginationLoopError(
+                f"{self._where}: Amazon returned a page token already followed after "
+                f"{len(self._seen)} pages; stopping instead of looping "
+                f"[x-amzn-RequestId: {request_id}]"
+            )
+        if token:
+            self._seen.add(token)
+        return token
 
 
 class SchemaWithoutUnwantedPII(StreamSchema):
@@ -108,6 +129,13 @@ class SPAPIRequestError(FatalAPIError, TapSpapiError):
         super().__init__(message)
         self.response = response
         self.status = response.status_code
+
+    @property
+    def missing_role(self) -> bool:
+        """403 Unauthorized (not an expired token): the application lacks the API's role."""
+        if self.status != HTTPStatus.FORBIDDEN:
+            return False
+        return amazon_error(self.response).code in {"Unauthorized", "AccessDenied"}
 
 
 class RetriesExhaustedError(TapSpapiError):
@@ -226,7 +254,8 @@ class SPAPIStream(RESTStream[str]):
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         """A token paginator at `next_token_path`, or a single page."""
         if self.next_token_path:
-            return DecodedBodyPaginator(f"$.{self.next_token_path}")
+            where = f"stream '{self.name}' ({self.operation_id})"
+            return DecodedBodyPaginator(f"$.{self.next_token_path}", where)
         return SinglePagePaginator()
 
     # --- fetching ahead -------------------------------------------------------------
@@ -247,13 +276,46 @@ class SPAPIStream(RESTStream[str]):
         non-zero at the end. Its bookmarks do not move.
         """
         name = self.account_for(context).name
-        if name in self._tap.failed_accounts or not self.wants(context):  # type: ignore[attr-defined]
+        tap = self._tap
+        if name in tap.failed_accounts or (self.name, name) in tap.skipped_streams:  # type: ignore[attr-defined]
+            return
+        if not self.wants(context):
             return
         try:
-            yield from self._announcing_children(self._records_of(context), context)
+            records = self._announcing_children(self._records_of(context), context)
+            yield from self._once_per_key(records)
         except AuthError as exc:
             self.get_context_state(context).pop("progress_markers", None)
-            self._tap.account_failed(name, exc)  # type: ignore[attr-defined]
+            tap.account_failed(name, exc)  # type: ignore[attr-defined]
+        except SPAPIRequestError as exc:
+            if not exc.missing_role:
+                raise
+            self.get_context_state(context).pop("progress_markers", None)
+            tap.stream_skipped(self, name, exc)  # type: ignore[attr-defined]
+
+    def _once_per_key(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """`records` without repeats of a primary key within one query.
+
+        Amazon has returned a record on two consecutive pages; targets that append would
+        load it twice. Records that lack a key field here (it is added later) pass.
+        """
+        keys = self.primary_keys or []
+        seen: set[tuple[Any, ...]] = set()
+        repeats = 0
+        for record in records:
+            if keys and all(field in record for field in keys):
+                key = tuple(str(record[field]) for field in keys)
+                if key in seen:
+                    repeats += 1
+                    continue
+                seen.add(key)
+            yield record
+        if repeats:
+            self.logger.warning(
+                "%s returned %d record(s) twice within one query; each was emitted once.",
+                self.operation_id,
+                repeats,
+            )
 
     def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
         key = context_key(self.name, context)

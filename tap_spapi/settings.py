@@ -213,6 +213,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "strict",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Exit non-zero when a stream was skipped because the application lacks its "
+            "SP-API role (403 Unauthorized). Off: the stream is skipped with a warning and "
+            "the run succeeds."
+        ),
+    ),
+    th.Property(
         "include_pii",
         th.BooleanType,
         default=False,
@@ -333,7 +343,7 @@ def _check_types(config: Mapping[str, Any]) -> None:
             raise SettingError(
                 name, f"must be at least {1 if name in _AT_LEAST_ONE else 0}, got {value!r}"
             )
-    for name in ("sandbox", "include_pii"):
+    for name in ("sandbox", "include_pii", "strict"):
         if config.get(name) is not None and not isinstance(config[name], bool):
             raise SettingError(name, "must be true or false")
     ids = config.get("marketplace_ids")

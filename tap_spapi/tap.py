@@ -21,6 +21,7 @@ from tap_spapi.operations import load_catalog
 from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
+from tap_spapi.roles import missing_role_hint
 from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.outbound import (
@@ -53,8 +54,9 @@ READ_AHEAD_THREADS = 2
 DEFAULT_USER_AGENT = "tap-spapi/0.1.0"
 # Streams that need the accounts' marketplace participations.
 PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
-# Accounts that failed in this process, for the entry point's exit status.
-FAILED_ACCOUNTS: dict[str, str] = {}
+# What failed in this process (accounts; with `strict`, skipped streams), for the entry
+# point's exit status.
+RUN_FAILURES: dict[str, str] = {}
 
 
 class TapSpapi(Tap):
@@ -136,12 +138,33 @@ class TapSpapi(Tap):
         if name not in self.failed_accounts:
             message = redact(str(error))
             self.failed_accounts[name] = message
-            FAILED_ACCOUNTS[name] = message
+            RUN_FAILURES[f"account '{name}'"] = message
             self.logger.error("Account '%s' skipped for the rest of the run: %s", name, message)
 
     @cached_property
     def failed_accounts(self) -> dict[str, str]:
         """Accounts that failed this run, with why (the run exits non-zero at the end)."""
+        return {}
+
+    def stream_skipped(self, stream: Stream, account: str, error: Exception) -> None:
+        """Amazon refused `stream` for lack of a role: skip it for `account`, keep going.
+
+        With setting `strict` the run still exits non-zero at the end.
+        """
+        if (stream.name, account) in self.skipped_streams:
+            return
+        api = stream.operation.api  # type: ignore[attr-defined]
+        message = f"{missing_role_hint(api)}. {redact(str(error))}"
+        self.skipped_streams[(stream.name, account)] = message
+        self.logger.warning(
+            "Stream '%s' skipped for account '%s': %s", stream.name, account, message
+        )
+        if self.config.get("strict"):
+            RUN_FAILURES[f"stream '{stream.name}' of account '{account}'"] = message
+
+    @cached_property
+    def skipped_streams(self) -> dict[tuple[str, str], str]:
+        """(stream, account) pairs skipped for a missing role, with why."""
         return {}
 
     @cached_property
@@ -255,9 +278,9 @@ def main(argv: list[str] | None = None) -> Any:
         flush_all_writers()  # records emitted before a failure still reach the target
         close_all_accounts()
     # The other accounts finished and their state was written; the run still failed.
-    for name, message in FAILED_ACCOUNTS.items():
-        print(f"tap-spapi: error: account '{name}': {message}", file=sys.stderr)
-    sys.exit(1 if FAILED_ACCOUNTS else 0)
+    for what, message in RUN_FAILURES.items():
+        print(f"tap-spapi: error: {what}: {message}", file=sys.stderr)
+    sys.exit(1 if RUN_FAILURES else 0)
 
 
 install_log_redaction()

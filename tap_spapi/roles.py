@@ -1,0 +1,24 @@
+"""Which SP-API role an operation needs, for the message when Amazon says 403 Unauthorized.
+
+Amazon answers an operation the application has no role for with 403 `Unauthorized`
+and no hint. The roles below are from Amazon's "Role Mappings for SP-API Operations"
+page for the APIs whose role is unambiguous; for the others the message points there.
+"""
+
+from __future__ import annotations
+
+ROLE_OF_API = {
+    "fulfillmentInboundV0": "Amazon Fulfillment",
+    "fulfillmentInbound_2024-03-20": "Amazon Fulfillment",
+    "fulfillmentOutbound_2020-07-01": "Amazon Fulfillment",
+}
+
+
+def missing_role_hint(api: str) -> str:
+    """What to tell the user to do about a 403 Unauthorized from `api`."""
+    role = ROLE_OF_API.get(api)
+    needed = f"the '{role}' role" if role else f"a role that Amazon's Role Mappings list for {api}"
+    return (
+        f"the application needs {needed}: add it to the developer profile and the app, "
+        "then have the seller authorize the app again"
+    )
