@@ -138,6 +138,10 @@ class SPAPIRequestError(FatalAPIError, TapSpapiError):
         return amazon_error(self.response).code in {"Unauthorized", "AccessDenied"}
 
 
+class MissingKeyError(TapSpapiError):
+    """Amazon sent a record without a field of the stream's primary key."""
+
+
 class RetriesExhaustedError(TapSpapiError):
     """A request kept failing with retriable faults until `max_retries`/`max_retry_seconds`."""
 
@@ -162,6 +166,8 @@ class SPAPIStream(RESTStream[str]):
     prefetch: ClassVar[bool] = False
     records_jsonpath = "$.payload[*]"
     extra_retry_statuses: ClassVar[list[int]] = [HTTPStatus.TOO_MANY_REQUESTS]  # type: ignore[misc]
+    #: Key (or replication key) fields the stream adds itself in `post_process`.
+    derived_keys: ClassVar[tuple[str, ...]] = ()
     #: Top-level fields holding buyer PII: dropped from schema and records unless
     #: `include_pii` is on.
     pii_fields: ClassVar[tuple[str, ...]] = ()
@@ -519,9 +525,24 @@ class SPAPIStream(RESTStream[str]):
         account = self._account_of(response)
         seller = account.settings.selling_partner_id
         for record in extract_jsonpath(self.records_jsonpath, input=decoded_body(response)):
+            self._check_required_fields(record)
             record[ACCOUNT_KEY] = account.name
             record[SELLER_KEY] = seller
             yield record
+
+    @cached_property
+    def _required_fields(self) -> list[str]:
+        needed = [*(self.primary_keys or []), self.replication_key]
+        return [f for f in needed if f and f != ACCOUNT_KEY and f not in self.derived_keys]
+
+    def _check_required_fields(self, record: dict[str, Any]) -> None:
+        """A record without its key or bookmark field cannot be loaded: say which."""
+        for field in self._required_fields:
+            if record.get(field) is None:
+                raise MissingKeyError(
+                    f"stream '{self.name}' ({self.operation_id}): Amazon sent a record "
+                    f"without '{field}', which the stream is keyed or bookmarked by"
+                )
 
     # --- retries ------------------------------------------------------------------
 

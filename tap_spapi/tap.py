@@ -8,7 +8,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk import Stream, Tap
 
@@ -23,6 +23,7 @@ from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
 from tap_spapi.roles import missing_role_hint
 from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
+from tap_spapi.state_files import check_state, checked_json_file
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.outbound import (
     OutboundOrdersStream,
@@ -166,6 +167,30 @@ class TapSpapi(Tap):
     def skipped_streams(self) -> dict[tuple[str, str], str]:
         """(stream, account) pairs skipped for a missing role, with why."""
         return {}
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """singer-sdk's command, with `--state`/`--catalog` files that are not JSON named."""
+        return super().invoke(
+            about=about,
+            about_format=about_format,
+            config=config,
+            state=checked_json_file("--state", state),
+            catalog=checked_json_file("--catalog", catalog),
+        )
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """singer-sdk's state loading, refusing bookmarks from the future (they skip data)."""
+        check_state(state, datetime.datetime.now(datetime.UTC))
+        super().load_state(state)
 
     @cached_property
     def run_started_at(self) -> datetime.datetime:

@@ -162,3 +162,23 @@ def test_an_accounts_refresh_token_of_the_wrong_type_is_not_echoed(tmp_path):
     assert result.returncode != 0
     assert "setting 'accounts[0].refresh_token'" in result.stderr
     assert "9876543210123" not in result.stderr + result.stdout
+
+
+def test_a_state_file_that_is_not_json_is_named(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text('{"bookmarks": {"outbound_orders": ')
+    result = run_cli(["--config", write_config(tmp_path), "--state", str(state)])
+    assert result.returncode == 1
+    assert f"tap-spapi: error: --state {state}: not JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bookmark_in_the_future_is_refused_before_anything_is_skipped(tmp_path):
+    state = tmp_path / "state.json"
+    future = {"context": {"account": "default"}, "replication_key_value": "2099-01-01T00:00:00Z"}
+    state.write_text(json.dumps({"bookmarks": {"outbound_orders": {"partitions": [future]}}}))
+    result = run_cli(["--config", write_config(tmp_path), "--state", str(state)])
+    assert result.returncode == 1
+    assert "stream 'outbound_orders' replication_key_value 2099-01-01T00:00:00Z" in result.stderr
+    assert "in the future" in result.stderr
+    assert "Traceback" not in result.stderr

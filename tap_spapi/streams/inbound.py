@@ -149,6 +149,7 @@ class InboundShipmentItemsStream(SPAPIStream):
     operation_id = "getShipmentItemsByShipmentId"
     parent_stream_type = InboundShipmentsStream
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId", "SellerSKU"]
+    derived_keys = ("ShipmentId",)  # from the parent when the item does not repeat it
     records_jsonpath = "$.payload.ItemData[*]"
     # Bookmarks live with the parent; one state partition per shipment would grow forever.
     state_partitioning_keys: ClassVar[list[str]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import ACCOUNT_KEY, MissingKeyError, SPAPIStream
 from tap_spapi.errors import AuthError
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
     name = "marketplace_participations"
     operation_id = "getMarketplaceParticipations"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "marketplace_id"]
+    derived_keys = ("marketplace_id",)
     records_jsonpath = "$.payload[*]"
 
     @property
@@ -35,6 +36,11 @@ class MarketplaceParticipationsStream(SPAPIStream):
     ) -> dict[str, Any] | None:
         """Copy the key up from `marketplace.id`."""
         row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
+        if row["marketplace_id"] is None:
+            raise MissingKeyError(
+                f"stream '{self.name}' ({self.operation_id}): a participation without "
+                "marketplace.id (the key field 'marketplace_id')"
+            )
         return row
 
     def fetch(self, account: str) -> list[dict[str, Any]]:

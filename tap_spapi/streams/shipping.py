@@ -49,6 +49,7 @@ class ShippingTrackingStream(ShippingStream):
     operation_id = "getTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "trackingId"]
     replication_key = "latestEventTime"
+    derived_keys = ("latestEventTime",)  # computed from the events in post_process
     records_jsonpath = "$.payload"
 
     @property
