@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -257,3 +258,18 @@ def test_signer_overwrites_rather_than_appends_headers():
     assert prepared.headers["Authorization"].count("AWS4-HMAC-SHA256") == 1
     assert prepared.headers["X-Amz-Security-Token"] == "session-token-value"
     assert first.split("Signature=")[0] == prepared.headers["Authorization"].split("Signature=")[0]
+
+
+def test_an_expired_rdt_is_replaced_by_a_new_one():
+    config = StandInConfig(
+        seed=11, rate_scale=2.0, rate_overrides={"getShipment": (2.0, 4)}, rdt_lifetime=1
+    )
+    with StandIn(config) as standin:
+        account = account_for(standin)
+        shipment_id = standin.dataset.mfn_shipment_ids[0]
+        url = f"{standin.base_url}/mfn/v0/shipments/{shipment_id}"
+        session = account.session()
+        assert session.get(url, timeout=10).status_code == 200
+        time.sleep(1.5)  # the RDT's one-second life is over
+        assert session.get(url, timeout=10).status_code == 200
+        assert standin.stats.snapshot()["createRestrictedDataToken"]["requests"] == 2

@@ -23,6 +23,7 @@ CONTRACT = [
     "max_parallel_accounts",
     "shard_index",
     "shard_count",
+    "strict",
     "region",
     "marketplace_ids",
     "start_date",

@@ -161,3 +161,15 @@ def test_an_answer_slower_than_request_timeout_is_abandoned_and_retried():
         output = run_tap(all_streams_config(server, request_timeout=1))
         assert_complete(output, server)
         assert server.stats.count("listAllFulfillmentOrders", "slow") == 1
+
+
+def test_a_marketplace_the_account_does_not_sell_in_is_refused_clearly(tmp_path: Path):
+    with StandIn(StandInConfig(seed=60, rate_scale=50.0)) as server:
+        path = tmp_path / "config.json"
+        brazil = "A2Q3Y263D00KWC"  # North America region, not among the account's
+        path.write_text(json.dumps(all_streams_config(server, marketplace_ids=[brazil])))
+        result = run_cli(["--config", str(path)])
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert "stream 'inbound_shipments' (getShipments): HTTP 400 InvalidInput" in line
+    assert "x-amzn-RequestId" in line

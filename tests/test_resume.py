@@ -8,6 +8,7 @@ died with it would have seen. The next run starts from the last STATE among them
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,10 @@ import pytest
 from conftest import REPO
 from test_streams import expected_keys, full_config, key_of
 
+from spapi_standin import StandIn, StandInConfig
+
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from spapi_standin import StandIn
 
 
 def run_until(
@@ -63,10 +64,33 @@ def run_until(
 def test_killed_runs_resumed_from_their_last_state_lose_nothing(
     standin: StandIn, tmp_path: Path, kill_points: list[int]
 ) -> None:
+    assert_resumed_runs_lose_nothing(standin, tmp_path, kill_points)
+
+
+@pytest.mark.parametrize("seed", [71, 72])
+def test_killed_runs_under_faults_resumed_from_their_last_state_lose_nothing(
+    tmp_path: Path, seed: int
+) -> None:
+    # 5% server errors and dropped connections, access tokens that live 3 seconds, and
+    # kill points drawn from the seed.
+    faults = StandInConfig(
+        seed=seed, rate_scale=50.0, error_rate=0.04, drop_rate=0.01, token_lifetime=3
+    )
+    draw = random.Random(seed)
+    kill_points = sorted(draw.randint(1, 1200) for _ in range(3))
+    with StandIn(faults) as server:
+        assert_resumed_runs_lose_nothing(server, tmp_path, kill_points)
+
+
+def assert_resumed_runs_lose_nothing(
+    server: StandIn, tmp_path: Path, kill_points: list[int]
+) -> None:
+    """Kill at each point, resume from the last STATE read, finish: every key was emitted."""
     config = tmp_path / "config.json"
-    config.write_text(json.dumps(full_config(standin)))
+    config.write_text(json.dumps(full_config(server)))
     seen: dict[str, set[Any]] = {}
     state: dict[str, Any] | None = None
+    finished = False
     for kill_after in [*kill_points, None]:
         messages, finished = run_until(config, state, kill_after, tmp_path)
         for message in messages:
@@ -78,6 +102,6 @@ def test_killed_runs_resumed_from_their_last_state_lose_nothing(
         if finished:  # fewer records left than the kill point: the last run
             break
     assert finished
-    for stream, keys in expected_keys(standin.dataset).items():
+    for stream, keys in expected_keys(server.dataset).items():
         missing = keys - seen.get(stream, set())
         assert not missing, f"{stream}: {len(missing)} records never emitted, e.g. {min(missing)}"

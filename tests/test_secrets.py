@@ -57,3 +57,62 @@ def test_bad_refresh_token_error_does_not_echo_it(tmp_path):
     assert result.returncode == 1
     assert "invalid_grant" in result.stderr
     assert REFRESH_TOKEN not in result.stdout + result.stderr
+
+
+SECOND_REFRESH_TOKEN = "Atzr|sentinel-second-account-refresh-token-3e91"
+
+
+def test_every_stream_under_every_fault_at_debug_leaks_no_secret(tmp_path):
+    """Two accounts, SigV4, short-lived tokens, and each fault the tap survives."""
+    config = StandInConfig(
+        seed=12,
+        rate_scale=50.0,
+        client_secret=CLIENT_SECRET,
+        refresh_tokens={REFRESH_TOKEN, SECOND_REFRESH_TOKEN},
+        require_sigv4=True,
+        aws_credentials={AWS_KEY_ID: AWS_SECRET},
+        token_lifetime=2,
+        overlapping_pages=True,
+        outbound_page_size=40,
+    )
+    with StandIn(config) as server:
+        faults = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
+        for operation in ("listAllFulfillmentOrders", "getPackageTrackingDetails", "getTracking",
+                          "getShipments", "getFulfillmentOrder"):  # fmt: skip
+            for fault in faults:
+                server.inject(operation, status=fault, times=1)
+        server.inject("lwa", status=500, times=1)
+        server.inject("getCarrierAccounts", status=403, times=100, body=UNAUTHORIZED)
+        settings = tap_config(
+            server,
+            accounts=[
+                {"name": "first", "refresh_token": REFRESH_TOKEN},
+                {"name": "second", "refresh_token": SECOND_REFRESH_TOKEN},
+            ],
+            tracking_ids=server.dataset.tracking_labels(),
+            aws_access_key_id=AWS_KEY_ID,
+            aws_secret_access_key=AWS_SECRET,
+            aws_session_token=AWS_SESSION,
+            request_timeout=2,
+        )
+        settings.pop("refresh_token")
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(settings))
+        result = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"}, timeout=300)
+        issued = server.issued_tokens()
+        throttled = server.stats.count("getTracking", "429")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DEBUG" in result.stderr
+    assert throttled >= 1 and len(issued) >= 4, "the faults and token refreshes happened"
+    records = [line for line in result.stdout.splitlines() if '"type":"RECORD"' in line]
+    assert len(records) > 500
+    output = result.stdout + result.stderr
+    for secret in (CLIENT_SECRET, REFRESH_TOKEN, SECOND_REFRESH_TOKEN, AWS_SECRET, AWS_SESSION,
+                   *issued):  # fmt: skip
+        assert secret not in output
+
+
+UNAUTHORIZED = {
+    "errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]
+}
