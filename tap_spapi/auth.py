@@ -202,6 +202,11 @@ class RestrictedDataTokens:
         return _CachedToken.lasting(token, lifetime, self._clock())
 
 
+# AssumeRole parameters. botocore renews the temporary keys before they expire (15
+# minutes ahead); tests shorten their life to watch that happen.
+ASSUME_ROLE_ARGS: dict[str, Any] = {"RoleSessionName": "tap-spapi"}
+
+
 class SigV4Signer:
     """AWS Signature V4 over the final request, with optional STS role assumption.
 
@@ -246,7 +251,7 @@ class SigV4Signer:
             client_creator=create_client,
             source_credentials=source,
             role_arn=role_arn,
-            extra_args={"RoleSessionName": "tap-spapi"},
+            extra_args=dict(ASSUME_ROLE_ARGS),
         )
         return DeferredRefreshableCredentials(
             method="assume-role", refresh_using=fetcher.fetch_credentials

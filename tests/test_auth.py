@@ -10,6 +10,7 @@ import requests
 from conftest import run_tap, tap_config
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi import auth
 from tap_spapi.account import Account
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.auth import SigV4Signer
@@ -196,16 +197,24 @@ def test_threads_needing_the_same_rdt_share_one_issuance():
         assert lwa_requests(standin) == 1
 
 
-def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch):
+@pytest.mark.parametrize("key_life", [None, 900], ids=["default", "expiring"])
+def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch, key_life):
     moto_server = pytest.importorskip("moto.server")
     sts_models = pytest.importorskip("moto.sts.models")
     moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
+    if key_life:
+        # Keys that live 15 minutes are inside botocore's renewal window from the start:
+        # every signature renews them first, as it would near the end of a long run.
+        args = {**auth.ASSUME_ROLE_ARGS, "DurationSeconds": key_life}
+        monkeypatch.setattr(auth, "ASSUME_ROLE_ARGS", args)
+    signing_keys: set[str] = set()
     try:
         host, port = moto.get_host_and_port()
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://{host}:{port}")
 
         def issued_secret(access_key_id: str) -> str | None:
+            signing_keys.add(access_key_id)
             for backend in sts_models.sts_backends.values():
                 for regional in backend.values():
                     for role in regional.assumed_roles:
@@ -223,12 +232,17 @@ def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch):
                     aws_access_key_id="AKIDSOURCEKEY0000001",
                     aws_secret_access_key="source-secret-key-for-moto",
                     role_arn="arn:aws:iam::123456789012:role/SellingPartnerAPIRole",
+                    tracking_ids=server.dataset.tracking_labels()[:5],
                 )
             )
             assert output.records("marketplace_participations")
+            assert output.records("shipping_tracking")
             assert server.stats.snapshot()["sigv4"]["verified"] >= 1
+            assert server.stats.snapshot()["sigv4"].get("failed", 0) == 0
     finally:
         moto.stop()
+    # Expiring keys were replaced during the run, and every signature still verified.
+    assert (len(signing_keys) > 1) == bool(key_life)
 
 
 def test_revoked_refresh_token_names_the_setting(standin):

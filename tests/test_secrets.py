@@ -15,15 +15,21 @@ AWS_SECRET = "sentinel-aws-secret-access-key-9d3b"
 AWS_SESSION = "sentinel-aws-session-token-41aa"
 
 
-def test_debug_run_with_faults_leaks_no_secret(tmp_path):
-    config = StandInConfig(
-        seed=9,
+def sentinel_standin(seed: int, *refresh_tokens: str, **extra: object) -> StandInConfig:
+    """A stand-in that knows only the sentinel secrets and checks SigV4 signatures."""
+    return StandInConfig(
+        seed=seed,
         rate_scale=50.0,
         client_secret=CLIENT_SECRET,
-        refresh_tokens={REFRESH_TOKEN},
+        refresh_tokens={REFRESH_TOKEN, *refresh_tokens},
         require_sigv4=True,
         aws_credentials={AWS_KEY_ID: AWS_SECRET},
+        **extra,  # type: ignore[arg-type]
     )
+
+
+def test_debug_run_with_faults_leaks_no_secret(tmp_path):
+    config = sentinel_standin(9)
     with StandIn(config) as server:
         server.inject("getMarketplaceParticipations", status=429, times=1)
         server.inject("getMarketplaceParticipations", status=500, times=1)
@@ -64,16 +70,8 @@ SECOND_REFRESH_TOKEN = "Atzr|sentinel-second-account-refresh-token-3e91"
 
 def test_every_stream_under_every_fault_at_debug_leaks_no_secret(tmp_path):
     """Two accounts, SigV4, short-lived tokens, and each fault the tap survives."""
-    config = StandInConfig(
-        seed=12,
-        rate_scale=50.0,
-        client_secret=CLIENT_SECRET,
-        refresh_tokens={REFRESH_TOKEN, SECOND_REFRESH_TOKEN},
-        require_sigv4=True,
-        aws_credentials={AWS_KEY_ID: AWS_SECRET},
-        token_lifetime=2,
-        overlapping_pages=True,
-        outbound_page_size=40,
+    config = sentinel_standin(
+        12, SECOND_REFRESH_TOKEN, token_lifetime=2, overlapping_pages=True, outbound_page_size=40
     )
     with StandIn(config) as server:
         faults = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
