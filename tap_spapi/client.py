@@ -281,6 +281,8 @@ class SPAPIStream(RESTStream[str]):
         and so are its later contexts; the other accounts finish, and the run exits
         non-zero at the end. Its bookmarks do not move.
         """
+        if not (context or {}).get(ACCOUNT_KEY):
+            return  # no account in this run's shard: singer-sdk syncs once without context
         name = self.account_for(context).name
         tap = self._tap
         if name in tap.failed_accounts or (self.name, name) in tap.skipped_streams:  # type: ignore[attr-defined]

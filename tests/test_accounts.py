@@ -186,3 +186,13 @@ def test_state_of_three_accounts_is_kept_when_a_fourth_is_added(regions):
     assert found["acme-na"] == changed
     assert found["globex-na"] == changed
     assert "acme-eu" not in found
+
+
+def test_a_shard_without_accounts_extracts_nothing_and_succeeds(regions):
+    na, _ = regions
+    entries = [(account("acme-na", na, NA_TOKEN, "na"), na)]
+    empty = next(i for i in range(4) if not in_shard("acme-na", i, 4))
+    config = accounts_config(entries, shard_index=empty, shard_count=4)
+    output = run_tap(config)
+    assert not [m for m in output.messages if m["type"] == "RECORD"]
+    assert na.stats.count("lwa", "refresh_token") == 0

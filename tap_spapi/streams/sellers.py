@@ -51,6 +51,8 @@ class MarketplaceParticipationsStream(SPAPIStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's participations: the tap may already have fetched them to find
         its marketplaces, and at 1 request per minute a second call is costly."""
+        if not (context or {}).get(ACCOUNT_KEY):
+            return []  # no account in this run's shard
         account = self.account_for(context).name
         if account in self._tap.failed_accounts:  # type: ignore[attr-defined]
             return []
