@@ -308,12 +308,17 @@ class SPAPIStream(RESTStream[str]):
         load it twice. Records that lack a key field here (it is added later) pass.
         """
         keys = self.primary_keys or []
-        seen: set[tuple[Any, ...]] = set()
+        seen: set[tuple[Any, ...]] = set()  # key fields are strings or numbers (the schemas)
         repeats = 0
         for record in records:
             if keys and all(field in record for field in keys):
-                key = tuple(str(record[field]) for field in keys)
-                if key in seen:
+                key = tuple([record[field] for field in keys])
+                try:
+                    repeated = key in seen
+                except TypeError:  # a key Amazon sent as an object or list
+                    key = tuple(map(repr, key))
+                    repeated = key in seen
+                if repeated:
                     repeats += 1
                     continue
                 seen.add(key)
