@@ -279,7 +279,9 @@ class SPAPIStream(RESTStream[str]):
 
         An account whose credentials Amazon refuses is skipped with an error naming it,
         and so are its later contexts; the other accounts finish, and the run exits
-        non-zero at the end. Its bookmarks do not move.
+        non-zero at the end. A stream Amazon refuses for a missing role (403
+        Unauthorized) is skipped for that account (see `TapSpapi.stream_skipped`).
+        Skipped bookmarks do not move.
         """
         if not (context or {}).get(ACCOUNT_KEY):
             return  # no account in this run's shard: singer-sdk syncs once without context
