@@ -36,12 +36,24 @@ class BatchFlushingWriter(MsgSpecWriter):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
+        self._last_state = b""
         self._last_flush = time.monotonic()
         _WRITERS.add(self)
 
     def write_message(self, message: Message) -> None:
-        """Queue `message`; write the queue out unless it is a record that can wait."""
-        self._pending += self.format_message(message)
+        """Queue `message`; write the queue out unless it is a record that can wait.
+
+        A STATE equal to the last one written is dropped: singer-sdk writes the whole
+        state after every child context (one per order, shipment, package) even when no
+        bookmark moved, and targets commit a batch on every STATE (target-duckdb loaded
+        one row at a time). The records stay covered by the next STATE that says more.
+        """
+        line = self.format_message(message)
+        if message.type == SingerMessageType.STATE:
+            if line == self._last_state:
+                return
+            self._last_state = bytes(line)
+        self._pending += line
         if (
             message.type != SingerMessageType.RECORD
             or len(self._pending) >= CHUNK_BYTES

@@ -86,3 +86,17 @@ def test_a_failed_run_writes_out_what_is_left(clock):
         writer.write_message(record(7))
         flush_all_writers()
         assert [m["record"]["n"] for m in lines(stdout)] == [7]
+
+
+def test_a_state_equal_to_the_last_one_is_not_written_again(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        same = {"bookmarks": {"s": {"n": 1}}}
+        writer.write_message(StateMessage(value=same))
+        writer.write_message(record(1))
+        writer.write_message(StateMessage(value=dict(same)))  # nothing moved
+        writer.write_message(record(2))
+        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+        kinds = [m["type"] for m in lines(stdout)]
+        assert kinds == ["STATE", "RECORD", "RECORD", "STATE"]
+        assert lines(stdout)[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}
