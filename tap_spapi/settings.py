@@ -257,7 +257,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "tracking_ids_file",
         th.StringType,
         description=(
-            "A CSV (header tracking_id,carrier_id) or JSON Lines file of more labels to track."
+            "A CSV (header tracking_id,carrier_id, optionally account) or JSON Lines file of "
+            "more labels to track."
         ),
     ),
     th.Property(
