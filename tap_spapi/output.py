@@ -1,4 +1,4 @@
-"""How Singer messages leave the tap: msgspec-encoded, written in batches, not per record."""
+"""How Singer messages leave the tap: msgspec-encoded, records in batches, STATE paced."""
 
 from __future__ import annotations
 
@@ -18,62 +18,84 @@ if TYPE_CHECKING:
 MAX_RECORD_DELAY = 0.5
 # Records are written out in chunks of about this many bytes.
 CHUNK_BYTES = 256 * 1024
+# At most one STATE message per this many seconds (the newest waits for its turn).
+STATE_INTERVAL = 1.0
 
 
 class BatchFlushingWriter(MsgSpecWriter):
-    """singer-sdk's msgspec writer, writing records in chunks instead of one by one.
+    """singer-sdk's msgspec writer, writing records in chunks and STATE at a steady pace.
 
     singer-sdk writes and flushes every message: a system call per record, and each
     one lets the reader threads take the GIL, so the main thread queued for it again
     (a third of its time in the throughput benchmark). Records wait here until the next
-    non-record message (SCHEMA, STATE, ...), `CHUNK_BYTES`, or `MAX_RECORD_DELAY`, so
-    every STATE still reaches the target after all the records it covers, and a killed
-    run loses only records its last STATE does not cover (a resumed run fetches them).
-    A successful sync ends with a STATE; after a failure the entry point writes out
-    what is left with `flush_all_writers`.
+    non-record message (SCHEMA, STATE, ...), `CHUNK_BYTES`, or `MAX_RECORD_DELAY`.
+
+    singer-sdk also writes the whole state after every child context (one per order,
+    shipment and package), and targets commit a batch on every STATE: target-duckdb
+    loaded child streams one row at a time. So at most one STATE goes out per
+    `STATE_INTERVAL`; a newer one waits (the newest replaces the older) and goes out with
+    the next write after the interval, or at the end of the run (`finish`). Every STATE
+    still follows all the records it covers; a killed run resumes from an older STATE
+    and emits again what came after it, never less.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
         self._last_state = b""
+        self._held_state: bytes | None = None
         self._last_flush = time.monotonic()
+        self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
         _WRITERS.add(self)
 
     def write_message(self, message: Message) -> None:
-        """Queue `message`; write the queue out unless it is a record that can wait.
-
-        A STATE equal to the last one written is dropped: singer-sdk writes the whole
-        state after every child context (one per order, shipment, package) even when no
-        bookmark moved, and targets commit a batch on every STATE (target-duckdb loaded
-        one row at a time). The records stay covered by the next STATE that says more.
-        """
+        """Queue `message`; write the queue out unless it is a record or STATE that can wait."""
         line = self.format_message(message)
         if message.type == SingerMessageType.STATE:
-            if line == self._last_state:
-                return
-            self._last_state = bytes(line)
-        self._pending += line
+            self._hold_state(bytes(line))
+        else:
+            self._pending += line
+        # Any non-record message (a STATE too, even one that waits) writes the records out,
+        # so a run's last records never wait for a STATE that is held back.
         if (
             message.type != SingerMessageType.RECORD
             or len(self._pending) >= CHUNK_BYTES
             or time.monotonic() - self._last_flush > MAX_RECORD_DELAY
+            or self._state_due()
         ):
             self.flush()
 
-    def flush(self) -> None:
-        """Write out and flush every queued message."""
+    def _hold_state(self, line: bytes) -> None:
+        if line != self._last_state:  # an unchanged state says nothing new
+            self._held_state = line
+
+    def _state_due(self) -> bool:
+        return (
+            self._held_state is not None
+            and time.monotonic() - self._last_state_at >= STATE_INTERVAL
+        )
+
+    def flush(self, *, final: bool = False) -> None:
+        """Write out the queued records, then the held STATE if it is due (or `final`)."""
+        if self._held_state is not None and (final or self._state_due()):
+            self._pending += self._held_state
+            self._last_state, self._held_state = self._held_state, None
+            self._last_state_at = time.monotonic()
         if self._pending:
             sys.stdout.buffer.write(self._pending)
             self._pending.clear()
         sys.stdout.flush()
         self._last_flush = time.monotonic()
 
+    def finish(self) -> None:
+        """Write out everything, the newest STATE last (the end of a run)."""
+        self.flush(final=True)
+
 
 _WRITERS: weakref.WeakSet[BatchFlushingWriter] = weakref.WeakSet()
 
 
 def flush_all_writers() -> None:
-    """Write out what every live writer still holds (the end of a failed run)."""
+    """Write out what every live writer still holds, with its newest STATE (end of a run)."""
     for writer in list(_WRITERS):
-        writer.flush()
+        writer.finish()

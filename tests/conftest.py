@@ -17,6 +17,7 @@ import pytest
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.account import close_all_accounts
+from tap_spapi.output import flush_all_writers
 from tap_spapi.tap import TapSpapi
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def run_tap(
     try:
         with redirect_stdout(text):
             tap.sync_all()
+            flush_all_writers()  # what the command line does at the end of a run
     finally:
         close_all_accounts()
     text.flush()

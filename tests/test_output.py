@@ -94,9 +94,38 @@ def test_a_state_equal_to_the_last_one_is_not_written_again(clock):
         same = {"bookmarks": {"s": {"n": 1}}}
         writer.write_message(StateMessage(value=same))
         writer.write_message(record(1))
+        clock.now += output.STATE_INTERVAL
         writer.write_message(StateMessage(value=dict(same)))  # nothing moved
         writer.write_message(record(2))
-        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+        writer.finish()
+        assert [m["type"] for m in lines(stdout)] == ["STATE", "RECORD", "RECORD"]
+
+
+def test_states_go_out_at_most_once_per_interval_the_newest_last(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        for number in range(1, 6):  # five child contexts in quick succession
+            writer.write_message(record(number))
+            writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": number}}}))
         kinds = [m["type"] for m in lines(stdout)]
-        assert kinds == ["STATE", "RECORD", "RECORD", "STATE"]
-        assert lines(stdout)[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}
+        # The first STATE goes out; the next ones wait, the records do not.
+        assert kinds == ["RECORD", "STATE", "RECORD", "RECORD", "RECORD", "RECORD"]
+        clock.now += output.STATE_INTERVAL
+        writer.write_message(record(6))
+        written = lines(stdout)
+        # Due again: the records so far, then the newest state (n=5), which covers them.
+        assert [m["type"] for m in written][-2:] == ["RECORD", "STATE"]
+        assert written[-1]["value"] == {"bookmarks": {"s": {"n": 5}}}
+        assert [m["record"]["n"] for m in written if m["type"] == "RECORD"] == list(range(1, 7))
+
+
+def test_the_end_of_a_run_writes_the_newest_state(clock):
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 1}}}))
+        writer.write_message(record(2))
+        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+        flush_all_writers()
+        written = lines(stdout)
+        assert [m["type"] for m in written] == ["STATE", "RECORD", "STATE"]
+        assert written[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}
