@@ -30,9 +30,10 @@ class BatchFlushingWriter(MsgSpecWriter):
     (a third of its time in the throughput benchmark). Records wait here until the next
     non-record message (SCHEMA, STATE, ...), `CHUNK_BYTES`, or `MAX_RECORD_DELAY`.
 
-    singer-sdk also writes the whole state after every child context (one per order,
-    shipment and package), and targets commit a batch on every STATE: target-duckdb
-    loaded child streams one row at a time. So at most one STATE goes out per
+    singer-sdk also writes the whole state, and the child stream's SCHEMA again, for
+    every child context (one per order, shipment and package), and targets commit a
+    batch on each: target-duckdb loaded child streams one row at a time. A SCHEMA is
+    sent once per stream (again only if it changes). So at most one STATE goes out per
     `STATE_INTERVAL`; a newer one waits (the newest replaces the older) and goes out with
     the next write after the interval, or at the end of the run (`finish`). Every STATE
     still follows all the records it covers; a killed run resumes from an older STATE
@@ -44,6 +45,7 @@ class BatchFlushingWriter(MsgSpecWriter):
         self._pending = bytearray()
         self._last_state = b""
         self._held_state: bytes | None = None
+        self._schemas: dict[str, bytes] = {}
         self._last_flush = time.monotonic()
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
         _WRITERS.add(self)
@@ -51,6 +53,13 @@ class BatchFlushingWriter(MsgSpecWriter):
     def write_message(self, message: Message) -> None:
         """Queue `message`; write the queue out unless it is a record or STATE that can wait."""
         line = self.format_message(message)
+        if message.type == SingerMessageType.SCHEMA:
+            # singer-sdk sends a child stream's SCHEMA again before every parent record's
+            # children, and targets flush their batches on each: send each schema once.
+            stream = getattr(message, "stream", "")
+            if self._schemas.get(stream) == line:
+                return
+            self._schemas[stream] = bytes(line)
         if message.type == SingerMessageType.STATE:
             self._hold_state(bytes(line))
         else:

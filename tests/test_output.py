@@ -129,3 +129,21 @@ def test_the_end_of_a_run_writes_the_newest_state(clock):
         written = lines(stdout)
         assert [m["type"] for m in written] == ["STATE", "RECORD", "STATE"]
         assert written[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}
+
+
+def test_a_schema_is_sent_once_per_stream_unless_it_changes(clock):
+    from singer_sdk.singerlib import SchemaMessage
+
+    def schema(kind: str) -> SchemaMessage:
+        properties = {"n": {"type": kind}}
+        return SchemaMessage(stream="s", schema={"properties": properties}, key_properties=["n"])
+
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        for number in range(3):  # a child stream's sync per parent record
+            writer.write_message(schema("integer"))
+            writer.write_message(record(number))
+        writer.write_message(schema("string"))
+        writer.finish()
+        kinds = [m["type"] for m in lines(stdout)]
+        assert kinds == ["SCHEMA", "RECORD", "RECORD", "RECORD", "SCHEMA"]
