@@ -33,6 +33,7 @@ from typing import Any
 import requests
 
 from spapi_standin import StandIn, StandInConfig
+from spapi_standin.peak import run_tap_with_peak
 from tap_spapi.tap import TapSpapi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,24 +88,20 @@ def run_tap(config: dict[str, Any], streams: set[str]) -> TapRun:
     """
     with tempfile.TemporaryDirectory() as tmp:
         config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
-        peak_file, log_file = Path(tmp, "peak"), Path(tmp, "stderr")
+        log_file = Path(tmp, "stderr")
         config_file.write_text(json.dumps(config))
         catalog_file.write_text(json.dumps(catalog_selecting(config, streams)))
         args = ["--config", str(config_file), "--catalog", str(catalog_file)]
         started = time.monotonic()
         with log_file.open("wb") as log:
-            exit_code = subprocess.call(
-                [sys.executable, "-c", RUN_TAP_REPORTING_PEAK, str(peak_file), *args],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                cwd=REPO,
+            exit_code, peak_mb = run_tap_with_peak(
+                args, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO
             )
         wall = time.monotonic() - started
         if exit_code != 0:
             raise SystemExit(f"the tap failed:\n{log_file.read_text()[-3000:]}")
-        peak_kb = int(peak_file.read_text().split()[1])
         records = count_records(log_file.read_text())
-    return TapRun(wall, records, peak_kb / 1024)
+    return TapRun(wall, records, peak_mb)
 
 
 def count_records(log: str) -> int:
@@ -117,22 +114,6 @@ def count_records(log: str) -> int:
             if point.get("metric") == "record_count":
                 total += int(point["value"])
     return total
-
-
-# The tap's own peak RSS, written at exit. Not `ru_maxrss` from wait4: Linux carries the
-# parent's high-water mark into a forked child across exec, so the child would report
-# this benchmark process's size (the stand-in's whole data set) instead of the tap's.
-RUN_TAP_REPORTING_PEAK = """
-import atexit, runpy, sys
-def report(path=sys.argv[1]):
-    with open("/proc/self/status") as status:
-        peak = next(line for line in status if line.startswith("VmHWM:"))
-    with open(path, "w") as out:
-        out.write(peak)
-atexit.register(report)
-sys.argv = ["tap-spapi", *sys.argv[2:]]
-runpy.run_module("tap_spapi", run_name="__main__")
-"""
 
 
 def pacing_rows(server: StandIn, run: TapRun, scale: float) -> list[list[str]]:

@@ -6,6 +6,7 @@ Runs from the repository root with the tap's virtualenv; Meltano lives in its ow
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import subprocess
 import sys
@@ -42,7 +43,14 @@ def start_standin(port: int) -> subprocess.Popen[str]:
 
 def meltano(binary: str, *args: str) -> None:
     """Run a Meltano command in the repo, failing the demo if it fails."""
-    env = {**os.environ, "MELTANO_ENVIRONMENT": "demo"}
+    # The stand-in's data spans the 90 days before now: start just before it, so every
+    # record is read and the report streams need few reports (one a minute after 15).
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=95)
+    env = {
+        **os.environ,
+        "MELTANO_ENVIRONMENT": "demo",
+        "TAP_SPAPI_START_DATE": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     print("$ meltano " + " ".join(args), flush=True)
     subprocess.run([binary, *args], cwd=REPO, env=env, check=True)
 

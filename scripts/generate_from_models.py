@@ -4,7 +4,9 @@
 Amazon's Swagger models are the source of truth for field names, types, paths and
 usage plans, so nothing here is typed by hand. The script writes:
 
-- `tap_spapi/schemas/<stream>.json`: one Singer JSON Schema per stream;
+- `tap_spapi/schemas/<stream>.json`: one Singer JSON Schema per stream (report streams
+  from the columns in `tap_spapi/report_types.py`: the models do not describe report
+  documents);
 - `tap_spapi/operations.json`: method, path, usage plan (rate, burst), restricted and
   grantless flags of every operation the tap or its stand-in uses;
 - `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
@@ -362,6 +364,52 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
     }
 
 
+# ---------------------------------------------------------------- report stream schemas
+
+REPORT_KINDS: dict[str, Json] = {
+    "string": STRING,
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "date-time": DATE_TIME,
+    "boolean": {"type": ["boolean", "null"]},
+}
+
+
+def report_types() -> Any:
+    """`tap_spapi/report_types.py`, loaded by path (it is standard library only)."""
+    import importlib.util
+
+    path = REPO / "tap_spapi" / "report_types.py"
+    spec = importlib.util.spec_from_file_location("_report_types", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_report_schema(report: Any) -> Json:
+    """Typed columns of one report type, keys never null, plus account and report id."""
+    properties: Json = {name: dict(REPORT_KINDS[kind]) for name, kind in report.kinds.items()}
+    for key in report.keys:
+        properties[key] = {**properties[key], "type": ["string"]}
+    properties["report_id"] = {
+        "type": ["string"],
+        "description": "The Reports API report the row was read from.",
+    }
+    properties.update(ACCOUNT_FIELDS)
+    return {
+        "type": "object",
+        "description": (
+            f"{report.description} Report type {report.report_type}; generated from "
+            "tap_spapi/report_types.py by scripts/generate_from_models.py; do not edit."
+        ),
+        "additionalProperties": True,
+        "required": ["account", *report.keys],
+        "properties": properties,
+    }
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -378,6 +426,10 @@ def outputs(models: Path) -> dict[Path, str]:
     for name, spec in STREAMS.items():
         files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(
             build_stream_schema(models, spec)
+        )
+    for report in report_types().REPORT_TYPES:
+        files[REPO / "tap_spapi" / "schemas" / f"{report.stream_name}.json"] = render(
+            build_report_schema(report)
         )
     return files
 

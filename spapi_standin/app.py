@@ -19,6 +19,7 @@ from spapi_standin.lwa import LwaEndpoint, TokenRegistry
 from spapi_standin.operations import Operation, Operations, Request
 from spapi_standin.ratelimit import RateLimiter, load_plans
 from spapi_standin.replies import Reply, not_found, quota_exceeded
+from spapi_standin.reports import DOCUMENT_PREFIX
 from spapi_standin.sigv4 import SignedRequest, SigV4Verifier
 from spapi_standin.stats import Stats
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
 UNKNOWN = "unknown"
+# The stats and fault key of report document downloads (not an SP-API operation).
+DOWNLOAD = "reportDocumentDownload"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,13 @@ class App:
             content_type = raw.headers.get("content-type", "")
             reply = self.faults.scripted("lwa", lambda: self.lwa.handle(content_type, raw.body))
             return "lwa", reply or self.lwa.handle(content_type, raw.body)
+        if raw.method == "GET" and path.startswith(DOCUMENT_PREFIX):
+            # A pre-signed document link: no SP-API auth, no usage plan (Amazon's S3).
+            self.stats.request(DOWNLOAD, raw.original_headers)
+            document_id = path.removeprefix(DOCUMENT_PREFIX)
+            download = self.operations.reports.download
+            reply = self.faults.scripted(DOWNLOAD, lambda: download(document_id))
+            return DOWNLOAD, reply or download(document_id)
         found = self.operations.match(raw.method, path)
         if found is None:
             self.stats.request(UNKNOWN, raw.original_headers)

@@ -34,12 +34,15 @@ WRONG_KIND = "The access token you provided is not valid for this operation."
 class AccessRule:
     """Which token an operation accepts."""
 
-    kind: Literal["seller", "grantless", "restricted"]
+    kind: Literal["seller", "grantless", "restricted", "seller_or_restricted"]
     scope: str | None = None  # for grantless operations
 
 
 SELLER = AccessRule("seller")
 RESTRICTED = AccessRule("restricted")
+# getReportDocument: an RDT is needed for restricted report types only (the handler
+# decides), and accepted for the others.
+SELLER_OR_RESTRICTED = AccessRule("seller_or_restricted")
 
 
 def denied(details: str) -> Reply:
@@ -83,6 +86,8 @@ def check_access(
 def _accepted(rule: AccessRule, token: IssuedToken, method: str, path: str) -> bool:
     if rule.kind == "seller":
         return token.kind == "seller"
+    if rule.kind == "seller_or_restricted" and token.kind == "seller":
+        return True
     if rule.kind == "grantless":
         return token.kind == "grantless" and token.scope == rule.scope
     return token.kind == "rdt" and any(grant.covers(method, path) for grant in token.resources)

@@ -48,6 +48,13 @@ class StandInConfig:
     carrier_accounts: int = 3
     mfn_shipments: int = 5
     response_schemas_path: Path | None = None  # None = the packaged response_schemas.json
+    report_rows: int = 60  # rows per report type over the history (x size)
+
+    # Reports API: how long Amazon takes to build a report, the documents' charset, and
+    # how fast a document downloads (0 = at once; > 0 sends it in paced chunks)
+    report_processing_seconds: float = 0.2
+    report_charset: str = "UTF-8"
+    document_bytes_per_second: float = 0.0
 
     # Pagination
     inbound_page_size: int = 50

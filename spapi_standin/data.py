@@ -70,6 +70,9 @@ class Dataset:
     carrier_accounts: list[Record] = field(default_factory=list)
     mfn_shipments: dict[str, Record] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
+    # The Reports API's rows (spapi_standin/reports.py, attached when the server starts):
+    # derived from the seed on demand, never stored.
+    reports: Any = field(default=None, repr=False)
     version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _touch_rng: random.Random = field(default_factory=random.Random, repr=False)

@@ -392,3 +392,14 @@ def _expand_class(body: str) -> str:
             chars.append(char)
             index += 1
     return "".join(chars)
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 instant (naive = UTC), or None if absent or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -15,17 +15,20 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from spapi_standin import paths
-from spapi_standin.auth_check import RESTRICTED, SELLER, AccessRule
+from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, AccessRule
 from spapi_standin.data import Dataset, InboundQuery
+from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
+from spapi_standin.reports import ReportsService
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from spapi_standin.config import StandInConfig
     from spapi_standin.paths import Route
 
@@ -108,6 +111,9 @@ class Operations:
         self.data = dataset
         self.registry = registry
         self.cache = BodyCache()
+        self.reports = ReportsService(config, registry, dataset.now)
+        dataset.reports = self.reports
+        reports = self.reports
         notifications = AccessRule("grantless", "sellingpartnerapi::notifications")
         table: list[tuple[str, Route, AccessRule, Handler]] = [
             ("getMarketplaceParticipations", paths.PARTICIPATIONS, SELLER, self.participations),
@@ -121,6 +127,16 @@ class Operations:
             ("createRestrictedDataToken", paths.RESTRICTED_DATA_TOKEN, SELLER, self.create_rdt),
             ("getShipment", paths.MFN_SHIPMENT, RESTRICTED, self.mfn_shipment),
             ("getDestinations", paths.DESTINATIONS, notifications, self.destinations),
+            ("getReports", paths.REPORTS, SELLER, reports.get_reports),
+            ("createReport", paths.CREATE_REPORT, SELLER, reports.create_report),
+            ("getReport", paths.REPORT, SELLER, reports.get_report),
+            # Restricted report types need an RDT; the handler checks, by report type.
+            (
+                "getReportDocument",
+                paths.REPORT_DOCUMENT,
+                SELLER_OR_RESTRICTED,
+                reports.get_report_document,
+            ),
         ]
         # Literal paths before templated ones, so a literal segment never reads as an id.
         table.sort(key=lambda row: row[1].path.count("{"))
@@ -219,10 +235,10 @@ class Operations:
             state = _decode_token(token)
             if state is None or "o" not in state:
                 return invalid_input("Invalid nextToken.")
-            start, offset = _parse_time(state.get("s")), int(state["o"])
+            start, offset = parse_instant(state.get("s")), int(state["o"])
         else:
             raw_start = request.first("queryStartDate")
-            start = _parse_time(raw_start)
+            start = parse_instant(raw_start)
             if raw_start is not None and start is None:
                 return invalid_input("queryStartDate must be an ISO 8601 date-time.")
             offset = 0
@@ -374,7 +390,7 @@ def _inbound_filters(request: Request, query_type: str) -> InboundQuery | Reply:
             return invalid_input(
                 "LastUpdatedAfter and LastUpdatedBefore are required for DATE_RANGE."
             )
-        after, before = _parse_time(raw_after), _parse_time(raw_before)
+        after, before = parse_instant(raw_after), parse_instant(raw_before)
         if after is None or before is None:
             return invalid_input(
                 "LastUpdatedAfter and LastUpdatedBefore must be ISO 8601 date-times."
@@ -408,8 +424,8 @@ def _inbound_state(query: InboundQuery) -> dict[str, Any]:
 
 def _inbound_query_from(state: dict[str, Any]) -> InboundQuery:
     return InboundQuery(
-        after=_parse_time(state.get("a")),
-        before=_parse_time(state.get("b")),
+        after=parse_instant(state.get("a")),
+        before=parse_instant(state.get("b")),
         ids=frozenset(state["i"]) if state.get("i") is not None else None,
         statuses=frozenset(state["s"]) if state.get("s") is not None else None,
     )
@@ -429,14 +445,3 @@ def _decode_token(token: str | None) -> dict[str, Any] | None:
     if not isinstance(state, dict) or not isinstance(state.get("o"), int):
         return None
     return state
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 instant (naive = UTC), or None if absent or malformed."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -27,6 +27,10 @@ SHIPPING_TRACKING = Route("GET", "/shipping/v2/tracking")
 CARRIER_ACCOUNTS = Route("PUT", "/shipping/v2/carrierAccounts")
 RESTRICTED_DATA_TOKEN = Route("POST", "/tokens/2021-03-01/restrictedDataToken")
 MFN_SHIPMENT = Route("GET", "/mfn/v0/shipments/{shipmentId}")
+REPORTS = Route("GET", "/reports/2021-06-30/reports")
+CREATE_REPORT = Route("POST", "/reports/2021-06-30/reports")
+REPORT = Route("GET", "/reports/2021-06-30/reports/{reportId}")
+REPORT_DOCUMENT = Route("GET", "/reports/2021-06-30/documents/{reportDocumentId}")
 # Test-only: Notifications v1 is not in our models; it exists here to exercise grantless
 # tokens end to end.
 DESTINATIONS = Route("GET", "/notifications/v1/destinations")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 JSON = "application/json"
-Action = Literal["send", "drop", "truncate", "slow"]
+Action = Literal["send", "drop", "truncate", "slow", "trickle"]
 
 
 @dataclass(frozen=True)

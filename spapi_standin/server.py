@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from spapi_standin.data import Dataset
+    from spapi_standin.reports import ReportsService
     from spapi_standin.stats import Stats
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
@@ -97,6 +98,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         body = reply.body
+        if reply.action == "trickle":
+            self._trickle(reply)
+            return
         self.send_response(reply.status)
         self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
         for name, value in reply.headers:
@@ -109,6 +113,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _trickle(self, reply: Reply) -> None:
+        """Send the body in chunks at `document_bytes_per_second` (a slow download)."""
+        rate = self.server.app.config.document_bytes_per_second
+        self.send_response(reply.status)
+        self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        chunk = 16 * 1024
+        with contextlib.suppress(OSError):  # the client went away (a killed tap)
+            for offset in range(0, len(reply.body), chunk):
+                self.wfile.write(reply.body[offset : offset + chunk])
+                self.wfile.flush()
+                time.sleep(chunk / rate)
 
 
 class StandIn:
@@ -216,6 +236,11 @@ class StandIn:
     def touch(self, kind: str, count: int, at: datetime | None = None) -> list[str]:
         """Shortcut for `dataset.touch` (records changed between two runs)."""
         return self.dataset.touch(kind, count, at)
+
+    @property
+    def reports(self) -> ReportsService:
+        """The Reports API's reports and documents (script outcomes, plant reports)."""
+        return self.app.operations.reports
 
     def reset_rate_limits(self) -> None:
         """Refill every usage-plan bucket."""

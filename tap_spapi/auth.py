@@ -337,9 +337,15 @@ class SPAPIAuth(APIAuthenticatorBase):
                 )
             return self._grantless[scope]
 
-    def access_token_for(self, operation: Operation | None, path: str) -> str:
-        """Which token authorises a call: an RDT, a grantless token or the seller's."""
-        if operation is not None and operation.restricted:
+    def access_token_for(
+        self, operation: Operation | None, path: str, *, restricted: bool = False
+    ) -> str:
+        """Which token authorises a call: an RDT, a grantless token or the seller's.
+
+        `restricted` asks for an RDT where the operation needs one only for some data
+        (the document of a restricted report type).
+        """
+        if operation is not None and (operation.restricted or restricted):
             if self.rdt is None:
                 raise AuthError(
                     f"{operation.operation_id} needs a Restricted Data Token "
@@ -350,11 +356,14 @@ class SPAPIAuth(APIAuthenticatorBase):
             return self.grantless(operation.scope).token()
         return self.lwa.token()
 
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def authenticate_request(
+        self, request: requests.PreparedRequest, *, restricted: bool = False
+    ) -> requests.PreparedRequest:
         """Overwrite the auth headers of `request` (safe to call any number of times)."""
         path = requests.utils.urlparse(request.url).path  # type: ignore[attr-defined]
         operation = self._catalog.match(request.method or "GET", path)
-        request.headers[ACCESS_TOKEN_HEADER] = self.access_token_for(operation, path)
+        token = self.access_token_for(operation, path, restricted=restricted)
+        request.headers[ACCESS_TOKEN_HEADER] = token
         request.headers["x-amz-date"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         request.headers["User-Agent"] = self.user_agent
         if self.signer is not None:

@@ -18,7 +18,7 @@ from collections import deque
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import msgspec
 import requests
@@ -35,7 +35,7 @@ from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AuthError, TapSpapiError
 from tap_spapi.operations import load_catalog
 from tap_spapi.redact import redact
-from tap_spapi.transport import ACCOUNT_HEADER, paced_session
+from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
@@ -263,6 +263,50 @@ class SPAPIStream(RESTStream[str]):
             where = f"stream '{self.name}' ({self.operation_id})"
             return DecodedBodyPaginator(f"$.{self.next_token_path}", where)
         return SinglePagePaginator()
+
+    def call(
+        self,
+        operation_id: str,
+        context: Context | None,
+        *,
+        path_values: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        restricted: bool = False,
+    ) -> Any:
+        """One request to `operation_id` outside the SDK's record loop, decoded.
+
+        For streams that need several operations per context (reports: list, create,
+        poll, document). It goes through the same retries, pacing, auth and error
+        messages as the SDK's own requests; `restricted` asks for a Restricted Data
+        Token where the need depends on the data, not the operation.
+        """
+        operation = load_catalog()[operation_id]
+        path = operation.path
+        for name, value in (path_values or {}).items():
+            path = path.replace(f"{{{name}}}", quote(value, safe=""))
+        headers = {**self.http_headers, ACCOUNT_HEADER: self.account_for(context).name}
+        if restricted:
+            headers[RESTRICTED_HEADER] = "1"
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = requests.Request(
+            operation.method,
+            f"{self.account_for(context).base_url}{path}",
+            params=params,
+            data=msgspec.json.encode(body) if body is not None else None,
+            headers=headers,
+        )
+        prepared = self.requests_session.prepare_request(request)
+        send = self.request_decorator(self._request)
+        return decoded_body(send(prepared, context))
+
+    def abandoned(self, context: Context | None) -> bool:
+        """Whether `context`'s account failed or this stream was skipped for it this run:
+        later windows must not move its bookmark past data that was never read."""
+        name = (context or {}).get(ACCOUNT_KEY)
+        tap = self._tap
+        return name in tap.failed_accounts or (self.name, name) in tap.skipped_streams  # type: ignore[attr-defined]
 
     # --- fetching ahead -------------------------------------------------------------
 
@@ -527,7 +571,16 @@ class SPAPIStream(RESTStream[str]):
     def response_error_message(self, response: requests.Response) -> str:
         """`stream 'x' (operation y): HTTP 400 Code: message (details) [x-amzn-RequestId: …]`."""
         described = amazon_error(response).describe()
-        return redact(f"stream '{self.name}' ({self.operation_id}): {described}")
+        return redact(f"stream '{self.name}' ({self._operation_of(response)}): {described}")
+
+    def _operation_of(self, response: requests.Response) -> str:
+        """The operation `response` answers (a stream may call several, e.g. reports)."""
+        request = response.request
+        if request is not None and request.url:
+            found = load_catalog().match(request.method or "GET", urlsplit(request.url).path)
+            if found is not None:
+                return found.operation_id
+        return self.operation_id
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Records at `records_jsonpath` of the (already decoded) body, with their account."""

@@ -14,9 +14,10 @@ ROLE_OF_API = {
 }
 
 
-def missing_role_hint(api: str) -> str:
-    """What to tell the user to do about a 403 Unauthorized from `api`."""
-    role = ROLE_OF_API.get(api)
+def missing_role_hint(api: str, role: str | None = None) -> str:
+    """What to tell the user to do about a 403 Unauthorized from `api` (or a stream that
+    knows its `role`, such as a report type)."""
+    role = role or ROLE_OF_API.get(api)
     needed = f"the '{role}' role" if role else f"a role that Amazon's Role Mappings list for {api}"
     return (
         f"the application needs {needed}: add it to the developer profile and the app, "

@@ -241,6 +241,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "report_wait_minutes",
+        th.IntegerType,
+        default=120,
+        description=(
+            "How long to wait for Amazon to build one report before the stream stops for "
+            "that account until the next run (which reuses the report once it is done)."
+        ),
+    ),
+    th.Property(
         "tracking_ids",
         th.ArrayType(
             th.ObjectType(
@@ -302,6 +311,7 @@ _POSITIVE_INT_SETTINGS = (
     "max_concurrency",
     "max_parallel_accounts",
     "lookback_window",
+    "report_wait_minutes",
 )
 
 

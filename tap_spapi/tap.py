@@ -30,6 +30,7 @@ from tap_spapi.streams.outbound import (
     OutboundPackageTrackingStream,
     OutboundShipmentsStream,
 )
+from tap_spapi.streams.reports import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
 from tap_spapi.transport import AccountRouter
@@ -46,6 +47,9 @@ STREAM_TYPES: list[type[Stream]] = [
     InboundShipmentItemsStream,
     ShippingTrackingStream,
     ShippingCarrierAccountsStream,
+    # Last: their first reports are requested when the run starts (see
+    # ReportStream.start_reading), and Amazon builds them while the streams above sync.
+    *REPORT_STREAM_TYPES,
 ]
 DEFAULT_HISTORY_DAYS = 30
 # Readers of later top-level contexts: enough to overlap the latency-bound pages of one
@@ -155,13 +159,29 @@ class TapSpapi(Tap):
         if (stream.name, account) in self.skipped_streams:
             return
         api = stream.operation.api  # type: ignore[attr-defined]
-        message = f"{missing_role_hint(api)}. {redact(str(error))}"
+        role = getattr(stream, "required_role", None)
+        message = f"{missing_role_hint(api, role)}. {redact(str(error))}"
         self.skipped_streams[(stream.name, account)] = message
         self.logger.warning(
             "Stream '%s' skipped for account '%s': %s", stream.name, account, message
         )
         if self.config.get("strict"):
             RUN_FAILURES[f"stream '{stream.name}' of account '{account}'"] = message
+
+    def partition_failed(self, stream: Stream, account: str, error: Exception) -> None:
+        """`stream` cannot go on for `account` this run (e.g. Amazon failed a report).
+
+        Its bookmark stays before the failed window; other accounts and streams go on,
+        and the run exits non-zero at the end.
+        """
+        message = redact(str(error))
+        RUN_FAILURES[f"stream '{stream.name}' of account '{account}'"] = message
+        self.logger.error(
+            "Stream '%s' stopped for account '%s' until the next run: %s",
+            stream.name,
+            account,
+            message,
+        )
 
     @cached_property
     def skipped_streams(self) -> dict[tuple[str, str], str]:

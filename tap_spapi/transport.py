@@ -21,8 +21,13 @@ if TYPE_CHECKING:
     from tap_spapi.pacing import RateLimiter
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
-# Seconds of waiting for a usage-plan token after which a request is signed again.
-REAUTHENTICATE_AFTER = 30.0
+# Asks for a Restricted Data Token on an operation that needs one only for some data
+# (getReportDocument of a restricted report type); removed before the request leaves.
+RESTRICTED_HEADER = "X-Tap-Spapi-Restricted"
+# Seconds of waiting for a usage-plan token after which a request is authenticated
+# again: cheap (tokens and keys are cached) unless one expired during the wait, which
+# for createReport's one-a-minute plan is a real possibility.
+REAUTHENTICATE_AFTER = 1.0
 
 
 class PacedAdapter(HTTPAdapter):
@@ -50,15 +55,19 @@ class PacedAdapter(HTTPAdapter):
         operation = self.operation_of(request)
         if operation is None:
             return super().send(request, *args, **kwargs)
+        # Like the account header: taken off before Amazon sees it, kept for retries.
+        if request.headers.pop(RESTRICTED_HEADER, None):
+            request.spapi_restricted = True  # type: ignore[attr-defined]
+        restricted = bool(getattr(request, "spapi_restricted", False))
         # Authenticate before taking a token: fetching an LWA token or an RDT takes a
         # round trip, and taking the token first would send this request that much
         # later than its slot, crowding the next one (a 429 on burst-1 plans).
-        self._auth.authenticate_request(request)
+        self._auth.authenticate_request(request, restricted=restricted)
         waited = self._limiter.acquire(operation.operation_id)
         if waited > REAUTHENTICATE_AFTER:
             # A long wait may outlive the access token or the SigV4 date; both are
             # cached, so doing it again costs nothing unless they did expire.
-            self._auth.authenticate_request(request)
+            self._auth.authenticate_request(request, restricted=restricted)
         response: requests.Response = super().send(request, *args, **kwargs)
         # The header first: a 429 may carry the account's real plan, and the wait it
         # causes should be paced at that rate, not at the model's default.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import pytest
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.account import close_all_accounts
 from tap_spapi.output import flush_all_writers
+from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
 
 if TYPE_CHECKING:
@@ -28,6 +30,13 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 
 
+def history_start(server: StandIn) -> str:
+    """A start date just before the stand-in's data: every record, and few report windows
+    (createReport allows one report a minute after a burst of 15)."""
+    days = server.config.history_days + 5
+    return (server.dataset.now - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def tap_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
     """A config pointing the tap at `server` with its valid demo credentials."""
     config: dict[str, Any] = {
@@ -36,7 +45,7 @@ def tap_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
         "refresh_token": min(server.config.refresh_tokens),
         "api_url": server.base_url,
         "lwa_token_url": server.lwa_token_url,
-        "start_date": "2020-01-01T00:00:00Z",
+        "start_date": history_start(server),
         "max_retry_seconds": 60,
     }
     config.update(overrides)
@@ -150,6 +159,7 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
         "shipping_carrier_accounts": {
             (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
         },
+        **{report.stream_name: data.reports.keys_of(report.report_type) for report in REPORT_TYPES},
     }
 
 
@@ -162,6 +172,7 @@ KEYS = {
     "outbound_package_tracking": ("packageNumber",),
     "shipping_tracking": ("trackingId",),
     "shipping_carrier_accounts": ("carrierId", "accountId"),
+    **{report.stream_name: report.keys for report in REPORT_TYPES},
 }
 
 

@@ -8,7 +8,16 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import KEYS, SingerOutput, expected_keys, key_of, run_cli, run_tap, select_only
+from conftest import (
+    KEYS,
+    SingerOutput,
+    expected_keys,
+    history_start,
+    key_of,
+    run_cli,
+    run_tap,
+    select_only,
+)
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import EU_MARKETPLACE
@@ -64,7 +73,7 @@ def accounts_config(entries: list[tuple[dict[str, Any], StandIn]], **extra: Any)
         "client_id": server.config.client_id,
         "client_secret": server.config.client_secret,
         "accounts": [entry for entry, _ in entries],
-        "start_date": "2020-01-01T00:00:00Z",
+        "start_date": history_start(entries[0][1]),
         "tracking_ids": labels,
         "max_retry_seconds": 60,
         "lookback_window": 0,

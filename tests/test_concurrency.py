@@ -28,8 +28,16 @@ def throttled(server: StandIn) -> int:
 
 
 def records_in_order(output) -> list[tuple[str, object]]:
-    """Every RECORD message's stream and record, in output order."""
-    return [(m["stream"], m["record"]) for m in output.messages if m["type"] == "RECORD"]
+    """Every RECORD message's stream and record, in output order.
+
+    Without `report_id`: the second run asks Amazon for new reports (its windows end at
+    its own start), so only the ids of the reports differ, not their rows.
+    """
+    return [
+        (m["stream"], {k: v for k, v in m["record"].items() if k != "report_id"})
+        for m in output.messages
+        if m["type"] == "RECORD"
+    ]
 
 
 def without_run_times(state: object, since: datetime.datetime) -> object:
@@ -57,6 +65,9 @@ def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_do
         tracking = server.dataset.tracking_labels()
         sequential = run_tap(tap_config(server, max_concurrency=1, tracking_ids=tracking))
         sequential_429s = throttled(server)
+        # A fresh start at Amazon too: the first run spent createReport's burst of 15,
+        # which a second run a second later cannot know about.
+        server.reset_rate_limits()
         concurrent = run_tap(tap_config(server, max_concurrency=8, tracking_ids=tracking))
         all_429s = throttled(server)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import psycopg
 import pytest
-from conftest import KEYS, REPO, expected_keys
+from conftest import KEYS, REPO, expected_keys, history_start
 from postgres import Postgres, binaries, running_postgres
 
 from spapi_standin import StandIn, StandInConfig
@@ -65,6 +65,7 @@ def run_meltano(binary: str, server: StandIn, tmp_path: Path, *args: str, **env:
         "TAP_SPAPI_API_URL": server.base_url,
         "TAP_SPAPI_LWA_TOKEN_URL": server.lwa_token_url,
         "TAP_SPAPI_TRACKING_IDS_FILE": str(labels),
+        "TAP_SPAPI_START_DATE": history_start(server),
         **env,
     }
     result = subprocess.run(

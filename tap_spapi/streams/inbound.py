@@ -103,6 +103,8 @@ class InboundShipmentsStream(SPAPIStream):
             return  # no partition: no account or marketplace to query in this run
         for window_context in self.window_contexts(context):
             yield from super().get_records(window_context)
+            if self.abandoned(context):
+                return  # the window was not read: its bookmark must not move
             end = datetime.datetime.fromisoformat(window_context["window_end"])
             self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
 

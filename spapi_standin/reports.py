@@ -1,0 +1,432 @@
+"""Reports API 2021-06-30: asynchronous reports and their gzipped TSV documents.
+
+A created report is IN_QUEUE, then IN_PROGRESS, then DONE once
+`report_processing_seconds` have passed (or CANCELLED / FATAL when a test scripts
+it). A DONE report's document is a gzipped tab-separated file served at a separate,
+unauthenticated URL (Amazon's pre-signed S3 link); FATAL reports may carry an error
+document. Rows are derived from the row index and the seed, never stored, so a test
+can ask for a report of any size (tens of megabytes) without the stand-in holding it.
+
+The columns come from the tap's `report_types.py` (Amazon's models do not describe
+report documents); a test can add columns the tap does not know.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import json
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from spapi_standin.auth_check import RESTRICTED, check_access
+from spapi_standin.instances import PII_PREFIX, parse_instant
+from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
+from tap_spapi.report_types import BY_TYPE, ReportType, snake_case
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from spapi_standin.config import StandInConfig
+    from spapi_standin.lwa import TokenRegistry
+    from spapi_standin.operations import Request
+
+DOCUMENT_PREFIX = "/_documents/"
+OUTCOMES = frozenset({"DONE", "CANCELLED", "FATAL", "FATAL_WITHOUT_DOCUMENT"})
+STATUSES = frozenset({"CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE"})
+MAX_PAGE_SIZE = 100
+RETENTION = timedelta(days=90)
+TOKEN_ONLY = "nextToken must be the only parameter when it is given."
+
+
+@dataclass
+class Report:
+    """One report the stand-in holds (created by a client or planted by a test)."""
+
+    report_id: str
+    account: str
+    report_type: str
+    marketplace_ids: list[str]
+    start: datetime | None
+    end: datetime | None
+    created: datetime
+    ready_at: float  # time.monotonic() when processing ends
+    outcome: str = "DONE"
+    document_id: str | None = None
+    created_at_mono: float = 0.0
+
+    def status(self) -> str:
+        """The processing status now: queued for the first half of the delay."""
+        left = self.ready_at - time.monotonic()
+        if left > 0:
+            halfway = (self.ready_at - self.created_at_mono) / 2
+            return "IN_QUEUE" if left > halfway else "IN_PROGRESS"
+        return "FATAL" if self.outcome.startswith("FATAL") else self.outcome
+
+    def describe(self) -> dict[str, Any]:
+        """The model's `Report`."""
+        status = self.status()
+        body: dict[str, Any] = {
+            "reportId": self.report_id,
+            "reportType": self.report_type,
+            "marketplaceIds": self.marketplace_ids,
+            "createdTime": _iso(self.created),
+            "processingStatus": status,
+        }
+        if self.start is not None and self.end is not None:
+            body["dataStartTime"] = _iso(self.start)
+            body["dataEndTime"] = _iso(self.end)
+        if status != "IN_QUEUE":
+            body["processingStartTime"] = _iso(self.created)
+        if status in {"DONE", "FATAL", "CANCELLED"}:
+            body["processingEndTime"] = _iso(self.created)
+        if status in {"DONE", "FATAL"} and self.document_id:
+            body["reportDocumentId"] = self.document_id
+        return body
+
+
+@dataclass
+class Document:
+    """A stored document: gzipped bytes and how to serve them."""
+
+    body: bytes
+    charset: str
+
+
+@dataclass
+class ReportsService:
+    """The Reports operations and the document downloads of one stand-in."""
+
+    config: StandInConfig
+    registry: TokenRegistry
+    now: datetime
+    reports: dict[str, Report] = field(default_factory=dict)
+    documents: dict[str, Document] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    pii_sentinels: set[str] = field(default_factory=set)
+    _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
+
+    # -- the data -----------------------------------------------------------------------------
+
+    def rows_of(self, report_type: ReportType) -> int:
+        """How many rows the data set holds for `report_type`."""
+        default = self.config.report_rows * self.config.count_multiplier
+        return self.row_counts.get(report_type.report_type, default)
+
+    def row_time(self, report_type: ReportType, index: int) -> datetime:
+        """When row `index` happened: spread evenly over the history, newest last."""
+        count = self.rows_of(report_type)
+        span = timedelta(days=self.config.history_days)
+        return self.now - span + span * ((index + 0.5) / count)
+
+    def row(self, report_type: ReportType, index: int) -> list[str]:
+        """Row `index` of `report_type`, the same every time it is asked for."""
+        rng = random.Random(f"{self.config.seed}:{report_type.report_type}:{index}")
+        keys = set(report_type.keys)
+        values = []
+        for column, kind in report_type.columns.items():
+            name = snake_case(column)
+            if column == report_type.date_column:
+                values.append(self.row_time(report_type, index).isoformat(timespec="seconds"))
+            elif name in keys:
+                values.append(f"{name[:3].upper()}-{index:07d}")
+            elif name in report_type.pii:
+                value = f"{PII_PREFIX}{name}-{index:05d}"
+                if index < 50:  # enough to prove where PII goes, without a huge set
+                    self.pii_sentinels.add(value)
+                values.append(value)
+            else:
+                values.append(_value(kind, rng, self.row_time(report_type, index)))
+        values.extend(f"extra-{index}" for _ in self.extra_columns)
+        return values
+
+    def header(self, report_type: ReportType) -> list[str]:
+        """The document's header: Amazon's column names, then any extra test columns."""
+        return [*report_type.columns, *self.extra_columns]
+
+    def document_rows(self, report: Report) -> Iterator[list[str]]:
+        """Rows of `report` (its data range, or all of them for a snapshot)."""
+        kind = BY_TYPE[report.report_type]
+        for index in range(self.rows_of(kind)):
+            moment = self.row_time(kind, index)
+            if report.start is None or report.end is None or report.start <= moment < report.end:
+                yield self.row(kind, index)
+
+    def keys_of(
+        self, report_type: str, start: datetime | None = None, end: datetime | None = None
+    ) -> set[tuple[str, ...]]:
+        """Primary keys (without the account) of the rows a report of that range holds."""
+        kind = BY_TYPE[report_type]
+        names = [snake_case(column) for column in kind.columns]
+        positions = [names.index(key) for key in kind.keys]
+        probe = Report("", "", report_type, [], start, end, self.now, 0.0)
+        return {tuple(row[p] for p in positions) for row in self.document_rows(probe)}
+
+    # -- test controls ------------------------------------------------------------------------
+
+    def script(self, report_type: str, outcome: str, times: int = 1) -> None:
+        """The next `times` reports of `report_type` end with `outcome` instead of DONE."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
+        with self._lock:
+            self._scripted[report_type].extend([outcome] * times)
+
+    def plant(
+        self,
+        account: str,
+        report_type: str,
+        marketplace_ids: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        created: datetime | None = None,
+    ) -> str:
+        """A DONE report as if Amazon's own schedule had made it; its id."""
+        return self._add(account, report_type, marketplace_ids, start, end, created, delay=0.0)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def create_report(self, request: Request) -> Reply:
+        """createReport: 202 with the new report's id."""
+        assert request.token is not None
+        try:
+            spec = json.loads(request.body or b"null")
+        except ValueError:
+            return invalid_input("The request body is not valid JSON.")
+        if not isinstance(spec, dict):
+            return invalid_input("The request body must be a CreateReportSpecification.")
+        report_type = spec.get("reportType")
+        if report_type not in BY_TYPE:
+            return invalid_input(f"Invalid reportType: {report_type}")
+        marketplaces = spec.get("marketplaceIds")
+        if not isinstance(marketplaces, list) or not marketplaces or len(marketplaces) > 25:
+            return invalid_input("marketplaceIds must list 1 to 25 marketplaces.")
+        start, end = (
+            parse_instant(spec.get("dataStartTime")),
+            parse_instant(spec.get("dataEndTime")),
+        )
+        problem = self._range_problem(BY_TYPE[report_type], spec, start, end)
+        if problem:
+            return invalid_input(problem)
+        report_id = self._add(
+            request.token.account, report_type, marketplaces, start, end, None,
+            delay=self.config.report_processing_seconds,
+        )  # fmt: skip
+        return json_reply({"reportId": report_id}, status=202)
+
+    def get_reports(self, request: Request) -> Reply:
+        """getReports: the account's reports, newest first, filtered and paged."""
+        assert request.token is not None
+        token = request.first("nextToken")
+        if token is not None:
+            if set(request.query) - {"nextToken"}:
+                return invalid_input(TOKEN_ONLY)
+            state = _decode(token)
+            if state is None:
+                return invalid_input("Invalid nextToken.")
+        else:
+            state, problem = self._filters(request)
+            if problem:
+                return invalid_input(problem)
+        with self._lock:
+            found = [
+                r for r in self.reports.values()
+                if r.account == request.token.account and _matches(r, state)
+            ]  # fmt: skip
+        found.sort(key=lambda r: r.created, reverse=True)
+        offset, size = state["offset"], state["size"]
+        page = found[offset : offset + size]
+        body: dict[str, Any] = {"reports": [r.describe() for r in page]}
+        if offset + size < len(found):
+            body["nextToken"] = _encode({**state, "offset": offset + size})
+        return json_reply(body)
+
+    def get_report(self, request: Request) -> Reply:
+        """getReport: one report of the account."""
+        report = self._own(request, request.params["reportId"])
+        if report is None:
+            return error(404, "NotFound", "Report not found.")
+        return json_reply(report.describe())
+
+    def get_report_document(self, request: Request) -> Reply:
+        """getReportDocument: the document's pre-signed link (an RDT for restricted types)."""
+        document_id = request.params["reportDocumentId"]
+        with self._lock:
+            owner = next((r for r in self.reports.values() if r.document_id == document_id), None)
+        if owner is None or request.token is None or owner.account != request.token.account:
+            return invalid_input("Invalid or unsupported document ID found")
+        if BY_TYPE[owner.report_type].restricted and request.token.kind != "rdt":
+            access = check_access(
+                self.registry,
+                RESTRICTED,
+                request.method,
+                request.path,
+                request.headers.get("x-amz-access-token"),
+            )
+            if isinstance(access, Reply):
+                return access
+        self._build_document(owner)
+        host = request.headers.get("host", "127.0.0.1")
+        signature = uuid.uuid4().hex  # what makes Amazon's links secret
+        url = f"http://{host}{DOCUMENT_PREFIX}{document_id}?X-Amz-Signature={signature}"
+        return json_reply(
+            {"reportDocumentId": document_id, "url": url, "compressionAlgorithm": "GZIP"}
+        )
+
+    def download(self, document_id: str) -> Reply:
+        """The document bytes (no SP-API auth: the link itself is the credential)."""
+        with self._lock:
+            document = self.documents.get(document_id)
+        if document is None:
+            return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        headers = (("Content-Type", f"text/plain;charset={document.charset}"),)
+        action: Action = "trickle" if self.config.document_bytes_per_second else "send"
+        return Reply(200, document.body, headers, action)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _add(
+        self,
+        account: str,
+        report_type: str,
+        marketplace_ids: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        created: datetime | None,
+        *,
+        delay: float,
+    ) -> str:
+        with self._lock:
+            scripted = self._scripted[report_type]
+            outcome = scripted.popleft() if scripted else "DONE"
+            report_id = str(next(self._ids))
+            mono = time.monotonic()
+            report = Report(
+                report_id, account, report_type, list(marketplace_ids), start, end,
+                created or datetime.now(UTC), mono + delay, outcome,
+                f"amzn1.spdoc.1.4.na.{uuid.uuid4()}" if outcome in {"DONE", "FATAL"} else None,
+                mono,
+            )  # fmt: skip
+            self.reports[report_id] = report
+            return report_id
+
+    def _build_document(self, report: Report) -> None:
+        """Write `report`'s gzipped document once (rows streamed into the compressor)."""
+        assert report.document_id is not None
+        with self._lock:
+            if report.document_id in self.documents:
+                return
+            charset = self.config.report_charset
+            buffer = io.BytesIO()
+            with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1) as gz:
+                if report.outcome == "FATAL":
+                    message = {"errorDetails": "The report could not be generated (scripted)."}
+                    gz.write(json.dumps(message).encode())
+                else:
+                    kind = BY_TYPE[report.report_type]
+                    lines = itertools.chain([self.header(kind)], self.document_rows(report))
+                    for line in lines:
+                        gz.write(("\t".join(line) + "\r\n").encode(charset, errors="replace"))
+            self.documents[report.document_id] = Document(buffer.getvalue(), charset)
+
+    def _own(self, request: Request, report_id: str) -> Report | None:
+        with self._lock:
+            report = self.reports.get(report_id)
+        if report is None or request.token is None or report.account != request.token.account:
+            return None
+        return report
+
+    def _range_problem(
+        self, kind: ReportType, spec: dict[str, Any], start: datetime | None, end: datetime | None
+    ) -> str | None:
+        for name, value in (("dataStartTime", start), ("dataEndTime", end)):
+            if spec.get(name) is not None and value is None:
+                return f"{name} must be an ISO 8601 date-time."
+        if start is not None and end is not None:
+            if start > end:
+                return "dataStartTime must not be later than dataEndTime."
+            if end - start > timedelta(days=kind.max_window_days):
+                return (
+                    f"The requested data range exceeds {kind.max_window_days} days "
+                    f"for {kind.report_type}."
+                )
+        return None
+
+    def _filters(self, request: Request) -> tuple[dict[str, Any], str | None]:
+        types = request.csv("reportTypes")
+        if not types:
+            return {}, "Either reportTypes or nextToken is required."
+        statuses = request.csv("processingStatuses")
+        if statuses and set(statuses) - STATUSES:
+            return {}, f"Invalid processingStatuses: {','.join(sorted(set(statuses) - STATUSES))}"
+        size = int(request.first("pageSize") or 10)
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            return {}, "pageSize must be between 1 and 100."
+        since = parse_instant(request.first("createdSince")) or datetime.now(UTC) - RETENTION
+        until = parse_instant(request.first("createdUntil")) or datetime.now(UTC) + timedelta(
+            days=1
+        )
+        state = {
+            "types": types,
+            "statuses": statuses,
+            "marketplaces": request.csv("marketplaceIds"),
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "offset": 0,
+            "size": size,
+        }
+        return state, None
+
+
+def _matches(report: Report, state: dict[str, Any]) -> bool:
+    if report.report_type not in state["types"]:
+        return False
+    if state["statuses"] and report.status() not in state["statuses"]:
+        return False
+    if state["marketplaces"] and not set(state["marketplaces"]) & set(report.marketplace_ids):
+        return False
+    since, until = datetime.fromisoformat(state["since"]), datetime.fromisoformat(state["until"])
+    return since <= report.created <= until
+
+
+def _value(kind: str, rng: random.Random, moment: datetime) -> str:
+    if kind == "integer":
+        return str(rng.randint(1, 5))
+    if kind == "number":
+        return f"{rng.uniform(1, 200):.2f}"
+    if kind == "date-time":
+        return (moment + timedelta(days=rng.randint(0, 5))).isoformat(timespec="seconds")
+    if kind == "boolean":
+        return rng.choice(("true", "false"))
+    return rng.choice(("UPS", "USPS", "FedEx", "AMZN_US", "Standard", "Expedited", "TX", "US"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _encode(state: dict[str, Any]) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+def _decode(token: str) -> dict[str, Any] | None:
+    import base64
+    import binascii
+
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, binascii.Error):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("offset"), int) else None

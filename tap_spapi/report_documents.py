@@ -1,0 +1,191 @@
+"""Reading a report document: the pre-signed download, gunzip, decoding, TSV, types.
+
+Everything streams: bytes come off the socket into `gzip`, through a text decoder into
+the `csv` reader, one row at a time, so a report of any size is read in constant
+memory. Hand-written because no library we depend on parses Amazon's flat files: they
+are tab-separated without quoting (a product name may hold a lone `"`), their encoding
+is only given in the download's Content-Type, and their values need typing per column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import gzip
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from tap_spapi.report_types import ReportType, snake_case
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import requests
+
+    from tap_spapi.report_types import Kind
+
+LOGGER = logging.getLogger("tap-spapi")
+DEFAULT_ENCODING = "utf-8"
+# Java charset names Amazon puts in Content-Type that Python spells differently.
+JAVA_CHARSETS = {"windows-31j": "cp932", "x-sjis": "shift_jis", "ms932": "cp932"}
+# Date forms seen in Amazon flat files besides ISO 8601 (`2026-01-02T03:04:05+00:00`).
+DATE_FORMATS = ("%d-%b-%Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y", "%d/%m/%Y")
+TRUE, FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
+
+
+def charset_of(content_type: str | None) -> str:
+    """The Python codec for a Content-Type's charset (UTF-8 when absent or unknown)."""
+    for part in (content_type or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip().strip('"').lower()
+            charset = JAVA_CHARSETS.get(charset, charset)
+            try:
+                return codecs.lookup(charset).name
+            except LookupError:
+                LOGGER.warning("Unknown report charset %r; reading it as UTF-8.", value)
+    return DEFAULT_ENCODING
+
+
+def text_of(response: requests.Response, *, gzipped: bool) -> IO[str]:
+    """The document's text, read from the socket as it is consumed."""
+    raw = response.raw
+    raw.decode_content = False  # we gunzip ourselves, per compressionAlgorithm
+    binary: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+    encoding = charset_of(response.headers.get("Content-Type"))
+    if encoding == "utf-8":
+        encoding = "utf-8-sig"  # some documents start with a byte-order mark
+    # errors="replace": one undecodable byte must not fail a million-row report; the
+    # replacement character shows where it was.
+    return io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+
+
+@dataclass
+class TypedRows:
+    """Rows of one report document as records with typed values.
+
+    Values that do not parse as their column's type become null; each such column is
+    named once per document in a warning, with an example, so nothing is silently lost.
+    """
+
+    report: ReportType
+    where: str
+    unknown_columns: Callable[[list[str]], None]
+    bad_values: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def rows(self, text: IO[str]) -> Iterator[dict[str, Any]]:
+        """Records of the TSV in `text` (header first); empty when there is no header."""
+        reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if not header:
+            return
+        converters = self._converters(header)
+        width = len(converters)
+        for values in reader:
+            if not values or values == [""]:
+                continue
+            if len(values) < width:
+                values = [*values, *[""] * (width - len(values))]
+            yield {
+                name: convert(value)
+                for (name, convert), value in zip(converters, values, strict=False)
+            }
+        self._report_bad_values()
+
+    def _converters(self, header: list[str]) -> list[tuple[str, Callable[[str], Any]]]:
+        kinds = self.report.kinds
+        names = [snake_case(column) for column in header]
+        unknown = [name for name in names if name not in kinds]
+        if unknown:
+            self.unknown_columns(unknown)
+        keys = set(self.report.keys)
+        return [
+            (name, self._converter(name, kinds.get(name, "string"), name in keys)) for name in names
+        ]
+
+    def _converter(self, column: str, kind: Kind, key: bool) -> Callable[[str], Any]:
+        if kind == "string":
+            # Key columns are never null: a blank tracking number is still part of a key.
+            return (lambda value: value) if key else (lambda value: value or None)
+        parse = PARSERS[kind]
+
+        def convert(value: str) -> Any:
+            if not value:
+                return None
+            parsed = parse(value)
+            if parsed is None:
+                self.bad_values[column] += 1
+                self.examples.setdefault(column, value[:40])
+            return parsed
+
+        return convert
+
+    def _report_bad_values(self) -> None:
+        for column, count in self.bad_values.items():
+            LOGGER.warning(
+                "%s: %d value(s) of column '%s' did not parse as %s (e.g. %r); loaded as null.",
+                self.where,
+                count,
+                column,
+                self.report.kinds.get(column),
+                self.examples[column],
+            )
+
+
+def parse_int(value: str) -> int | None:
+    """`12`, `12.0`, `1,234` -> 12 / 12 / 1234."""
+    try:
+        return int(value.replace(",", ""))
+    except ValueError:
+        number = parse_number(value)
+        return int(number) if number is not None and number.is_integer() else None
+
+
+def parse_number(value: str) -> float | None:
+    """`12.34`; `12,34` (a decimal comma, as some EU documents write) -> 12.34."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return float(value.replace(".", "").replace(",", "."))
+    except ValueError:
+        return None
+
+
+def parse_datetime(value: str) -> str | None:
+    """An RFC 3339 instant in UTC, from ISO 8601 or the other forms Amazon writes."""
+    moment: datetime.datetime | None = None
+    try:
+        moment = datetime.datetime.fromisoformat(value.strip().replace(" UTC", "+00:00"))
+    except ValueError:
+        for form in DATE_FORMATS:
+            try:
+                moment = datetime.datetime.strptime(value.strip(), form)  # noqa: DTZ007 - UTC below
+                break
+            except ValueError:
+                continue
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).isoformat()
+
+
+def parse_bool(value: str) -> bool | None:
+    """`true`/`false` (and yes/no, 1/0)."""
+    lowered = value.strip().lower()
+    return True if lowered in TRUE else False if lowered in FALSE else None
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "integer": parse_int,
+    "number": parse_number,
+    "date-time": parse_datetime,
+    "boolean": parse_bool,
+}

@@ -1,0 +1,229 @@
+"""The report types the tap reads, and what their flat files hold.
+
+Amazon's API models describe how to request a report, not what is in it: the columns
+come from Amazon's "Report Type Values" pages (as mirrored by public connectors) and are
+checked against every document the tap reads. A column Amazon adds later is kept as a
+string and named in a warning (see report_documents.py), so a change on Amazon's side
+never drops data. Adding a report type is one `ReportType(...)` entry below, then
+`scripts/generate_from_models.py` to write its schema.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["string", "integer", "number", "date-time", "boolean"]
+
+
+def snake_case(column: str) -> str:
+    """`amazon-order-id` / `Quantity Shipped` -> `amazon_order_id` / `quantity_shipped`."""
+    return re.sub(r"[^0-9a-z]+", "_", column.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class ReportType:
+    """One report type: its columns as Amazon names them, keys, PII and limits."""
+
+    report_type: str
+    description: str
+    #: Column header as Amazon writes it -> its type. Unlisted columns are strings.
+    columns: dict[str, Kind]
+    #: Columns (snake_case) that identify a row; with `account` they are the stream's key.
+    keys: tuple[str, ...]
+    #: Columns (snake_case) holding buyer PII: dropped unless `include_pii` is on.
+    pii: tuple[str, ...] = ()
+    #: The document needs a Restricted Data Token (Amazon's "restricted report types").
+    restricted: bool = False
+    #: Longest `dataStartTime`..`dataEndTime` range one report may cover.
+    max_window_days: int = 30
+    #: A snapshot of the present (e.g. orders still to ship): no data range, no bookmark;
+    #: every run reads one fresh report.
+    snapshot: bool = False
+    #: The SP-API role Amazon requires for the report type (named when it is missing).
+    role: str = "Amazon Fulfillment"
+    #: The column whose date decides which window a row falls in (the stand-in uses it).
+    date_column: str = ""
+
+    @property
+    def stream_name(self) -> str:
+        """The report type in snake_case without `GET_`."""
+        return snake_case(self.report_type.removeprefix("GET_"))
+
+    @property
+    def kinds(self) -> dict[str, Kind]:
+        """snake_case column -> type."""
+        return {snake_case(name): kind for name, kind in self.columns.items()}
+
+
+STR: Kind = "string"
+INT: Kind = "integer"
+NUM: Kind = "number"
+TIME: Kind = "date-time"
+BOOL: Kind = "boolean"
+BUYER = ("buyer_email", "buyer_name", "buyer_phone_number", "recipient_name")
+SHIP_TO = ("ship_address_1", "ship_address_2", "ship_address_3", "ship_phone_number")
+BILL_TO = ("bill_address_1", "bill_address_2", "bill_address_3")
+
+# The recipient's columns, in the order both order-level reports write them.
+SHIP_TO_COLUMNS: dict[str, Kind] = {
+    "recipient-name": STR,
+    "ship-address-1": STR,
+    "ship-address-2": STR,
+    "ship-address-3": STR,
+    "ship-city": STR,
+    "ship-state": STR,
+    "ship-postal-code": STR,
+    "ship-country": STR,
+    "ship-phone-number": STR,
+}
+
+REPORT_TYPES: tuple[ReportType, ...] = (
+    ReportType(
+        "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL",
+        "FBA Amazon-fulfilled shipments: one row per shipped item, with carrier, "
+        "tracking number, ship and estimated arrival dates.",
+        {
+            "amazon-order-id": STR,
+            "merchant-order-id": STR,
+            "shipment-id": STR,
+            "shipment-item-id": STR,
+            "amazon-order-item-id": STR,
+            "merchant-order-item-id": STR,
+            "purchase-date": TIME,
+            "payments-date": TIME,
+            "shipment-date": TIME,
+            "reporting-date": TIME,
+            "buyer-email": STR,
+            "buyer-name": STR,
+            "buyer-phone-number": STR,
+            "sku": STR,
+            "product-name": STR,
+            "quantity-shipped": INT,
+            "currency": STR,
+            "item-price": NUM,
+            "item-tax": NUM,
+            "shipping-price": NUM,
+            "shipping-tax": NUM,
+            "gift-wrap-price": NUM,
+            "gift-wrap-tax": NUM,
+            "ship-service-level": STR,
+            **SHIP_TO_COLUMNS,
+            "bill-address-1": STR,
+            "bill-address-2": STR,
+            "bill-address-3": STR,
+            "bill-city": STR,
+            "bill-state": STR,
+            "bill-postal-code": STR,
+            "bill-country": STR,
+            "item-promotion-discount": NUM,
+            "ship-promotion-discount": NUM,
+            "carrier": STR,
+            "tracking-number": STR,
+            "estimated-arrival-date": TIME,
+            "fulfillment-center-id": STR,
+            "fulfillment-channel": STR,
+            "sales-channel": STR,
+        },
+        keys=("amazon_order_id", "shipment_id", "shipment_item_id"),
+        pii=(*BUYER, *SHIP_TO, *BILL_TO),
+        date_column="shipment-date",
+    ),
+    ReportType(
+        "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA",
+        "Shipments of FBA removal orders (returns to the seller and disposals).",
+        {
+            "removal-date": TIME,
+            "order-id": STR,
+            "shipment-date": TIME,
+            "sku": STR,
+            "fnsku": STR,
+            "disposition": STR,
+            "shipped-quantity": INT,
+            "carrier": STR,
+            "tracking-number": STR,
+            "removal-order-type": STR,
+        },
+        # One removal order ships in several parcels, and a SKU's sellable and
+        # unsellable units are separate rows.
+        keys=("order_id", "shipment_date", "fnsku", "disposition", "tracking_number"),
+        date_column="shipment-date",
+    ),
+    ReportType(
+        "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA",
+        "Free replacement shipments Amazon sent to customers.",
+        {
+            "shipment-date": TIME,
+            "sku": STR,
+            "asin": STR,
+            "fulfillment-center-id": STR,
+            "original-fulfillment-center-id": STR,
+            "quantity": INT,
+            "replacement-reason-code": STR,
+            "replacement-customer-order-id": STR,
+            "original-amazon-order-id": STR,
+        },
+        keys=("replacement_customer_order_id", "original_amazon_order_id", "sku"),
+        date_column="shipment-date",
+    ),
+    ReportType(
+        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
+        "Customer returns received at Amazon's fulfillment centres.",
+        {
+            "return-date": TIME,
+            "order-id": STR,
+            "sku": STR,
+            "asin": STR,
+            "fnsku": STR,
+            "product-name": STR,
+            "quantity": INT,
+            "fulfillment-center-id": STR,
+            "detailed-disposition": STR,
+            "reason": STR,
+            "status": STR,
+            "license-plate-number": STR,
+            "customer-comments": STR,
+        },
+        # The license plate number identifies the returned unit; one order may return
+        # the same SKU on several dates.
+        keys=("order_id", "sku", "return_date", "license_plate_number"),
+        date_column="return-date",
+    ),
+    ReportType(
+        "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING",
+        "Merchant-fulfilled orders still to ship (a snapshot of the present). A "
+        "restricted report: its document needs a Restricted Data Token.",
+        {
+            "order-id": STR,
+            "order-item-id": STR,
+            "purchase-date": TIME,
+            "payments-date": TIME,
+            "reporting-date": TIME,
+            "promise-date": TIME,
+            "days-past-promise": INT,
+            "buyer-email": STR,
+            "buyer-name": STR,
+            "buyer-phone-number": STR,
+            "sku": STR,
+            "product-name": STR,
+            "quantity-purchased": INT,
+            "quantity-shipped": INT,
+            "quantity-to-ship": INT,
+            "ship-service-level": STR,
+            **SHIP_TO_COLUMNS,
+            "is-business-order": BOOL,
+            "purchase-order-number": STR,
+            "price-designation": STR,
+        },
+        keys=("order_id", "order_item_id"),
+        pii=(*BUYER, *SHIP_TO),
+        restricted=True,
+        snapshot=True,
+        role="Direct-to-Consumer Shipping (Restricted)",
+        date_column="purchase-date",
+    ),
+)
+
+BY_STREAM = {report.stream_name: report for report in REPORT_TYPES}
+BY_TYPE = {report.report_type: report for report in REPORT_TYPES}
