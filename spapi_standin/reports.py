@@ -112,6 +112,7 @@ class ReportsService:
     extra_columns: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
+    signatures: list[str] = field(default_factory=list)  # of every link handed out
     _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
@@ -279,6 +280,7 @@ class ReportsService:
         host = request.headers.get("host", "127.0.0.1")
         signature = uuid.uuid4().hex  # what makes Amazon's links secret
         url = f"http://{host}{DOCUMENT_PREFIX}{document_id}?X-Amz-Signature={signature}"
+        self.signatures.append(signature)
         return json_reply(
             {"reportDocumentId": document_id, "url": url, "compressionAlgorithm": "GZIP"}
         )

@@ -212,6 +212,15 @@ def test_a_report_that_takes_too_long_stops_with_a_clear_error(server, tmp_path)
     assert time.monotonic() - started < 120
 
 
+def test_document_links_stay_out_of_debug_logs(server, tmp_path):
+    args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
+    result = run_cli(args, env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert server.reports.signatures
+    assert "_documents/" in result.stderr  # urllib3 logged the download, redacted
+    assert not [s for s in server.reports.signatures if s in result.stderr + result.stdout]
+
+
 def test_documents_in_other_encodings_are_decoded():
     assert charset_of("text/plain;charset=Cp1252") == "cp1252"
     assert charset_of("text/plain;charset=windows-31j") == "cp932"

@@ -28,6 +28,7 @@ import zlib
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -350,7 +351,11 @@ class ReportStream(SPAPIStream):
             path_values={"reportDocumentId": document_id},
             restricted=self.report.restricted,
         )
-        register_secret(str(document.get("url") or ""))  # the link grants access
+        # The link grants access to the document: keep it, and its signature (which is
+        # what urllib3's debug log would show, without the host), out of every log.
+        url = str(document.get("url") or "")
+        register_secret(url)
+        register_secret(urlsplit(url).query)
         return document
 
     def _rows_of(self, report: dict[str, Any], context: Context) -> Iterator[dict[str, Any]]:
