@@ -3,6 +3,7 @@
     python benchmarks/run.py pacing [--latency-ms 0 50 200] [--rate-scale 10] [--size small]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
+    python benchmarks/run.py report [--rows 2000 200000 700000]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
 one network latency per row group; the tap runs as a real process with its Singer output
@@ -13,11 +14,16 @@ streams could overlap), records/s and peak RSS.
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
+
+`report`: one actionable-orders report document of each size (rows); the document's gzipped
+and TSV size, the tap's peak RSS and its wall time (including Amazon's, here the stand-in's,
+building the document), to show that memory does not grow with the document.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import os
@@ -328,6 +334,29 @@ def accounts_row(options: argparse.Namespace, parallel: int) -> list[str]:
     ]
 
 
+REPORT_STREAM = "flat_file_actionable_order_data_shipping"
+
+
+def bench_report(options: argparse.Namespace) -> None:
+    """Peak memory and wall time of the tap reading one report document per size."""
+    rows: list[list[str]] = []
+    with StandIn(StandInConfig(seed=5, rate_limits=False)) as server:
+        settings = tap_config(server)
+        report_type = "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING"
+        for count in options.rows:
+            server.reports.row_counts[report_type] = count
+            server.reports.reports.clear()  # a new report, not the last run's snapshot
+            server.reports.documents.clear()
+            run = run_tap(settings, {REPORT_STREAM})
+            body = next(iter(server.reports.documents.values())).body
+            tsv_mb = len(gzip.decompress(body)) / 1e6
+            rows.append(
+                [str(run.records), f"{len(body) / 1e6:.1f}", f"{tsv_mb:.1f}",
+                 f"{run.peak_rss_mb:.1f}", f"{run.wall:.1f}", f"{run.records / run.wall:.0f}"]
+            )  # fmt: skip
+    print_table(["rows", "gzip MB", "TSV MB", "peak RSS MB", "wall s", "rows/s"], rows)
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     """A Markdown table (paste-able into the README)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -355,9 +384,13 @@ def main() -> None:
     accounts.add_argument("--accounts", type=int, default=4)
     accounts.add_argument("--latency-ms", type=float, default=50.0)
     accounts.add_argument("--rate-scale", type=float, default=10.0)
+    report = modes.add_parser("report", help="memory and time by report document size")
+    report.add_argument("--rows", type=int, nargs="+", default=[2_000, 200_000, 700_000])
     options = parser.parse_args()
     if options.mode == "pacing":
         bench_pacing(options)
+    elif options.mode == "report":
+        bench_report(options)
     elif options.mode == "accounts":
         bench_accounts(options)
     else:
