@@ -82,6 +82,12 @@ def test_each_report_stream_end_to_end(server, report):
                 assert isinstance(value, bool)
     assert server.stats.count("getReport", "429") == 0
     assert server.stats.count("createReport", "429") == 0
+    # The pre-signed link is not an SP-API call: no access token, no SP-API headers.
+    download = {name.lower() for name in server.last_request_headers("reportDocumentDownload")}
+    assert not download & {"x-amz-access-token", "x-amz-date", "authorization"}
+    assert "x-amz-access-token" in {
+        name.lower() for name in server.last_request_headers("getReportDocument")
+    }
     if report.restricted:  # the document came with a Restricted Data Token
         assert server.stats.count("createRestrictedDataToken") >= 1
     bookmark = output.states[-1]["bookmarks"][stream]["partitions"][0]
