@@ -74,6 +74,17 @@ def decoded_body(response: requests.Response) -> Any:
     return response.json() if body is None else body
 
 
+def fill_path(template: str, values: dict[str, Any]) -> str:
+    """`template` with each `{name}` replaced by its value, percent-encoded.
+
+    Ids in paths are seller-chosen (MCF order ids may hold any character), so they are
+    encoded, which the SDK's own `{param}` substitution does not do.
+    """
+    for name, value in values.items():
+        template = template.replace(f"{{{name}}}", quote(str(value), safe=""))
+    return template
+
+
 class PaginationLoopError(TapSpapiError):
     """Amazon handed back a page token it had already given for this query."""
 
@@ -203,16 +214,12 @@ class SPAPIStream(RESTStream[str]):
     path_params: ClassVar[dict[str, str]] = {}
 
     def get_url(self, context: Context | None) -> str:
-        """The operation's URL at the context's account, `path_params` filled in.
-
-        Ids in paths are seller-chosen (MCF order ids may hold any character), so they are
-        percent-encoded, which the SDK's own `{param}` substitution does not do.
-        """
-        path = self.path
+        """The operation's URL at the context's account, `path_params` filled in."""
+        values: dict[str, Any] = {}
         for placeholder, key in self.path_params.items():
             assert context is not None, f"{self.name} needs a context for {{{placeholder}}}"
-            path = path.replace(f"{{{placeholder}}}", quote(str(context[key]), safe=""))
-        return f"{self.account_for(context).base_url}{path}"
+            values[placeholder] = context[key]
+        return f"{self.account_for(context).base_url}{fill_path(self.path, values)}"
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """singer-sdk's request, stamped with its account for the router to pace and sign."""
@@ -282,17 +289,15 @@ class SPAPIStream(RESTStream[str]):
         Token where the need depends on the data, not the operation.
         """
         operation = load_catalog()[operation_id]
-        path = operation.path
-        for name, value in (path_values or {}).items():
-            path = path.replace(f"{{{name}}}", quote(value, safe=""))
-        headers = {**self.http_headers, ACCOUNT_HEADER: self.account_for(context).name}
+        account = self.account_for(context)
+        headers = {**self.http_headers, ACCOUNT_HEADER: account.name}
         if restricted:
             headers[RESTRICTED_HEADER] = "1"
         if body is not None:
             headers["Content-Type"] = "application/json"
         request = requests.Request(
             operation.method,
-            f"{self.account_for(context).base_url}{path}",
+            f"{account.base_url}{fill_path(operation.path, path_values or {})}",
             params=params,
             data=msgspec.json.encode(body) if body is not None else None,
             headers=headers,
@@ -331,9 +336,7 @@ class SPAPIStream(RESTStream[str]):
             return  # no account in this run's shard: singer-sdk syncs once without context
         name = self.account_for(context).name
         tap = self._tap
-        if name in tap.failed_accounts or (self.name, name) in tap.skipped_streams:  # type: ignore[attr-defined]
-            return
-        if not self.wants(context):
+        if self.abandoned(context) or not self.wants(context):
             return
         try:
             records = self._announcing_children(self._records_of(context), context)

@@ -225,7 +225,19 @@ class TapSpapi(Tap):
         return self.run_started_at - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
 
     def marketplace_ids_of(self, name: str) -> list[str]:
-        """Setting `marketplace_ids` of the account, else its marketplaces in its region."""
+        """Setting `marketplace_ids` of the account, else its marketplaces in its region.
+
+        Worked out (and logged) once per account and run: report streams ask per window.
+        """
+        if name not in self._marketplace_ids:
+            self._marketplace_ids[name] = self._find_marketplace_ids(name)
+        return list(self._marketplace_ids[name])
+
+    @cached_property
+    def _marketplace_ids(self) -> dict[str, list[str]]:
+        return {}
+
+    def _find_marketplace_ids(self, name: str) -> list[str]:
         account = self.account_named(name)
         if account.settings.marketplace_ids:
             return list(account.settings.marketplace_ids)

@@ -40,6 +40,19 @@ def split_windows(
         start = window_end
 
 
+def windows_after_bookmark(
+    stream: SPAPIStream, context: Context, longest: datetime.timedelta
+) -> Iterator[QueryWindow]:
+    """Windows from `context`'s window bookmark minus the lookback (else `start_date`) to
+    the start of the run, none longer than `longest`."""
+    bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
+    if bookmark:
+        start = datetime.datetime.fromisoformat(bookmark) - stream.lookback
+    else:
+        start = stream._tap.default_start  # type: ignore[attr-defined]
+    return split_windows(start, stream._tap.run_started_at, longest)  # type: ignore[attr-defined]
+
+
 class InboundShipmentsStream(SPAPIStream):
     """Inbound shipments (getShipments), per marketplace, by last-update window.
 
@@ -76,12 +89,7 @@ class InboundShipmentsStream(SPAPIStream):
 
     def windows(self, context: Context) -> Iterator[QueryWindow]:
         """The windows this run asks for in `context`'s marketplace."""
-        bookmark = self.get_context_state(context).get(WINDOW_BOOKMARK)
-        if bookmark:
-            start = datetime.datetime.fromisoformat(bookmark) - self.lookback
-        else:
-            start = self._tap.default_start  # type: ignore[attr-defined]
-        return split_windows(start, self._tap.run_started_at, self.longest_window)  # type: ignore[attr-defined]
+        return windows_after_bookmark(self, context, self.longest_window)
 
     def window_contexts(self, context: Context) -> list[dict[str, Any]]:
         """Request contexts of this run's windows in `context`'s marketplace."""

@@ -46,14 +46,18 @@ from tap_spapi.pii import drop_pii
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
-from tap_spapi.streams.inbound import QueryWindow, isoformat, split_windows
+from tap_spapi.streams.inbound import (
+    WINDOW_BOOKMARK,
+    QueryWindow,
+    isoformat,
+    windows_after_bookmark,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
-WINDOW_BOOKMARK = "window_end"
 # Reports requested ahead of the one being read (createReport's burst is 15).
 REPORTS_IN_FLIGHT = 4
 # getReport polls: the first at once, then waits doubling from 1 s to a minute.
@@ -115,13 +119,8 @@ class ReportStream(SPAPIStream):
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
         if self.report.snapshot:
             return [None]
-        bookmark = self.get_context_state(partition).get(WINDOW_BOOKMARK)
-        if bookmark:
-            start = datetime.datetime.fromisoformat(bookmark) - self.lookback
-        else:
-            start = self._tap.default_start  # type: ignore[attr-defined]
         longest = datetime.timedelta(days=self.report.max_window_days)
-        return list(split_windows(start, self._tap.run_started_at, longest))  # type: ignore[attr-defined]
+        return list(windows_after_bookmark(self, partition, longest))
 
     @staticmethod
     def window_context(partition: Context, window: QueryWindow | None) -> dict[str, Any]:
