@@ -9,8 +9,6 @@ per client and a token stays valid while the process runs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,6 +21,7 @@ from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, A
 from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
+from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
 from spapi_standin.reports import ReportsService
 
@@ -189,7 +188,7 @@ class Operations:
         if query_type not in INBOUND_QUERY_TYPES:
             return invalid_input(f"QueryType must be one of {', '.join(INBOUND_QUERY_TYPES)}.")
         if query_type == "NEXT_TOKEN":
-            state = _decode_token(request.first("NextToken"))
+            state = decode_token(request.first("NextToken"))
             if state is None or state.get("m") != marketplace_id:
                 return invalid_input("Invalid NextToken.")
             query, offset = _inbound_query_from(state), int(state["o"])
@@ -211,7 +210,7 @@ class Operations:
         end = offset + limit
         payload: dict[str, Any] = {"ShipmentData": [self.data.inbound_record(i) for i in ids]}
         if more:
-            payload["NextToken"] = _encode_token(
+            payload["NextToken"] = encode_token(
                 {"m": marketplace_id, **_inbound_state(query), "o": end}
             )
         return {"payload": payload}
@@ -232,7 +231,7 @@ class Operations:
         """listAllFulfillmentOrders: statusUpdatedDate >= queryStartDate, oldest first."""
         token = request.first("nextToken")
         if token is not None:
-            state = _decode_token(token)
+            state = decode_token(token)
             if state is None or "o" not in state:
                 return invalid_input("Invalid nextToken.")
             start, offset = parse_instant(state.get("s")), int(state["o"])
@@ -254,7 +253,7 @@ class Operations:
         payload: dict[str, Any] = {"fulfillmentOrders": orders[first:end]}
         if end < len(orders):
             following = size if self.config.looping_page_tokens and offset >= 2 * size else end
-            payload["nextToken"] = _encode_token(
+            payload["nextToken"] = encode_token(
                 {"s": start.isoformat() if start else None, "o": following}
             )
         return {"payload": payload}
@@ -429,19 +428,3 @@ def _inbound_query_from(state: dict[str, Any]) -> InboundQuery:
         ids=frozenset(state["i"]) if state.get("i") is not None else None,
         statuses=frozenset(state["s"]) if state.get("s") is not None else None,
     )
-
-
-def _encode_token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
-
-
-def _decode_token(token: str | None) -> dict[str, Any] | None:
-    if not token:
-        return None
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(state, dict) or not isinstance(state.get("o"), int):
-        return None
-    return state

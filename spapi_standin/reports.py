@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
+from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
 from tap_spapi.report_types import BY_TYPE, ReportType, snake_case
 
@@ -232,7 +233,7 @@ class ReportsService:
         if token is not None:
             if set(request.query) - {"nextToken"}:
                 return invalid_input(TOKEN_ONLY)
-            state = _decode(token)
+            state = decode_token(token)
             if state is None:
                 return invalid_input("Invalid nextToken.")
         else:
@@ -245,11 +246,11 @@ class ReportsService:
                 if r.account == request.token.account and _matches(r, state)
             ]  # fmt: skip
         found.sort(key=lambda r: r.created, reverse=True)
-        offset, size = state["offset"], state["size"]
+        offset, size = state["o"], state["size"]
         page = found[offset : offset + size]
         body: dict[str, Any] = {"reports": [r.describe() for r in page]}
         if offset + size < len(found):
-            body["nextToken"] = _encode({**state, "offset": offset + size})
+            body["nextToken"] = encode_token({**state, "o": offset + size})
         return json_reply(body)
 
     def get_report(self, request: Request) -> Reply:
@@ -384,7 +385,7 @@ class ReportsService:
             "marketplaces": request.csv("marketplaceIds"),
             "since": since.isoformat(),
             "until": until.isoformat(),
-            "offset": 0,
+            "o": 0,
             "size": size,
         }
         return state, None
@@ -415,20 +416,3 @@ def _value(kind: str, rng: random.Random, moment: datetime) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _encode(state: dict[str, Any]) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
-
-
-def _decode(token: str) -> dict[str, Any] | None:
-    import base64
-    import binascii
-
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error):
-        return None
-    return state if isinstance(state, dict) and isinstance(state.get("offset"), int) else None

@@ -98,9 +98,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         body = reply.body
-        if reply.action == "trickle":
-            self._trickle(reply)
-            return
         self.send_response(reply.status)
         self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
         for name, value in reply.headers:
@@ -111,22 +108,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             body = body[: len(body) // 2]
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if reply.action == "trickle":
+            self._trickle(body)
+        else:
             self.wfile.write(body)
 
-    def _trickle(self, reply: Reply) -> None:
-        """Send the body in chunks at `document_bytes_per_second` (a slow download)."""
+    def _trickle(self, body: bytes) -> None:
+        """Send `body` in chunks at `document_bytes_per_second` (a slow download)."""
         rate = self.server.app.config.document_bytes_per_second
-        self.send_response(reply.status)
-        self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
         chunk = 16 * 1024
         with contextlib.suppress(OSError):  # the client went away (a killed tap)
-            for offset in range(0, len(reply.body), chunk):
-                self.wfile.write(reply.body[offset : offset + chunk])
+            for offset in range(0, len(body), chunk):
+                self.wfile.write(body[offset : offset + chunk])
                 self.wfile.flush()
                 time.sleep(chunk / rate)
 

@@ -55,6 +55,12 @@ def run_stream(server: StandIn, stream: str, **overrides: Any) -> SingerOutput:
     return run_tap(config, catalog=select_only(config, {stream}))
 
 
+def write_run_files(tmp_path: Path, config: dict[str, Any], streams: set[str]) -> list[str]:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(select_only(config, streams)))
+    return ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
+
+
 @pytest.mark.parametrize("report", REPORT_TYPES, ids=lambda r: r.stream_name)
 def test_each_report_stream_end_to_end(server, report):
     stream = report.stream_name
@@ -156,11 +162,7 @@ def test_a_fatal_report_is_reported_and_its_window_is_read_next_run(server, tmp_
     server.reports.script("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", "DONE")
     server.reports.script("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", outcome)
     config = report_config(server)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    catalog = select_only(config, {RETURNS, FULFILLED})
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    args = ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
-    result = run_cli(args)
+    result = run_cli(write_run_files(tmp_path, config, {RETURNS, FULFILLED}))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -206,13 +208,9 @@ def test_columns_the_tap_does_not_know_are_kept_as_strings_with_a_warning(server
 
 def test_a_report_that_takes_too_long_stops_with_a_clear_error(server, tmp_path):
     server.config.report_processing_seconds = 3600.0
-    config = report_config(server, report_wait_minutes=1)
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select_only(config, {ACTIONABLE})))
+    args = write_run_files(tmp_path, report_config(server, report_wait_minutes=1), {ACTIONABLE})
     started = time.monotonic()
-    result = run_cli(["--config", str(config_file), "--catalog", str(catalog)], timeout=180)
+    result = run_cli(args, timeout=180)
     assert result.returncode == 1
     assert "report_wait_minutes" in result.stderr.strip().splitlines()[-1]
     assert time.monotonic() - started < 120
@@ -246,12 +244,6 @@ def test_documents_in_other_encodings_are_decoded():
 
 
 # --- size and interruption: the tap as a user runs it ---------------------------------------
-
-
-def write_run_files(tmp_path: Path, config: dict[str, Any], streams: set[str]) -> list[str]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(select_only(config, streams)))
-    return ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
 
 
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
