@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import TYPE_CHECKING
 
@@ -176,10 +177,12 @@ def test_a_state_file_that_is_not_json_is_named(tmp_path):
 
 def test_a_bookmark_in_the_future_is_refused_before_anything_is_skipped(tmp_path):
     state = tmp_path / "state.json"
-    future = {"context": {"account": "default"}, "replication_key_value": "2099-01-01T00:00:00Z"}
+    tomorrow = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    moment = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = {"context": {"account": "default"}, "replication_key_value": moment}
     state.write_text(json.dumps({"bookmarks": {"outbound_orders": {"partitions": [future]}}}))
     result = run_cli(["--config", write_config(tmp_path), "--state", str(state)])
     assert result.returncode == 1
-    assert "stream 'outbound_orders' replication_key_value 2099-01-01T00:00:00Z" in result.stderr
+    assert f"stream 'outbound_orders' replication_key_value {moment}" in result.stderr
     assert "in the future" in result.stderr
     assert "Traceback" not in result.stderr

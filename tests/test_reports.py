@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import REPO, SingerOutput, run_cli, run_tap, select_only, tap_config
+from conftest import REPO, SingerOutput, history_start, run_cli, run_tap, select_only, tap_config
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.peak import run_tap_with_peak
@@ -29,20 +29,22 @@ if TYPE_CHECKING:
 FULFILLED = "amazon_fulfilled_shipments_data_general"
 RETURNS = "fba_fulfillment_customer_returns_data"
 ACTIONABLE = "flat_file_actionable_order_data_shipping"
-NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
+# The stand-in's data ends at the real clock read when it starts (`server.dataset.now`), and
+# the tap plans windows up to the real clock when it runs: every date here derives from the
+# first, so window counts are the same on any day.
+STANDIN = {"seed": 5, "rate_scale": 50.0}
 
 
 @pytest.fixture
 def server() -> Iterator[StandIn]:
-    """Amazon's plans x50, reports built in 0.2 s, data over 90 days before NOW."""
-    with StandIn(StandInConfig(seed=5, rate_scale=50.0, now=NOW)) as standin:
+    """Amazon's plans x50, reports built in 0.2 s, data over the 90 days before now."""
+    with StandIn(StandInConfig(**STANDIN)) as standin:
         yield standin
 
 
 def report_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
-    return tap_config(
-        server, start_date=(NOW - datetime.timedelta(days=95)).isoformat(), **overrides
-    )
+    """From 95 days before the stand-in's now: 4 report windows of at most 30 days."""
+    return tap_config(server, start_date=history_start(server), **overrides)
 
 
 def keys(output: SingerOutput, stream: str) -> list[tuple[str, ...]]:
@@ -154,7 +156,7 @@ def test_a_cancelled_report_is_an_empty_window_whose_bookmark_moves(server):
     returns = run_stream(server, RETURNS)
     assert returns.records(RETURNS) == []
     bookmark = returns.states[-1]["bookmarks"][RETURNS]["partitions"][0]["window_end"]
-    assert datetime.datetime.fromisoformat(bookmark) > NOW
+    assert datetime.datetime.fromisoformat(bookmark) >= server.dataset.now
 
 
 @pytest.mark.parametrize("outcome", ["FATAL", "FATAL_WITHOUT_DOCUMENT"])
@@ -247,7 +249,7 @@ def test_documents_in_other_encodings_are_decoded():
 
 
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
-    with StandIn(StandInConfig(seed=5, rate_scale=50.0, now=NOW)) as server:
+    with StandIn(StandInConfig(**STANDIN)) as server:
         report = BY_STREAM[ACTIONABLE]
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
         peaks: dict[int, float] = {}
@@ -271,8 +273,7 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
 
 
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
-    config_kwargs = {"seed": 5, "rate_scale": 50.0, "now": NOW, "document_bytes_per_second": 40_000}
-    with StandIn(StandInConfig(**config_kwargs)) as server:
+    with StandIn(StandInConfig(**STANDIN, document_bytes_per_second=40_000)) as server:
         report = BY_STREAM[ACTIONABLE]
         server.reports.row_counts[report.report_type] = 3_000
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE, RETURNS})

@@ -21,7 +21,9 @@ from spapi_standin.schemas import load_schemas, schemas_path
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+# The real clock, read once: the stand-in's data ends here and every date a test asks for is
+# computed from it, so the tests give the same result on any day.
+NOW = datetime.now(UTC).replace(microsecond=0)
 US, CA, MX, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9"
 SHIPMENTS = "/fba/inbound/v0/shipments"
 ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
