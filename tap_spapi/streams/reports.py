@@ -46,7 +46,7 @@ from tap_spapi.pii import drop_pii
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
-from tap_spapi.streams.inbound import (
+from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
     isoformat,
