@@ -142,6 +142,15 @@ class RateLimiter:
                 raise LimiterClosedError("the run is stopping")
         return wait
 
+    def seconds_for(self, operation_id: str, requests: int) -> float:
+        """How long `requests` more requests to `operation_id` take from now, at the
+        plan in force and with the tokens (or the queue) the bucket holds now."""
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            bucket.refill(self._clock())
+            short = requests - bucket.tokens
+            return max(0.0, short) / bucket.plan.paced_rate
+
     def observe_throttled(self, operation_id: str) -> None:
         """Amazon answered 429: its bucket is empty, so ours is too (from now on)."""
         with self._lock:

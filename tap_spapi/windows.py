@@ -51,8 +51,9 @@ class QueryWindow:
 
     @property
     def length(self) -> datetime.timedelta:
-        """How much time the window covers."""
-        return self.end - self.start
+        """How much time the window covers (a plain timedelta: `start_date` comes from
+        pendulum, whose durations do not divide by plain ones)."""
+        return datetime.timedelta(seconds=(self.end - self.start).total_seconds())
 
 
 def split_windows(

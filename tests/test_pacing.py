@@ -172,3 +172,15 @@ def test_overrides_are_parsed_into_plans():
 def test_bad_overrides_name_the_operation_and_field(raw, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_rate_limit_overrides(raw)
+
+
+def test_the_time_requests_will_take_counts_the_tokens_left_and_the_queue():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(0.5, 5))
+    assert pacer.seconds_for("op", 4) == 0  # within the burst (less the spare token)
+    assert pacer.seconds_for("op", 10) == 12.0  # six beyond it, two seconds each
+    for _ in range(5):
+        pacer.acquire("op")  # one request queued beyond the burst
+    assert pacer.seconds_for("op", 1) == 4.0
+    clock.now += 2.0  # the queued request's token came
+    assert pacer.seconds_for("op", 1) == 2.0

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tap_spapi.client import ACCOUNT_KEY, SPAPIStream, decoded_body
 from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AuthError
+from tap_spapi.progress import about, describe_plan
 from tap_spapi.windows import (
     INTERRUPTED_RUNS,
     QUERY_IN_FLIGHT,
@@ -94,6 +95,9 @@ class InboundShipmentsStream(SPAPIStream):
         """Every window's pages, then the bookmark advance for that window."""
         if context is None:
             return  # no partition: no account or marketplace to query in this run
+        if not self._cost_said:
+            self._cost_said = True
+            self._say_cost(context)
         window_contexts = self.window_contexts(context)
         if not window_contexts or self.abandoned(context):
             return
@@ -108,6 +112,21 @@ class InboundShipmentsStream(SPAPIStream):
         state.pop(QUERY_IN_FLIGHT, None)
         state.pop(INTERRUPTED_RUNS, None)
         self.save_bookmark(context)  # the range was read: the next run asks it whole
+
+    _cost_said = False
+
+    def _say_cost(self, context: Context) -> None:
+        """Log the run's DATE_RANGE queries (their pages are not known before)."""
+        limiter = self.account_for(context).limiter
+        queries = len(self.read_ahead_contexts())
+        self.logger.info(
+            "%s: %d DATE_RANGE queries (one per marketplace and window) and one request "
+            "per further page; %s: %s for the queries",
+            self.name,
+            queries,
+            describe_plan(self.operation_id, limiter.plan(self.operation_id)),
+            about(limiter.seconds_for(self.operation_id, queries)),
+        )
 
     def _mark_in_flight(self, context: Context, windows: int) -> None:
         """Note in the state that this run reads the range, and in how many halvings:
