@@ -1,6 +1,7 @@
 """The usage-plan limiter, on a fake clock (no timing assertions: the waits are computed)."""
 
 import threading
+from decimal import Decimal
 
 import pytest
 
@@ -156,6 +157,9 @@ def test_close_wakes_a_request_waiting_for_a_token():
 def test_overrides_are_parsed_into_plans():
     parsed = parse_rate_limit_overrides({"getTracking": {"rate": 5, "burst": 10}})
     assert parsed == {"getTracking": UsagePlan(5.0, 10)}
+    # A config file's fractional rates arrive as Decimal.
+    parsed = parse_rate_limit_overrides({"createReport": {"rate": Decimal("0.334"), "burst": 15}})
+    assert parsed == {"createReport": UsagePlan(0.334, 15)}
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,24 @@ class ReportStream(SPAPIStream):
                 self._windows[name] = self._plan_windows(partition)
             return self._windows[name]
 
+    def _asked_ahead_by_others(self, partition: Context) -> int:
+        """Reports the other selected report streams request ahead (at the start of the
+        run, see `start_reading`) and have not yet: they share createReport's plan."""
+        if not self.prefetcher.workers:
+            return 0
+        others = [
+            stream
+            for stream in self._tap.streams.values()
+            if isinstance(stream, ReportStream) and stream is not self and stream.selected
+        ]
+        return sum(other.unrequested_ahead(partition) for other in others)
+
+    def unrequested_ahead(self, partition: Context) -> int:
+        """How many of the reports this stream asks for ahead are not requested yet."""
+        ahead = self.windows_of(partition)[:REPORTS_IN_FLIGHT]
+        with self._lock:
+            return sum(self._request_key(partition, w) not in self._requested for w in ahead)
+
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
         if self.report.snapshot:
             return [None]
@@ -233,15 +251,18 @@ class ReportStream(SPAPIStream):
             return sum(self._request_key(partition, w) not in self._requested for w in windows)
 
         def seconds_left(_done: int) -> float:
-            return limiter.seconds_for("createReport", unrequested())
+            queued = unrequested() + self._asked_ahead_by_others(partition)
+            return limiter.seconds_for("createReport", queued)
 
         waiting = unrequested()
         self.logger.info(
-            "%s: %d reports for account '%s' (%d requested already); %s: %s",
+            "%s: %d reports for account '%s' (%d requested already, %d of other report "
+            "streams ahead of them); %s: %s",
             self.name,
             len(windows),
             partition[ACCOUNT_KEY],
             len(windows) - waiting,
+            self._asked_ahead_by_others(partition),
             describe_plan("createReport", limiter.plan("createReport")),
             about(seconds_left(0)),
         )
