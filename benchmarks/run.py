@@ -1,6 +1,8 @@
 """Benchmarks of tap-spapi against the local stand-in (run on demand, never in CI).
 
     python benchmarks/run.py pacing [--latency-ms 0 50 200] [--rate-scale 10] [--size small]
+    python benchmarks/run.py pacing --scenario first-run [--rate-scale 1 4]
+    python benchmarks/run.py pacing --scenario report-backfill [--rate-scale 20]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
@@ -11,6 +13,16 @@ to /dev/null. Per operation: requests, 429s, wall seconds between its first and 
 request, the physical minimum `max(0, requests - burst) / rate`, and wall / minimum; per
 run: wall, the run's minimum (the slowest operation's, since operations of different
 streams could overlap), records/s and peak RSS.
+
+`pacing --scenario first-run`: a first run of `marketplace_participations` and
+`inbound_shipments` over 3 years, 3,000 shipments in one of four NA marketplaces; then an
+incremental run with nothing new. `--scenario report-backfill`: the five report streams
+over 3 years. Both print per operation the requests made next to the fewest the stand-in's
+data set needs (getShipments: one per page of a query with data, one per empty query;
+createReport: one per documented window, one for a type without a documented range), and
+the run's wall against the bound of those fewest requests, `max(0, fewest - burst) / rate`
+of the slowest operation; the report backfill also sets the tap's own estimate (its log
+line before each stream) against the wall.
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
@@ -23,10 +35,13 @@ building the document), to show that memory does not grow with the document.
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import io
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,7 +54,10 @@ from typing import Any
 import requests
 
 from spapi_standin import StandIn, StandInConfig
+from spapi_standin.data import InboundQuery
 from spapi_standin.peak import run_tap_with_peak
+from tap_spapi.pacing import RateLimiter
+from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +77,7 @@ class TapRun:
     wall: float
     records: int
     peak_rss_mb: float
+    log: str = ""
 
 
 def tap_config(server: StandIn, **extra: Any) -> dict[str, Any]:
@@ -86,28 +105,40 @@ def catalog_selecting(config: dict[str, Any], streams: set[str]) -> dict[str, An
     return catalog
 
 
-def run_tap(config: dict[str, Any], streams: set[str]) -> TapRun:
+def run_tap(
+    config: dict[str, Any],
+    streams: set[str],
+    *,
+    state_in: Path | None = None,
+    state_out: Path | None = None,
+) -> TapRun:
     """Run `python -m tap_spapi` with its Singer output to /dev/null; wall, records, RSS.
 
     Records are counted from the tap's own `record_count` metrics on stderr, so no
     consumer process competes with the tap for the CPU or slows it through a pipe.
+    With `state_out` the output goes to a file instead, for its last STATE.
     """
     with tempfile.TemporaryDirectory() as tmp:
         config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
-        log_file = Path(tmp, "stderr")
+        log_file, out_file = Path(tmp, "stderr"), Path(tmp, "stdout")
         config_file.write_text(json.dumps(config))
         catalog_file.write_text(json.dumps(catalog_selecting(config, streams)))
         args = ["--config", str(config_file), "--catalog", str(catalog_file)]
+        if state_in is not None:
+            args += ["--state", str(state_in)]
         started = time.monotonic()
-        with log_file.open("wb") as log:
+        with log_file.open("wb") as log, out_file.open("wb") as out:
             exit_code, peak_mb = run_tap_with_peak(
-                args, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO
+                args, stdout=out if state_out else subprocess.DEVNULL, stderr=log, cwd=REPO
             )
         wall = time.monotonic() - started
         if exit_code != 0:
             raise SystemExit(f"the tap failed:\n{log_file.read_text()[-3000:]}")
-        records = count_records(log_file.read_text())
-    return TapRun(wall, records, peak_mb)
+        text = log_file.read_text()
+        if state_out is not None:
+            states = [line for line in out_file.read_text().splitlines() if '"STATE"' in line]
+            state_out.write_text(json.dumps(json.loads(states[-1])["value"]))
+    return TapRun(wall, count_records(text), peak_mb, text)
 
 
 def count_records(log: str) -> int:
@@ -178,6 +209,154 @@ def bench_pacing(options: argparse.Namespace) -> None:
              f"peak RSS {run.peak_rss_mb:.0f} MB", "", "", "", "", ""]
         )  # fmt: skip
     print_table(header, table)
+
+
+THREE_YEARS = 3 * 365
+FOUR_NA_MARKETPLACES = ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"]
+
+
+def fewest_inbound_requests(server: StandIn, since: datetime.datetime) -> int:
+    """getShipments: one request per page of a marketplace with data, one if it has none."""
+    total = 0
+    for marketplace in FOUR_NA_MARKETPLACES:
+        query = InboundQuery(after=since, before=server.dataset.now)
+        shipments, _ = server.dataset.inbound_page(marketplace, query, 0, 10**9)
+        total += max(1, -(-len(shipments) // server.config.inbound_page_size))
+    return total
+
+
+def bound_seconds(server: StandIn, fewest: dict[str, int], scale: float) -> float:
+    """The wall the fewest requests need: the slowest operation's `(n - burst) / rate`."""
+    plans = RateLimiter.from_catalog()
+    return max(
+        max(0, n - plans.plan(op).burst) / (plans.plan(op).rate * scale) for op, n in fewest.items()
+    )
+
+
+def request_rows(server: StandIn, fewest: dict[str, int], label: str) -> list[list[str]]:
+    """Per operation: requests made, the fewest the data needs, 429s."""
+    rows = []
+    for op in sorted(server.stats.snapshot()):
+        if op in {"lwa", "unknown"}:
+            continue
+        made = server.stats.count(op)
+        need = fewest.get(op)
+        rows.append([label, op, str(made), "-" if need is None else str(need),
+                     str(server.stats.count(op, "429"))])  # fmt: skip
+    return rows
+
+
+def bench_first_run(options: argparse.Namespace) -> None:
+    """3,000 inbound shipments over 3 years in one of four marketplaces, then nothing new."""
+    streams = {"marketplace_participations", "inbound_shipments"}
+    table: list[list[str]] = []
+    walls: list[list[str]] = []
+    for scale in options.rate_scale_list:
+        config = StandInConfig(
+            seed=3,
+            history_days=THREE_YEARS,
+            marketplaces=list(FOUR_NA_MARKETPLACES),
+            inbound_marketplaces=FOUR_NA_MARKETPLACES[:1],
+            inbound_shipments_per_marketplace=3_000,
+            latency_ms=options.latency_ms[0],
+            rate_scale=scale,
+        )
+        with StandIn(config) as server:
+            since = server.dataset.now - datetime.timedelta(days=THREE_YEARS + 1)
+            settings = tap_config(server, start_date=since.isoformat())
+            settings.pop("tracking_ids")
+            state_file = Path(tempfile.mkdtemp()) / "state.json"
+            run = run_tap(settings, streams, state_out=state_file)
+            fewest = {"getMarketplaceParticipations": 1,
+                      "getShipments": fewest_inbound_requests(server, since)}  # fmt: skip
+            table += request_rows(server, fewest, f"x{scale:g} first run")
+            first, last = server.stats.spans()["getShipments"]
+            bound = bound_seconds(server, fewest, scale)
+            walls.append([f"x{scale:g}", f"{run.wall:.2f}", f"{last - first:.2f}", f"{bound:.2f}",
+                          f"{run.wall / bound:.2f}", f"{(last - first) / bound:.2f}"])  # fmt: skip
+            server.stats.reset()
+            server.reset_rate_limits()  # scheduled runs are hours apart: full buckets
+            run_tap(settings, streams, state_in=state_file)
+            # Nothing new: one query per marketplace, no page beyond it.
+            fewest = {"getMarketplaceParticipations": 1, "getShipments": len(FOUR_NA_MARKETPLACES)}
+            table += request_rows(server, fewest, f"x{scale:g} incremental")
+    print_table(["run", "operation", "requests", "fewest", "429"], table)
+    print()
+    print_table(
+        ["rates", "wall s (process)", "getShipments span s", "bound s", "wall/bound",
+         "span/bound"],
+        walls,
+    )  # fmt: skip
+
+
+REPORT_STREAMS = {report.stream_name for report in REPORT_TYPES}
+ESTIMATE = re.compile(r": \d+ reports for account .*: about ([\d.]+) (s|min|h)$", re.MULTILINE)
+
+
+def fewest_reports(history_days: float) -> int:
+    """createReport: ceil(history / documented range) per windowed type, one for a type
+    that documents no range (the stand-in accepts it whole) and one per snapshot."""
+    return sum(
+        1
+        if r.snapshot or r.max_window_days is None
+        else math.ceil(history_days / r.max_window_days)
+        for r in REPORT_TYPES
+    )
+
+
+def bench_report_backfill(options: argparse.Namespace) -> None:
+    """Five report types over 3 years: reports asked against the documented windows, and
+    the tap's estimate against its wall."""
+    scale = options.rate_scale_list[0]
+    config = StandInConfig(
+        seed=3, history_days=THREE_YEARS, rate_scale=scale, latency_ms=options.latency_ms[0]
+    )
+    with StandIn(config) as server:
+        since = server.dataset.now - datetime.timedelta(days=THREE_YEARS + 1)
+        # The tap learns a plan from Amazon's rate header only after its first answer;
+        # scaled rates are told to it, as an operator would (`rate_limit_overrides`).
+        plan = RateLimiter.from_catalog().plan("createReport")
+        scaled = {"createReport": {"rate": plan.rate * scale, "burst": plan.burst}}
+        settings = tap_config(server, start_date=since.isoformat(), rate_limit_overrides=scaled)
+        settings.pop("tracking_ids")
+        state_file = Path(tempfile.mkdtemp()) / "state.json"
+        run = run_tap(settings, REPORT_STREAMS, state_out=state_file)
+        fewest = {"createReport": fewest_reports(THREE_YEARS + 1)}
+        table = request_rows(server, fewest, f"x{scale:g} backfill")
+        server.stats.reset()
+        server.reset_rate_limits()  # scheduled runs are hours apart: full buckets
+        before = set(server.reports.reports)
+        run_tap(settings, REPORT_STREAMS, state_in=state_file)
+        # Nothing new: one report per type, for bookmark - lookback .. now.
+        table += request_rows(server, {"createReport": len(REPORT_TYPES)}, "incremental")
+        starts = [r.start for k, r in server.reports.reports.items() if k not in before and r.start]
+        oldest_allowed = oldest_incremental_start(state_file)
+    print(f"incremental reports start at {min(starts)}; bookmark - lookback: {oldest_allowed}")
+    estimate = sum(_seconds(amount, unit) for amount, unit in ESTIMATE.findall(run.log))
+    print_table(["run", "operation", "requests", "fewest", "429"], table)
+    print()
+    bound = bound_seconds(server, fewest, scale)
+    print_table(
+        ["rates", "wall s (process)", "bound s", "wall/bound", "estimate s", "estimate/wall"],
+        [[f"x{scale:g}", f"{run.wall:.1f}", f"{bound:.1f}", f"{run.wall / bound:.2f}",
+          f"{estimate:.1f}", f"{estimate / run.wall:.2f}"]],
+    )  # fmt: skip
+
+
+def oldest_incremental_start(state_file: Path) -> datetime.datetime:
+    """The earliest window bookmark of the report streams minus the default lookback."""
+    bookmarks = json.loads(state_file.read_text())["bookmarks"]
+    ends = [
+        datetime.datetime.fromisoformat(partition["window_end"])
+        for stream in REPORT_STREAMS
+        for partition in bookmarks.get(stream, {}).get("partitions", [])
+        if "window_end" in partition
+    ]
+    return min(ends) - datetime.timedelta(minutes=180)
+
+
+def _seconds(amount: str, unit: str) -> float:
+    return float(amount) * {"s": 1.0, "min": 60.0, "h": 3600.0}[unit]
 
 
 def bare_loop(base_url: str, token: str, marketplaces: list[str], since: str, until: str) -> int:
@@ -375,9 +554,12 @@ def main() -> None:
     modes = parser.add_subparsers(dest="mode", required=True)
     pacing = modes.add_parser("pacing", help="usage-plan pacing at several latencies")
     pacing.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 50.0, 200.0])
-    pacing.add_argument("--rate-scale", type=float, default=10.0)
+    pacing.add_argument("--rate-scale", type=float, nargs="+", default=[10.0])
     pacing.add_argument("--size", default="small", choices=["small", "medium", "large"])
     pacing.add_argument("--max-concurrency", type=int, default=16)
+    pacing.add_argument(
+        "--scenario", default="demo", choices=["demo", "first-run", "report-backfill"]
+    )
     throughput = modes.add_parser("throughput", help="records/s with rate limits off")
     throughput.add_argument("--records", type=int, default=100_000)
     accounts = modes.add_parser("accounts", help="several accounts, by max_parallel_accounts")
@@ -388,7 +570,10 @@ def main() -> None:
     report.add_argument("--rows", type=int, nargs="+", default=[2_000, 200_000, 700_000])
     options = parser.parse_args()
     if options.mode == "pacing":
-        bench_pacing(options)
+        scenarios = {"first-run": bench_first_run, "report-backfill": bench_report_backfill}
+        options.rate_scale_list = options.rate_scale
+        options.rate_scale = options.rate_scale[0]
+        scenarios.get(options.scenario, bench_pacing)(options)
     elif options.mode == "report":
         bench_report(options)
     elif options.mode == "accounts":

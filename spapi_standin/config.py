@@ -53,6 +53,13 @@ class StandInConfig:
     # Reports API: how long Amazon takes to build a report, the documents' charset, and
     # how fast a document downloads (0 = at once; > 0 sends it in paced chunks)
     report_processing_seconds: float = 0.2
+    # The longest dataStartTime..dataEndTime range createReport accepts, per report type
+    # (days); other types accept any range. Amazon documents one month for this type only
+    # ("Fulfillment by Amazon (FBA) Reports" page); tests set others to prove the tap
+    # finds a limit Amazon does not document.
+    report_longest_range_days: dict[str, float] = field(
+        default_factory=lambda: {"GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL": 30.0}
+    )
     report_charset: str = "UTF-8"
     document_bytes_per_second: float = 0.0
 

@@ -358,11 +358,9 @@ class ReportsService:
         if start is not None and end is not None:
             if start > end:
                 return "dataStartTime must not be later than dataEndTime."
-            if end - start > timedelta(days=kind.max_window_days):
-                return (
-                    f"The requested data range exceeds {kind.max_window_days} days "
-                    f"for {kind.report_type}."
-                )
+            longest = self.config.report_longest_range_days.get(kind.report_type)
+            if longest is not None and end - start > timedelta(days=longest):
+                return f"The requested data range exceeds {longest:g} days for {kind.report_type}."
         return None
 
     def _filters(self, request: Request) -> tuple[dict[str, Any], str | None]:

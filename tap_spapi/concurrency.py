@@ -12,6 +12,7 @@ thread, in the same order as a sequential run, so Singer output and state are th
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -260,3 +261,25 @@ class ReadAhead:
             if key in self._order:
                 self._order.remove(key)
             self._changed.notify_all()
+
+
+@contextlib.contextmanager
+def every(seconds: float, action: Callable[[], None], *, threaded: bool) -> Iterator[None]:
+    """Run `action` every `seconds` while the block runs (in a daemon thread; nothing
+    when not `threaded`, i.e. in sequential mode, which starts no thread)."""
+    if not threaded:
+        yield
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            action()
+
+    thread = threading.Thread(target=loop, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tap_spapi.operations import OperationCatalog, load_catalog
@@ -142,6 +143,15 @@ class RateLimiter:
                 raise LimiterClosedError("the run is stopping")
         return wait
 
+    def seconds_for(self, operation_id: str, requests: int) -> float:
+        """How long `requests` more requests to `operation_id` take from now, at the
+        plan in force and with the tokens (or the queue) the bucket holds now."""
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            bucket.refill(self._clock())
+            short = requests - bucket.tokens
+            return max(0.0, short) / bucket.plan.paced_rate
+
     def observe_throttled(self, operation_id: str) -> None:
         """Amazon answered 429: its bucket is empty, so ours is too (from now on)."""
         with self._lock:
@@ -222,7 +232,8 @@ def parse_rate_limit_overrides(raw: Mapping[str, Any]) -> dict[str, UsagePlan]:
         if unknown:
             raise ValueError(f"{operation_id}: unknown field(s) {', '.join(sorted(unknown))}")
         rate, burst = entry.get("rate"), entry.get("burst", 1)
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+        # A config file's JSON numbers reach us as Decimal (singer-sdk parses them so).
+        if isinstance(rate, bool) or not isinstance(rate, int | float | Decimal) or not rate > 0:
             raise ValueError(f"{operation_id}.rate: must be a number above 0, not {rate!r}")
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ValueError(f"{operation_id}.burst: must be an integer of 1 or more")

@@ -36,8 +36,10 @@ class ReportType:
     pii: tuple[str, ...] = ()
     #: The document needs a Restricted Data Token (Amazon's "restricted report types").
     restricted: bool = False
-    #: Longest `dataStartTime`..`dataEndTime` range one report may cover.
-    max_window_days: int = 30
+    #: Longest `dataStartTime`..`dataEndTime` range one report may cover, where Amazon
+    #: documents one (the page is named at the entry). None: Amazon documents no limit,
+    #: so the stream finds the longest range Amazon accepts (see streams/reports.py).
+    max_window_days: int | None = None
     #: A snapshot of the present (e.g. orders still to ship): no data range, no bookmark;
     #: every run reads one fresh report.
     snapshot: bool = False
@@ -128,6 +130,10 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         },
         keys=("amazon_order_id", "shipment_id", "shipment_item_id"),
         pii=(*BUYER, *SHIP_TO, *BILL_TO),
+        # "You can request up to one month of data in a single report": Amazon's
+        # "Fulfillment by Amazon (FBA) Reports" page (Report Type Values). The other
+        # types below document no limit.
+        max_window_days=30,
         date_column="shipment-date",
     ),
     ReportType(

@@ -1,6 +1,7 @@
 """The usage-plan limiter, on a fake clock (no timing assertions: the waits are computed)."""
 
 import threading
+from decimal import Decimal
 
 import pytest
 
@@ -156,6 +157,9 @@ def test_close_wakes_a_request_waiting_for_a_token():
 def test_overrides_are_parsed_into_plans():
     parsed = parse_rate_limit_overrides({"getTracking": {"rate": 5, "burst": 10}})
     assert parsed == {"getTracking": UsagePlan(5.0, 10)}
+    # A config file's fractional rates arrive as Decimal.
+    parsed = parse_rate_limit_overrides({"createReport": {"rate": Decimal("0.334"), "burst": 15}})
+    assert parsed == {"createReport": UsagePlan(0.334, 15)}
 
 
 @pytest.mark.parametrize(
@@ -172,3 +176,15 @@ def test_overrides_are_parsed_into_plans():
 def test_bad_overrides_name_the_operation_and_field(raw, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_rate_limit_overrides(raw)
+
+
+def test_the_time_requests_will_take_counts_the_tokens_left_and_the_queue():
+    clock = FakeClock()
+    pacer = limiter(clock, op=(0.5, 5))
+    assert pacer.seconds_for("op", 4) == 0  # within the burst (less the spare token)
+    assert pacer.seconds_for("op", 10) == 12.0  # six beyond it, two seconds each
+    for _ in range(5):
+        pacer.acquire("op")  # one request queued beyond the burst
+    assert pacer.seconds_for("op", 1) == 4.0
+    clock.now += 2.0  # the queued request's token came
+    assert pacer.seconds_for("op", 1) == 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import gzip
 import io
@@ -29,21 +30,25 @@ if TYPE_CHECKING:
 FULFILLED = "amazon_fulfilled_shipments_data_general"
 RETURNS = "fba_fulfillment_customer_returns_data"
 ACTIONABLE = "flat_file_actionable_order_data_shipping"
-# The stand-in's data ends at the real clock read when it starts (`server.dataset.now`), and
-# the tap plans windows up to the real clock when it runs: every date here derives from the
-# first, so window counts are the same on any day.
-STANDIN = {"seed": 5, "rate_scale": 50.0}
+# Returns reports refuse ranges over 40 days (Amazon documents no limit for the type).
+RETURNS_LONGEST_DAYS = 40.0
+RANGE_LIMITS = {
+    "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL": 30.0,
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": RETURNS_LONGEST_DAYS,
+}
 
 
 @pytest.fixture
 def server() -> Iterator[StandIn]:
-    """Amazon's plans x50, reports built in 0.2 s, data over the 90 days before now."""
-    with StandIn(StandInConfig(**STANDIN)) as standin:
+    """Amazon's plans x50, reports built in 0.2 s, data over the 90 days before the
+    stand-in's clock (the tap's run ends at the same clock: the real one)."""
+    config = StandInConfig(seed=5, rate_scale=50.0, report_longest_range_days=dict(RANGE_LIMITS))
+    with StandIn(config) as standin:
         yield standin
 
 
 def report_config(server: StandIn, **overrides: Any) -> dict[str, Any]:
-    """From 95 days before the stand-in's now: 4 report windows of at most 30 days."""
+    """From 95 days before the stand-in's clock (the real one, read when it started)."""
     return tap_config(server, start_date=history_start(server), **overrides)
 
 
@@ -114,17 +119,67 @@ def test_buyer_pii_columns_follow_include_pii(server):
     assert [s for s in server.reports.pii_sentinels if s in json.dumps(with_pii.messages)]
 
 
-def test_windows_are_split_at_the_report_types_longest_range(server):
-    output = run_stream(server, RETURNS)  # 95 days of history, 30-day windows
-    created = server.reports.reports.values()
-    ranges = [(r.start, r.end) for r in created if r.report_type.endswith("RETURNS_DATA")]
-    assert len(ranges) == 4
+def test_windows_are_split_at_the_report_types_documented_range(server):
+    output = run_stream(server, FULFILLED)  # 95 days of history, one month documented
+    ranges = created_ranges(server, "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL")
+    assert len(ranges) == 4  # ceil(95 / 30)
     assert all(end - start <= datetime.timedelta(days=30) for start, end in ranges)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges)), "contiguous"
-    assert set(keys(output, RETURNS)) == server.reports.keys_of(
-        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+    assert set(keys(output, FULFILLED)) == server.reports.keys_of(
+        "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL"
     )
     assert server.stats.count("createReport", "400") == 0  # none too long for Amazon
+
+
+def created_ranges(server: StandIn, report_type: str) -> list[tuple[Any, Any]]:
+    created = server.reports.reports.values()
+    return sorted((r.start, r.end) for r in created if r.report_type == report_type)
+
+
+def test_a_type_without_a_documented_range_halves_until_amazon_accepts_and_remembers(server):
+    config = report_config(server)
+    catalog = select_only(config, {RETURNS})
+    first = run_tap(config, catalog=catalog)
+    # The whole 95 days, refused; 47.5 days, refused; 23.75 days accepted: four windows.
+    assert server.stats.count("createReport", "400") == 2
+    ranges = created_ranges(server, "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA")
+    assert len(ranges) == 4
+    assert all(
+        end - start <= datetime.timedelta(days=RETURNS_LONGEST_DAYS) for start, end in ranges
+    )
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges)), "contiguous"
+    assert set(keys(first, RETURNS)) == server.reports.keys_of(
+        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+    )
+    (partition,) = first.states[-1]["bookmarks"][RETURNS]["partitions"]
+    assert partition["longest_accepted_range_days"] == pytest.approx(95 / 4, rel=0.01)
+    # A later run asking for more than that splits at once: no refusal again.
+    state = copy.deepcopy(first.states[-1])
+    (again,) = state["bookmarks"][RETURNS]["partitions"]
+    again["window_end"] = config["start_date"]  # as if the whole history were new again
+    server.reports.reports.clear()
+    run_tap(config, catalog=catalog, state=state)
+    assert server.stats.count("createReport", "400") == 2
+    assert len(created_ranges(server, "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA")) >= 4
+
+
+def test_a_type_amazon_accepts_whole_is_one_report_and_an_incremental_run_one_more(server):
+    removal = "fba_fulfillment_removal_shipment_detail_data"
+    report_type = "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA"
+    config = report_config(server)
+    catalog = select_only(config, {removal})
+    first = run_tap(config, catalog=catalog)
+    ((start, _),) = created_ranges(server, report_type)
+    assert start == datetime.datetime.fromisoformat(config["start_date"])
+    assert set(keys(first, removal)) == server.reports.keys_of(report_type)
+    second = run_tap(config, catalog=catalog, state=first.states[-1])
+    ranges = created_ranges(server, report_type)
+    assert len(ranges) == 2  # one report for what came since, from bookmark - lookback
+    bookmark = first.states[-1]["bookmarks"][removal]["partitions"][0]["window_end"]
+    lookback = datetime.timedelta(minutes=180)
+    assert ranges[-1][0] == datetime.datetime.fromisoformat(bookmark) - lookback
+    assert server.stats.count("createReport", "400") == 0
+    assert set(keys(second, removal)) <= set(keys(first, removal))
 
 
 def test_a_report_amazon_already_has_is_reused_instead_of_created(server):
@@ -133,18 +188,18 @@ def test_a_report_amazon_already_has_is_reused_instead_of_created(server):
     first_window_end = start + datetime.timedelta(days=30)
     planted = server.reports.plant(
         min(server.config.refresh_tokens),
-        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
+        "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL",
         ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8"],
         start - datetime.timedelta(days=1),
         first_window_end + datetime.timedelta(days=1),
         created=first_window_end + datetime.timedelta(days=2),
     )
-    output = run_tap(config, catalog=select_only(config, {RETURNS}))
+    output = run_tap(config, catalog=select_only(config, {FULFILLED}))
     assert server.stats.count("createReport") == 3  # four windows, the first reused
-    from_planted = [r for r in output.records(RETURNS) if r["report_id"] == planted]
+    from_planted = [r for r in output.records(FULFILLED) if r["report_id"] == planted]
     assert from_planted
-    assert set(keys(output, RETURNS)) == server.reports.keys_of(
-        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+    assert set(keys(output, FULFILLED)) == server.reports.keys_of(
+        "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL"
     )
 
 
@@ -156,7 +211,7 @@ def test_a_cancelled_report_is_an_empty_window_whose_bookmark_moves(server):
     returns = run_stream(server, RETURNS)
     assert returns.records(RETURNS) == []
     bookmark = returns.states[-1]["bookmarks"][RETURNS]["partitions"][0]["window_end"]
-    assert datetime.datetime.fromisoformat(bookmark) >= server.dataset.now
+    assert datetime.datetime.fromisoformat(bookmark) >= server.dataset.now.replace(microsecond=0)
 
 
 @pytest.mark.parametrize("outcome", ["FATAL", "FATAL_WITHOUT_DOCUMENT"])
@@ -173,11 +228,8 @@ def test_a_fatal_report_is_reported_and_its_window_is_read_next_run(server, tmp_
         assert "could not be generated (scripted)" in last
     output = SingerOutput.parse(result.stdout)
     assert output.records(FULFILLED), "the other report stream still ran"
-    first_window = server.reports.keys_of(
-        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
-        datetime.datetime.fromisoformat(config["start_date"]),
-        datetime.datetime.fromisoformat(config["start_date"]) + datetime.timedelta(days=30),
-    )
+    first_range = created_ranges(server, "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA")[0]
+    first_window = server.reports.keys_of("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", *first_range)
     assert set(keys(output, RETURNS)) == first_window  # the window before the failure
     state = output.states[-1]
     # The next run starts again at the failed window and completes the data set.
@@ -249,7 +301,7 @@ def test_documents_in_other_encodings_are_decoded():
 
 
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
-    with StandIn(StandInConfig(**STANDIN)) as server:
+    with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
         report = BY_STREAM[ACTIONABLE]
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
         peaks: dict[int, float] = {}
@@ -273,7 +325,8 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
 
 
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
-    with StandIn(StandInConfig(**STANDIN, document_bytes_per_second=40_000)) as server:
+    config_kwargs = {"seed": 5, "rate_scale": 50.0, "document_bytes_per_second": 40_000}
+    with StandIn(StandInConfig(**config_kwargs)) as server:
         report = BY_STREAM[ACTIONABLE]
         server.reports.row_counts[report.report_type] = 3_000
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE, RETURNS})

@@ -3,64 +3,41 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.client import ACCOUNT_KEY, SPAPIStream, decoded_body
+from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AuthError
+from tap_spapi.progress import about, describe_plan
+from tap_spapi.windows import (
+    INTERRUPTED_RUNS,
+    QUERY_IN_FLIGHT,
+    WINDOW_BOOKMARK,
+    halved,
+    halvings_after_interruptions,
+    isoformat,
+    range_after_bookmark,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context
 
-WINDOW_BOOKMARK = "window_end"
-
-
-def isoformat(moment: datetime.datetime) -> str:
-    """`2026-01-02T03:04:05Z`: the form Amazon's examples use."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class QueryWindow:
-    """One `LastUpdatedAfter`..`LastUpdatedBefore` range (both inclusive at Amazon)."""
-
-    start: datetime.datetime
-    end: datetime.datetime
-
-
-def split_windows(
-    start: datetime.datetime, end: datetime.datetime, longest: datetime.timedelta
-) -> Iterator[QueryWindow]:
-    """Consecutive windows from `start` to `end`, none longer than `longest`."""
-    while start < end:
-        window_end = min(start + longest, end)
-        yield QueryWindow(start, window_end)
-        start = window_end
-
-
-def windows_after_bookmark(
-    stream: SPAPIStream, context: Context, longest: datetime.timedelta
-) -> Iterator[QueryWindow]:
-    """Windows from `context`'s window bookmark minus the lookback (else `start_date`) to
-    the start of the run, none longer than `longest`."""
-    bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
-    if bookmark:
-        start = datetime.datetime.fromisoformat(bookmark) - stream.lookback
-    else:
-        start = stream._tap.default_start  # type: ignore[attr-defined]
-    return split_windows(start, stream._tap.run_started_at, longest)  # type: ignore[attr-defined]
+    from tap_spapi.windows import QueryWindow
 
 
 class InboundShipmentsStream(SPAPIStream):
-    """Inbound shipments (getShipments), per marketplace, by last-update window.
+    """Inbound shipments (getShipments), per marketplace, by last-update range.
 
     Window bookmark because InboundShipmentInfo has no timestamp of its own: each run
     asks `LastUpdatedAfter = bookmark - lookback` up to a `LastUpdatedBefore` fixed at
     the start of the run, and the bookmark moves to a window's end only after every page
-    of that window was emitted. Long ranges are split so a failure repeats one window,
-    not the whole history.
+    of that window was emitted. The model sets no limit on the range, so the whole range
+    is one DATE_RANGE query (an empty 30-day window costs a request like a full one); a
+    range whose query a run did not finish is split in halves by the next runs (see
+    windows.py), so a repeatedly killed first run still moves forward.
     """
 
     name = "inbound_shipments"
@@ -68,7 +45,6 @@ class InboundShipmentsStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId"]
     records_jsonpath = "$.payload.ShipmentData[*]"
     next_token_path = "payload.NextToken"
-    longest_window = datetime.timedelta(days=30)
 
     @property
     def partitions(self) -> list[dict[str, Any]]:
@@ -87,9 +63,19 @@ class InboundShipmentsStream(SPAPIStream):
             self._tap.account_failed(account, exc)  # type: ignore[attr-defined]
             return []
 
-    def windows(self, context: Context) -> Iterator[QueryWindow]:
-        """The windows this run asks for in `context`'s marketplace."""
-        return windows_after_bookmark(self, context, self.longest_window)
+    def windows(self, context: Context) -> list[QueryWindow]:
+        """The windows this run asks for in `context`'s marketplace: the whole range, or
+        its halves after interrupted runs. Fixed once per run (read ahead and synced alike)."""
+        key = context_key(self.name, context)
+        if key not in self._planned:
+            needed = range_after_bookmark(self, context)
+            halvings = halvings_after_interruptions(self.get_context_state(context), needed)
+            self._planned[key] = halved(needed, halvings)
+        return self._planned[key]
+
+    @cached_property
+    def _planned(self) -> dict[Any, list[QueryWindow]]:
+        return {}
 
     def window_contexts(self, context: Context) -> list[dict[str, Any]]:
         """Request contexts of this run's windows in `context`'s marketplace."""
@@ -109,12 +95,44 @@ class InboundShipmentsStream(SPAPIStream):
         """Every window's pages, then the bookmark advance for that window."""
         if context is None:
             return  # no partition: no account or marketplace to query in this run
-        for window_context in self.window_contexts(context):
+        if not self._cost_said:
+            self._cost_said = True
+            self._say_cost(context)
+        window_contexts = self.window_contexts(context)
+        if not window_contexts or self.abandoned(context):
+            return
+        self._mark_in_flight(context, len(window_contexts))
+        for window_context in window_contexts:
             yield from super().get_records(window_context)
             if self.abandoned(context):
                 return  # the window was not read: its bookmark must not move
             end = datetime.datetime.fromisoformat(window_context["window_end"])
             self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
+        state = self.get_context_state(context)
+        state.pop(QUERY_IN_FLIGHT, None)
+        state.pop(INTERRUPTED_RUNS, None)
+        self.save_bookmark(context)  # the range was read: the next run asks it whole
+
+    _cost_said = False
+
+    def _say_cost(self, context: Context) -> None:
+        """Log the run's DATE_RANGE queries (their pages are not known before)."""
+        limiter = self.account_for(context).limiter
+        queries = len(self.read_ahead_contexts())
+        self.logger.info(
+            "%s: %d DATE_RANGE queries (one per marketplace and window) and one request "
+            "per further page; %s: %s for the queries",
+            self.name,
+            queries,
+            describe_plan(self.operation_id, limiter.plan(self.operation_id)),
+            about(limiter.seconds_for(self.operation_id, queries)),
+        )
+
+    def _mark_in_flight(self, context: Context, windows: int) -> None:
+        """Note in the state that this run reads the range, and in how many halvings:
+        found there by the next run, it means this run did not finish."""
+        halvings = (windows - 1).bit_length()
+        self.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
 from tap_spapi.pii import drop_pii
-from tap_spapi.streams.inbound import isoformat
+from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

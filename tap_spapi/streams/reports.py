@@ -33,24 +33,29 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from tap_spapi import progress as progress_lines
+from tap_spapi.account import amazon_error
 from tap_spapi.client import (
     ACCOUNT_KEY,
     FAULT_WAIT_CAP,
     SELLER_KEY,
     RetriesExhaustedError,
+    SPAPIRequestError,
     SPAPIStream,
 )
-from tap_spapi.concurrency import context_key
+from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.pii import drop_pii
+from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
-from tap_spapi.streams.inbound import (
+from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
     isoformat,
-    windows_after_bookmark,
+    range_after_bookmark,
+    split_windows,
 )
 
 if TYPE_CHECKING:
@@ -64,8 +69,14 @@ REPORTS_IN_FLIGHT = 4
 POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
 # A snapshot report (no data range) created this recently is still current.
 SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
-# Reports are kept 90 days; getReports looks no further back.
+# Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
+# states none); getReports looks no further back. This is about documents, not data.
 RETENTION = datetime.timedelta(days=90)
+# State key: the longest range (days) createReport accepted after refusing a longer one,
+# for report types whose limit Amazon does not document.
+LONGEST_ACCEPTED = "longest_accepted_range_days"
+# Halving stops here: a refusal of a shorter range is not about its length.
+SHORTEST_PROBE = DAY = datetime.timedelta(days=1)
 PENDING = ("IN_QUEUE", "IN_PROGRESS")
 TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
 DOWNLOAD_FAULTS = (
@@ -116,11 +127,86 @@ class ReportStream(SPAPIStream):
                 self._windows[name] = self._plan_windows(partition)
             return self._windows[name]
 
+    def _asked_ahead_by_others(self, partition: Context) -> int:
+        """Reports the other selected report streams request ahead (at the start of the
+        run, see `start_reading`) and have not yet: they share createReport's plan."""
+        if not self.prefetcher.workers:
+            return 0
+        others = [
+            stream
+            for stream in self._tap.streams.values()
+            if isinstance(stream, ReportStream) and stream is not self and stream.selected
+        ]
+        return sum(other.unrequested_ahead(partition) for other in others)
+
+    def unrequested_ahead(self, partition: Context) -> int:
+        """How many of the reports this stream asks for ahead are not requested yet."""
+        ahead = self.windows_of(partition)[:REPORTS_IN_FLIGHT]
+        with self._lock:
+            return sum(self._request_key(partition, w) not in self._requested for w in ahead)
+
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
         if self.report.snapshot:
             return [None]
-        longest = datetime.timedelta(days=self.report.max_window_days)
-        return list(windows_after_bookmark(self, partition, longest))
+        needed = range_after_bookmark(self, partition)
+        if needed.length <= datetime.timedelta(0):
+            return []
+        self._warn_about_history(needed)
+        longest = self._longest_range(partition, needed)
+        return list(split_windows(needed.start, needed.end, longest))
+
+    def _longest_range(self, partition: Context, needed: QueryWindow) -> datetime.timedelta:
+        """The documented longest range, else the one Amazon accepted before (state),
+        else found now: the whole range first, halved while Amazon refuses it.
+
+        The accepted probe is this run's first report, so finding the limit costs one
+        refused createReport per halving, once per account and report type.
+        """
+        if self.report.max_window_days is not None:
+            return datetime.timedelta(days=self.report.max_window_days)
+        remembered = self.get_context_state(partition).get(LONGEST_ACCEPTED)
+        candidate = needed.length
+        if remembered:
+            candidate = min(candidate, datetime.timedelta(days=float(remembered)))
+        while True:
+            probe = QueryWindow(needed.start, needed.start + candidate)
+            try:
+                self.ensure_requested(partition, [probe])
+                return candidate
+            except SPAPIRequestError as exc:
+                if not _refuses_range(exc) or candidate <= SHORTEST_PROBE:
+                    raise
+                self.logger.info(
+                    "createReport refused %.1f days of %s (%s); asking for half that.",
+                    candidate.total_seconds() / DAY.total_seconds(),
+                    self.report.report_type,
+                    _amazon_message(exc),
+                )
+                candidate /= 2
+                self._found_longest[partition[ACCOUNT_KEY]] = candidate
+
+    def _warn_about_history(self, needed: QueryWindow) -> None:
+        """Say what the 90-day retention limits: reuse, not the history asked for."""
+        now = self._tap.run_started_at  # type: ignore[attr-defined]
+        if needed.start >= now - RETENTION or self._warned_history:
+            return
+        self._warned_history = True
+        self.logger.warning(
+            "%s: asking for data from %s. Amazon keeps report documents %d days and "
+            "documents no limit on how far back this type's data goes, so nothing older "
+            "is capped; only the search for reports to reuse looks back %d days.",
+            self.name,
+            isoformat(needed.start),
+            RETENTION.days,
+            RETENTION.days,
+        )
+
+    _warned_history = False
+
+    @cached_property
+    def _found_longest(self) -> dict[str, datetime.timedelta]:
+        """Per account: the longest range found this run (saved in its state)."""
+        return {}
 
     @staticmethod
     def window_context(partition: Context, window: QueryWindow | None) -> dict[str, Any]:
@@ -136,16 +222,51 @@ class ReportStream(SPAPIStream):
         """Each window's rows, then that window's bookmark."""
         if context is None:
             return  # no account in this run's shard
-        for window in self.windows_of(context):
-            try:
-                yield from super().get_records(self.window_context(context, window))
-            except ReportFailedError as exc:
-                self._tap.partition_failed(self, context[ACCOUNT_KEY], exc)  # type: ignore[attr-defined]
-                return
-            if self.abandoned(context):
-                return  # the window was not read: its bookmark must not move
-            if window is not None:
-                self.save_bookmark(context, **{WINDOW_BOOKMARK: window.end.isoformat()})
+        windows = self.windows_of(context)
+        found = self._found_longest.get(context[ACCOUNT_KEY])
+        if found is not None:  # later runs split at once instead of probing again
+            days = found.total_seconds() / DAY.total_seconds()
+            self.save_bookmark(context, **{LONGEST_ACCEPTED: days})
+        progress = self._say_cost(context, windows)
+        threaded = bool(self.prefetcher.workers)
+        with every(progress_lines.PROGRESS_INTERVAL, progress.report, threaded=threaded):
+            for window in windows:
+                try:
+                    yield from super().get_records(self.window_context(context, window))
+                except ReportFailedError as exc:
+                    self._tap.partition_failed(self, context[ACCOUNT_KEY], exc)  # type: ignore[attr-defined]
+                    return
+                if self.abandoned(context):
+                    return  # the window was not read: its bookmark must not move
+                if window is not None:
+                    self.save_bookmark(context, **{WINDOW_BOOKMARK: window.end.isoformat()})
+                progress.advance()
+
+    def _say_cost(self, partition: Context, windows: list[QueryWindow | None]) -> Progress:
+        """Log what the account's windows will ask of createReport's plan and how long
+        that takes; the `Progress` that reports on the way."""
+        limiter = self.account_for(partition).limiter
+
+        def unrequested() -> int:
+            return sum(self._request_key(partition, w) not in self._requested for w in windows)
+
+        def seconds_left(_done: int) -> float:
+            queued = unrequested() + self._asked_ahead_by_others(partition)
+            return limiter.seconds_for("createReport", queued)
+
+        waiting = unrequested()
+        self.logger.info(
+            "%s: %d reports for account '%s' (%d requested already, %d of other report "
+            "streams ahead of them); %s: %s",
+            self.name,
+            len(windows),
+            partition[ACCOUNT_KEY],
+            len(windows) - waiting,
+            self._asked_ahead_by_others(partition),
+            describe_plan("createReport", limiter.plan("createReport")),
+            about(seconds_left(0)),
+        )
+        return Progress(self.logger, f"{self.name} reports", len(windows), seconds_left)
 
     def start_reading(self) -> None:
         """Request the first reports of every account now, in the background.
@@ -292,12 +413,12 @@ class ReportStream(SPAPIStream):
         return self._existing[name]
 
     def _list_reports(self, partition: Context) -> Iterator[dict[str, Any]]:
-        """getReports of this type, not failed, created since the first window began."""
-        windows = [w for w in self.windows_of(partition) if w is not None]
+        """getReports of this type, not failed, created since the range began."""
         now = self._tap.run_started_at  # type: ignore[attr-defined]
-        since = max([now - RETENTION, *[w.start for w in windows[:1]]])
-        if not windows:
+        if self.report.snapshot:
             since = now - SNAPSHOT_REUSE
+        else:
+            since = max(now - RETENTION, range_after_bookmark(self, partition).start)
         params: dict[str, Any] = {
             "reportTypes": self.report.report_type,
             "processingStatuses": ",".join(["DONE", *PENDING]),
@@ -473,6 +594,19 @@ class ReportStream(SPAPIStream):
         if window is None:
             return "the present (no data range)"
         return f"{isoformat(window.start)}..{isoformat(window.end)}"
+
+
+def _refuses_range(exc: SPAPIRequestError) -> bool:
+    """A 400 whose message is about the data range (too long), not another mistake."""
+    if exc.status != HTTPStatus.BAD_REQUEST:
+        return False
+    text = _amazon_message(exc).lower()
+    return "range" in text or "datastarttime" in text or "dataendtime" in text
+
+
+def _amazon_message(exc: SPAPIRequestError) -> str:
+    error = amazon_error(exc.response)
+    return f"{error.code}: {error.message}"
 
 
 def _instant(value: Any) -> datetime.datetime | None:

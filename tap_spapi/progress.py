@@ -1,0 +1,83 @@
+"""What a plan-bound stream will cost, said before it starts, and how far it got.
+
+A first run of report streams waits on createReport's plan (15 at once, then one a
+minute) for tens of minutes; a user watching `meltano run` should see that coming and
+see it move. Both lines go through the stream's logger (stderr), never stdout.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+    from tap_spapi.pacing import UsagePlan
+
+# Seconds between progress lines while a stream waits (tests set it lower).
+PROGRESS_INTERVAL = 30.0
+_PER = (("a second", 1.0), ("a minute", 60.0), ("an hour", 3600.0))
+
+
+def describe_plan(operation_id: str, plan: UsagePlan) -> str:
+    """`createReport allows 15 at once then 1 a minute`."""
+    for unit, seconds in _PER:
+        per_unit = plan.rate * seconds
+        if per_unit >= 0.95:  # 0.0167/s is Amazon's "1 a minute"
+            return f"{operation_id} allows {plan.burst} at once then {per_unit:.2g} {unit}"
+    return f"{operation_id} allows {plan.burst} at once then {plan.rate * 86400:.2g} a day"
+
+
+def about(seconds: float) -> str:
+    """`about 40 s`, `about 2 min`, `about 1.5 h`."""
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 5400:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+class Progress:
+    """done/total of one stream's work and the time left, logged on `report()`."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        total: int,
+        left: Callable[[int], float],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._what = what
+        self._total = total
+        self._left = left  # seconds left, given how many items are done
+        self._clock = clock
+        self._started = clock()
+        self.done = 0
+
+    def advance(self) -> None:
+        """One more item finished."""
+        self.done += 1
+
+    def seconds_left(self) -> float:
+        """The plan's estimate, or the pace so far if that says more (building and
+        downloading take time the plan does not count)."""
+        left = self._left(self.done)
+        if self.done:
+            elapsed = self._clock() - self._started
+            left = max(left, elapsed / self.done * (self._total - self.done))
+        return left
+
+    def report(self) -> None:
+        """Log `what: done/total, about N min left`."""
+        self._logger.info(
+            "%s: %d/%d done, %s left",
+            self._what,
+            self.done,
+            self._total,
+            about(self.seconds_left()),
+        )

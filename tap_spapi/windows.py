@@ -1,0 +1,108 @@
+"""Query windows: the date ranges a run asks for, and the bookmarks that follow them.
+
+Amazon meters requests, not data: an empty range costs as much as a full one. So a run
+asks for the whole range it needs (bookmark minus `lookback_window`, else `start_date`,
+up to the start of the run) in as few queries as Amazon allows: one where Amazon
+documents no limit on the range, windows of the documented longest range otherwise.
+
+A bookmark moves to a window's end only after every record of the window was emitted,
+so a killed run repeats the window it was in. A range whose query keeps being
+interrupted (killed or failed runs) is split in two more each time (see
+`halvings_after_interruptions`), so a large first run still makes progress when it is never
+allowed to finish in one go.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_spapi.client import SPAPIStream
+
+WINDOW_BOOKMARK = "window_end"
+# Set when a run starts querying a partition's range, removed when the range was read:
+# found set at the start of a run, it means the previous run did not finish the range.
+QUERY_IN_FLIGHT = "query_in_flight"
+# How many runs in a row left the range unfinished: the range is split in 2**n windows.
+INTERRUPTED_RUNS = "interrupted_runs"
+# Splitting stops here: 64 windows, or windows of a day, whichever is longer.
+MAX_HALVINGS = 6
+SHORTEST_SPLIT = datetime.timedelta(days=1)
+
+
+def isoformat(moment: datetime.datetime) -> str:
+    """`2026-01-02T03:04:05Z`: the form Amazon's examples use."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """One `start`..`end` range of a query (Amazon's bounds are inclusive)."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+
+    @property
+    def length(self) -> datetime.timedelta:
+        """How much time the window covers (a plain timedelta: `start_date` comes from
+        pendulum, whose durations do not divide by plain ones)."""
+        return datetime.timedelta(seconds=(self.end - self.start).total_seconds())
+
+
+def split_windows(
+    start: datetime.datetime, end: datetime.datetime, longest: datetime.timedelta | None
+) -> Iterator[QueryWindow]:
+    """Consecutive windows from `start` to `end`, none longer than `longest` (None:
+    one window, the whole range)."""
+    while start < end:
+        window_end = end if longest is None else min(start + longest, end)
+        yield QueryWindow(start, window_end)
+        start = window_end
+
+
+def range_after_bookmark(stream: SPAPIStream, context: Context) -> QueryWindow:
+    """`context`'s window bookmark minus the lookback (else `start_date`) to the start of
+    the run: what this run must ask for."""
+    bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
+    if bookmark:
+        start = datetime.datetime.fromisoformat(bookmark) - stream.lookback
+    else:
+        start = stream._tap.default_start  # type: ignore[attr-defined]
+    return QueryWindow(start, stream._tap.run_started_at)  # type: ignore[attr-defined]
+
+
+def windows_after_bookmark(
+    stream: SPAPIStream, context: Context, longest: datetime.timedelta | None
+) -> Iterator[QueryWindow]:
+    """The range after `context`'s bookmark in windows none longer than `longest`."""
+    needed = range_after_bookmark(stream, context)
+    return split_windows(needed.start, needed.end, longest)
+
+
+def halvings_after_interruptions(state: Mapping[str, Any], needed: QueryWindow) -> int:
+    """How many times to halve `needed`: once per run in a row that left it unfinished,
+    as long as the windows stay a day or longer.
+
+    Called once per run and partition, before this run marks its own query in flight.
+    """
+    halvings = int(state.get(INTERRUPTED_RUNS) or 0) + bool(state.get(QUERY_IN_FLIGHT))
+    halvings = min(halvings, MAX_HALVINGS)
+    while halvings and needed.length / 2**halvings < SHORTEST_SPLIT:
+        halvings -= 1
+    return halvings
+
+
+def halved(needed: QueryWindow, halvings: int) -> list[QueryWindow]:
+    """`needed` in 2**`halvings` contiguous windows of equal length (none when empty)."""
+    if needed.length <= datetime.timedelta(0):
+        return []
+    parts = 2**halvings
+    bounds = [needed.start + needed.length * i / parts for i in range(parts)] + [needed.end]
+    return [QueryWindow(a, b) for a, b in itertools.pairwise(bounds)]
