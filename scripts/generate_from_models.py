@@ -8,7 +8,8 @@ usage plans, so nothing here is typed by hand. The script writes:
   from the columns in `tap_spapi/report_types.py`: the models do not describe report
   documents);
 - `tap_spapi/operations.json`: method, path, usage plan (rate, burst), restricted and
-  grantless flags of every operation the tap or its stand-in uses;
+  grantless flags of every operation the tap or its stand-in uses, and the enum values
+  of its query parameters (getShipments must send every `ShipmentStatusList` value);
 - `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
   operations, from which the local stand-in builds its answers.
 
@@ -215,6 +216,18 @@ def usage_plan(description: str) -> tuple[float, int] | None:
     return float(match.group(1)), int(match.group(2))
 
 
+def query_enums(path_item: Json, operation: Json) -> Json:
+    """Query parameter -> its enum values (of the items, for an array), in model order."""
+    enums: Json = {}
+    for parameter in path_item.get("parameters", []) + operation.get("parameters", []):
+        if not isinstance(parameter, dict) or parameter.get("in") != "query":
+            continue
+        values = parameter.get("enum") or (parameter.get("items") or {}).get("enum")
+        if values:
+            enums[parameter["name"]] = list(values)
+    return enums
+
+
 def iter_operations(model: Json) -> Any:
     for path, item in model.get("paths", {}).items():
         for method in METHODS:
@@ -285,6 +298,9 @@ def build_operations(models: Path) -> tuple[Json, Json]:
             "grantless": (api, op_id) in GRANTLESS,
             "deprecated": bool(operation.get("deprecated")),
         }
+        enums = query_enums(item, operation)
+        if enums:
+            catalog[key]["query_enums"] = enums
         definitions = model.get("definitions", {})
         responses[key] = {
             "api": api,

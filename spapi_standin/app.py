@@ -77,17 +77,17 @@ class App:
             return "lwa", reply or self.lwa.handle(content_type, raw.body)
         if raw.method == "GET" and path.startswith(DOCUMENT_PREFIX):
             # A pre-signed document link: no SP-API auth, no usage plan (Amazon's S3).
-            self.stats.request(DOWNLOAD, raw.original_headers)
+            self.stats.request(DOWNLOAD, raw.original_headers, raw.target)
             document_id = path.removeprefix(DOCUMENT_PREFIX)
             download = self.operations.reports.download
             reply = self.faults.scripted(DOWNLOAD, lambda: download(document_id))
             return DOWNLOAD, reply or download(document_id)
         found = self.operations.match(raw.method, path)
         if found is None:
-            self.stats.request(UNKNOWN, raw.original_headers)
+            self.stats.request(UNKNOWN, raw.original_headers, raw.target)
             return UNKNOWN, not_found()
         operation, params = found
-        self.stats.request(operation.operation_id, raw.original_headers)
+        self.stats.request(operation.operation_id, raw.original_headers, raw.target)
         return operation.operation_id, self._operation(operation, params, raw, path)
 
     def _operation(

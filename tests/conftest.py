@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from spapi_standin import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO.parent / "shared" / "spapi-models"
+
+
+def load_model(api: str) -> dict[str, Any]:
+    """One of Amazon's models (Swagger JSON): the oracle tests compare the tap with."""
+    model: dict[str, Any] = json.loads((MODELS / f"{api}.json").read_text(encoding="utf-8"))
+    return model
 
 
 def history_start(server: StandIn) -> str:

@@ -308,3 +308,13 @@ def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
         assert (
             Counter(r.report_type for r in server.reports.reports.values())[report.report_type] == 1
         )
+
+
+def test_a_columns_other_name_from_another_amazon_source_loads_into_the_same_column():
+    removal = BY_STREAM["fba_fulfillment_removal_shipment_detail_data"]
+    unknown: list[list[str]] = []
+    for first in ("request-date", "removal-date"):  # SP-API page / Seller Central help
+        document = f"{first}\torder-id\n2026-01-02T03:04:05+00:00\tR-1\n"
+        rows = list(TypedRows(removal, "test", unknown.append).rows(io.StringIO(document)))
+        assert rows == [{"request_date": "2026-01-02T03:04:05+00:00", "order_id": "R-1"}]
+    assert unknown == []  # an alias is a known column: no warning
