@@ -11,7 +11,10 @@ usage plans, so nothing here is typed by hand. The script writes:
   grantless flags of every operation the tap or its stand-in uses, and the enum values
   of its query parameters (getShipments must send every `ShipmentStatusList` value);
 - `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
-  operations, from which the local stand-in builds its answers.
+  operations, from which the local stand-in builds its answers;
+- `spapi_standin/usage_plans.json`: the stand-in's own table of every operation of every
+  model file (by method and path: rate, burst, query enums), built apart from the tap's
+  selection so that tests/test_cross_check.py can compare the two.
 
 Usage:
     python scripts/generate_from_models.py [--models DIR] [--check]
@@ -312,6 +315,32 @@ def build_operations(models: Path) -> tuple[Json, Json]:
     return {"operations": catalog}, {"operations": responses}
 
 
+def build_standin_plans(models: Path) -> Json:
+    """`usage_plans.json`: "METHOD path" -> plan and query enums, for every operation of
+    every model file that prints a usage plan (the stand-in serves what tests ask)."""
+    plans: Json = {}
+    for path_ in sorted(models.glob("*.json")):
+        model = load_model(models, path_.stem)
+        for path, method, item, operation in iter_operations(model):
+            plan = usage_plan(operation.get("description", ""))
+            if plan is None:
+                continue  # e.g. Tracking 2026-01-30 prints none
+            entry: Json = {
+                "api": path_.stem,
+                "operationId": operation["operationId"],
+                "rate": plan[0],
+                "burst": plan[1],
+            }
+            enums = query_enums(item, operation)
+            if enums:
+                entry["query_enums"] = enums
+            route = f"{method.upper()} {path}"
+            if route in plans:
+                raise SystemExit(f"{route} is in both {plans[route]['api']} and {path_.stem}")
+            plans[route] = entry
+    return {"plans": plans}
+
+
 # ---------------------------------------------------------------- stream schemas
 
 
@@ -438,6 +467,7 @@ def outputs(models: Path) -> dict[Path, str]:
     files = {
         REPO / "tap_spapi" / "operations.json": render(operations),
         REPO / "spapi_standin" / "response_schemas.json": render(responses),
+        REPO / "spapi_standin" / "usage_plans.json": render(build_standin_plans(models)),
     }
     for name, spec in STREAMS.items():
         files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(

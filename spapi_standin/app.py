@@ -63,9 +63,7 @@ class App:
         self.lwa = LwaEndpoint(config, self.tokens, self.stats)
         self.sigv4 = SigV4Verifier(config, self.stats)
         self.operations = Operations(config, dataset, self.tokens)
-        self.limiter = RateLimiter(
-            config, load_plans(self.operations.routes, config.operations_path)
-        )
+        self.limiter = RateLimiter(config, load_plans(self.operations.routes, config.plans_path))
 
     def handle(self, raw: RawRequest) -> tuple[str, Reply]:
         """The stats key of the request and its reply."""

@@ -84,7 +84,7 @@ class StandInConfig:
     rate_scale: float = 1.0  # multiplies every rate; bursts stay as Amazon prints them
     rate_overrides: dict[str, tuple[float, int]] = field(default_factory=dict)
     per_account_buckets: bool = True  # one bucket per (refresh token | "grantless", operation)
-    operations_path: Path | None = None  # None = tap_spapi/operations.json when installed
+    plans_path: Path | None = None  # None = the packaged usage_plans.json (from the models)
 
     # Faults (nothing random happens while the rates are 0)
     latency_ms: float = 0.0

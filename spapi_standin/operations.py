@@ -22,6 +22,7 @@ from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
 from spapi_standin.page_tokens import decode_token, encode_token
+from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
 from spapi_standin.reports import ReportsService
 
@@ -34,10 +35,7 @@ if TYPE_CHECKING:
 Query = Mapping[str, list[str]]
 
 INBOUND_QUERY_TYPES = ("SHIPMENT", "DATE_RANGE", "NEXT_TOKEN")
-INBOUND_STATUS_FILTER = frozenset(
-    {"WORKING", "READY_TO_SHIP", "SHIPPED", "RECEIVING", "CANCELLED", "DELETED", "CLOSED",
-     "ERROR", "IN_TRANSIT", "DELIVERED", "CHECKED_IN"}
-)  # fmt: skip
+INBOUND_STATUS_FILTER = query_enum(paths.INBOUND_SHIPMENTS, "ShipmentStatusList")
 SHIPPING_BUSINESSES = frozenset(
     {"AmazonShipping_US", "AmazonShipping_IN", "AmazonShipping_UK", "AmazonShipping_UAE",
      "AmazonShipping_SA", "AmazonShipping_EG", "AmazonShipping_IT", "AmazonShipping_ES",

@@ -7,8 +7,9 @@ unauthenticated URL (Amazon's pre-signed S3 link); FATAL reports may carry an er
 document. Rows are derived from the row index and the seed, never stored, so a test
 can ask for a report of any size (tens of megabytes) without the stand-in holding it.
 
-The columns come from the tap's `report_types.py` (Amazon's models do not describe
-report documents); a test can add columns the tap does not know.
+The columns, flags and limits come from the stand-in's own `report_fixtures.py`
+(transcribed from Amazon's pages: the models do not describe report documents); a test
+can add columns the tap does not know.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
-from tap_spapi.report_types import BY_TYPE, ReportType, snake_case
+from spapi_standin.report_fixtures import BY_TYPE, ReportFixture
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -120,30 +121,29 @@ class ReportsService:
 
     # -- the data -----------------------------------------------------------------------------
 
-    def rows_of(self, report_type: ReportType) -> int:
+    def rows_of(self, report_type: ReportFixture) -> int:
         """How many rows the data set holds for `report_type`."""
         default = self.config.report_rows * self.config.count_multiplier
         return self.row_counts.get(report_type.report_type, default)
 
-    def row_time(self, report_type: ReportType, index: int) -> datetime:
+    def row_time(self, report_type: ReportFixture, index: int) -> datetime:
         """When row `index` happened: spread evenly over the history, newest last."""
         count = self.rows_of(report_type)
         span = timedelta(days=self.config.history_days)
         return self.now - span + span * ((index + 0.5) / count)
 
-    def row(self, report_type: ReportType, index: int) -> list[str]:
+    def row(self, report_type: ReportFixture, index: int) -> list[str]:
         """Row `index` of `report_type`, the same every time it is asked for."""
         rng = random.Random(f"{self.config.seed}:{report_type.report_type}:{index}")
-        keys = set(report_type.keys)
+        identity = set(report_type.identity)
         values = []
         for column, kind in report_type.columns.items():
-            name = snake_case(column)
             if column == report_type.date_column:
                 values.append(self.row_time(report_type, index).isoformat(timespec="seconds"))
-            elif name in keys:
-                values.append(f"{name[:3].upper()}-{index:07d}")
-            elif name in report_type.pii:
-                value = f"{PII_PREFIX}{name}-{index:05d}"
+            elif column in identity:
+                values.append(f"{column[:3].upper()}-{index:07d}")
+            elif column in report_type.pii:
+                value = f"{PII_PREFIX}{column}-{index:05d}"
                 if index < 50:  # enough to prove where PII goes, without a huge set
                     self.pii_sentinels.add(value)
                 values.append(value)
@@ -152,25 +152,26 @@ class ReportsService:
         values.extend(f"extra-{index}" for _ in self.extra_columns)
         return values
 
-    def header(self, report_type: ReportType) -> list[str]:
+    def header(self, report_type: ReportFixture) -> list[str]:
         """The document's header: Amazon's column names, then any extra test columns."""
         return [*report_type.columns, *self.extra_columns]
 
     def document_rows(self, report: Report) -> Iterator[list[str]]:
         """Rows of `report` (its data range, or all of them for a snapshot)."""
         kind = BY_TYPE[report.report_type]
+        start, end = (None, None) if kind.snapshot else (report.start, report.end)
         for index in range(self.rows_of(kind)):
             moment = self.row_time(kind, index)
-            if report.start is None or report.end is None or report.start <= moment < report.end:
+            if start is None or end is None or start <= moment < end:
                 yield self.row(kind, index)
 
     def keys_of(
         self, report_type: str, start: datetime | None = None, end: datetime | None = None
     ) -> set[tuple[str, ...]]:
-        """Primary keys (without the account) of the rows a report of that range holds."""
+        """The identity columns' values of the rows a report of that range holds."""
         kind = BY_TYPE[report_type]
-        names = [snake_case(column) for column in kind.columns]
-        positions = [names.index(key) for key in kind.keys]
+        names = list(kind.columns)
+        positions = [names.index(column) for column in kind.identity]
         probe = Report("", "", report_type, [], start, end, self.now, 0.0)
         return {tuple(row[p] for p in positions) for row in self.document_rows(probe)}
 
@@ -350,7 +351,11 @@ class ReportsService:
         return report
 
     def _range_problem(
-        self, kind: ReportType, spec: dict[str, Any], start: datetime | None, end: datetime | None
+        self,
+        kind: ReportFixture,
+        spec: dict[str, Any],
+        start: datetime | None,
+        end: datetime | None,
     ) -> str | None:
         for name, value in (("dataStartTime", start), ("dataEndTime", end)):
             if spec.get(name) is not None and value is None:

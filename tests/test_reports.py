@@ -19,6 +19,7 @@ from conftest import REPO, SingerOutput, run_cli, run_tap, select_only, tap_conf
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.peak import run_tap_with_peak
+from spapi_standin.report_fixtures import BY_TYPE as FIXTURES_BY_TYPE
 from tap_spapi.report_documents import TypedRows, charset_of, parse_datetime, text_of
 from tap_spapi.report_types import BY_STREAM, REPORT_TYPES
 
@@ -318,3 +319,14 @@ def test_a_columns_other_name_from_another_amazon_source_loads_into_the_same_col
         rows = list(TypedRows(removal, "test", unknown.append).rows(io.StringIO(document)))
         assert rows == [{"request_date": "2026-01-02T03:04:05+00:00", "order_id": "R-1"}]
     assert unknown == []  # an alias is a known column: no warning
+
+
+def test_the_removal_report_under_its_other_first_column_name_loads_request_date(server):
+    stream = "fba_fulfillment_removal_shipment_detail_data"
+    document_header = server.reports.header(FIXTURES_BY_TYPE[BY_STREAM[stream].report_type])
+    assert document_header[0] == "removal-date"  # Seller Central's name, not the SP-API page's
+    output = run_stream(server, stream)
+    records = output.records(stream)
+    assert records
+    assert all(record["request_date"] for record in records)
+    assert not [r for r in records if "removal_date" in r]
