@@ -40,6 +40,7 @@ import requests
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.peak import run_tap_with_peak
+from tap_spapi.operations import load_catalog
 from tap_spapi.tap import TapSpapi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,6 +195,10 @@ def bare_loop(base_url: str, token: str, marketplaces: list[str], since: str, un
             params: dict[str, str] = {
                 "MarketplaceId": marketplace,
                 "QueryType": "DATE_RANGE",
+                # Live Amazon refuses a DATE_RANGE without a status list (#888).
+                "ShipmentStatusList": ",".join(
+                    load_catalog()["getShipments"].query_enums["ShipmentStatusList"]
+                ),
                 "LastUpdatedAfter": since,
                 "LastUpdatedBefore": until,
             }

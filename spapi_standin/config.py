@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from spapi_standin.live import LiveBehaviours
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
@@ -85,6 +87,9 @@ class StandInConfig:
     rate_overrides: dict[str, tuple[float, int]] = field(default_factory=dict)
     per_account_buckets: bool = True  # one bucket per (refresh token | "grantless", operation)
     plans_path: Path | None = None  # None = the packaged usage_plans.json (from the models)
+
+    # Where live Amazon differs from its models (spapi_standin/live.py): all on
+    live: LiveBehaviours = field(default_factory=LiveBehaviours)
 
     # Faults (nothing random happens while the rates are 0)
     latency_ms: float = 0.0

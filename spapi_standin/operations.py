@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from spapi_standin import paths
+from spapi_standin import live, paths
 from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, AccessRule
 from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.instances import parse_instant
@@ -185,13 +185,20 @@ class Operations:
         query_type = request.first("QueryType")
         if query_type not in INBOUND_QUERY_TYPES:
             return invalid_input(f"QueryType must be one of {', '.join(INBOUND_QUERY_TYPES)}.")
+        if query_type == "NEXT_TOKEN" and live.restarts_from_first_page(
+            self.config.live, request.query
+        ):
+            query_type = "DATE_RANGE" if request.first("LastUpdatedAfter") else "SHIPMENT"
         if query_type == "NEXT_TOKEN":
             state = decode_token(request.first("NextToken"))
             if state is None or state.get("m") != marketplace_id:
                 return invalid_input("Invalid NextToken.")
             query, offset = _inbound_query_from(state), int(state["o"])
         else:
-            parsed = _inbound_filters(request, query_type)
+            refusal = None
+            if query_type == "DATE_RANGE":
+                refusal = live.date_range_refusal(self.config.live, request.query)
+            parsed = refusal or _inbound_filters(request, query_type)
             if isinstance(parsed, Reply):
                 return parsed
             query, offset = parsed, 0
@@ -291,8 +298,11 @@ class Operations:
         tracking_id, carrier_id = request.first("trackingId"), request.first("carrierId")
         if tracking_id is None or carrier_id is None:
             return error(400, "InvalidRequest", "trackingId and carrierId are required.")
-        if self.data.tracking(tracking_id, carrier_id) is None:
+        result = self.data.tracking(tracking_id, carrier_id)
+        if result is None:
             return error(400, "InvalidRequest", "Invalid trackingId or carrierId.")
+        if tracking_id in self.data.null_tracking_ids:
+            return json_reply({"payload": live.null_tracking_payload(result)})
         return self.cached(
             ("getTracking", tracking_id, carrier_id),
             lambda: {"payload": self.data.tracking(tracking_id, carrier_id)},

@@ -1,11 +1,13 @@
 """Reports API 2021-06-30: asynchronous reports and their gzipped TSV documents.
 
 A created report is IN_QUEUE, then IN_PROGRESS, then DONE once
-`report_processing_seconds` have passed (or CANCELLED / FATAL when a test scripts
-it). A DONE report's document is a gzipped tab-separated file served at a separate,
-unauthenticated URL (Amazon's pre-signed S3 link); FATAL reports may carry an error
-document. Rows are derived from the row index and the seed, never stored, so a test
-can ask for a report of any size (tens of megabytes) without the stand-in holding it.
+`report_processing_seconds` have passed (or CANCELLED / FATAL when a test scripts it,
+and CANCELLED when its range holds no rows, as live Amazon does: live.py). A DONE
+report's document is a gzipped tab-separated file served at a separate, unauthenticated
+URL (Amazon's pre-signed S3 link, refused once older than the live link lifetime);
+FATAL reports may carry an error document. Rows are derived from the row index and the
+seed, never stored, so a test can ask for a report of any size (tens of megabytes)
+without the stand-in holding it.
 
 The columns, flags and limits come from the stand-in's own `report_fixtures.py`
 (transcribed from Amazon's pages: the models do not describe report documents); a test
@@ -14,6 +16,7 @@ can add columns the tap does not know.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import itertools
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
+from spapi_standin.live import expired_link
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
 from spapi_standin.report_fixtures import BY_TYPE, ReportFixture
@@ -115,6 +119,7 @@ class ReportsService:
     row_counts: dict[str, int] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
     signatures: list[str] = field(default_factory=list)  # of every link handed out
+    _link_issued: dict[str, float] = field(default_factory=dict)  # signature -> monotonic
     _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
@@ -282,17 +287,23 @@ class ReportsService:
         host = request.headers.get("host", "127.0.0.1")
         signature = uuid.uuid4().hex  # what makes Amazon's links secret
         url = f"http://{host}{DOCUMENT_PREFIX}{document_id}?X-Amz-Signature={signature}"
-        self.signatures.append(signature)
+        with self._lock:
+            self.signatures.append(signature)
+            self._link_issued[signature] = time.monotonic()
         return json_reply(
             {"reportDocumentId": document_id, "url": url, "compressionAlgorithm": "GZIP"}
         )
 
-    def download(self, document_id: str) -> Reply:
+    def download(self, document_id: str, signature: str | None) -> Reply:
         """The document bytes (no SP-API auth: the link itself is the credential)."""
         with self._lock:
             document = self.documents.get(document_id)
+            issued = self._link_issued.get(signature or "")
         if document is None:
             return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        lifetime = self.config.live.document_link_seconds
+        if issued is None or (lifetime and time.monotonic() - issued > lifetime):
+            return expired_link()
         headers = (("Content-Type", f"text/plain;charset={document.charset}"),)
         action: Action = "trickle" if self.config.document_bytes_per_second else "send"
         return Reply(200, document.body, headers, action)
@@ -313,6 +324,8 @@ class ReportsService:
         with self._lock:
             scripted = self._scripted[report_type]
             outcome = scripted.popleft() if scripted else "DONE"
+            if outcome == "DONE" and self.config.live.empty_reports_cancelled:
+                outcome = "DONE" if self._holds_rows(report_type, start, end) else "CANCELLED"
             report_id = str(next(self._ids))
             mono = time.monotonic()
             report = Report(
@@ -323,6 +336,15 @@ class ReportsService:
             )  # fmt: skip
             self.reports[report_id] = report
             return report_id
+
+    def _holds_rows(self, report_type: str, start: datetime | None, end: datetime | None) -> bool:
+        """Whether a report of that range has any row (rows are ordered by time)."""
+        kind = BY_TYPE[report_type]
+        count = self.rows_of(kind)
+        if kind.snapshot or start is None or end is None:
+            return count > 0
+        first = bisect.bisect_left(range(count), start, key=lambda i: self.row_time(kind, i))
+        return first < count and self.row_time(kind, first) < end
 
     def _build_document(self, report: Report) -> None:
         """Write `report`'s gzipped document once (rows streamed into the compressor)."""

@@ -37,6 +37,13 @@ def load_model(api: str) -> dict[str, Any]:
     return model
 
 
+def model_shipment_statuses() -> list[str]:
+    """The `ShipmentStatusList` enum of getShipments, read from Amazon's model."""
+    operation = load_model("fulfillmentInboundV0")["paths"]["/fba/inbound/v0/shipments"]["get"]
+    (parameter,) = [p for p in operation["parameters"] if p["name"] == "ShipmentStatusList"]
+    return list(parameter["items"]["enum"])
+
+
 def history_start(server: StandIn) -> str:
     """A start date just before the stand-in's data: every record, and few report windows
     (createReport allows one report a minute after a burst of 15)."""
@@ -162,7 +169,12 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
             for shipment in shipments
             for package in shipment.get("fulfillmentShipmentPackage") or []
         },
-        "shipping_tracking": {t["trackingId"] for t in data.shipping_trackings},
+        # Labels live Amazon answers with a payload of nulls carry nothing to load.
+        "shipping_tracking": {
+            t["trackingId"]
+            for t in data.shipping_trackings
+            if t["trackingId"] not in data.null_tracking_ids
+        },
         "shipping_carrier_accounts": {
             (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
         },

@@ -99,7 +99,12 @@ def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> lis
     response.request = requests.PreparedRequest()
     response.request.spapi_account = "default"  # type: ignore[attr-defined]
     stream.validate_response(response)
-    context = {"account": "default", "marketplace_id": "ATVPDKIKX0DER", "carrierId": "X"}
+    context = {
+        "account": "default",
+        "marketplace_id": "ATVPDKIKX0DER",
+        "carrierId": "X",
+        "trackingId": "T-1",  # a label's partition always names it
+    }
     records = []
     for record in stream.parse_response(response):
         processed = stream.post_process(record, context)
