@@ -41,7 +41,7 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest
 
-## generate: regenerate schemas and the operation catalog from ../shared/spapi-models
+## generate: regenerate schemas and the operation tables from the vendored models/
 generate: $(VENV)/.installed
 	$(PY) scripts/generate_from_models.py
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODELS = REPO.parent / "shared" / "spapi-models"
+# Amazon's models, vendored with the code (models/README.md records the upstream commit).
+DEFAULT_MODELS = REPO / "models"
 
 Json = dict[str, Any]
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from spapi_standin import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO.parent / "shared" / "spapi-models"
+MODELS = REPO / "models"  # Amazon's models, vendored (models/README.md)
 
 
 def load_model(api: str) -> dict[str, Any]:
