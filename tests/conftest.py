@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
+import requests
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.account import close_all_accounts
@@ -200,3 +202,32 @@ def key_of(stream: str, record: dict[str, Any]) -> Any:
     fields = KEYS[stream]
     values = tuple(record[field] for field in fields)
     return values[0] if len(values) == 1 else values
+
+
+# What a stream's context carries besides the account (partition, parent and label keys).
+SAMPLE_CONTEXT = {
+    "account": "default",
+    "marketplace_id": "ATVPDKIKX0DER",
+    "ShipmentId": "FBA-CONTEXT",
+    "sellerFulfillmentOrderId": "ORDER-CONTEXT",
+    "amazonShipmentId": "SHIPMENT-CONTEXT",
+    "carrierId": "X",
+    "trackingId": "T-1",  # a label's partition always names it
+}
+
+
+def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> list[dict]:
+    """A 200 `body` through the stream's validate_response, parse_response and post_process."""
+    stream = tap.streams[stream_name]
+    response = requests.Response()
+    response.status_code = 200
+    response._content = msgspec.json.encode(body)
+    response.request = requests.PreparedRequest()
+    response.request.spapi_account = "default"  # type: ignore[attr-defined]
+    stream.validate_response(response)
+    records = []
+    for record in stream.parse_response(response):
+        processed = stream.post_process(record, dict(SAMPLE_CONTEXT))
+        if processed is not None:
+            records.append(processed)
+    return records
