@@ -1,4 +1,4 @@
-"""`python -m spapi_standin` / `spapi-standin`: serve until SIGINT or SIGTERM.
+"""`python -m spapi_standin` (from the repository root): serve until SIGINT or SIGTERM.
 
 Prints exactly one line, `spapi-standin listening on http://127.0.0.1:PORT`, once the
 port is bound, so scripts can wait for it.
