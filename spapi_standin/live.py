@@ -87,6 +87,18 @@ class LiveBehaviours:
     empty_reports_cancelled: bool = True
     document_link_seconds: float = 300.0  # 0 = links never expire
 
+    @classmethod
+    def models_letter(cls) -> LiveBehaviours:
+        """Every behaviour off: the stand-in answers as the models say."""
+        return cls(
+            date_range_needs_a_list=False,
+            next_token_with_filters_restarts=False,
+            no_rate_limit_header_on_429=False,
+            null_tracking_payloads=False,
+            empty_reports_cancelled=False,
+            document_link_seconds=0.0,
+        )
+
 
 # -- getShipments ------------------------------------------------------------------------------
 

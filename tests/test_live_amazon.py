@@ -75,8 +75,10 @@ def test_every_live_behaviour_is_switchable_and_in_the_readme():
     switches = set(vars(LiveBehaviours()))
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Where live Amazon differs from its models", 1)[1].split("\n## ")[0]
+    letter = LiveBehaviours.models_letter()  # the stand-in's --models-letter
     for behaviour in BEHAVIOURS:
         assert behaviour.switch in switches, behaviour.switch
+        assert not getattr(letter, behaviour.switch), behaviour.switch
         assert f"`{behaviour.switch}`" in section, behaviour.switch
         for source in behaviour.source.split(";"):
             assert source.strip() in section, (behaviour.switch, source)
