@@ -49,7 +49,7 @@ timeshift: $(VENV)/.installed
 	FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/faketime \
 		faketime -f '$(SHIFT)' $(PY) -m pytest -p no:cacheprovider $(TIMESHIFT_MODULES)
 
-## generate: regenerate schemas and the operation catalog from ../shared/spapi-models
+## generate: regenerate schemas and the operation tables from the vendored models/
 generate: $(VENV)/.installed
 	$(PY) scripts/generate_from_models.py
 

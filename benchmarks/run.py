@@ -56,6 +56,7 @@ import requests
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.data import InboundQuery
 from spapi_standin.peak import run_tap_with_peak
+from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import RateLimiter
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
@@ -373,6 +374,10 @@ def bare_loop(base_url: str, token: str, marketplaces: list[str], since: str, un
             params: dict[str, str] = {
                 "MarketplaceId": marketplace,
                 "QueryType": "DATE_RANGE",
+                # Live Amazon refuses a DATE_RANGE without a status list (#888).
+                "ShipmentStatusList": ",".join(
+                    load_catalog()["getShipments"].query_enums["ShipmentStatusList"]
+                ),
                 "LastUpdatedAfter": since,
                 "LastUpdatedBefore": until,
             }

@@ -31,6 +31,7 @@ def start_standin(port: int) -> subprocess.Popen[str]:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=REPO,  # the stand-in is not installed with the tap: run it from the checkout
     )
     assert process.stdout is not None
     line = process.stdout.readline()

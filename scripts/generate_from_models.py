@@ -8,9 +8,13 @@ usage plans, so nothing here is typed by hand. The script writes:
   from the columns in `tap_spapi/report_types.py`: the models do not describe report
   documents);
 - `tap_spapi/operations.json`: method, path, usage plan (rate, burst), restricted and
-  grantless flags of every operation the tap or its stand-in uses;
+  grantless flags of every operation the tap or its stand-in uses, and the enum values
+  of its query parameters (getShipments must send every `ShipmentStatusList` value);
 - `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
-  operations, from which the local stand-in builds its answers.
+  operations, from which the local stand-in builds its answers;
+- `spapi_standin/usage_plans.json`: the stand-in's own table of every operation of every
+  model file (by method and path: rate, burst, query enums), built apart from the tap's
+  selection so that tests/test_cross_check.py can compare the two.
 
 Usage:
     python scripts/generate_from_models.py [--models DIR] [--check]
@@ -31,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODELS = REPO.parent / "shared" / "spapi-models"
+# Amazon's models, vendored with the code (models/README.md records the upstream commit).
+DEFAULT_MODELS = REPO / "models"
 
 Json = dict[str, Any]
 
@@ -215,6 +220,18 @@ def usage_plan(description: str) -> tuple[float, int] | None:
     return float(match.group(1)), int(match.group(2))
 
 
+def query_enums(path_item: Json, operation: Json) -> Json:
+    """Query parameter -> its enum values (of the items, for an array), in model order."""
+    enums: Json = {}
+    for parameter in path_item.get("parameters", []) + operation.get("parameters", []):
+        if not isinstance(parameter, dict) or parameter.get("in") != "query":
+            continue
+        values = parameter.get("enum") or (parameter.get("items") or {}).get("enum")
+        if values:
+            enums[parameter["name"]] = list(values)
+    return enums
+
+
 def iter_operations(model: Json) -> Any:
     for path, item in model.get("paths", {}).items():
         for method in METHODS:
@@ -285,6 +302,9 @@ def build_operations(models: Path) -> tuple[Json, Json]:
             "grantless": (api, op_id) in GRANTLESS,
             "deprecated": bool(operation.get("deprecated")),
         }
+        enums = query_enums(item, operation)
+        if enums:
+            catalog[key]["query_enums"] = enums
         definitions = model.get("definitions", {})
         responses[key] = {
             "api": api,
@@ -294,6 +314,32 @@ def build_operations(models: Path) -> tuple[Json, Json]:
             "request_body": request_body(item, operation, definitions),
         }
     return {"operations": catalog}, {"operations": responses}
+
+
+def build_standin_plans(models: Path) -> Json:
+    """`usage_plans.json`: "METHOD path" -> plan and query enums, for every operation of
+    every model file that prints a usage plan (the stand-in serves what tests ask)."""
+    plans: Json = {}
+    for path_ in sorted(models.glob("*.json")):
+        model = load_model(models, path_.stem)
+        for path, method, item, operation in iter_operations(model):
+            plan = usage_plan(operation.get("description", ""))
+            if plan is None:
+                continue  # e.g. Tracking 2026-01-30 prints none
+            entry: Json = {
+                "api": path_.stem,
+                "operationId": operation["operationId"],
+                "rate": plan[0],
+                "burst": plan[1],
+            }
+            enums = query_enums(item, operation)
+            if enums:
+                entry["query_enums"] = enums
+            route = f"{method.upper()} {path}"
+            if route in plans:
+                raise SystemExit(f"{route} is in both {plans[route]['api']} and {path_.stem}")
+            plans[route] = entry
+    return {"plans": plans}
 
 
 # ---------------------------------------------------------------- stream schemas
@@ -422,6 +468,7 @@ def outputs(models: Path) -> dict[Path, str]:
     files = {
         REPO / "tap_spapi" / "operations.json": render(operations),
         REPO / "spapi_standin" / "response_schemas.json": render(responses),
+        REPO / "spapi_standin" / "usage_plans.json": render(build_standin_plans(models)),
     }
     for name, spec in STREAMS.items():
         files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(

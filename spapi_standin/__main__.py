@@ -1,4 +1,4 @@
-"""`python -m spapi_standin` / `spapi-standin`: serve until SIGINT or SIGTERM.
+"""`python -m spapi_standin` (from the repository root): serve until SIGINT or SIGTERM.
 
 Prints exactly one line, `spapi-standin listening on http://127.0.0.1:PORT`, once the
 port is bound, so scripts can wait for it.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spapi_standin.config import SIZES, StandInConfig
+from spapi_standin.live import LiveBehaviours
 from spapi_standin.server import StandIn
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
     parser.add_argument(
+        "--models-letter",
+        action="store_true",
+        help="answer as the models say, not as live Amazon does (turns off spapi_standin/live.py)",
+    )
+    parser.add_argument(
         "--tracking-ids-file",
         type=Path,
         help="write the Amazon Shipping labels served as a tap `tracking_ids_file` (CSV)",
@@ -47,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def config_from(options: argparse.Namespace) -> StandInConfig:
     """The StandInConfig the options describe."""
     return StandInConfig(
+        live=LiveBehaviours.models_letter() if options.models_letter else LiveBehaviours(),
         host=options.host,
         port=options.port,
         seed=options.seed,

@@ -9,6 +9,7 @@ authentication so a test that injects a 500 still exercises the client's auth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,9 +64,7 @@ class App:
         self.lwa = LwaEndpoint(config, self.tokens, self.stats)
         self.sigv4 = SigV4Verifier(config, self.stats)
         self.operations = Operations(config, dataset, self.tokens)
-        self.limiter = RateLimiter(
-            config, load_plans(self.operations.routes, config.operations_path)
-        )
+        self.limiter = RateLimiter(config, load_plans(self.operations.routes, config.plans_path))
 
     def handle(self, raw: RawRequest) -> tuple[str, Reply]:
         """The stats key of the request and its reply."""
@@ -77,17 +76,19 @@ class App:
             return "lwa", reply or self.lwa.handle(content_type, raw.body)
         if raw.method == "GET" and path.startswith(DOCUMENT_PREFIX):
             # A pre-signed document link: no SP-API auth, no usage plan (Amazon's S3).
-            self.stats.request(DOWNLOAD, raw.original_headers)
+            self.stats.request(DOWNLOAD, raw.original_headers, raw.target)
             document_id = path.removeprefix(DOCUMENT_PREFIX)
-            download = self.operations.reports.download
-            reply = self.faults.scripted(DOWNLOAD, lambda: download(document_id))
-            return DOWNLOAD, reply or download(document_id)
+            signatures = parse_qs(urlsplit(raw.target).query).get("X-Amz-Signature")
+            signature = signatures[0] if signatures else None
+            reports = self.operations.reports
+            reply = self.faults.scripted(DOWNLOAD, lambda: reports.download(document_id, signature))
+            return DOWNLOAD, reply or reports.download(document_id, signature)
         found = self.operations.match(raw.method, path)
         if found is None:
-            self.stats.request(UNKNOWN, raw.original_headers)
+            self.stats.request(UNKNOWN, raw.original_headers, raw.target)
             return UNKNOWN, not_found()
         operation, params = found
-        self.stats.request(operation.operation_id, raw.original_headers)
+        self.stats.request(operation.operation_id, raw.original_headers, raw.target)
         return operation.operation_id, self._operation(operation, params, raw, path)
 
     def _operation(
@@ -112,17 +113,25 @@ class App:
             params,
             token,
         )
-        # Amazon sends x-amzn-RateLimit-Limit "when possible", 429s included; so does
-        # the stand-in, which lets a client learn the (scaled) plan from any answer.
+        # Amazon sends x-amzn-RateLimit-Limit "when possible", which the models place
+        # on 2xx answers; live 429s come without it (live.py), unless switched off.
         header = (RATE_LIMIT_HEADER, f"{self.limiter.plan(operation.operation_id)[0]:g}")
         scripted = self.faults.scripted(operation.operation_id, lambda: operation.handler(request))
         if scripted is not None:
-            return scripted.with_headers(header) if scripted.status else scripted
+            return self._with_rate_header(scripted, header) if scripted.status else scripted
         granted, rate = self.limiter.acquire(token.account, operation.operation_id)
         if not granted:
-            return quota_exceeded().with_headers(header)
+            return self._with_rate_header(quota_exceeded(), header)
         fault = self.faults.random_fault()
         if fault is not None:
             return fault
         reply = operation.handler(request)
         return reply.with_headers((RATE_LIMIT_HEADER, f"{rate:g}")) if reply.ok else reply
+
+    def _with_rate_header(self, reply: Reply, header: tuple[str, str]) -> Reply:
+        if (
+            reply.status == HTTPStatus.TOO_MANY_REQUESTS
+            and self.config.live.no_rate_limit_header_on_429
+        ):
+            return reply
+        return reply.with_headers(header)

@@ -22,6 +22,7 @@ from spapi_standin.data import (
     utc,
 )
 from spapi_standin.instances import InstanceGenerator, iso
+from spapi_standin.live import null_tracking_ids
 from spapi_standin.marketplaces import marketplace
 from spapi_standin.schemas import ResponseSchemas, load_schemas, schemas_path
 
@@ -252,6 +253,11 @@ class _Builder:
             tracking = self.tracking(gen, schema, event_schema, status)
             self.data.shipping_trackings.append(tracking)
             self.data.tracking_carriers[tracking["trackingId"]] = carrier
+        live = self.config.live
+        if live.null_tracking_payloads:
+            self.data.null_tracking_ids = null_tracking_ids(
+                self.config.seed, self.data.tracking_carriers, live.null_tracking_share
+            )
 
     def tracking(
         self, gen: InstanceGenerator, schema: Record, event_schema: Record, status: str

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from spapi_standin.live import LiveBehaviours
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
@@ -54,12 +56,10 @@ class StandInConfig:
     # how fast a document downloads (0 = at once; > 0 sends it in paced chunks)
     report_processing_seconds: float = 0.2
     # The longest dataStartTime..dataEndTime range createReport accepts, per report type
-    # (days); other types accept any range. Amazon documents one month for this type only
-    # ("Fulfillment by Amazon (FBA) Reports" page); tests set others to prove the tap
-    # finds a limit Amazon does not document.
-    report_longest_range_days: dict[str, float] = field(
-        default_factory=lambda: {"GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL": 30.0}
-    )
+    # (days), over the documented limits of report_fixtures.py (one month for
+    # GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL only); types with neither accept any
+    # range. Tests set limits Amazon does not document to prove the tap finds them.
+    report_longest_range_days: dict[str, float] = field(default_factory=dict)
     report_charset: str = "UTF-8"
     document_bytes_per_second: float = 0.0
 
@@ -91,7 +91,10 @@ class StandInConfig:
     rate_scale: float = 1.0  # multiplies every rate; bursts stay as Amazon prints them
     rate_overrides: dict[str, tuple[float, int]] = field(default_factory=dict)
     per_account_buckets: bool = True  # one bucket per (refresh token | "grantless", operation)
-    operations_path: Path | None = None  # None = tap_spapi/operations.json when installed
+    plans_path: Path | None = None  # None = the packaged usage_plans.json (from the models)
+
+    # Where live Amazon differs from its models (spapi_standin/live.py): all on
+    live: LiveBehaviours = field(default_factory=LiveBehaviours)
 
     # Faults (nothing random happens while the rates are 0)
     latency_ms: float = 0.0

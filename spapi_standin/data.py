@@ -67,6 +67,8 @@ class Dataset:
     package_tracking: dict[int, Record] = field(default_factory=dict)
     shipping_trackings: list[Record] = field(default_factory=list)
     tracking_carriers: dict[str, str] = field(default_factory=dict)
+    # Labels whose getTracking payload comes back all null (live.py, #4923).
+    null_tracking_ids: set[str] = field(default_factory=set)
     carrier_accounts: list[Record] = field(default_factory=list)
     mfn_shipments: dict[str, Record] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
@@ -208,7 +210,10 @@ class Dataset:
 
     def _touch_shipping_trackings(self, count: int, at: datetime) -> list[str]:
         open_ones = [
-            t for t in self.shipping_trackings if t["summary"].get("status") in TRACKING_NEXT
+            t
+            for t in self.shipping_trackings
+            if t["summary"].get("status") in TRACKING_NEXT
+            and t["trackingId"] not in self.null_tracking_ids  # they never show the change
         ]
         chosen = self._touch_rng.sample(open_ones, min(count, len(open_ones)))
         for tracking in chosen:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from spapi_standin import paths
+from spapi_standin import live, paths
 from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, AccessRule
 from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
 from spapi_standin.page_tokens import decode_token, encode_token
+from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
 from spapi_standin.reports import ReportsService
 
@@ -34,10 +35,7 @@ if TYPE_CHECKING:
 Query = Mapping[str, list[str]]
 
 INBOUND_QUERY_TYPES = ("SHIPMENT", "DATE_RANGE", "NEXT_TOKEN")
-INBOUND_STATUS_FILTER = frozenset(
-    {"WORKING", "READY_TO_SHIP", "SHIPPED", "RECEIVING", "CANCELLED", "DELETED", "CLOSED",
-     "ERROR", "IN_TRANSIT", "DELIVERED", "CHECKED_IN"}
-)  # fmt: skip
+INBOUND_STATUS_FILTER = query_enum(paths.INBOUND_SHIPMENTS, "ShipmentStatusList")
 SHIPPING_BUSINESSES = frozenset(
     {"AmazonShipping_US", "AmazonShipping_IN", "AmazonShipping_UK", "AmazonShipping_UAE",
      "AmazonShipping_SA", "AmazonShipping_EG", "AmazonShipping_IT", "AmazonShipping_ES",
@@ -187,13 +185,20 @@ class Operations:
         query_type = request.first("QueryType")
         if query_type not in INBOUND_QUERY_TYPES:
             return invalid_input(f"QueryType must be one of {', '.join(INBOUND_QUERY_TYPES)}.")
+        if query_type == "NEXT_TOKEN" and live.restarts_from_first_page(
+            self.config.live, request.query
+        ):
+            query_type = "DATE_RANGE" if request.first("LastUpdatedAfter") else "SHIPMENT"
         if query_type == "NEXT_TOKEN":
             state = decode_token(request.first("NextToken"))
             if state is None or state.get("m") != marketplace_id:
                 return invalid_input("Invalid NextToken.")
             query, offset = _inbound_query_from(state), int(state["o"])
         else:
-            parsed = _inbound_filters(request, query_type)
+            refusal = None
+            if query_type == "DATE_RANGE":
+                refusal = live.date_range_refusal(self.config.live, request.query)
+            parsed = refusal or _inbound_filters(request, query_type)
             if isinstance(parsed, Reply):
                 return parsed
             query, offset = parsed, 0
@@ -293,8 +298,11 @@ class Operations:
         tracking_id, carrier_id = request.first("trackingId"), request.first("carrierId")
         if tracking_id is None or carrier_id is None:
             return error(400, "InvalidRequest", "trackingId and carrierId are required.")
-        if self.data.tracking(tracking_id, carrier_id) is None:
+        result = self.data.tracking(tracking_id, carrier_id)
+        if result is None:
             return error(400, "InvalidRequest", "Invalid trackingId or carrierId.")
+        if tracking_id in self.data.null_tracking_ids:
+            return json_reply({"payload": live.null_tracking_payload(result)})
         return self.cached(
             ("getTracking", tracking_id, carrier_id),
             lambda: {"payload": self.data.tracking(tracking_id, carrier_id)},
@@ -379,36 +387,46 @@ def _restricted_resources(body: bytes) -> tuple[RestrictedGrant, ...] | Reply:
 
 
 def _inbound_filters(request: Request, query_type: str) -> InboundQuery | Reply:
-    """The filters of a first getShipments call (DATE_RANGE or SHIPMENT)."""
-    if query_type == "DATE_RANGE":
-        raw_after, raw_before = (
-            request.first("LastUpdatedAfter"),
-            request.first("LastUpdatedBefore"),
-        )
-        if raw_after is None or raw_before is None:
+    """The filters of a first getShipments call (DATE_RANGE or SHIPMENT).
+
+    Both query types honour the id and status lists ("only shipments that match both
+    parameters are returned", says the model of the pair; a DATE_RANGE matches its
+    range as well).
+    """
+    lists = _inbound_lists(request)
+    if isinstance(lists, Reply):
+        return lists
+    if query_type == "SHIPMENT":
+        if lists.ids is None and lists.statuses is None:
             return invalid_input(
-                "LastUpdatedAfter and LastUpdatedBefore are required for DATE_RANGE."
+                "ShipmentIdList or ShipmentStatusList is required for QueryType SHIPMENT."
             )
-        after, before = parse_instant(raw_after), parse_instant(raw_before)
-        if after is None or before is None:
-            return invalid_input(
-                "LastUpdatedAfter and LastUpdatedBefore must be ISO 8601 date-times."
-            )
-        if after > before:
-            return invalid_input("LastUpdatedAfter must not be later than LastUpdatedBefore.")
-        return InboundQuery(after=after, before=before)
+        return lists
+    raw_after, raw_before = request.first("LastUpdatedAfter"), request.first("LastUpdatedBefore")
+    if raw_after is None or raw_before is None:
+        return invalid_input("LastUpdatedAfter and LastUpdatedBefore are required for DATE_RANGE.")
+    after, before = parse_instant(raw_after), parse_instant(raw_before)
+    if after is None or before is None:
+        return invalid_input("LastUpdatedAfter and LastUpdatedBefore must be ISO 8601 date-times.")
+    if after > before:
+        return invalid_input("LastUpdatedAfter must not be later than LastUpdatedBefore.")
+    return replace(lists, after=after, before=before)
+
+
+def _inbound_lists(request: Request) -> InboundQuery | Reply:
+    """`ShipmentIdList` and `ShipmentStatusList` of a first getShipments call."""
     ids, statuses = request.csv("ShipmentIdList"), request.csv("ShipmentStatusList")
-    if not ids and not statuses:
-        return invalid_input(
-            "ShipmentIdList or ShipmentStatusList is required for QueryType SHIPMENT."
-        )
     if ids and len(ids) > 999:
         return invalid_input("ShipmentIdList accepts at most 999 ids.")
     unknown = sorted(set(statuses or ()) - INBOUND_STATUS_FILTER)
     if unknown:
         return invalid_input(f"Invalid ShipmentStatusList value(s): {', '.join(unknown)}")
+    # Every status of the enum selects every shipment: kept as "no status filter" so the
+    # data set slices the range straight out of its index (the throughput floor).
+    every_status = statuses is not None and set(statuses) >= INBOUND_STATUS_FILTER
     return InboundQuery(
-        ids=frozenset(ids) if ids else None, statuses=frozenset(statuses) if statuses else None
+        ids=frozenset(ids) if ids else None,
+        statuses=frozenset(statuses) if statuses and not every_status else None,
     )
 
 

@@ -7,20 +7,21 @@ per (account, operation), the account being the refresh token behind the access 
 served by one stand-in do not throttle each other. `per_account_buckets=False` shares
 one bucket per operation instead.
 
-Plans come from the tap's generated `tap_spapi/operations.json` when it is installed
-(matched by method and path, because operationIds repeat across APIs), else from the
-built-in table copied from the reference. `rate_scale` multiplies every rate,
-overrides included; bursts stay as printed so throttling still starts at the same point.
+Plans come from the stand-in's own `usage_plans.json`, generated from Amazon's models by
+scripts/generate_from_models.py and matched by method and path (operationIds repeat
+across APIs); never from the tap's tables, which tests/test_cross_check.py compares with
+this one. `rate_scale` multiplies every rate, overrides included; bursts stay as printed
+so throttling still starts at the same point.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spapi_standin.config import StandInConfig
@@ -28,50 +29,33 @@ if TYPE_CHECKING:
 
 Plan = tuple[float, int]
 
-# Default usage plans of the operations served (reference sections 5 and 10).
-BUILTIN_PLANS: dict[str, Plan] = {
-    "getMarketplaceParticipations": (0.016, 15),
-    "getShipments": (2.0, 30),
-    "getShipmentItemsByShipmentId": (2.0, 30),
-    "listAllFulfillmentOrders": (2.0, 30),
-    "getFulfillmentOrder": (2.0, 30),
-    "getPackageTrackingDetails": (2.0, 30),
-    "getTracking": (80.0, 100),
-    "getCarrierAccounts": (80.0, 100),
-    "createRestrictedDataToken": (1.0, 10),
-    "getShipment": (1.0, 1),  # Merchant Fulfillment v0
-    "getDestinations": (1.0, 5),  # Notifications v1 (test-only endpoint)
-}
+PACKAGED = Path(__file__).with_name("usage_plans.json")
+# Notifications v1 is not among the models the project reads; the stand-in serves its
+# getDestinations only to prove grantless tokens, at the plan Amazon's reference prints.
+UNMODELLED_PLANS: dict[str, Plan] = {"getDestinations": (1.0, 5)}
 
 
-def operations_json(explicit: Path | None) -> Path | None:
-    """`explicit`, else tap_spapi/operations.json if the tap is installed beside us."""
-    if explicit is not None:
-        return explicit
-    spec = importlib.util.find_spec("tap_spapi")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    candidate = Path(next(iter(spec.submodule_search_locations))) / "operations.json"
-    return candidate if candidate.is_file() else None
+@cache
+def model_table(path: Path = PACKAGED) -> dict[str, dict[str, Any]]:
+    """`METHOD path` -> the generated entry (api, operationId, rate, burst, query_enums)."""
+    table: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["plans"]
+    return table
+
+
+def query_enum(route: Route, parameter: str) -> frozenset[str]:
+    """The values the model allows for query `parameter` of the operation at `route`."""
+    entry = model_table()[f"{route.method} {route.path}"]
+    return frozenset(entry.get("query_enums", {}).get(parameter, ()))
 
 
 def load_plans(routes: dict[str, Route], explicit: Path | None = None) -> dict[str, Plan]:
-    """Plans for `routes` (operationId -> route): generated catalog first, then built-ins."""
-    plans = {op: plan for op, plan in BUILTIN_PLANS.items() if op in routes}
-    path = operations_json(explicit)
-    if path is None:
-        return plans
-    by_route: dict[tuple[str, str], Plan] = {}
-    for spec in json.loads(path.read_text(encoding="utf-8")).get("operations", {}).values():
-        rate, burst = spec.get("rate"), spec.get("burst")
-        if isinstance(rate, int | float) and isinstance(burst, int | float) and rate > 0:
-            by_route[(str(spec.get("method", "")).upper(), str(spec.get("path")))] = (
-                float(rate),
-                int(burst),
-            )
+    """Plans for `routes` (operationId -> route), from the generated table."""
+    table = model_table(explicit or PACKAGED)
+    plans = {op: plan for op, plan in UNMODELLED_PLANS.items() if op in routes}
     for op, route in routes.items():
-        if (route.method, route.path) in by_route:
-            plans[op] = by_route[(route.method, route.path)]
+        entry = table.get(f"{route.method} {route.path}")
+        if entry is not None:
+            plans[op] = (float(entry["rate"]), int(entry["burst"]))
     return plans
 
 

@@ -1,18 +1,22 @@
 """Reports API 2021-06-30: asynchronous reports and their gzipped TSV documents.
 
 A created report is IN_QUEUE, then IN_PROGRESS, then DONE once
-`report_processing_seconds` have passed (or CANCELLED / FATAL when a test scripts
-it). A DONE report's document is a gzipped tab-separated file served at a separate,
-unauthenticated URL (Amazon's pre-signed S3 link); FATAL reports may carry an error
-document. Rows are derived from the row index and the seed, never stored, so a test
-can ask for a report of any size (tens of megabytes) without the stand-in holding it.
+`report_processing_seconds` have passed (or CANCELLED / FATAL when a test scripts it,
+and CANCELLED when its range holds no rows, as live Amazon does: live.py). A DONE
+report's document is a gzipped tab-separated file served at a separate, unauthenticated
+URL (Amazon's pre-signed S3 link, refused once older than the live link lifetime);
+FATAL reports may carry an error document. Rows are derived from the row index and the
+seed, never stored, so a test can ask for a report of any size (tens of megabytes)
+without the stand-in holding it.
 
-The columns come from the tap's `report_types.py` (Amazon's models do not describe
-report documents); a test can add columns the tap does not know.
+The columns, flags and limits come from the stand-in's own `report_fixtures.py`
+(transcribed from Amazon's pages: the models do not describe report documents); a test
+can add columns the tap does not know.
 """
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import itertools
@@ -28,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
+from spapi_standin.live import expired_link
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
-from tap_spapi.report_types import BY_TYPE, ReportType, snake_case
+from spapi_standin.report_fixtures import BY_TYPE, ReportFixture
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -114,36 +119,36 @@ class ReportsService:
     row_counts: dict[str, int] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
     signatures: list[str] = field(default_factory=list)  # of every link handed out
+    _link_issued: dict[str, float] = field(default_factory=dict)  # signature -> monotonic
     _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
 
     # -- the data -----------------------------------------------------------------------------
 
-    def rows_of(self, report_type: ReportType) -> int:
+    def rows_of(self, report_type: ReportFixture) -> int:
         """How many rows the data set holds for `report_type`."""
         default = self.config.report_rows * self.config.count_multiplier
         return self.row_counts.get(report_type.report_type, default)
 
-    def row_time(self, report_type: ReportType, index: int) -> datetime:
+    def row_time(self, report_type: ReportFixture, index: int) -> datetime:
         """When row `index` happened: spread evenly over the history, newest last."""
         count = self.rows_of(report_type)
         span = timedelta(days=self.config.history_days)
         return self.now - span + span * ((index + 0.5) / count)
 
-    def row(self, report_type: ReportType, index: int) -> list[str]:
+    def row(self, report_type: ReportFixture, index: int) -> list[str]:
         """Row `index` of `report_type`, the same every time it is asked for."""
         rng = random.Random(f"{self.config.seed}:{report_type.report_type}:{index}")
-        keys = set(report_type.keys)
+        identity = set(report_type.identity)
         values = []
         for column, kind in report_type.columns.items():
-            name = snake_case(column)
             if column == report_type.date_column:
                 values.append(self.row_time(report_type, index).isoformat(timespec="seconds"))
-            elif name in keys:
-                values.append(f"{name[:3].upper()}-{index:07d}")
-            elif name in report_type.pii:
-                value = f"{PII_PREFIX}{name}-{index:05d}"
+            elif column in identity:
+                values.append(f"{column[:3].upper()}-{index:07d}")
+            elif column in report_type.pii:
+                value = f"{PII_PREFIX}{column}-{index:05d}"
                 if index < 50:  # enough to prove where PII goes, without a huge set
                     self.pii_sentinels.add(value)
                 values.append(value)
@@ -152,25 +157,26 @@ class ReportsService:
         values.extend(f"extra-{index}" for _ in self.extra_columns)
         return values
 
-    def header(self, report_type: ReportType) -> list[str]:
+    def header(self, report_type: ReportFixture) -> list[str]:
         """The document's header: Amazon's column names, then any extra test columns."""
         return [*report_type.columns, *self.extra_columns]
 
     def document_rows(self, report: Report) -> Iterator[list[str]]:
         """Rows of `report` (its data range, or all of them for a snapshot)."""
         kind = BY_TYPE[report.report_type]
+        start, end = (None, None) if kind.snapshot else (report.start, report.end)
         for index in range(self.rows_of(kind)):
             moment = self.row_time(kind, index)
-            if report.start is None or report.end is None or report.start <= moment < report.end:
+            if start is None or end is None or start <= moment < end:
                 yield self.row(kind, index)
 
     def keys_of(
         self, report_type: str, start: datetime | None = None, end: datetime | None = None
     ) -> set[tuple[str, ...]]:
-        """Primary keys (without the account) of the rows a report of that range holds."""
+        """The identity columns' values of the rows a report of that range holds."""
         kind = BY_TYPE[report_type]
-        names = [snake_case(column) for column in kind.columns]
-        positions = [names.index(key) for key in kind.keys]
+        names = list(kind.columns)
+        positions = [names.index(column) for column in kind.identity]
         probe = Report("", "", report_type, [], start, end, self.now, 0.0)
         return {tuple(row[p] for p in positions) for row in self.document_rows(probe)}
 
@@ -281,17 +287,23 @@ class ReportsService:
         host = request.headers.get("host", "127.0.0.1")
         signature = uuid.uuid4().hex  # what makes Amazon's links secret
         url = f"http://{host}{DOCUMENT_PREFIX}{document_id}?X-Amz-Signature={signature}"
-        self.signatures.append(signature)
+        with self._lock:
+            self.signatures.append(signature)
+            self._link_issued[signature] = time.monotonic()
         return json_reply(
             {"reportDocumentId": document_id, "url": url, "compressionAlgorithm": "GZIP"}
         )
 
-    def download(self, document_id: str) -> Reply:
+    def download(self, document_id: str, signature: str | None) -> Reply:
         """The document bytes (no SP-API auth: the link itself is the credential)."""
         with self._lock:
             document = self.documents.get(document_id)
+            issued = self._link_issued.get(signature or "")
         if document is None:
             return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        lifetime = self.config.live.document_link_seconds
+        if issued is None or (lifetime and time.monotonic() - issued > lifetime):
+            return expired_link()
         headers = (("Content-Type", f"text/plain;charset={document.charset}"),)
         action: Action = "trickle" if self.config.document_bytes_per_second else "send"
         return Reply(200, document.body, headers, action)
@@ -312,6 +324,8 @@ class ReportsService:
         with self._lock:
             scripted = self._scripted[report_type]
             outcome = scripted.popleft() if scripted else "DONE"
+            if outcome == "DONE" and self.config.live.empty_reports_cancelled:
+                outcome = "DONE" if self._holds_rows(report_type, start, end) else "CANCELLED"
             report_id = str(next(self._ids))
             mono = time.monotonic()
             report = Report(
@@ -322,6 +336,15 @@ class ReportsService:
             )  # fmt: skip
             self.reports[report_id] = report
             return report_id
+
+    def _holds_rows(self, report_type: str, start: datetime | None, end: datetime | None) -> bool:
+        """Whether a report of that range has any row (rows are ordered by time)."""
+        kind = BY_TYPE[report_type]
+        count = self.rows_of(kind)
+        if kind.snapshot or start is None or end is None:
+            return count > 0
+        first = bisect.bisect_left(range(count), start, key=lambda i: self.row_time(kind, i))
+        return first < count and self.row_time(kind, first) < end
 
     def _build_document(self, report: Report) -> None:
         """Write `report`'s gzipped document once (rows streamed into the compressor)."""
@@ -350,7 +373,11 @@ class ReportsService:
         return report
 
     def _range_problem(
-        self, kind: ReportType, spec: dict[str, Any], start: datetime | None, end: datetime | None
+        self,
+        kind: ReportFixture,
+        spec: dict[str, Any],
+        start: datetime | None,
+        end: datetime | None,
     ) -> str | None:
         for name, value in (("dataStartTime", start), ("dataEndTime", end)):
             if spec.get(name) is not None and value is None:
@@ -358,7 +385,9 @@ class ReportsService:
         if start is not None and end is not None:
             if start > end:
                 return "dataStartTime must not be later than dataEndTime."
-            longest = self.config.report_longest_range_days.get(kind.report_type)
+            longest = self.config.report_longest_range_days.get(
+                kind.report_type, kind.max_window_days
+            )
             if longest is not None and end - start > timedelta(days=longest):
                 return f"The requested data range exceeds {longest:g} days for {kind.report_type}."
         return None

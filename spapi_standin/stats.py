@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ class Stats:
             lambda: defaultdict(int)
         )
         self._headers: dict[str, dict[str, str]] = {}
+        # Path and query of the latest requests per key, bounded so a benchmark's
+        # hundred thousand requests do not grow memory.
+        self._targets: defaultdict[str, deque[str]] = defaultdict(lambda: deque(maxlen=1000))
         # Monotonic time of the first and last request per key (benchmarks: wall per op).
         self._span: dict[str, list[float]] = {}
 
@@ -34,11 +37,12 @@ class Stats:
         with self._lock:
             self._counts[key][counter] += amount
 
-    def request(self, key: str, headers: Mapping[str, str]) -> None:
-        """One more request for `key`; remember its headers."""
+    def request(self, key: str, headers: Mapping[str, str], target: str = "") -> None:
+        """One more request for `key`; remember its headers and path with query."""
         with self._lock:
             self._counts[key]["requests"] += 1
             self._headers[key] = dict(headers)
+            self._targets[key].append(target)
             now = time.monotonic()
             self._span.setdefault(key, [now, now])[1] = now
 
@@ -52,6 +56,11 @@ class Stats:
         """Headers of the last request counted for `key` (KeyError if none)."""
         with self._lock:
             return dict(self._headers[key])
+
+    def targets(self, key: str) -> list[str]:
+        """Path and query, as sent, of the last (up to 1000) requests counted for `key`."""
+        with self._lock:
+            return list(self._targets.get(key, ()))
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """A consistent copy of every counter."""
@@ -68,4 +77,5 @@ class Stats:
         with self._lock:
             self._counts.clear()
             self._headers.clear()
+            self._targets.clear()
             self._span.clear()

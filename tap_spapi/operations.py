@@ -1,7 +1,8 @@
 """The SP-API operations the tap knows, generated from Amazon's models.
 
 `operations.json` is written by `scripts/generate_from_models.py`: per operation id its
-method, path template, default usage plan and whether it needs a Restricted Data Token.
+method, path template, default usage plan, whether it needs a Restricted Data Token and
+the enum values of its query parameters.
 Auth and pacing look operations up by the request they see (method + concrete path),
 so any request, from any stream or helper, is paced and authorised the same way.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -31,6 +32,8 @@ class Operation:
     restricted: bool
     grantless: bool
     scope: str | None = None
+    #: Query parameter -> the values the model allows (e.g. getShipments' statuses).
+    query_enums: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def path_pattern(self) -> re.Pattern[str]:
@@ -106,6 +109,9 @@ def load_catalog() -> OperationCatalog:
                 restricted=bool(spec.get("restricted")),
                 grantless=bool(spec.get("grantless")),
                 scope=spec.get("scope"),
+                query_enums={
+                    name: tuple(values) for name, values in spec.get("query_enums", {}).items()
+                },
             )
             for op_id, spec in raw.items()
         }

@@ -19,14 +19,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from tap_spapi.report_types import ReportType, snake_case
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     import requests
 
-    from tap_spapi.report_types import Kind
+    from tap_spapi.report_types import Kind, ReportType
 
 LOGGER = logging.getLogger("tap-spapi")
 DEFAULT_ENCODING = "utf-8"
@@ -99,7 +97,7 @@ class TypedRows:
 
     def _converters(self, header: list[str]) -> list[tuple[str, Callable[[str], Any]]]:
         kinds = self.report.kinds
-        names = [snake_case(column) for column in header]
+        names = [self.report.column_of(column) for column in header]
         unknown = [name for name in names if name not in kinds]
         if unknown:
             self.unknown_columns(unknown)

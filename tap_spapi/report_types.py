@@ -1,8 +1,11 @@
 """The report types the tap reads, and what their flat files hold.
 
 Amazon's API models describe how to request a report, not what is in it: the columns
-come from Amazon's "Report Type Values" pages (as mirrored by public connectors) and are
-checked against every document the tap reads. A column Amazon adds later is kept as a
+come from Amazon's "... reports attributes" pages (named at each entry), and the limits
+and flags from its "Report Type Values" pages. The stand-in keeps its own transcription
+(`spapi_standin/report_fixtures.py`) and tests/test_cross_check.py fails when the two
+disagree. Where two Amazon sources name a column differently, the entry's `aliases`
+read both names into one column. A column Amazon adds later is kept as a
 string and named in a warning (see report_documents.py), so a change on Amazon's side
 never drops data. Adding a report type is one `ReportType(...)` entry below, then
 `scripts/generate_from_models.py` to write its schema.
@@ -11,7 +14,7 @@ never drops data. Adding a report type is one `ReportType(...)` entry below, the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["string", "integer", "number", "date-time", "boolean"]
@@ -45,8 +48,10 @@ class ReportType:
     snapshot: bool = False
     #: The SP-API role Amazon requires for the report type (named when it is missing).
     role: str = "Amazon Fulfillment"
-    #: The column whose date decides which window a row falls in (the stand-in uses it).
+    #: The column whose date decides which window a row falls in.
     date_column: str = ""
+    #: Another source's name for a column -> the name in `columns` (both read as one).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def stream_name(self) -> str:
@@ -57,6 +62,10 @@ class ReportType:
     def kinds(self) -> dict[str, Kind]:
         """snake_case column -> type."""
         return {snake_case(name): kind for name, kind in self.columns.items()}
+
+    def column_of(self, header: str) -> str:
+        """The record field (snake_case) of a document's header cell, aliases resolved."""
+        return snake_case(self.aliases.get(header.strip(), header))
 
 
 STR: Kind = "string"
@@ -78,10 +87,12 @@ SHIP_TO_COLUMNS: dict[str, Kind] = {
     "ship-state": STR,
     "ship-postal-code": STR,
     "ship-country": STR,
-    "ship-phone-number": STR,
 }
 
 REPORT_TYPES: tuple[ReportType, ...] = (
+    # Columns: "FBA Sales reports attributes" and Seller Central help 200453120 ("Amazon
+    # Fulfilled Shipments Report"); "up to one month of data": "Fulfillment by Amazon
+    # (FBA) Reports".
     ReportType(
         "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL",
         "FBA Amazon-fulfilled shipments: one row per shipped item, with carrier, "
@@ -112,6 +123,7 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "gift-wrap-tax": NUM,
             "ship-service-level": STR,
             **SHIP_TO_COLUMNS,
+            "ship-phone-number": STR,
             "bill-address-1": STR,
             "bill-address-2": STR,
             "bill-address-3": STR,
@@ -136,11 +148,13 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         max_window_days=30,
         date_column="shipment-date",
     ),
+    # Columns: "FBA Removals reports attributes". Seller Central help 200989100 names the
+    # first column `removal-date`; both names load as `request_date`.
     ReportType(
         "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA",
         "Shipments of FBA removal orders (returns to the seller and disposals).",
         {
-            "removal-date": TIME,
+            "request-date": TIME,
             "order-id": STR,
             "shipment-date": TIME,
             "sku": STR,
@@ -155,7 +169,11 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         # unsellable units are separate rows.
         keys=("order_id", "shipment_date", "fnsku", "disposition", "tracking_number"),
         date_column="shipment-date",
+        aliases={"removal-date": "request-date"},
     ),
+    # Columns: "FBA Customer Concessions reports attributes" (the key is
+    # `replacement-amazon-order-id` there; `replacement-customer-order-id` is only in a
+    # third-party connector's schema).
     ReportType(
         "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA",
         "Free replacement shipments Amazon sent to customers.",
@@ -167,12 +185,13 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "original-fulfillment-center-id": STR,
             "quantity": INT,
             "replacement-reason-code": STR,
-            "replacement-customer-order-id": STR,
+            "replacement-amazon-order-id": STR,
             "original-amazon-order-id": STR,
         },
-        keys=("replacement_customer_order_id", "original_amazon_order_id", "sku"),
+        keys=("replacement_amazon_order_id", "original_amazon_order_id", "sku"),
         date_column="shipment-date",
     ),
+    # Columns: "FBA Customer Concessions reports attributes".
     ReportType(
         "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
         "Customer returns received at Amazon's fulfillment centres.",
@@ -196,6 +215,9 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         keys=("order_id", "sku", "return_date", "license_plate_number"),
         date_column="return-date",
     ),
+    # Columns: "Order reports attributes"; restricted and role: "Order Reports" (Report
+    # Type Values). That page lists neither `buyer-name` nor `ship-phone-number`: they
+    # stay in `pii`, so a document that carries them still has them dropped.
     ReportType(
         "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING",
         "Merchant-fulfilled orders still to ship (a snapshot of the present). A "
@@ -209,7 +231,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "promise-date": TIME,
             "days-past-promise": INT,
             "buyer-email": STR,
-            "buyer-name": STR,
             "buyer-phone-number": STR,
             "sku": STR,
             "product-name": STR,
@@ -221,6 +242,7 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "is-business-order": BOOL,
             "purchase-order-number": STR,
             "price-designation": STR,
+            "is-prime": BOOL,
         },
         keys=("order_id", "order_item_id"),
         pii=(*BUYER, *SHIP_TO),

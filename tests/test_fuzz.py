@@ -15,8 +15,7 @@ from typing import Any
 import jsonschema
 import msgspec
 import pytest
-import requests
-from conftest import KEYS, tap_config
+from conftest import KEYS, parsed_records, tap_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,24 +87,6 @@ def mutated(draw: st.DrawFn, value: Any, keys: tuple[str, ...] = (), depth: int 
     if isinstance(value, str):
         return draw(ODD_TEXT)
     return value
-
-
-def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> list[dict]:
-    """The body through the stream's parse_response and post_process."""
-    stream = tap.streams[stream_name]
-    response = requests.Response()
-    response.status_code = 200
-    response._content = msgspec.json.encode(body)
-    response.request = requests.PreparedRequest()
-    response.request.spapi_account = "default"  # type: ignore[attr-defined]
-    stream.validate_response(response)
-    context = {"account": "default", "marketplace_id": "ATVPDKIKX0DER", "carrierId": "X"}
-    records = []
-    for record in stream.parse_response(response):
-        processed = stream.post_process(record, context)
-        if processed is not None:
-            records.append(processed)
-    return records
 
 
 @pytest.mark.parametrize("stream_name", sorted(BODIES))

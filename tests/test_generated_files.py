@@ -9,18 +9,18 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
-import pytest
+from conftest import MODELS
 
 from tap_spapi.operations import load_catalog
 from tap_spapi.tap import TapSpapi
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "scripts" / "generate_from_models.py"
-MODELS = REPO.parent / "shared" / "spapi-models"
 
 
-@pytest.mark.skipif(not MODELS.is_dir(), reason="Amazon's models are not next to this clone")
 def test_generated_files_are_up_to_date_with_the_models() -> None:
+    # The vendored models: the check runs in any clone and never skips.
+    assert (MODELS / "fulfillmentInboundV0.json").is_file()
     result = subprocess.run(
         [sys.executable, str(GENERATOR), "--models", str(MODELS), "--check"],
         capture_output=True,

@@ -20,6 +20,7 @@ from conftest import REPO, SingerOutput, history_start, run_cli, run_tap, select
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.peak import run_tap_with_peak
+from spapi_standin.report_fixtures import BY_TYPE as FIXTURES_BY_TYPE
 from tap_spapi.report_documents import TypedRows, charset_of, parse_datetime, text_of
 from tap_spapi.report_types import BY_STREAM, REPORT_TYPES
 
@@ -30,12 +31,10 @@ if TYPE_CHECKING:
 FULFILLED = "amazon_fulfilled_shipments_data_general"
 RETURNS = "fba_fulfillment_customer_returns_data"
 ACTIONABLE = "flat_file_actionable_order_data_shipping"
-# Returns reports refuse ranges over 40 days (Amazon documents no limit for the type).
+# Returns reports refuse ranges over 40 days (Amazon documents no limit for the type); the
+# fulfilled-shipments type refuses more than its documented month by the stand-in's fixtures.
 RETURNS_LONGEST_DAYS = 40.0
-RANGE_LIMITS = {
-    "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL": 30.0,
-    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": RETURNS_LONGEST_DAYS,
-}
+RANGE_LIMITS = {"GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": RETURNS_LONGEST_DAYS}
 
 
 @pytest.fixture
@@ -362,3 +361,24 @@ def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
         assert (
             Counter(r.report_type for r in server.reports.reports.values())[report.report_type] == 1
         )
+
+
+def test_a_columns_other_name_from_another_amazon_source_loads_into_the_same_column():
+    removal = BY_STREAM["fba_fulfillment_removal_shipment_detail_data"]
+    unknown: list[list[str]] = []
+    for first in ("request-date", "removal-date"):  # SP-API page / Seller Central help
+        document = f"{first}\torder-id\n2026-01-02T03:04:05+00:00\tR-1\n"
+        rows = list(TypedRows(removal, "test", unknown.append).rows(io.StringIO(document)))
+        assert rows == [{"request_date": "2026-01-02T03:04:05+00:00", "order_id": "R-1"}]
+    assert unknown == []  # an alias is a known column: no warning
+
+
+def test_the_removal_report_under_its_other_first_column_name_loads_request_date(server):
+    stream = "fba_fulfillment_removal_shipment_detail_data"
+    document_header = server.reports.header(FIXTURES_BY_TYPE[BY_STREAM[stream].report_type])
+    assert document_header[0] == "removal-date"  # Seller Central's name, not the SP-API page's
+    output = run_stream(server, stream)
+    records = output.records(stream)
+    assert records
+    assert all(record["request_date"] for record in records)
+    assert not [r for r in records if "removal_date" in r]

@@ -31,7 +31,10 @@ def sentinel_standin(seed: int, *refresh_tokens: str, **extra: object) -> StandI
 def test_debug_run_with_faults_leaks_no_secret(tmp_path):
     config = sentinel_standin(9)
     with StandIn(config) as server:
-        server.inject("getMarketplaceParticipations", status=429, times=1)
+        # A live 429 carries no x-amzn-RateLimit-Limit, so the retry waits at the model's
+        # rate: on getShipments (2/s), not getMarketplaceParticipations (one a minute,
+        # beyond the test's max_retry_seconds before the tap has seen a scaled rate).
+        server.inject("getShipments", status=429, times=1)
         server.inject("getMarketplaceParticipations", status=500, times=1)
         settings = tap_config(
             server,

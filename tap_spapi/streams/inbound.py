@@ -137,7 +137,15 @@ class InboundShipmentsStream(SPAPIStream):
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
-        """DATE_RANGE for a window's first page, then QueryType=NEXT_TOKEN with the token."""
+        """DATE_RANGE for a window's first page, then QueryType=NEXT_TOKEN with the token.
+
+        The DATE_RANGE query names every status of the model's `ShipmentStatusList` enum:
+        live Amazon answers a DATE_RANGE without a status or id list with 400
+        InvalidInput although the model marks both optional (selling-partner-api-models
+        #888, selling-partner-api-docs #3304). The NEXT_TOKEN query carries only the
+        token: sent with the original filters, Amazon returns the first page again
+        (selling-partner-api-models #822).
+        """
         assert context is not None
         params: dict[str, Any] = {"MarketplaceId": context["marketplace_id"]}
         if next_page_token:
@@ -145,6 +153,7 @@ class InboundShipmentsStream(SPAPIStream):
         return {
             **params,
             "QueryType": "DATE_RANGE",
+            "ShipmentStatusList": ",".join(self.operation.query_enums["ShipmentStatusList"]),
             "LastUpdatedAfter": context["window_start"],
             "LastUpdatedBefore": context["window_end"],
         }

@@ -492,7 +492,13 @@ class ReportStream(SPAPIStream):
             "report_id": report["reportId"],
         }
         emitted = faults = 0
+        link_expired = False
         while True:
+            if link_expired:
+                # A fresh link after the wait, not before it: the wait may outlast a
+                # link's lifetime (5 minutes at Amazon).
+                document = self._document(document_id, context)
+                link_expired = False
             try:
                 for index, row in enumerate(self._download(document, report)):
                     if index >= emitted:
@@ -502,8 +508,7 @@ class ReportStream(SPAPIStream):
                         yield row
                 return
             except DocumentFaultError as exc:
-                if exc.status in {HTTPStatus.FORBIDDEN, HTTPStatus.BAD_REQUEST}:
-                    document = self._document(document_id, context)  # the link expired
+                link_expired = exc.status in {HTTPStatus.FORBIDDEN, HTTPStatus.BAD_REQUEST}
                 faults = self._after_download_fault(exc, faults)
             except DOWNLOAD_FAULTS as exc:
                 faults = self._after_download_fault(exc, faults)

@@ -49,7 +49,9 @@ class ShippingTrackingStream(ShippingStream):
     operation_id = "getTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "trackingId"]
     replication_key = "latestEventTime"
-    derived_keys = ("latestEventTime",)  # computed from the events in post_process
+    # latestEventTime is computed from the events; trackingId is the label's own when
+    # Amazon sends a payload of nulls (post_process).
+    derived_keys = ("latestEventTime", "trackingId")
     records_jsonpath = "$.payload"
 
     @property
@@ -94,7 +96,23 @@ class ShippingTrackingStream(ShippingStream):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        """Add the carrier and the newest event time; drop labels with nothing new."""
+        """Add the carrier and the newest event time; drop labels with nothing new.
+
+        Live Amazon sometimes answers a label with every field null and no events
+        (selling-partner-api-models #4923): nothing to load and no event time to
+        bookmark, and a record of nulls would overwrite what a merge target already
+        holds. Such a payload is dropped with a warning naming the label, which is
+        asked again next run.
+        """
+        if not row.get("trackingId") and not row.get("eventHistory"):
+            self.logger.warning(
+                "getTracking returned an empty payload (every field null) for tracking id "
+                "%s of carrier %s; nothing loaded for it, it is asked again next run.",
+                (context or {}).get("trackingId"),
+                (context or {}).get("carrierId"),
+            )
+            return None
+        row["trackingId"] = row.get("trackingId") or (context or {}).get("trackingId")
         row["carrierId"] = (context or {}).get("carrierId")
         times = [event.get("eventTime") for event in row.get("eventHistory") or []]
         row[self.replication_key] = max((t for t in times if t), default=None)

@@ -1,0 +1,162 @@
+"""Where live Amazon differs from its models, and how the stand-in does the same.
+
+Amazon's models say what an operation accepts and returns; users of the live API report
+where it behaves otherwise. The stand-in does what live Amazon does, each behaviour
+named in `BEHAVIOURS` with its public source (bare `#N` = an issue of
+github.com/amzn/selling-partner-api-models, `docs #N` = of
+github.com/amzn/selling-partner-api-docs), enforced by default and switched off one by
+one with `StandInConfig.live` (tests of the model's letter turn them off). The README's
+"Where live Amazon differs from its models" lists the same entries; tests prove the tap
+copes with each (tests/test_live_amazon.py).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from spapi_standin.replies import Reply, invalid_input
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One live behaviour: the switch that controls it, where it applies, its source."""
+
+    switch: str
+    operation: str
+    behaviour: str
+    source: str
+
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour(
+        "date_range_needs_a_list",
+        "getShipments (FBA inbound v0)",
+        "QueryType=DATE_RANGE without ShipmentStatusList or ShipmentIdList is refused: "
+        '400 InvalidInput "At least one of ShipmentStatusList and ShipmentIdList must be '
+        'provided" (the model marks both optional)',
+        "#888; docs #3304, docs #234; saleweaver/python-amazon-sp-api #307",
+    ),
+    Behaviour(
+        "next_token_with_filters_restarts",
+        "getShipments (FBA inbound v0)",
+        "QueryType=NEXT_TOKEN sent together with the first query's filters returns the "
+        "first page again",
+        "#822; docs #164",
+    ),
+    Behaviour(
+        "no_rate_limit_header_on_429",
+        "every operation",
+        "a 429 carries no x-amzn-RateLimit-Limit (the models list it on 2xx answers only)",
+        "the models' response headers",
+    ),
+    Behaviour(
+        "null_tracking_payloads",
+        "getTracking (Amazon Shipping v2)",
+        "for some tracking ids the payload has every field null and an empty eventHistory",
+        "#4923",
+    ),
+    Behaviour(
+        "empty_reports_cancelled",
+        "createReport / getReport",
+        "a report with no data for its range ends CANCELLED, without a document",
+        "Reports API model (processingStatus CANCELLED); #2292, #2668",
+    ),
+    Behaviour(
+        "document_link_seconds",
+        "getReportDocument",
+        "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
+        'Reports API use case guide ("Retrieve a report")',
+    ),
+)
+
+
+@dataclass
+class LiveBehaviours:
+    """The switches of `BEHAVIOURS`; every behaviour is on by default."""
+
+    date_range_needs_a_list: bool = True
+    next_token_with_filters_restarts: bool = True
+    no_rate_limit_header_on_429: bool = True
+    null_tracking_payloads: bool = True  # read when the data set is built
+    null_tracking_share: float = 0.1  # of the labels, chosen from the seed
+    empty_reports_cancelled: bool = True
+    document_link_seconds: float = 300.0  # 0 = links never expire
+
+    @classmethod
+    def models_letter(cls) -> LiveBehaviours:
+        """Every behaviour off: the stand-in answers as the models say."""
+        return cls(
+            date_range_needs_a_list=False,
+            next_token_with_filters_restarts=False,
+            no_rate_limit_header_on_429=False,
+            null_tracking_payloads=False,
+            empty_reports_cancelled=False,
+            document_link_seconds=0.0,
+        )
+
+
+# -- getShipments ------------------------------------------------------------------------------
+
+DATE_RANGE_WITHOUT_LIST = "At least one of ShipmentStatusList and ShipmentIdList must be provided"
+# The filters of a first getShipments query, which a NEXT_TOKEN query must not repeat.
+FIRST_QUERY_FILTERS = (
+    "LastUpdatedAfter",
+    "LastUpdatedBefore",
+    "ShipmentStatusList",
+    "ShipmentIdList",
+)
+
+
+def _given(query: Mapping[str, list[str]], name: str) -> bool:
+    return any(value for value in query.get(name, ()))
+
+
+def date_range_refusal(live: LiveBehaviours, query: Mapping[str, list[str]]) -> Reply | None:
+    """Live Amazon's 400 for a DATE_RANGE query that names neither list."""
+    if not live.date_range_needs_a_list:
+        return None
+    if _given(query, "ShipmentStatusList") or _given(query, "ShipmentIdList"):
+        return None
+    return invalid_input(DATE_RANGE_WITHOUT_LIST)
+
+
+def restarts_from_first_page(live: LiveBehaviours, query: Mapping[str, list[str]]) -> bool:
+    """A NEXT_TOKEN query that repeats the first query's filters starts over."""
+    return live.next_token_with_filters_restarts and any(
+        _given(query, name) for name in FIRST_QUERY_FILTERS
+    )
+
+
+# -- getTracking -------------------------------------------------------------------------------
+
+
+def null_tracking_ids(seed: int, tracking_ids: Iterable[str], share: float) -> set[str]:
+    """The labels whose payload comes back empty: the same ones for the same seed."""
+    return {
+        tracking_id
+        for tracking_id in tracking_ids
+        if random.Random(f"{seed}:null-tracking:{tracking_id}").random() < share
+    }
+
+
+def null_tracking_payload(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A GetTrackingResult with every field null and an empty `eventHistory` (#4923)."""
+    return {name: [] if name == "eventHistory" else None for name in result}
+
+
+# -- report documents --------------------------------------------------------------------------
+
+EXPIRED_LINK = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Request has expired</Message></Error>"
+)
+
+
+def expired_link() -> Reply:
+    """S3's answer to a pre-signed URL past its expiry."""
+    return Reply(403, EXPIRED_LINK, (("Content-Type", "application/xml"),))
