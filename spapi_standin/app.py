@@ -115,9 +115,13 @@ class App:
         # Amazon sends x-amzn-RateLimit-Limit "when possible", 429s included; so does
         # the stand-in, which lets a client learn the (scaled) plan from any answer.
         header = (RATE_LIMIT_HEADER, f"{self.limiter.plan(operation.operation_id)[0]:g}")
-        scripted = self.faults.scripted(operation.operation_id, lambda: operation.handler(request))
+        scripted = self.faults.scripted(
+            operation.operation_id, lambda: operation.handler(request), raw.target
+        )
         if scripted is not None:
             return scripted.with_headers(header) if scripted.status else scripted
+        if self.faults.stormed():  # the quota was spent by someone else: no token taken
+            return quota_exceeded().with_headers(header)
         granted, rate = self.limiter.acquire(token.account, operation.operation_id)
         if not granted:
             return quota_exceeded().with_headers(header)

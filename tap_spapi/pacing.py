@@ -142,6 +142,13 @@ class RateLimiter:
                 raise LimiterClosedError("the run is stopping")
         return wait
 
+    def pending_wait(self, operation_id: str) -> float:
+        """Seconds a request to `operation_id` would wait for its token if sent now."""
+        with self._lock:
+            bucket = self._bucket(operation_id)
+            bucket.refill(self._clock())
+            return max(0.0, 1.0 - bucket.tokens) / bucket.plan.paced_rate
+
     def observe_throttled(self, operation_id: str) -> None:
         """Amazon answered 429: its bucket is empty, so ours is too (from now on)."""
         with self._lock:

@@ -35,7 +35,6 @@ import urllib3
 
 from tap_spapi.client import (
     ACCOUNT_KEY,
-    FAULT_WAIT_CAP,
     SELLER_KEY,
     RetriesExhaustedError,
     SPAPIStream,
@@ -46,6 +45,7 @@ from tap_spapi.pii import drop_pii
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.retries import FAULT_WAIT_CAP
 from tap_spapi.streams.inbound import (
     WINDOW_BOOKMARK,
     QueryWindow,
@@ -137,11 +137,8 @@ class ReportStream(SPAPIStream):
         if context is None:
             return  # no account in this run's shard
         for window in self.windows_of(context):
-            try:
-                yield from super().get_records(self.window_context(context, window))
-            except ReportFailedError as exc:
-                self._tap.partition_failed(self, context[ACCOUNT_KEY], exc)  # type: ignore[attr-defined]
-                return
+            # A failed report stops the stream for the account (see SPAPIStream.contain).
+            yield from super().get_records(self.window_context(context, window))
             if self.abandoned(context):
                 return  # the window was not read: its bookmark must not move
             if window is not None:
