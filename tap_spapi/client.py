@@ -627,7 +627,10 @@ class SPAPIStream(RESTStream[str]):
 
     def _operation_of(self, response: requests.Response) -> str:
         """The operation `response` answers (a stream may call several, e.g. reports)."""
-        request = response.request
+        return self._operation_called(response.request)
+
+    def _operation_called(self, request: requests.PreparedRequest | None) -> str:
+        """The operation `request` calls (this stream's own if it cannot tell)."""
         if request is not None and request.url:
             found = load_catalog().match(request.method or "GET", urlsplit(request.url).path)
             if found is not None:
@@ -720,7 +723,8 @@ class SPAPIStream(RESTStream[str]):
             return EndpointUnreachableError(self._unreachable_message(exc, spent))
         if isinstance(exc, RetriableAPIError):
             return RetriesExhaustedError(f"{exc} (gave up retrying after {spent})")
-        message = f"stream '{self.name}' ({self.operation_id}): {type(exc).__name__}"
+        operation = self._operation_called(getattr(exc, "request", None))
+        message = f"stream '{self.name}' ({operation}): {type(exc).__name__}"
         return RetriesExhaustedError(f"{message} (gave up retrying after {spent})")
 
     def _unreachable_message(self, exc: Exception, spent: str) -> str:
@@ -736,8 +740,8 @@ class SPAPIStream(RESTStream[str]):
             else f"does not answer ({type(exc).__name__})"
         )
         return (
-            f"account '{account.name}': the SP-API endpoint {where.scheme}://{where.netloc} "
-            f"{problem} after {spent}; check setting {setting}"
+            f"the SP-API endpoint {where.scheme}://{where.netloc} {problem} after {spent}; "
+            f"check setting {setting}"
         )
 
     def _refill_seconds(self, exception: BaseException) -> float:

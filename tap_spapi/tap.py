@@ -13,7 +13,7 @@ from typing import IO, Any
 from singer_sdk import Stream, Tap
 
 from tap_spapi.account import Account, close_all_accounts
-from tap_spapi.accounts import account_secrets, accounts_of_shard
+from tap_spapi.accounts import account_secrets, accounts_of_shard, configured_accounts
 from tap_spapi.auth import full_user_agent
 from tap_spapi.concurrency import Prefetcher, ReadAhead
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
@@ -23,7 +23,13 @@ from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
 from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
-from tap_spapi.state_files import check_state, checked_json_file
+from tap_spapi.state_files import (
+    check_state,
+    checked_config_file,
+    checked_json_file,
+    unknown_accounts,
+    unwrapped_state,
+)
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.outbound import (
     OutboundOrdersStream,
@@ -168,9 +174,29 @@ class TapSpapi(Tap):
             catalog=checked_json_file("--catalog", catalog),
         )
 
+    @classmethod
+    def cb_config(cls, ctx: Any, param: Any, value: tuple[str, ...]) -> Any:
+        """singer-sdk's `--config` parsing, after checking each file is there and is JSON
+        (the SDK shows a traceback for a missing file or bad JSON)."""
+        for path in value:
+            if path != "ENV":
+                checked_config_file(path)
+        return super().cb_config(ctx, param, value)
+
     def load_state(self, state: dict[str, Any]) -> None:
-        """singer-sdk's state loading, refusing bookmarks from the future (they skip data)."""
+        """singer-sdk's state loading, for a state in any form we understand (see
+        state_files.py), refusing what it would trip over or bookmarks from the future
+        (they skip data), and warning of state the configured accounts do not own."""
+        state = unwrapped_state(state)
         check_state(state, datetime.datetime.now(datetime.UTC))
+        configured = {account.name for account in configured_accounts(self.config)}
+        for name, streams in sorted(unknown_accounts(state, configured).items()):
+            self.logger.warning(
+                "State of stream(s) %s belongs to account '%s', which is not configured; "
+                "it is kept but not used (renamed account?).",
+                ", ".join(sorted(streams)),
+                name,
+            )
         super().load_state(state)
 
     @cached_property
@@ -314,7 +340,7 @@ def main(argv: list[str] | None = None) -> Any:
     # The other accounts finished and their state was written; the run still failed.
     for what, message in RUN_FAILURES.items():
         print(f"tap-spapi: error: {what}: {message}", file=sys.stderr)
-    if RUN_FAILURES:
+    if len(RUN_FAILURES) > 1:  # one failure is its own summary
         print(f"tap-spapi: error: {summary(RUN_FAILURES)}", file=sys.stderr)
     sys.exit(1 if RUN_FAILURES else 0)
 

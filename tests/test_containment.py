@@ -124,3 +124,50 @@ def test_a_child_stream_refused_every_time_is_skipped_with_its_role_and_fetched_
     assert {key_of("outbound_package_tracking", r) for r in again} == expected[
         "outbound_package_tracking"
     ]
+
+
+def test_a_page_token_repeated_in_inbound_shipments_leaves_the_other_streams_complete(
+    tmp_path: Path,
+):
+    with StandIn(StandInConfig(seed=85, rate_scale=50.0)) as server:
+        shipment = server.dataset.all_inbound_shipments()[0]
+        page = {"payload": {"ShipmentData": [shipment], "NextToken": "LOOP-TOKEN"}}
+        # The first page of some window hands out a token; following it hands it out again.
+        server.inject("getShipments", status=200, times=1, body=page)
+        server.inject("getShipments", status=200, times=1, body=page, matching="LOOP-TOKEN")
+        first = run_cli_with(server, tmp_path)
+        output = SingerOutput.parse(first.stdout)
+        resumed = SingerOutput.parse(run_cli_with(server, tmp_path, output.states[-1]).stdout)
+        expected = expected_keys(server.dataset)
+
+    assert first.returncode == 1
+    line = error_line(first.stderr)
+    assert "stream 'inbound_shipments' of account 'default'" in line
+    assert "(getShipments)" in line and "page token already followed" in line
+    assert "x-amzn-RequestId" in line
+    # The only failure: it is the last line too (several end with a summary line).
+    assert first.stderr.strip().splitlines()[-1] == line
+    for stream, keys in expected.items():
+        if not stream.startswith("inbound_"):
+            assert {key_of(stream, r) for r in output.records(stream)} == keys, stream
+    # The failed window kept its bookmark: the next run reads what this one missed.
+    for stream in ("inbound_shipments", "inbound_shipment_items"):
+        both = [*output.records(stream), *resumed.records(stream)]
+        assert {key_of(stream, r) for r in both} == expected[stream], stream
+
+
+def test_a_report_document_without_its_key_column_stops_that_report_stream_only():
+    with StandIn(StandInConfig(seed=86, rate_scale=50.0)) as server:
+        server.reports.dropped_columns.add("shipment-id")  # a key of the first report type
+        output = run_tap(all_streams_config(server))
+        expected = expected_keys(server.dataset)
+    assert output.failures is not None
+    stopped = output.failures.stopped
+    assert list(stopped) == [("amazon_fulfilled_shipments_data_general", "default")]
+    assert "without 'shipment_id'" in stopped[("amazon_fulfilled_shipments_data_general",
+                                               "default")]  # fmt: skip
+    for stream, keys in expected.items():
+        if stream != "amazon_fulfilled_shipments_data_general":
+            assert {key_of(stream, r) for r in output.records(stream)} == keys, stream
+    state = output.states[-1]["bookmarks"]["amazon_fulfilled_shipments_data_general"]
+    assert all("window_end" not in p for p in state.get("partitions", [])), state
