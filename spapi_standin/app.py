@@ -116,9 +116,13 @@ class App:
         # Amazon sends x-amzn-RateLimit-Limit "when possible", which the models place
         # on 2xx answers; live 429s come without it (live.py), unless switched off.
         header = (RATE_LIMIT_HEADER, f"{self.limiter.plan(operation.operation_id)[0]:g}")
-        scripted = self.faults.scripted(operation.operation_id, lambda: operation.handler(request))
+        scripted = self.faults.scripted(
+            operation.operation_id, lambda: operation.handler(request), raw.target
+        )
         if scripted is not None:
             return self._with_rate_header(scripted, header) if scripted.status else scripted
+        if self.faults.stormed():  # the quota was spent by someone else: no token taken
+            return self._with_rate_header(quota_exceeded(), header)
         granted, rate = self.limiter.acquire(token.account, operation.operation_id)
         if not granted:
             return self._with_rate_header(quota_exceeded(), header)

@@ -101,6 +101,10 @@ class StandInConfig:
     latency_jitter_ms: float = 0.0
     error_rate: float = 0.0  # share of requests answered 500 InternalFailure / 503
     drop_rate: float = 0.0  # share of requests whose connection is closed unanswered
+    # Share of requests answered 429 although the usage plan has tokens for this client:
+    # a 429 storm its own pacing cannot prevent, such as another job spending the same
+    # seller's quota (the issue-14 probe answered half the requests this way). Seeded.
+    storm_rate: float = 0.0
 
     @property
     def count_multiplier(self) -> int:

@@ -32,6 +32,7 @@ class _Scripted:
     status: int | str
     remaining: int
     body: dict[str, object] | None = None
+    matching: str | None = None  # only requests whose path and query contain this
 
 
 class Faults:
@@ -41,6 +42,7 @@ class Faults:
         self._config = config
         self._lock = threading.Lock()
         self._rng = random.Random(f"{config.seed}:faults")
+        self._storm_rng = random.Random(f"{config.seed}:storm")
         self._scripted: defaultdict[str, deque[_Scripted]] = defaultdict(deque)
 
     def inject(
@@ -49,38 +51,45 @@ class Faults:
         status: int | str = 500,
         times: int = 1,
         body: dict[str, object] | None = None,
+        matching: str | None = None,
     ) -> None:
         """Answer the next `times` requests of `operation_id` with `status` (or "drop"/"truncate").
 
         Several injections for one operation queue up in the order they were made.
-        `body` replaces the canned Amazon error body of that status.
+        `body` replaces the canned Amazon error body of that status; `matching` limits
+        the fault to requests whose path and query contain it (one id among many).
         """
         if isinstance(status, str) and status not in CONNECTION_FAULTS:
             raise ValueError(f"status must be an HTTP status or one of {CONNECTION_FAULTS}")
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._lock:
-            self._scripted[operation_id].append(_Scripted(status, times, body))
+            self._scripted[operation_id].append(_Scripted(status, times, body, matching))
 
     def clear(self) -> None:
         """Drop every scripted fault not yet used."""
         with self._lock:
             self._scripted.clear()
 
-    def scripted(self, operation_id: str, answer: Callable[[], Reply]) -> Reply | None:
+    def scripted(
+        self, operation_id: str, answer: Callable[[], Reply], target: str = ""
+    ) -> Reply | None:
         """The scripted fault for this request of `operation_id`, if one is queued.
 
         `answer` computes what the request would have answered: "truncate" cuts that
-        body (or a canned 200 body when the answer is not a success).
+        body (or a canned 200 body when the answer is not a success). `target` is the
+        request's path and query, for faults limited to matching requests.
         """
         with self._lock:
             queue = self._scripted.get(operation_id)
             if not queue:
                 return None
-            fault = queue[0]
+            fault = next((f for f in queue if f.matching is None or f.matching in target), None)
+            if fault is None:
+                return None
             fault.remaining -= 1
             if fault.remaining <= 0:
-                queue.popleft()
+                queue.remove(fault)
         return _reply_for(fault, answer)
 
     def random_fault(self) -> Reply | None:
@@ -96,6 +105,13 @@ class Faults:
         if draw < drop_rate + error_rate:
             return canned(status)
         return None
+
+    def stormed(self) -> bool:
+        """Whether this request meets a quota another application spent (seeded)."""
+        if self._config.storm_rate <= 0:
+            return False
+        with self._lock:
+            return self._storm_rng.random() < self._config.storm_rate
 
     def latency(self) -> float:
         """Seconds to wait before answering (latency plus seeded jitter)."""

@@ -116,6 +116,8 @@ class ReportsService:
     reports: dict[str, Report] = field(default_factory=dict)
     documents: dict[str, Document] = field(default_factory=dict)
     extra_columns: list[str] = field(default_factory=list)
+    #: Columns left out of every document (a test of a document without its key column).
+    dropped_columns: set[str] = field(default_factory=set)
     row_counts: dict[str, int] = field(default_factory=dict)
     pii_sentinels: set[str] = field(default_factory=set)
     signatures: list[str] = field(default_factory=list)  # of every link handed out
@@ -143,6 +145,8 @@ class ReportsService:
         identity = set(report_type.identity)
         values = []
         for column, kind in report_type.columns.items():
+            if column in self.dropped_columns:
+                continue
             if column == report_type.date_column:
                 values.append(self.row_time(report_type, index).isoformat(timespec="seconds"))
             elif column in identity:
@@ -159,7 +163,8 @@ class ReportsService:
 
     def header(self, report_type: ReportFixture) -> list[str]:
         """The document's header: Amazon's column names, then any extra test columns."""
-        return [*report_type.columns, *self.extra_columns]
+        kept = [column for column in report_type.columns if column not in self.dropped_columns]
+        return [*kept, *self.extra_columns]
 
     def document_rows(self, report: Report) -> Iterator[list[str]]:
         """Rows of `report` (its data range, or all of them for a snapshot)."""

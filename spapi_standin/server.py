@@ -204,13 +204,15 @@ class StandIn:
         status: int | str = 500,
         times: int = 1,
         body: dict[str, object] | None = None,
+        matching: str | None = None,
     ) -> None:
         """Answer the next `times` requests of `operation_id` (or "lwa") with `status`.
 
         `status` is an HTTP status or "drop" (close the connection unanswered) or
-        "truncate" (send half the body of the real answer).
+        "truncate" (send half the body of the real answer); `matching` limits it to
+        requests whose path and query contain that text (one order, one package).
         """
-        self.app.faults.inject(operation_id, status, times, body)
+        self.app.faults.inject(operation_id, status, times, body, matching)
 
     def clear_faults(self) -> None:
         """Drop every scripted fault not used yet (the service recovers)."""

@@ -129,7 +129,15 @@ class LwaTokenManager:
         try:
             body = response.json()
         except ValueError:
-            body = {}
+            body = None
+        if not isinstance(body, dict):
+            # A proxy or a wrong URL: LWA always answers JSON, errors included.
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise AuthError(
+                f"Login with Amazon endpoint {self._token_url} answered HTTP "
+                f"{response.status_code} with a body that is not JSON ({kind}: "
+                f"{response.text[:100]!r}); check setting 'lwa_token_url'"
+            )
         if response.status_code != 200 or not body.get("access_token"):
             code = str(body.get("error") or f"HTTP {response.status_code}")
             hint = _LWA_ERROR_HINTS.get(code, "see Amazon's LWA documentation")

@@ -12,12 +12,11 @@ import datetime
 import functools
 import importlib.resources
 import logging
-import random
 import threading
 from collections import deque
 from functools import cached_property
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -32,9 +31,17 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_spapi.account import amazon_error
 from tap_spapi.concurrency import context_key
-from tap_spapi.errors import AuthError, TapSpapiError
+from tap_spapi.errors import AccountUnavailableError, EndpointUnreachableError, TapSpapiError
 from tap_spapi.operations import load_catalog
 from tap_spapi.redact import redact
+from tap_spapi.retries import (
+    DeniedError,
+    ExpiredTokenError,
+    NotJSONError,
+    RetryBudget,
+    ThrottledError,
+)
+from tap_spapi.roles import missing_role_hint
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 
 if TYPE_CHECKING:
@@ -46,12 +53,9 @@ if TYPE_CHECKING:
 
     from tap_spapi.account import Account
     from tap_spapi.concurrency import Prefetcher, ReadAhead
+    from tap_spapi.failures import RunFailures
     from tap_spapi.operations import Operation
 
-# Retry waits for faults that are not throttles: exponential from 1 s, capped at 60 s,
-# with full jitter so parallel workers do not retry in lockstep.
-FAULT_WAIT_BASE = 1.0
-FAULT_WAIT_CAP = 60.0
 _EXPIRED_HINTS = ("expired", "expire")
 # Every record and every context names its account (a key property of every stream).
 ACCOUNT_KEY = "account"
@@ -143,26 +147,27 @@ class SPAPIRequestError(FatalAPIError, TapSpapiError):
 
     @property
     def missing_role(self) -> bool:
-        """403 Unauthorized (not an expired token): the application lacks the API's role."""
-        if self.status != HTTPStatus.FORBIDDEN:
-            return False
-        return amazon_error(self.response).code in {"Unauthorized", "AccessDenied"}
+        """403 Unauthorized (not an expired token): the application may lack the API's role."""
+        return is_denied(self.response)
+
+
+def is_denied(response: requests.Response) -> bool:
+    """403 Unauthorized or AccessDenied: no role, or (transiently) no access to one id."""
+    if response.status_code != HTTPStatus.FORBIDDEN:
+        return False
+    return amazon_error(response).code in {"Unauthorized", "AccessDenied"}
 
 
 class MissingKeyError(TapSpapiError):
     """Amazon sent a record without a field of the stream's primary key."""
 
 
+class AccessDeniedError(SPAPIRequestError):
+    """403 Unauthorized still, after the retries a transient refusal gets."""
+
+
 class RetriesExhaustedError(TapSpapiError):
     """A request kept failing with retriable faults until `max_retries`/`max_retry_seconds`."""
-
-
-class ThrottledError(RetriableAPIError):
-    """429: the limiter already drained the bucket, so the retry waits for a token."""
-
-
-class ExpiredTokenError(RetriableAPIError):
-    """401/403 for an expired token: the cache dropped it, the retry gets a fresh one."""
 
 
 class SPAPIStream(RESTStream[str]):
@@ -306,12 +311,24 @@ class SPAPIStream(RESTStream[str]):
         send = self.request_decorator(self._request)
         return decoded_body(send(prepared, context))
 
+    @property
+    def failures(self) -> RunFailures:
+        """The run's failures (see failures.py)."""
+        return self._tap.failures  # type: ignore[attr-defined]
+
     def abandoned(self, context: Context | None) -> bool:
-        """Whether `context`'s account failed or this stream was skipped for it this run:
+        """Whether `context`'s account failed or this stream stopped for it this run:
         later windows must not move its bookmark past data that was never read."""
-        name = (context or {}).get(ACCOUNT_KEY)
-        tap = self._tap
-        return name in tap.failed_accounts or (self.name, name) in tap.skipped_streams  # type: ignore[attr-defined]
+        return self.failures.abandoned(self.name, (context or {}).get(ACCOUNT_KEY, ""))
+
+    @property
+    def ancestors(self) -> list[str]:
+        """Names of the parent, grandparent, ...: their bookmarks cover this stream's data."""
+        names, parent = [], self.parent_stream_type
+        while parent is not None:
+            names.append(str(cast("Any", parent).name))  # a class attribute of ours
+            parent = parent.parent_stream_type
+        return names
 
     # --- fetching ahead -------------------------------------------------------------
 
@@ -326,29 +343,55 @@ class SPAPIStream(RESTStream[str]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records of `context` (prefetched when announced), announcing children ahead.
 
-        An account whose credentials Amazon refuses is skipped with an error naming it,
-        and so are its later contexts; the other accounts finish, and the run exits
-        non-zero at the end. A stream Amazon refuses for a missing role (403
-        Unauthorized) is skipped for that account (see `TapSpapi.stream_skipped`).
-        Skipped bookmarks do not move.
+        Failures are contained (see failures.py): an account whose credentials or
+        endpoint fail is skipped with an error naming it, and so are its later contexts;
+        a stream that fails for good stops for that account; one per-id context Amazon
+        refuses fails alone. The others finish, bookmarks that would move past what was
+        missed stay, and the run exits non-zero at the end.
         """
         if not (context or {}).get(ACCOUNT_KEY):
             return  # no account in this run's shard: singer-sdk syncs once without context
         name = self.account_for(context).name
-        tap = self._tap
         if self.abandoned(context) or not self.wants(context):
             return
         try:
             records = self._announcing_children(self._records_of(context), context)
             yield from self._once_per_key(records)
-        except AuthError as exc:
+        except AccountUnavailableError as exc:
             self.get_context_state(context).pop("progress_markers", None)
-            tap.account_failed(name, exc)  # type: ignore[attr-defined]
-        except SPAPIRequestError as exc:
-            if not exc.missing_role:
-                raise
+            self.failures.account_failed(name, exc)
+        except TapSpapiError as exc:
             self.get_context_state(context).pop("progress_markers", None)
-            tap.stream_skipped(self, name, exc)  # type: ignore[attr-defined]
+            self.contain(exc, context)
+        if self.failures.holds(self.name, name):
+            # An unsorted stream's new bookmark waits in its progress markers until the
+            # SDK finalizes the partition, right after this: it must not move.
+            self.get_context_state(context).pop("progress_markers", None)
+
+    def contain(self, error: TapSpapiError, context: Context | None) -> None:
+        """Decide what `error` stops: the stream for the account, or only `context`.
+
+        A 403 from an operation that never succeeded for the account means a missing
+        role; one from an operation that did, or another refusal of one id, fails that
+        per-id context alone; anything else (retries exhausted, a pagination loop, a
+        record without its key) stops the stream for the account.
+        """
+        name = self.account_for(context).name
+        if not isinstance(error, SPAPIRequestError):
+            self.failures.stream_stopped(self.name, name, error, self.ancestors)
+        elif error.missing_role and not self._succeeded_before(error):
+            role = missing_role_hint(self.operation.api, getattr(self, "required_role", None))
+            message = f"{role}. {error}"
+            self.failures.stream_skipped(self.name, name, message, self.ancestors)
+        elif self.prefetch:
+            what = ", ".join(f"{k}={v}" for k, v in (context or {}).items() if k != ACCOUNT_KEY)
+            self.failures.context_failed(self.name, name, what, error, self.ancestors)
+        else:
+            self.failures.stream_stopped(self.name, name, error, self.ancestors)
+
+    def _succeeded_before(self, error: SPAPIRequestError) -> bool:
+        operation = self._operation_of(error.response)
+        return operation in self._account_of(error.response).adapter.succeeded
 
     def _once_per_key(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """`records` without repeats of a primary key within one query.
@@ -445,6 +488,8 @@ class SPAPIStream(RESTStream[str]):
         return depth
 
     def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+        if self.abandoned(context):
+            return []  # e.g. skipped for a missing role since it was announced
         records = list(self.request_records(context))
         children = self._prefetching_children()
         if children:
@@ -523,6 +568,8 @@ class SPAPIStream(RESTStream[str]):
         values and flushed immediately, so a killed run resumes after the last finished
         window instead of from the previous run's bookmark.
         """
+        if self.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
+            return  # something under this bookmark was missed this run
         self.get_context_state(context).update(values)
         self.state_manager.is_flushed = False
         self._write_state_message()
@@ -544,6 +591,8 @@ class SPAPIStream(RESTStream[str]):
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} and self._expired(response):
             self._account_of(response).auth.invalidate(response.request)
             raise ExpiredTokenError(self.response_error_message(response), response)
+        if is_denied(response):
+            raise DeniedError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
             raise SPAPIRequestError(self.response_error_message(response), response)
         self._decode_json(response)
@@ -569,7 +618,7 @@ class SPAPIStream(RESTStream[str]):
             response.spapi_json = msgspec.json.decode(response.content)  # type: ignore[attr-defined]
         except (msgspec.DecodeError, ValueError):
             message = self.response_error_message(response)
-            raise RetriableAPIError(f"{message}: the body is not JSON", response) from None
+            raise NotJSONError(f"{message}: the body is not JSON", response) from None
 
     def response_error_message(self, response: requests.Response) -> str:
         """`stream 'x' (operation y): HTTP 400 Code: message (details) [x-amzn-RequestId: …]`."""
@@ -578,7 +627,10 @@ class SPAPIStream(RESTStream[str]):
 
     def _operation_of(self, response: requests.Response) -> str:
         """The operation `response` answers (a stream may call several, e.g. reports)."""
-        request = response.request
+        return self._operation_called(response.request)
+
+    def _operation_called(self, request: requests.PreparedRequest | None) -> str:
+        """The operation `request` calls (this stream's own if it cannot tell)."""
         if request is not None and request.url:
             found = load_catalog().match(request.method or "GET", urlsplit(request.url).path)
             if found is not None:
@@ -612,15 +664,27 @@ class SPAPIStream(RESTStream[str]):
     # --- retries ------------------------------------------------------------------
 
     def backoff_max_tries(self) -> int:
-        """First attempt plus setting `max_retries`."""
+        """First attempt plus setting `max_retries` (faults other than 429s, see retries.py)."""
         return int(self.config.get("max_retries", 8)) + 1
 
+    def retry_budget(self) -> RetryBudget:
+        """A new budget for one request function (see retries.py)."""
+        return RetryBudget(
+            max_faults=self.backoff_max_tries() - 1,
+            refill_seconds=self._refill_seconds,
+            endpoint_answered=self._endpoint_answered,
+        )
+
     def request_decorator(self, func: Any) -> Any:
-        """singer-sdk's backoff decorator, also bounded in time (`max_retry_seconds`)."""
+        """singer-sdk's backoff decorator, with our policy: 429s bounded by
+        `max_retry_seconds` alone, other faults also by `max_retries`, and a request
+        that gives up raised as one line saying why."""
         import backoff
 
+        budget = self.retry_budget()
+        tried: dict[str, float] = {}
         retrying = backoff.on_exception(
-            self.backoff_wait_generator,
+            functools.partial(self.backoff_wait_generator, budget),
             (
                 ConnectionResetError,
                 RetriableAPIError,
@@ -629,10 +693,13 @@ class SPAPIStream(RESTStream[str]):
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError,
             ),
-            max_tries=self.backoff_max_tries,
+            max_tries=None,
             max_time=int(self.config.get("max_retry_seconds", 900)),
+            giveup=budget.gives_up,
             on_backoff=self.backoff_handler,
-            on_giveup=self._give_up,
+            on_giveup=lambda details: tried.update(
+                tries=details.get("tries") or 0, elapsed=details.get("elapsed") or 0.0
+            ),
             jitter=None,
             logger=None,
         )(func)
@@ -641,51 +708,85 @@ class SPAPIStream(RESTStream[str]):
         def request_or_explain(*args: Any, **kwargs: Any) -> Any:
             try:
                 return retrying(*args, **kwargs)
-            except RetriableAPIError as exc:
-                raise RetriesExhaustedError(f"{exc} (gave up retrying)") from exc
-            except requests.RequestException as exc:
-                message = f"stream '{self.name}' ({self.operation_id}): {type(exc).__name__}"
-                raise RetriesExhaustedError(f"{message} (gave up retrying)") from exc
+            except (RetriableAPIError, requests.RequestException, ConnectionResetError) as exc:
+                spent = f"{tried.get('tries', 1):.0f} attempts in {tried.get('elapsed', 0):.0f} s"
+                raise self._gave_up(exc, budget, spent) from exc
 
         return request_or_explain
 
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        """How long to wait before retrying, chosen by what went wrong.
+    def _gave_up(self, exc: Exception, budget: RetryBudget, spent: str) -> TapSpapiError:
+        """The error a request that stopped retrying raises: what it means, in one line."""
+        response = getattr(exc, "response", None)
+        if isinstance(exc, DeniedError) and response is not None:
+            return AccessDeniedError(f"{exc} (still refused after {spent})", response)
+        if budget.gave_up_because == "never answered":
+            return EndpointUnreachableError(self._unreachable_message(exc, spent))
+        if isinstance(exc, RetriableAPIError):
+            return RetriesExhaustedError(f"{exc} (gave up retrying after {spent})")
+        operation = self._operation_called(getattr(exc, "request", None))
+        message = f"stream '{self.name}' ({operation}): {type(exc).__name__}"
+        return RetriesExhaustedError(f"{message} (gave up retrying after {spent})")
 
-        A throttle waits 0 s here because the limiter, drained by the 429, makes the
-        retry wait for exactly the next usage-plan token; an expired token waits 0 s
-        because the retry fetches a new one; other faults back off exponentially.
+    def _unreachable_message(self, exc: Exception, spent: str) -> str:
+        request = getattr(exc, "request", None) or getattr(
+            getattr(exc, "response", None), "request", None
+        )
+        account = self.account_for({ACCOUNT_KEY: getattr(request, "spapi_account", None)})
+        where = urlsplit(account.base_url)
+        setting = "api_url" if account.settings.api_url else f"region '{account.settings.region}'"
+        problem = (
+            "answers, but not with JSON"
+            if isinstance(exc, NotJSONError)
+            else f"does not answer ({type(exc).__name__})"
+        )
+        return (
+            f"the SP-API endpoint {where.scheme}://{where.netloc} {problem} after {spent}; "
+            f"check setting {setting}"
+        )
+
+    def _refill_seconds(self, exception: BaseException) -> float:
+        """Seconds one token of the failed request's plan takes to come back."""
+        response = getattr(exception, "response", None)
+        assert isinstance(response, requests.Response)  # a 429 always has one
+        account = self._account_of(response)
+        return 1.0 / account.limiter.plan(self._operation_of(response)).rate
+
+    def _endpoint_answered(self, exception: BaseException) -> bool:
+        request = getattr(exception, "request", None)
+        response = getattr(exception, "response", None)
+        name = getattr(request, "spapi_account", None) or getattr(
+            getattr(response, "request", None), "spapi_account", None
+        )
+        if name is None:
+            return True  # not an SP-API request (a document download): no endpoint to prove
+        return self._tap.account_named(name).adapter.answered  # type: ignore[attr-defined]
+
+    def backoff_wait_generator(
+        self, budget: RetryBudget | None = None
+    ) -> Generator[float, Any, None]:
+        """How long to wait before retrying, chosen by what went wrong (retries.py).
+
+        backoff starts one generator per request; the budget starts afresh with it.
         """
-        exception = yield 0.0  # primed by backoff with None
-        faults = 0
-        while True:
-            if isinstance(exception, (ThrottledError, ExpiredTokenError)):
-                wait = 0.0
-            else:
-                faults += 1
-                ceiling = min(FAULT_WAIT_CAP, FAULT_WAIT_BASE * 2 ** (faults - 1))
-                wait = random.uniform(ceiling / 2, ceiling)
-            exception = yield wait
+        budget = budget or self.retry_budget()
+        budget.reset()
+        return self.backoff_runtime(value=budget.wait_for)
 
     def backoff_handler(self, details: Details) -> None:
-        """Log each retry once, at WARNING: a retry is expected, not an error."""
+        """Log each retry once, at WARNING (a 429 at INFO): a retry is expected, not an
+        error. The wait includes the one the usage plan's pacing adds to backoff's."""
         exception = details.get("exception")
+        wait = float(details.get("wait") or 0.0)
+        response = getattr(exception, "response", None)
+        if response is not None and getattr(response.request, "spapi_account", None):
+            limiter = self._account_of(response).limiter
+            wait = max(wait, limiter.seconds_for(self._operation_of(response), 1))
         level = logging.INFO if isinstance(exception, ThrottledError) else logging.WARNING
         self.logger.log(
             level,
             "Retrying %s in %.1f s after attempt %d: %s",
-            self.operation_id,
-            details.get("wait") or 0.0,
+            self._operation_of(response) if response is not None else self.operation_id,
+            wait,
             details.get("tries"),
-            redact(str(exception) or type(exception).__name__),
-        )
-
-    def _give_up(self, details: Details) -> None:
-        exception = details.get("exception")
-        self.logger.error(
-            "Giving up on %s after %d attempts in %.0f s: %s",
-            self.operation_id,
-            details.get("tries"),
-            details.get("elapsed") or 0.0,
             redact(str(exception) or type(exception).__name__),
         )

@@ -48,5 +48,13 @@ class AmazonError:
         return f"{text} [x-amzn-RequestId: {self.request_id or 'none'}]"
 
 
-class AuthError(TapSpapiError):
+class AccountUnavailableError(TapSpapiError):
+    """Nothing can be extracted for an account this run (its other streams are skipped)."""
+
+
+class AuthError(AccountUnavailableError):
     """Login with Amazon, STS or the Tokens API refused to issue credentials."""
+
+
+class EndpointUnreachableError(AccountUnavailableError):
+    """An account's SP-API endpoint never answered (refused, or not with JSON)."""

@@ -191,7 +191,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retries",
         th.IntegerType,
         default=8,
-        description="Attempts per request after a 429, a 5xx or a dropped connection.",
+        description=(
+            "Retries per request after a 5xx, a dropped connection or a body that is not "
+            "JSON. 429s are not counted: they are bounded by max_retry_seconds."
+        ),
     ),
     th.Property(
         "max_retry_seconds",
@@ -199,7 +202,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=900,
         description=(
             "Give up retrying one request after this many seconds (waits for a usage-plan "
-            "token count too, so keep it above one refill of the slowest operation)."
+            "token count too, so keep it above one refill of the slowest operation). Each "
+            "consecutive 429 waits longer: one refill of the plan, doubling up to four, with "
+            "jitter."
         ),
     ),
     th.Property(
@@ -218,8 +223,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         description=(
             "Exit non-zero when a stream was skipped because the application lacks its "
-            "SP-API role (403 Unauthorized). Off: the stream is skipped with a warning and "
-            "the run succeeds."
+            "SP-API role (403 Unauthorized from an operation that never succeeded in the "
+            "run). Off: the stream is skipped with a warning and the run succeeds; its "
+            "bookmarks stay, so the data comes once the role is granted. Any other failure "
+            "always exits non-zero."
         ),
     ),
     th.Property(
@@ -326,7 +333,7 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     _check_urls(config)
     _check_aws(config)
     if config.get("start_date"):
-        parse_start_date(config["start_date"])
+        _check_start_date_is_past(parse_start_date(config["start_date"]))
     if len(config.get("user_agent") or "") > MAX_USER_AGENT_LENGTH - 60:
         raise SettingError("user_agent", "too long: Amazon accepts 500 characters in all")
     try:
@@ -411,6 +418,17 @@ def _check_aws(config: Mapping[str, Any]) -> None:
         raise MissingExtraError(
             "aws_access_key_id",
             "SigV4 signing needs botocore: pip install 'tap-spapi[aws]'",
+        )
+
+
+def _check_start_date_is_past(start: pendulum.DateTime) -> None:
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=pendulum.UTC)
+    if start > pendulum.now("UTC"):
+        # Every incremental stream would ask Amazon for nothing and move no bookmark.
+        raise SettingError(
+            "start_date",
+            f"{start.isoformat()} is in the future; the run would extract nothing",
         )
 
 

@@ -13,17 +13,23 @@ from typing import IO, Any
 from singer_sdk import Stream, Tap
 
 from tap_spapi.account import Account, close_all_accounts
-from tap_spapi.accounts import account_secrets, accounts_of_shard
+from tap_spapi.accounts import account_secrets, accounts_of_shard, configured_accounts
 from tap_spapi.auth import full_user_agent
 from tap_spapi.concurrency import Prefetcher, ReadAhead
-from tap_spapi.errors import AuthError, TapSpapiError
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.failures import RUN_FAILURES, RunFailures, summary
 from tap_spapi.operations import load_catalog
 from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
-from tap_spapi.roles import missing_role_hint
 from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
-from tap_spapi.state_files import check_state, checked_json_file
+from tap_spapi.state_files import (
+    check_state,
+    checked_config_file,
+    checked_json_file,
+    unknown_accounts,
+    unwrapped_state,
+)
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.outbound import (
     OutboundOrdersStream,
@@ -59,9 +65,6 @@ READ_AHEAD_THREADS = 2
 DEFAULT_USER_AGENT = "tap-spapi/0.1.0"
 # Streams that need the accounts' marketplace participations.
 PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
-# What failed in this process (accounts; with `strict`, skipped streams), for the entry
-# point's exit status.
-RUN_FAILURES: dict[str, str] = {}
 
 
 class TapSpapi(Tap):
@@ -138,55 +141,19 @@ class TapSpapi(Tap):
         """`AppId/Version (Language=…; Platform=…)` (setting `user_agent`)."""
         return full_user_agent(self.config.get("user_agent") or DEFAULT_USER_AGENT)
 
+    @cached_property
+    def failures(self) -> RunFailures:
+        """What failed this run: accounts, streams of an account, per-id contexts."""
+        return RunFailures(strict=bool(self.config.get("strict")))
+
     def account_failed(self, name: str, error: Exception) -> None:
         """Remember that `name` cannot be extracted; its other contexts are skipped."""
-        if name not in self.failed_accounts:
-            message = redact(str(error))
-            self.failed_accounts[name] = message
-            RUN_FAILURES[f"account '{name}'"] = message
-            self.logger.error("Account '%s' skipped for the rest of the run: %s", name, message)
+        self.failures.account_failed(name, error)
 
-    @cached_property
+    @property
     def failed_accounts(self) -> dict[str, str]:
         """Accounts that failed this run, with why (the run exits non-zero at the end)."""
-        return {}
-
-    def stream_skipped(self, stream: Stream, account: str, error: Exception) -> None:
-        """Amazon refused `stream` for lack of a role: skip it for `account`, keep going.
-
-        With setting `strict` the run still exits non-zero at the end.
-        """
-        if (stream.name, account) in self.skipped_streams:
-            return
-        api = stream.operation.api  # type: ignore[attr-defined]
-        role = getattr(stream, "required_role", None)
-        message = f"{missing_role_hint(api, role)}. {redact(str(error))}"
-        self.skipped_streams[(stream.name, account)] = message
-        self.logger.warning(
-            "Stream '%s' skipped for account '%s': %s", stream.name, account, message
-        )
-        if self.config.get("strict"):
-            RUN_FAILURES[f"stream '{stream.name}' of account '{account}'"] = message
-
-    def partition_failed(self, stream: Stream, account: str, error: Exception) -> None:
-        """`stream` cannot go on for `account` this run (e.g. Amazon failed a report).
-
-        Its bookmark stays before the failed window; other accounts and streams go on,
-        and the run exits non-zero at the end.
-        """
-        message = redact(str(error))
-        RUN_FAILURES[f"stream '{stream.name}' of account '{account}'"] = message
-        self.logger.error(
-            "Stream '%s' stopped for account '%s' until the next run: %s",
-            stream.name,
-            account,
-            message,
-        )
-
-    @cached_property
-    def skipped_streams(self) -> dict[tuple[str, str], str]:
-        """(stream, account) pairs skipped for a missing role, with why."""
-        return {}
+        return self.failures.accounts
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -207,9 +174,29 @@ class TapSpapi(Tap):
             catalog=checked_json_file("--catalog", catalog),
         )
 
+    @classmethod
+    def cb_config(cls, ctx: Any, param: Any, value: tuple[str, ...]) -> Any:
+        """singer-sdk's `--config` parsing, after checking each file is there and is JSON
+        (the SDK shows a traceback for a missing file or bad JSON)."""
+        for path in value:
+            if path != "ENV":
+                checked_config_file(path)
+        return super().cb_config(ctx, param, value)
+
     def load_state(self, state: dict[str, Any]) -> None:
-        """singer-sdk's state loading, refusing bookmarks from the future (they skip data)."""
+        """singer-sdk's state loading, for a state in any form we understand (see
+        state_files.py), refusing what it would trip over or bookmarks from the future
+        (they skip data), and warning of state the configured accounts do not own."""
+        state = unwrapped_state(state)
         check_state(state, datetime.datetime.now(datetime.UTC))
+        configured = {account.name for account in configured_accounts(self.config)}
+        for name, streams in sorted(unknown_accounts(state, configured).items()):
+            self.logger.warning(
+                "State of stream(s) %s belongs to account '%s', which is not configured; "
+                "it is kept but not used (renamed account?).",
+                ", ".join(sorted(streams)),
+                name,
+            )
         super().load_state(state)
 
     @cached_property
@@ -252,14 +239,28 @@ class TapSpapi(Tap):
         return found
 
     def participations_of(self, name: str) -> list[dict[str, Any]]:
-        """The account's marketplace participations, fetched once per run (1 request/min)."""
+        """The account's marketplace participations, fetched once per run (1 request/min).
+
+        A failure is kept too: every stream that needs them fails the same way, without
+        spending another round of retries on it.
+        """
         with self._participations_lock:
             lock = self._participation_locks.setdefault(name, threading.Lock())
         with lock:  # one fetch per account, accounts in parallel
+            if name in self._participation_errors:
+                raise self._participation_errors[name]
             if name not in self._participations:
                 stream = MarketplaceParticipationsStream(tap=self)
-                self._participations[name] = stream.fetch(name)
+                try:
+                    self._participations[name] = stream.fetch(name)
+                except TapSpapiError as exc:
+                    self._participation_errors[name] = exc
+                    raise
             return self._participations[name]
+
+    @cached_property
+    def _participation_errors(self) -> dict[str, TapSpapiError]:
+        return {}
 
     @cached_property
     def _participations(self) -> dict[str, list[dict[str, Any]]]:
@@ -292,8 +293,10 @@ class TapSpapi(Tap):
         def fetch(name: str) -> None:
             try:
                 self.participations_of(name)
-            except AuthError as exc:
+            except AccountUnavailableError as exc:
                 self.account_failed(name, exc)
+            except TapSpapiError:
+                pass  # kept: each stream that needs them fails with it, contained
 
         with ThreadPoolExecutor(self.parallel_accounts, thread_name_prefix="sellers") as pool:
             list(pool.map(fetch, needed))
@@ -337,6 +340,8 @@ def main(argv: list[str] | None = None) -> Any:
     # The other accounts finished and their state was written; the run still failed.
     for what, message in RUN_FAILURES.items():
         print(f"tap-spapi: error: {what}: {message}", file=sys.stderr)
+    if len(RUN_FAILURES) > 1:  # one failure is its own summary
+        print(f"tap-spapi: error: {summary(RUN_FAILURES)}", file=sys.stderr)
     sys.exit(1 if RUN_FAILURES else 0)
 
 

@@ -85,6 +85,10 @@ def from_file(path: str) -> list[TrackedLabel]:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise SettingError("tracking_ids_file", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingError(
+            "tracking_ids_file", f"{path} is not UTF-8 text (byte {exc.start} cannot be read)"
+        ) from None
     lines = text.splitlines()
     rows = _csv_rows(lines) if file.suffix.lower() == ".csv" else _json_lines(lines)
     return [_label(row, f"line {number}", "tracking_ids_file") for number, row in rows]

@@ -45,6 +45,12 @@ class PacedAdapter(HTTPAdapter):
         self._catalog = catalog
         self._limiter = limiter
         self._auth = auth
+        #: Operations Amazon answered with a success this run: a 403 on one of them is
+        #: about the request (one id), not a role the application lacks.
+        self.succeeded: set[str] = set()
+        #: Whether the endpoint ever answered with JSON (Amazon always does, errors too);
+        #: until then a refused connection or an HTML page means a wrong endpoint.
+        self.answered = False
 
     def operation_of(self, request: requests.PreparedRequest) -> Operation | None:
         """The SP-API operation `request` calls, or None (e.g. a pre-signed S3 URL)."""
@@ -76,6 +82,10 @@ class PacedAdapter(HTTPAdapter):
         )
         if response.status_code == 429:
             self._limiter.observe_throttled(operation.operation_id)
+        if "json" in response.headers.get("Content-Type", ""):
+            self.answered = True
+            if response.status_code // 100 == 2:
+                self.succeeded.add(operation.operation_id)
         return response
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from spapi_standin import Dataset
+    from tap_spapi.failures import RunFailures
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"  # Amazon's models, vendored (models/README.md)
@@ -73,6 +74,8 @@ class SingerOutput:
     """Messages a tap run wrote, sorted by type."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: What failed in the run (in-process runs only).
+    failures: RunFailures | None = None
 
     @classmethod
     def parse(cls, text: str) -> SingerOutput:
@@ -112,7 +115,9 @@ def run_tap(
     finally:
         close_all_accounts()
     text.flush()
-    return SingerOutput.parse(raw.getvalue().decode("utf-8"))
+    output = SingerOutput.parse(raw.getvalue().decode("utf-8"))
+    output.failures = tap.failures
+    return output
 
 
 def run_cli(

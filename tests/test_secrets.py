@@ -36,6 +36,7 @@ def test_debug_run_with_faults_leaks_no_secret(tmp_path):
         # beyond the test's max_retry_seconds before the tap has seen a scaled rate).
         server.inject("getShipments", status=429, times=1)
         server.inject("getMarketplaceParticipations", status=500, times=1)
+        server.inject("getMarketplaceParticipations", status=403, times=1)  # transient
         settings = tap_config(
             server,
             aws_access_key_id=AWS_KEY_ID,
@@ -46,7 +47,7 @@ def test_debug_run_with_faults_leaks_no_secret(tmp_path):
         path.write_text(json.dumps(settings))
         ok = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
         assert ok.returncode == 0, ok.stderr[-2000:]
-        server.inject("getMarketplaceParticipations", status=403, times=1)
+        server.inject("getMarketplaceParticipations", status=400, times=1)
         failed = run_cli(["--config", str(path)], env={"TAP_SPAPI_LOGLEVEL": "DEBUG"})
         assert failed.returncode == 1
         issued = server.issued_tokens()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.client import ACCOUNT_KEY, SPAPIStream, decoded_body
 from tap_spapi.concurrency import context_key
-from tap_spapi.errors import AuthError
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.windows import (
     INTERRUPTED_RUNS,
@@ -59,8 +59,11 @@ class InboundShipmentsStream(SPAPIStream):
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
             return self._tap.marketplace_ids_of(account)  # type: ignore[attr-defined]
-        except AuthError as exc:
-            self._tap.account_failed(account, exc)  # type: ignore[attr-defined]
+        except AccountUnavailableError as exc:
+            self.failures.account_failed(account, exc)
+            return []
+        except TapSpapiError as exc:  # the participations failed: nothing to query
+            self.failures.stream_stopped(self.name, account, exc, self.ancestors)
             return []
 
     def windows(self, context: Context) -> list[QueryWindow]:

@@ -37,7 +37,6 @@ from tap_spapi import progress as progress_lines
 from tap_spapi.account import amazon_error
 from tap_spapi.client import (
     ACCOUNT_KEY,
-    FAULT_WAIT_CAP,
     SELLER_KEY,
     RetriesExhaustedError,
     SPAPIRequestError,
@@ -50,6 +49,7 @@ from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.retries import FAULT_WAIT_CAP
 from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
@@ -231,11 +231,8 @@ class ReportStream(SPAPIStream):
         threaded = bool(self.prefetcher.workers)
         with every(progress_lines.PROGRESS_INTERVAL, progress.report, threaded=threaded):
             for window in windows:
-                try:
-                    yield from super().get_records(self.window_context(context, window))
-                except ReportFailedError as exc:
-                    self._tap.partition_failed(self, context[ACCOUNT_KEY], exc)  # type: ignore[attr-defined]
-                    return
+                # A failed report stops the stream for the account (SPAPIStream.contain).
+                yield from super().get_records(self.window_context(context, window))
                 if self.abandoned(context):
                     return  # the window was not read: its bookmark must not move
                 if window is not None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.client import ACCOUNT_KEY, MissingKeyError, SPAPIStream
-from tap_spapi.errors import AuthError
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -36,11 +36,6 @@ class MarketplaceParticipationsStream(SPAPIStream):
     ) -> dict[str, Any] | None:
         """Copy the key up from `marketplace.id`."""
         row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
-        if row["marketplace_id"] is None:
-            raise MissingKeyError(
-                f"stream '{self.name}' ({self.operation_id}): a participation without "
-                "marketplace.id (the key field 'marketplace_id')"
-            )
         return row
 
     def fetch(self, account: str) -> list[dict[str, Any]]:
@@ -51,13 +46,25 @@ class MarketplaceParticipationsStream(SPAPIStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's participations: the tap may already have fetched them to find
         its marketplaces, and at 1 request per minute a second call is costly."""
-        if not (context or {}).get(ACCOUNT_KEY):
-            return []  # no account in this run's shard
+        if not (context or {}).get(ACCOUNT_KEY) or self.abandoned(context):
+            return  # no account in this run's shard, or the account failed
         account = self.account_for(context).name
-        if account in self._tap.failed_accounts:  # type: ignore[attr-defined]
-            return []
         try:
-            return cast("list[dict[str, Any]]", self._tap.participations_of(account))  # type: ignore[attr-defined]
-        except AuthError as exc:
-            self._tap.account_failed(account, exc)  # type: ignore[attr-defined]
-            return []
+            records = self._tap.participations_of(account)  # type: ignore[attr-defined]
+            for record in records:
+                self._check_key(record)
+        except AccountUnavailableError as exc:
+            self.failures.account_failed(account, exc)
+            return
+        except TapSpapiError as exc:
+            self.contain(exc, context)
+            return
+        yield from records
+
+    def _check_key(self, record: dict[str, Any]) -> None:
+        # Here, not in post_process: a failure inside get_records is contained to the stream.
+        if (record.get("marketplace") or {}).get("id") is None:
+            raise MissingKeyError(
+                f"stream '{self.name}' ({self.operation_id}): a participation without "
+                "marketplace.id (the key field 'marketplace_id')"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.accounts import configured_accounts
@@ -76,8 +77,30 @@ class ShippingTrackingStream(ShippingStream):
         return {"trackingId": context["trackingId"], "carrierId": context["carrierId"]}
 
     def wants(self, context: Context | None) -> bool:
-        """Labels whose status was final in an earlier run are not requested again."""
-        return not self.get_context_state(context).get(FINAL_BOOKMARK)
+        """Labels whose status was final in an earlier run are not requested again.
+
+        Any other value in the state (edited by hand, or from a later version) is no
+        reason to stop tracking a label: it is requested, with a warning.
+        """
+        status = self.get_context_state(context).get(FINAL_BOOKMARK)
+        if status is not None and status not in FINAL_STATUSES:
+            label = (context or {}).get("trackingId")
+            if label in self._warned_labels:
+                return True
+            self._warned_labels.add(label)
+            self.logger.warning(
+                "State of label %s has %s %r, which is not a final status (%s); tracking it.",
+                label,
+                FINAL_BOOKMARK,
+                status,
+                ", ".join(sorted(FINAL_STATUSES)),
+            )
+            return True
+        return not status
+
+    @cached_property
+    def _warned_labels(self) -> set[Any]:
+        return set()
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records of the label; mark the label final once its record is emitted."""
