@@ -357,16 +357,21 @@ class SPAPIStream(RESTStream[str]):
         try:
             records = self._announcing_children(self._records_of(context), context)
             yield from self._once_per_key(records)
-        except AccountUnavailableError as exc:
-            self.get_context_state(context).pop("progress_markers", None)
-            self.failures.account_failed(name, exc)
         except TapSpapiError as exc:
-            self.get_context_state(context).pop("progress_markers", None)
-            self.contain(exc, context)
+            self.settle(exc, context)
         if self.failures.holds(self.name, name):
             # An unsorted stream's new bookmark waits in its progress markers until the
             # SDK finalizes the partition, right after this: it must not move.
             self.get_context_state(context).pop("progress_markers", None)
+
+    def settle(self, error: TapSpapiError, context: Context | None) -> None:
+        """Record a failure of `context`: the account's (credentials, endpoint), else what
+        `contain` decides; the partition's pending bookmark is dropped either way."""
+        self.get_context_state(context).pop("progress_markers", None)
+        if isinstance(error, AccountUnavailableError):
+            self.failures.account_failed(self.account_for(context).name, error)
+        else:
+            self.contain(error, context)
 
     def contain(self, error: TapSpapiError, context: Context | None) -> None:
         """Decide what `error` stops: the stream for the account, or only `context`.

@@ -140,9 +140,11 @@ class ReportStream(SPAPIStream):
         return sum(other.unrequested_ahead(partition) for other in others)
 
     def unrequested_ahead(self, partition: Context) -> int:
-        """How many of the reports this stream asks for ahead are not requested yet."""
-        ahead = self.windows_of(partition)[:REPORTS_IN_FLIGHT]
+        """How many of the reports this stream asks for ahead are not requested yet (none
+        before its windows are planned: estimating must not ask Amazon for anything)."""
         with self._lock:
+            planned = self._windows.get(partition[ACCOUNT_KEY])
+            ahead = (planned or [])[:REPORTS_IN_FLIGHT]
             return sum(self._request_key(partition, w) not in self._requested for w in ahead)
 
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
@@ -220,9 +222,13 @@ class ReportStream(SPAPIStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each window's rows, then that window's bookmark."""
-        if context is None:
-            return  # no account in this run's shard
-        windows = self.windows_of(context)
+        if context is None or self.abandoned(context):
+            return  # no account in this run's shard, or one that already failed
+        try:  # planning asks Amazon already (a probing createReport, the account's token)
+            windows = self.windows_of(context)
+        except TapSpapiError as exc:
+            self.settle(exc, context)
+            return
         found = self._found_longest.get(context[ACCOUNT_KEY])
         if found is not None:  # later runs split at once instead of probing again
             days = found.total_seconds() / DAY.total_seconds()
