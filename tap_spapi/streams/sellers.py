@@ -34,8 +34,10 @@ class MarketplaceParticipationsStream(SPAPIStream):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        """Copy the key up from `marketplace.id`."""
-        row["marketplace_id"] = (row.get("marketplace") or {}).get("id")
+        """Copy the key up from `marketplace.id` (`get_records` checked it is there, so a
+        missing one stops this stream only; checked again for callers other than it)."""
+        self._check_key(row)
+        row["marketplace_id"] = row["marketplace"]["id"]
         return row
 
     def fetch(self, account: str) -> list[dict[str, Any]]:
