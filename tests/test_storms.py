@@ -33,11 +33,15 @@ def test_consecutive_429s_wait_at_least_one_refill_and_longer_each_time(
     caplog: pytest.LogCaptureFixture,
 ):
     # 0.016 requests/s x 300: a refill takes about 0.2 s.
+    plan = load_catalog()[OPERATION]
+    # Live 429s carry no x-amzn-RateLimit-Limit, and these come before any 2xx could
+    # announce the stand-in's scaled plan: the tap is told it, as a user would tell it theirs.
+    overrides = {OPERATION: {"rate": plan.rate * 300.0, "burst": plan.burst}}
     with StandIn(StandInConfig(seed=92, rate_scale=300.0)) as server:
         server.inject(OPERATION, status=429, times=3)
         with caplog.at_level(logging.INFO):
-            output = run_tap(tap_config(server, max_retries=0))
-    refill = 1 / (load_catalog()[OPERATION].rate * 300.0)
+            output = run_tap(tap_config(server, max_retries=0, rate_limit_overrides=overrides))
+    refill = 1 / (plan.rate * 300.0)
     waits = [float(m.group(1)) for m in RETRY_LINE.finditer(caplog.text)]
     assert len(waits) == 3  # 429s are not counted against max_retries
     for attempt, wait in enumerate(waits):
