@@ -66,10 +66,12 @@ def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(s
     assert first.records("marketplace_participations")
     # Amazon expires tokens before `expires_in` says (e.g. revoked sessions): the
     # stand-in forgets every token; the tap sees 403 "expired", refreshes, retries.
+    from tap_spapi.streams.sellers import MarketplaceParticipationsStream
     from tap_spapi.tap import TapSpapi
 
     tap = TapSpapi(config=config)
     stream = tap.streams["marketplace_participations"]
+    assert isinstance(stream, MarketplaceParticipationsStream)
     assert stream.fetch("default")
     before = lwa_requests(standin)
     standin.expire_tokens()

@@ -324,8 +324,8 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
 
 
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
-    config_kwargs = {"seed": 5, "rate_scale": 50.0, "document_bytes_per_second": 40_000}
-    with StandIn(StandInConfig(**config_kwargs)) as server:
+    standin_config = StandInConfig(seed=5, rate_scale=50.0, document_bytes_per_second=40_000)
+    with StandIn(standin_config) as server:
         report = BY_STREAM[ACTIONABLE]
         server.reports.row_counts[report.report_type] = 3_000
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE, RETURNS})

@@ -78,7 +78,7 @@ def test_every_stream_under_every_fault_at_debug_leaks_no_secret(tmp_path):
         12, SECOND_REFRESH_TOKEN, token_lifetime=2, overlapping_pages=True, outbound_page_size=40
     )
     with StandIn(config) as server:
-        faults = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
+        faults: list[int | str] = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
         for operation in ("listAllFulfillmentOrders", "getPackageTrackingDetails", "getTracking",
                           "getShipments", "getFulfillmentOrder"):  # fmt: skip
             for fault in faults:

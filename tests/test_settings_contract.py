@@ -8,7 +8,7 @@ import json
 import re
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -18,6 +18,9 @@ from test_config import VALID
 from tap_spapi.errors import SettingError
 from tap_spapi.settings import CONFIG_SCHEMA, DEFAULTS, PROPERTIES, SECRET_SETTINGS, Settings
 from tap_spapi.tap import TapSpapi
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 REPO = Path(__file__).resolve().parents[1]
 # Meltano's `kind` for each JSON type of the schema (a string setting has no kind).
@@ -30,12 +33,12 @@ def meltano_settings() -> list[dict[str, Any]]:
     return list(tap["settings"])
 
 
-def json_type(spec: dict[str, Any]) -> str:
+def json_type(spec: Mapping[str, Any]) -> str:
     kinds = [spec["type"]] if isinstance(spec["type"], str) else spec["type"]
     return next(kind for kind in kinds if kind != "null")
 
 
-def holds_a_secret(spec: dict[str, Any]) -> bool:
+def holds_a_secret(spec: Mapping[str, Any]) -> bool:
     """The setting is secret, or (like `accounts`) holds secrets inside it."""
     if spec.get("secret"):
         return True
