@@ -299,6 +299,7 @@ def test_documents_in_other_encodings_are_decoded():
 # --- size and interruption: the tap as a user runs it ---------------------------------------
 
 
+@pytest.mark.slow
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
     with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
         report = BY_STREAM[ACTIONABLE]
@@ -323,6 +324,7 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
     assert peaks[200_000] - peaks[2_000] < sizes[200_000] / 1024 / 1024 / 10, peaks
 
 
+@pytest.mark.slow
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
     standin_config = StandInConfig(seed=5, rate_scale=50.0, document_bytes_per_second=40_000)
     with StandIn(standin_config) as server:
