@@ -199,7 +199,12 @@ def test_threads_needing_the_same_rdt_share_one_issuance():
         assert lwa_requests(standin) == 1
 
 
-@pytest.mark.parametrize("key_life", [None, 900], ids=["default", "expiring"])
+# The expiring case renews the STS keys before every signature: over two minutes.
+@pytest.mark.parametrize(
+    "key_life",
+    [None, pytest.param(900, marks=pytest.mark.slow)],
+    ids=["default", "expiring"],
+)
 def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch, key_life):
     moto_server = pytest.importorskip("moto.server")
     sts_models = pytest.importorskip("moto.sts.models")

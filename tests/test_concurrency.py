@@ -56,6 +56,7 @@ def without_run_times(state: object, since: datetime.datetime) -> object:
     return state
 
 
+@pytest.mark.slow
 def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
     # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
     # alone must keep every operation under its plan.
