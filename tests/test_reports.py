@@ -259,7 +259,7 @@ def test_columns_the_tap_does_not_know_are_kept_as_strings_with_a_warning(server
     assert "new_amazon_column" in caplog.text
 
 
-@pytest.mark.slow  # waits out report_wait_minutes: ~30 s
+@pytest.mark.slow  # waits out a report_wait_minutes of 1
 def test_a_report_that_takes_too_long_stops_with_a_clear_error(server, tmp_path):
     server.config.report_processing_seconds = 3600.0
     args = write_run_files(tmp_path, report_config(server, report_wait_minutes=1), {ACTIONABLE})
