@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 MELTANO := $(MELTANO_VENV)/bin/meltano
 DEMO_PORT ?= 8765
 
-.PHONY: all demo test lint typecheck unit timeshift generate benchmark clean
+.PHONY: all demo test lint typecheck unit suite timeshift generate benchmark clean
 
 all: test
 
@@ -28,17 +28,25 @@ $(MELTANO_VENV)/.installed:
 demo: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
 
-## test: lint, type-check and run the whole test suite (what CI runs)
-test: lint typecheck unit
+## test: lint, type-check and run every test, the slow and end-to-end ones too (what CI runs)
+test: lint typecheck suite
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## typecheck: mypy, strict on the code; tests/ may leave test functions unannotated
+## (pytest fixtures) but their bodies are checked (see pyproject's [tool.mypy])
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks
+	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests
 
-unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
+## unit: the fast tests only (no `slow` or `e2e` marker), a few minutes: run it while working
+unit: $(VENV)/.installed
+	$(PY) -m pytest -p no:cacheprovider -m "not slow and not e2e"
+
+## suite: every test, against the stand-in, Meltano and PostgreSQL included
+suite: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest
 
 ## timeshift: the fast modules again with the wall clock moved by SHIFT (libfaketime), so a

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from spapi_standin.replies import Reply, canned, json_reply
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from spapi_standin.config import StandInConfig
 
@@ -31,7 +31,7 @@ SLOW_SECONDS = 4.0
 class _Scripted:
     status: int | str
     remaining: int
-    body: dict[str, object] | None = None
+    body: Mapping[str, object] | None = None
     matching: str | None = None  # only requests whose path and query contain this
 
 
@@ -50,7 +50,7 @@ class Faults:
         operation_id: str,
         status: int | str = 500,
         times: int = 1,
-        body: dict[str, object] | None = None,
+        body: Mapping[str, object] | None = None,
         matching: str | None = None,
     ) -> None:
         """Answer the next `times` requests of `operation_id` with `status` (or "drop"/"truncate").

@@ -23,6 +23,7 @@ from spapi_standin.faults import SLOW_SECONDS
 from spapi_standin.replies import Reply, error
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
     from types import TracebackType
 
@@ -203,7 +204,7 @@ class StandIn:
         operation_id: str,
         status: int | str = 500,
         times: int = 1,
-        body: dict[str, object] | None = None,
+        body: Mapping[str, object] | None = None,
         matching: str | None = None,
     ) -> None:
         """Answer the next `times` requests of `operation_id` (or "lwa") with `status`.

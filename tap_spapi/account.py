@@ -28,28 +28,31 @@ if TYPE_CHECKING:
 RDT_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AccountSettings:
-    """The settings of one account (see accounts.py for how the config yields them)."""
+    """The settings of one account, built by accounts.py from the typed `Settings`.
+
+    No defaults here: they are the schema's (settings.py), filled in by `Settings`.
+    """
 
     name: str
     client_id: str
     client_secret: str
     refresh_token: str
-    region: str = "na"
-    marketplace_ids: tuple[str, ...] = ()
-    selling_partner_id: str | None = None
-    sandbox: bool = False
-    api_url: str | None = None
-    lwa_token_url: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
-    role_arn: str | None = None
-    user_agent: str = "tap-spapi/0.1.0"
-    request_timeout: float = 60.0
-    rate_limit_overrides: Mapping[str, Any] | None = None
-    max_concurrency: int = 16
+    region: str
+    marketplace_ids: tuple[str, ...]
+    selling_partner_id: str | None
+    sandbox: bool
+    api_url: str | None
+    lwa_token_url: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+    role_arn: str | None
+    user_agent: str
+    request_timeout: float
+    rate_limit_overrides: Mapping[str, Any] | None
+    max_concurrency: int
 
 
 def amazon_error(response: requests.Response) -> AmazonError:

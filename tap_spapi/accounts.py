@@ -10,53 +10,57 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from tap_spapi.account import AccountSettings
 from tap_spapi.errors import SettingError
-from tap_spapi.regions import MARKETPLACE_REGIONS, REGIONS
+from tap_spapi.regions import MARKETPLACE_REGIONS
+from tap_spapi.settings import ACCOUNT_ENTRY, Settings
 
 LOGGER = logging.getLogger("tap-spapi")
 DEFAULT_ACCOUNT = "default"
-# Account names go into every record's key and into state: keep them plain.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ENTRY_FIELDS = {
-    "name",
-    "refresh_token",
-    "region",
-    "marketplace_ids",
-    "selling_partner_id",
-    # Per-account endpoints, like the top-level ones: proxies and the local stand-in.
-    "api_url",
-    "lwa_token_url",
-}
-# What every account shares: the application's identity and the run's behaviour.
-SHARED_FIELDS = set(AccountSettings.__dataclass_fields__) - ENTRY_FIELDS
+#: What one `accounts` entry may set (the schema's; everything else is shared).
+ENTRY_FIELDS = frozenset(ACCOUNT_ENTRY)
 
 
 def configured_accounts(config: Mapping[str, Any]) -> list[AccountSettings]:
     """Every account the config names, in config order (checked by `check_accounts`)."""
-    shared = {k: config[k] for k in SHARED_FIELDS if config.get(k) is not None}
-    entries = config.get("accounts") or [_single_account_entry(config)]
-    accounts = []
-    for entry in entries:
-        values = {k: entry[k] for k in ENTRY_FIELDS if entry.get(k) is not None}
-        for endpoint in ("api_url", "lwa_token_url", "region"):
-            if endpoint not in values and config.get(endpoint) is not None:
-                values[endpoint] = config[endpoint]
-        values["marketplace_ids"] = tuple(values.get("marketplace_ids") or ())
-        accounts.append(AccountSettings(**shared, **values))
-    return accounts
+    settings = Settings.from_config(config)
+    entries = settings.accounts or [_single_account_entry(settings)]
+    return [_account(settings, entry) for entry in entries]
 
 
-def _single_account_entry(config: Mapping[str, Any]) -> dict[str, Any]:
+def _account(settings: Settings, entry: Mapping[str, Any]) -> AccountSettings:
+    """One entry's settings; endpoints and region it does not set are the top-level ones."""
+    return AccountSettings(
+        name=entry["name"],
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        refresh_token=entry["refresh_token"],
+        region=entry.get("region") or settings.region,
+        marketplace_ids=tuple(entry.get("marketplace_ids") or ()),
+        selling_partner_id=entry.get("selling_partner_id"),
+        sandbox=settings.sandbox,
+        api_url=entry.get("api_url") or settings.api_url,
+        lwa_token_url=entry.get("lwa_token_url") or settings.lwa_token_url,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        aws_session_token=settings.aws_session_token,
+        role_arn=settings.role_arn,
+        user_agent=settings.user_agent,
+        request_timeout=float(settings.request_timeout),
+        rate_limit_overrides=settings.rate_limit_overrides,
+        max_concurrency=settings.max_concurrency,
+    )
+
+
+def _single_account_entry(settings: Settings) -> dict[str, Any]:
     return {
         "name": DEFAULT_ACCOUNT,
-        "refresh_token": config.get("refresh_token"),
-        "marketplace_ids": config.get("marketplace_ids"),
-        "selling_partner_id": config.get("selling_partner_id"),
+        "refresh_token": settings.refresh_token,
+        "marketplace_ids": settings.marketplace_ids,
+        "selling_partner_id": settings.selling_partner_id,
     }
 
 
@@ -72,70 +76,46 @@ def in_shard(name: str, shard_index: int, shard_count: int) -> bool:
 
 def accounts_of_shard(config: Mapping[str, Any]) -> list[AccountSettings]:
     """The accounts this run extracts: every configured one in this run's shard."""
-    index, count = int(config.get("shard_index") or 0), int(config.get("shard_count") or 1)
+    settings = Settings.from_config(config)
+    index, count = settings.shard_index, settings.shard_count
     return [a for a in configured_accounts(config) if in_shard(a.name, index, count)]
 
 
 def check_accounts(config: Mapping[str, Any]) -> None:
-    """Raise `SettingError` naming `accounts[i].field` for the first bad entry."""
-    _check_shard(config)
-    entries = config.get("accounts")
-    if entries is None:
-        if not config.get("refresh_token"):
+    """The rules of `accounts` a schema cannot state (its types and patterns are checked
+    against CONFIG_SCHEMA first): raise `SettingError` naming `accounts[i].field`."""
+    settings = Settings.from_config(config)
+    if settings.shard_index >= settings.shard_count:
+        raise SettingError(
+            "shard_index",
+            f"must be below shard_count ({settings.shard_count}), got {settings.shard_index}",
+        )
+    if settings.accounts is None:
+        if not settings.refresh_token:
             raise SettingError("refresh_token", "is required (or list `accounts`)")
         return
-    if not isinstance(entries, list) or not entries:
+    if not settings.accounts:
         raise SettingError("accounts", "must be a non-empty list of account objects")
     seen: set[str] = set()
-    for position, entry in enumerate(entries):
+    for position, entry in enumerate(settings.accounts):
         where = f"accounts[{position}]"
-        if not isinstance(entry, Mapping):
-            raise SettingError(where, "must be an object with name and refresh_token")
-        _check_entry(where, entry, config)
+        _check_entry(where, entry, settings.region)
         if entry["name"] in seen:
             raise SettingError(f"{where}.name", f"{entry['name']!r} is used twice")
         seen.add(entry["name"])
 
 
-def _check_entry(where: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-    name = entry.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise SettingError(
-            f"{where}.name", "is required: letters, digits, '.', '_' or '-' (64 at most)"
-        )
-    token = entry.get("refresh_token")
-    if not isinstance(token, str) or not token:
-        # Never echo the value: it is (or was meant to be) a secret.
-        raise SettingError(f"{where}.refresh_token", "is required (a string)")
-    region = entry.get("region", config.get("region") or "na")
-    if region not in REGIONS:
-        raise SettingError(f"{where}.region", f"unknown region {region!r}; use na, eu or fe")
-    marketplaces = entry.get("marketplace_ids")
-    if marketplaces is not None and (
-        not isinstance(marketplaces, list) or not all(isinstance(m, str) for m in marketplaces)
-    ):
-        raise SettingError(f"{where}.marketplace_ids", "must be a list of marketplace ids")
-    for marketplace_id in marketplaces or []:
+def _check_entry(where: str, entry: Mapping[str, Any], default_region: str) -> None:
+    region = entry.get("region") or default_region
+    for marketplace_id in entry.get("marketplace_ids") or []:
         home = MARKETPLACE_REGIONS.get(marketplace_id)
         if home is not None and home != region:
             raise SettingError(
                 f"{where}.marketplace_ids",
                 f"{marketplace_id} belongs to region '{home}', not to '{region}'",
             )
-    for text in ("selling_partner_id", "api_url", "lwa_token_url"):
-        if entry.get(text) is not None and not isinstance(entry[text], str):
-            raise SettingError(f"{where}.{text}", "must be a string")
     for unknown in sorted(set(entry) - ENTRY_FIELDS):
         LOGGER.warning("Ignoring unknown setting '%s.%s'.", where, unknown)
-
-
-def _check_shard(config: Mapping[str, Any]) -> None:
-    count, index = config.get("shard_count", 1), config.get("shard_index", 0)
-    for name, value, low in (("shard_count", count, 1), ("shard_index", index, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise SettingError(name, f"must be a whole number of at least {low}, got {value!r}")
-    if index >= count:
-        raise SettingError("shard_index", f"must be below shard_count ({count}), got {index}")
 
 
 def account_secrets(config: Mapping[str, Any]) -> list[Any]:

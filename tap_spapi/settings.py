@@ -1,49 +1,43 @@
-"""The tap's settings: their JSON schema (the public contract) and start-up checks.
+"""The tap's settings: their JSON schema (the public contract) and a typed view of them.
 
-singer-sdk validates the config against the JSON schema too, but its messages echo
-the offending values, secrets included, and it cannot express rules that span
-settings (half-given AWS keys, a marketplace of another region). `check_config` runs
-first and raises one `SettingError` naming the setting, never quoting a secret.
+Each setting is spelled once, here: its type, default and constraints (`minimum`,
+`pattern`, `enum`, `secret`). The start-up checks (setting_checks.py), the typed
+`Settings`, the per-account settings (accounts.py) and the test of meltano.yml all
+read this schema instead of repeating it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlparse
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from singer_sdk import typing as th
 
-from tap_spapi import tracking_ids
-from tap_spapi.accounts import check_accounts
-from tap_spapi.errors import MissingExtraError, SettingError
-from tap_spapi.pacing import parse_rate_limit_overrides
-from tap_spapi.regions import MARKETPLACE_REGIONS, REGIONS
+from tap_spapi.errors import SettingError
+from tap_spapi.regions import REGIONS
+from tap_spapi.version import DEFAULT_USER_AGENT
 
-LOGGER = logging.getLogger("tap-spapi")
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-SECRET_SETTINGS = (
-    "client_secret",
-    "refresh_token",
-    "aws_secret_access_key",
-    "aws_session_token",
-)
-AWS_KEY_PAIR = ("aws_access_key_id", "aws_secret_access_key")
 MAX_USER_AGENT_LENGTH = 500
+# What `full_user_agent` appends (`(Language=Python/3.11; Platform=Linux)` and room).
+USER_AGENT_SUFFIX_ROOM = 60
+# Account names go into every record's key and into state: keep them plain.
+ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ACCOUNT_NAME_RULE = "letters, digits, '.', '_' or '-' (64 at most)"
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "client_id",
-        th.StringType,
+        th.StringType(min_length=1),
         required=True,
         description="LWA client id of your SP-API application (amzn1.application-oa2-client.…).",
     ),
     th.Property(
         "client_secret",
-        th.StringType,
+        th.StringType(min_length=1),
         required=True,
         secret=True,
         description="LWA client secret of your SP-API application.",
@@ -66,11 +60,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         "accounts",
         th.ArrayType(
             th.ObjectType(
-                th.Property("name", th.StringType, required=True),
-                th.Property("refresh_token", th.StringType, required=True, secret=True),
-                th.Property("region", th.StringType),
+                th.Property(
+                    "name",
+                    th.StringType(pattern=ACCOUNT_NAME_PATTERN),
+                    required=True,
+                    description=ACCOUNT_NAME_RULE,
+                ),
+                th.Property(
+                    "refresh_token", th.StringType(min_length=1), required=True, secret=True
+                ),
+                th.Property("region", th.StringType, allowed_values=sorted(REGIONS)),
                 th.Property("marketplace_ids", th.ArrayType(th.StringType)),
                 th.Property("selling_partner_id", th.StringType),
+                # Per-account endpoints, like the top-level ones: proxies and the stand-in.
+                th.Property("api_url", th.StringType),
+                th.Property("lwa_token_url", th.StringType),
             )
         ),
         description=(
@@ -83,7 +87,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_parallel_accounts",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=4,
         description=(
             "Accounts extracted at the same time, each paced to its own usage plans (the "
@@ -92,13 +96,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "shard_index",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description="This run's shard, 0 to shard_count - 1 (see `shard_count`).",
     ),
     th.Property(
         "shard_count",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=1,
         description=(
             "Split `accounts` into this many stable shards (by a hash of the name) and "
@@ -174,8 +178,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "user_agent",
-        th.StringType,
-        default="tap-spapi/0.1.0",
+        # Amazon takes 500 characters; the tap appends its `(Language=…; Platform=…)`.
+        th.StringType(max_length=MAX_USER_AGENT_LENGTH - USER_AGENT_SUFFIX_ROOM),
+        default=DEFAULT_USER_AGENT,
         description=(
             "Your application's AppId/Version. The tap appends "
             "`(Language=Python/x.y; Platform=…)` as Amazon asks; 500 characters at most."
@@ -183,13 +188,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=60,
         description="Seconds to wait for Amazon to answer one request before retrying it.",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=8,
         description=(
             "Retries per request after a 5xx, a dropped connection or a body that is not "
@@ -198,7 +203,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_retry_seconds",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=900,
         description=(
             "Give up retrying one request after this many seconds (waits for a usage-plan "
@@ -209,7 +214,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_concurrency",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=16,
         description=(
             "Per-id requests (shipment items, order details, package and shipment tracking) "
@@ -240,7 +245,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "lookback_window",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=180,
         description=(
             "Minutes before the bookmark that each incremental run asks for again, to "
@@ -249,7 +254,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "report_wait_minutes",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=120,
         description=(
             "How long to wait for Amazon to build one report before the stream stops for "
@@ -296,140 +301,70 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
-_AT_LEAST_ONE = {"request_timeout", "max_retry_seconds", "max_concurrency", "max_parallel_accounts"}
-_STRING_SETTINGS = (
-    "client_id",
-    "region",
-    "start_date",
-    "api_url",
-    "lwa_token_url",
-    "aws_access_key_id",
-    "role_arn",
-    "user_agent",
-    "tracking_ids_file",
-    "shipping_business_id",
-    "selling_partner_id",
-    *SECRET_SETTINGS,
-)
-_POSITIVE_INT_SETTINGS = (
-    "request_timeout",
-    "max_retries",
-    "max_retry_seconds",
-    "max_concurrency",
-    "max_parallel_accounts",
-    "lookback_window",
-    "report_wait_minutes",
-)
+PROPERTIES: Mapping[str, Mapping[str, Any]] = CONFIG_SCHEMA["properties"]
+#: Every default the schema declares (singer-sdk fills the same ones into `Tap.config`).
+DEFAULTS: Mapping[str, Any] = {
+    name: spec["default"] for name, spec in PROPERTIES.items() if "default" in spec
+}
+SECRET_SETTINGS = tuple(name for name, spec in PROPERTIES.items() if spec.get("secret"))
+#: The fields of one `accounts` entry.
+ACCOUNT_ENTRY: Mapping[str, Mapping[str, Any]] = PROPERTIES["accounts"]["items"]["properties"]
 
 
-def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
-    """Raise `SettingError` for the first problem in `config`; warn of unknown settings.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The settings of a run, typed, with the schema's defaults filled in.
 
-    `known_settings` includes the SDK's built-in ones (stream maps, flattening, …).
+    Built once by the tap from a config that passed `check_config`; no field has a
+    default of its own (a test checks the fields are the schema's properties).
     """
-    _check_types(config)
-    check_accounts(config)
-    _check_region_and_marketplaces(config)
-    _check_urls(config)
-    _check_aws(config)
-    if config.get("start_date"):
-        _check_start_date_is_past(parse_start_date(config["start_date"]))
-    if len(config.get("user_agent") or "") > MAX_USER_AGENT_LENGTH - 60:
-        raise SettingError("user_agent", "too long: Amazon accepts 500 characters in all")
-    try:
-        parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
-    except ValueError as exc:
-        raise SettingError("rate_limit_overrides", str(exc)) from None
-    tracking_ids.from_setting(config.get("tracking_ids"))
-    if config.get("tracking_ids_file"):
-        tracking_ids.from_file(config["tracking_ids_file"])
-    for name in sorted(set(config) - known_settings):
-        LOGGER.warning("Ignoring unknown setting '%s'.", name)
 
+    client_id: str
+    client_secret: str
+    refresh_token: str | None
+    selling_partner_id: str | None
+    accounts: list[Mapping[str, Any]] | None
+    max_parallel_accounts: int
+    shard_index: int
+    shard_count: int
+    region: str
+    marketplace_ids: tuple[str, ...]
+    start_date: str | None
+    sandbox: bool
+    api_url: str | None
+    lwa_token_url: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+    role_arn: str | None
+    user_agent: str
+    request_timeout: int
+    max_retries: int
+    max_retry_seconds: int
+    max_concurrency: int
+    strict: bool
+    include_pii: bool
+    lookback_window: int
+    report_wait_minutes: int
+    tracking_ids: list[Mapping[str, Any]] | None
+    tracking_ids_file: str | None
+    shipping_business_id: str | None
+    rate_limit_overrides: Mapping[str, Any] | None
 
-def _check_types(config: Mapping[str, Any]) -> None:
-    for name in _STRING_SETTINGS:
-        value = config.get(name)
-        if value is not None and not isinstance(value, str):
-            # Never echo the value: it may be a secret typed into the wrong field.
-            raise SettingError(name, f"must be a string, got {type(value).__name__}")
-    for name in _POSITIVE_INT_SETTINGS:
-        value = config.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise SettingError(name, f"must be a whole number, got {value!r}")
-        if value is not None and value < (1 if name in _AT_LEAST_ONE else 0):
-            raise SettingError(
-                name, f"must be at least {1 if name in _AT_LEAST_ONE else 0}, got {value!r}"
-            )
-    for name in ("sandbox", "include_pii", "strict"):
-        if config.get(name) is not None and not isinstance(config[name], bool):
-            raise SettingError(name, "must be true or false")
-    ids = config.get("marketplace_ids")
-    if ids is not None and (
-        not isinstance(ids, list) or not all(isinstance(item, str) for item in ids)
-    ):
-        raise SettingError("marketplace_ids", "must be a list of marketplace id strings")
-    overrides = config.get("rate_limit_overrides")
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise SettingError("rate_limit_overrides", "must be an object keyed by operation id")
-    for name in ("client_id", "client_secret"):
-        if not config.get(name):
-            raise SettingError(name, "is required")
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """The typed view of `config`: a setting given as null takes its default too."""
+        values: dict[str, Any] = {
+            name: config[name] if config.get(name) is not None else DEFAULTS.get(name)
+            for name in (field.name for field in dataclasses.fields(cls))
+        }
+        values["marketplace_ids"] = tuple(values["marketplace_ids"] or ())
+        return cls(**values)
 
-
-def _check_region_and_marketplaces(config: Mapping[str, Any]) -> None:
-    region = config.get("region") or "na"
-    if region not in REGIONS:
-        raise SettingError("region", f"unknown region {region!r}; use one of na, eu, fe")
-    for marketplace_id in config.get("marketplace_ids") or []:
-        home = MARKETPLACE_REGIONS.get(marketplace_id)
-        if home is None:
-            LOGGER.warning(
-                "Setting 'marketplace_ids': %s is not a marketplace id the tap knows; "
-                "passing it to Amazon as given.",
-                marketplace_id,
-            )
-        elif home != region:
-            raise SettingError(
-                "marketplace_ids",
-                f"{marketplace_id} belongs to region '{home}', not to region '{region}'",
-            )
-
-
-def _check_urls(config: Mapping[str, Any]) -> None:
-    for name in ("api_url", "lwa_token_url"):
-        value = config.get(name)
-        if value is None:
-            continue
-        parsed = urlparse(value)
-        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-            raise SettingError(name, f"must be an http(s) URL, got {value!r}")
-
-
-def _check_aws(config: Mapping[str, Any]) -> None:
-    given = [name for name in AWS_KEY_PAIR if config.get(name)]
-    if len(given) == 1:
-        missing = next(name for name in AWS_KEY_PAIR if name not in given)
-        raise SettingError(missing, f"is required when '{given[0]}' is set")
-    for dependent in ("aws_session_token", "role_arn"):
-        if config.get(dependent) and not given:
-            raise SettingError(dependent, "needs aws_access_key_id and aws_secret_access_key")
-    if given and importlib.util.find_spec("botocore") is None:
-        raise MissingExtraError(
-            "aws_access_key_id",
-            "SigV4 signing needs botocore: pip install 'tap-spapi[aws]'",
-        )
-
-
-def _check_start_date_is_past(start: pendulum.DateTime) -> None:
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=pendulum.UTC)
-    if start > pendulum.now("UTC"):
-        # Every incremental stream would ask Amazon for nothing and move no bookmark.
-        raise SettingError(
-            "start_date",
-            f"{start.isoformat()} is in the future; the run would extract nothing",
-        )
+    @property
+    def sequential(self) -> bool:
+        """`max_concurrency: 1`: one request at a time, all in the main thread."""
+        return self.max_concurrency <= 1
 
 
 def parse_start_date(value: str) -> pendulum.DateTime:

@@ -22,7 +22,8 @@ from tap_spapi.operations import load_catalog
 from tap_spapi.output import BatchFlushingWriter, flush_all_writers
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.regions import MARKETPLACE_REGIONS
-from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, check_config, parse_start_date
+from tap_spapi.setting_checks import check_config
+from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings, parse_start_date
 from tap_spapi.state_files import (
     check_state,
     checked_config_file,
@@ -40,6 +41,7 @@ from tap_spapi.streams.reports import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
 from tap_spapi.transport import AccountRouter
+from tap_spapi.version import __version__
 
 # Streams sync in this order (see `load_streams`), parents before children. The outbound
 # chain, bound by its usage plans, goes first so that later streams bound by page
@@ -62,7 +64,6 @@ DEFAULT_HISTORY_DAYS = 30
 # stream (inbound, one page at a time per window) with the plan-bound chain of another;
 # with several accounts, one per account in flight (`max_parallel_accounts`).
 READ_AHEAD_THREADS = 2
-DEFAULT_USER_AGENT = "tap-spapi/0.1.0"
 # Streams that need the accounts' marketplace participations.
 PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
 
@@ -71,7 +72,8 @@ class TapSpapi(Tap):
     """Singer tap for Amazon Selling Partner API shipping and fulfillment data."""
 
     name = "tap-spapi"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK appends its built-in settings (stream maps, …) to this dict.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     # msgspec serialises records about 1.5x faster than the default writer.
     message_writer_class = BatchFlushingWriter
 
@@ -86,6 +88,16 @@ class TapSpapi(Tap):
             self.append_builtin_config(known)
             check_config(self._config, set(known["properties"]))
         return super()._validate_config(raise_errors=raise_errors)
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """`--version` and `--about`: the version of version.py (the package metadata)."""
+        return __version__
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The config, typed, with the schema's defaults (parsed once, after the checks)."""
+        return Settings.from_config(self.config)
 
     # --- accounts ---------------------------------------------------------------------
 
@@ -139,7 +151,7 @@ class TapSpapi(Tap):
     @cached_property
     def spapi_user_agent(self) -> str:
         """`AppId/Version (Language=…; Platform=…)` (setting `user_agent`)."""
-        return full_user_agent(self.config.get("user_agent") or DEFAULT_USER_AGENT)
+        return full_user_agent(self.settings.user_agent)
 
     @cached_property
     def failures(self) -> RunFailures:

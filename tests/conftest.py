@@ -12,7 +12,7 @@ import sys
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import pytest
@@ -26,6 +26,8 @@ from tap_spapi.tap import TapSpapi
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from singer_sdk import RESTStream
 
     from spapi_standin import Dataset
     from tap_spapi.failures import RunFailures
@@ -223,7 +225,7 @@ SAMPLE_CONTEXT = {
 
 def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> list[dict]:
     """A 200 `body` through the stream's validate_response, parse_response and post_process."""
-    stream = tap.streams[stream_name]
+    stream = cast("RESTStream[Any]", tap.streams[stream_name])
     response = requests.Response()
     response.status_code = 200
     response._content = msgspec.json.encode(body)

@@ -66,10 +66,12 @@ def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(s
     assert first.records("marketplace_participations")
     # Amazon expires tokens before `expires_in` says (e.g. revoked sessions): the
     # stand-in forgets every token; the tap sees 403 "expired", refreshes, retries.
+    from tap_spapi.streams.sellers import MarketplaceParticipationsStream
     from tap_spapi.tap import TapSpapi
 
     tap = TapSpapi(config=config)
     stream = tap.streams["marketplace_participations"]
+    assert isinstance(stream, MarketplaceParticipationsStream)
     assert stream.fetch("default")
     before = lwa_requests(standin)
     standin.expire_tokens()
@@ -197,7 +199,12 @@ def test_threads_needing_the_same_rdt_share_one_issuance():
         assert lwa_requests(standin) == 1
 
 
-@pytest.mark.parametrize("key_life", [None, 900], ids=["default", "expiring"])
+# The expiring case renews the STS keys before every signature: over two minutes.
+@pytest.mark.parametrize(
+    "key_life",
+    [None, pytest.param(900, marks=pytest.mark.slow)],
+    ids=["default", "expiring"],
+)
 def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch, key_life):
     moto_server = pytest.importorskip("moto.server")
     sts_models = pytest.importorskip("moto.sts.models")

@@ -56,6 +56,7 @@ def without_run_times(state: object, since: datetime.datetime) -> object:
     return state
 
 
+@pytest.mark.slow
 def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
     # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
     # alone must keep every operation under its plan.
@@ -135,7 +136,8 @@ def wait_until_still(produced: list[int], settle: float = 0.2) -> int:
 @pytest.mark.parametrize("budget", [10, 50])
 def test_read_ahead_buffers_at_most_its_budget_even_for_the_head(budget):
     reader = ReadAhead(2, budget=budget)
-    head, later = [], []
+    head: list[int] = []
+    later: list[int] = []
     reader.announce("head", endless("head", head))
     reader.announce("later", endless("later", later))
     # Nobody consumes: the head stops at its own budget, the later one at what is left.
@@ -188,7 +190,12 @@ def test_a_free_worker_runs_the_best_fetch_announced_so_far():
 def test_taking_a_fetch_no_worker_started_runs_it_in_the_caller():
     prefetcher = Prefetcher(1)
     gate, busy = threading.Event(), threading.Event()
-    prefetcher.submit("busy", lambda: [{"id": busy.set() or gate.wait(5)}])
+
+    def hold_the_only_worker() -> list[dict[str, bool]]:
+        busy.set()
+        return [{"id": gate.wait(5)}]
+
+    prefetcher.submit("busy", hold_the_only_worker)
     assert busy.wait(5)
     prefetcher.submit("queued", lambda: [{"by": threading.current_thread().name}])
     records = prefetcher.take("queued", lambda: [{"by": threading.current_thread().name}])

@@ -63,6 +63,7 @@ def test_one_403_on_the_first_call_of_a_per_id_operation_loses_nothing(operation
     assert not output.failures.skipped and not output.failures.failed_contexts
 
 
+@pytest.mark.slow
 def test_a_403_on_one_id_after_others_succeeded_fails_that_id_and_keeps_the_bookmark(
     tmp_path: Path,
 ):
@@ -100,6 +101,7 @@ def test_a_403_on_one_id_after_others_succeeded_fails_that_id_and_keeps_the_book
     assert last in {key_of("outbound_package_tracking", r) for r in again}
 
 
+@pytest.mark.slow
 def test_a_child_stream_refused_every_time_is_skipped_with_its_role_and_fetched_later(
     tmp_path: Path,
 ):

@@ -13,6 +13,8 @@ from spapi_standin import StandIn, StandInConfig
 if TYPE_CHECKING:
     from pathlib import Path
 
+# Whole runs through injected faults and their retries: 8-20 s each on a loaded machine.
+pytestmark = pytest.mark.slow
 PAGED = "outbound_orders"
 
 

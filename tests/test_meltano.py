@@ -28,6 +28,8 @@ from spapi_standin.__main__ import write_tracking_ids
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytestmark = pytest.mark.e2e
+
 
 def meltano_binary() -> str:
     binary = os.environ.get("MELTANO_BIN") or shutil.which("meltano")

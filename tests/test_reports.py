@@ -259,6 +259,7 @@ def test_columns_the_tap_does_not_know_are_kept_as_strings_with_a_warning(server
     assert "new_amazon_column" in caplog.text
 
 
+@pytest.mark.slow  # waits out a report_wait_minutes of 1
 def test_a_report_that_takes_too_long_stops_with_a_clear_error(server, tmp_path):
     server.config.report_processing_seconds = 3600.0
     args = write_run_files(tmp_path, report_config(server, report_wait_minutes=1), {ACTIONABLE})
@@ -299,6 +300,7 @@ def test_documents_in_other_encodings_are_decoded():
 # --- size and interruption: the tap as a user runs it ---------------------------------------
 
 
+@pytest.mark.slow
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
     with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
         report = BY_STREAM[ACTIONABLE]
@@ -323,9 +325,10 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
     assert peaks[200_000] - peaks[2_000] < sizes[200_000] / 1024 / 1024 / 10, peaks
 
 
+@pytest.mark.slow
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):
-    config_kwargs = {"seed": 5, "rate_scale": 50.0, "document_bytes_per_second": 40_000}
-    with StandIn(StandInConfig(**config_kwargs)) as server:
+    standin_config = StandInConfig(seed=5, rate_scale=50.0, document_bytes_per_second=40_000)
+    with StandIn(standin_config) as server:
         report = BY_STREAM[ACTIONABLE]
         server.reports.row_counts[report.report_type] = 3_000
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE, RETURNS})

@@ -22,6 +22,8 @@ from spapi_standin import StandIn, StandInConfig
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.slow  # each case runs and kills the tap several times
+
 
 def run_until(
     config: Path, state: dict[str, Any] | None, kill_after: int | None, tmp: Path

@@ -9,7 +9,7 @@ their records come from report documents, which the models do not describe.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema
 import pytest
@@ -17,6 +17,9 @@ from conftest import load_model, parsed_records
 
 from tap_spapi.report_types import BY_STREAM
 from tap_spapi.tap import TapSpapi
+
+if TYPE_CHECKING:
+    from tap_spapi.client import SPAPIStream
 
 TAP = TapSpapi(config={"client_id": "x", "client_secret": "y", "refresh_token": "z"})
 JSON_STREAMS = sorted(name for name in TAP.streams if name not in BY_STREAM)
@@ -33,7 +36,7 @@ def _sandbox_bodies(node: dict[str, Any]) -> list[Any]:
 
 def example_bodies(stream_name: str) -> list[Any]:
     """Every 200 body Amazon's model gives for the stream's operation."""
-    operation = TAP.streams[stream_name].operation
+    operation = cast("SPAPIStream", TAP.streams[stream_name]).operation
     path_item = load_model(operation.api)["paths"][operation.path]
     success = path_item[operation.method.lower()]["responses"]["200"]
     bodies = _sandbox_bodies(success) + _sandbox_bodies(path_item)

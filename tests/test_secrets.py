@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_cli, tap_config
 
 from spapi_standin import StandIn, StandInConfig
@@ -72,13 +73,14 @@ def test_bad_refresh_token_error_does_not_echo_it(tmp_path):
 SECOND_REFRESH_TOKEN = "Atzr|sentinel-second-account-refresh-token-3e91"
 
 
+@pytest.mark.slow  # two accounts through every fault the tap survives: ~40 s
 def test_every_stream_under_every_fault_at_debug_leaks_no_secret(tmp_path):
     """Two accounts, SigV4, short-lived tokens, and each fault the tap survives."""
     config = sentinel_standin(
         12, SECOND_REFRESH_TOKEN, token_lifetime=2, overlapping_pages=True, outbound_page_size=40
     )
     with StandIn(config) as server:
-        faults = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
+        faults: list[int | str] = [429, 500, 503, "drop", "truncate", "html", "empty", "slow"]
         for operation in ("listAllFulfillmentOrders", "getPackageTrackingDetails", "getTracking",
                           "getShipments", "getFulfillmentOrder"):  # fmt: skip
             for fault in faults:

@@ -554,6 +554,7 @@ def test_sigv4_signed_request_is_verified_and_tampering_is_caught():
         session = requests.Session()
         assert session.send(_signed(server, url), timeout=10).status_code == 200
         tampered = _signed(server, url)
+        assert tampered.url is not None
         tampered.url = tampered.url.replace("CLOSED", "WORKING")
         rejected = session.send(tampered, timeout=10)
         assert rejected.status_code == 403

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
+import pytest
 from conftest import run_tap, tap_config
 from test_faults import all_streams_config, assert_complete
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.operations import load_catalog
 
-if TYPE_CHECKING:
-    import pytest
-
+pytestmark = pytest.mark.slow
 OPERATION = "getMarketplaceParticipations"
 RETRY_LINE = re.compile(rf"Retrying {OPERATION} in (\d+\.\d) s after attempt (\d+)")
 

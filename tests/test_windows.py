@@ -82,7 +82,7 @@ def test_a_range_a_killed_run_did_not_finish_is_read_in_halves_next_time(
         assert len(in_flight) == 1, "killed while reading one marketplace's range"
         monkeypatch.setattr(output, "STATE_INTERVAL", 0.0)  # every STATE, to see each window
         resumed = run_tap(config, catalog=select_only(config, {INBOUND}), state=killed.states[-1])
-        ends: dict[str, set[str]] = {}
+        ends: dict[str, set[str | None]] = {}
         for state in resumed.states:
             for marketplace, partition in inbound_partitions(state).items():
                 ends.setdefault(marketplace, set()).add(partition.get("window_end"))

@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import SupportsIndex
 
 if os.environ.get("FAKETIME"):
     _NEVER_SET = threading.Event()
 
-    def _sleep(seconds: float) -> None:
-        if seconds < 0:
+    def _sleep(seconds: float | SupportsIndex, /) -> None:
+        wait = float(seconds)
+        if wait < 0:
             raise ValueError("sleep length must be non-negative")
-        _NEVER_SET.wait(seconds)
+        _NEVER_SET.wait(wait)
 
     time.sleep = _sleep
