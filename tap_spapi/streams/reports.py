@@ -21,24 +21,21 @@ from __future__ import annotations
 
 import datetime
 import functools
-import gzip
 import threading
 import time
-import zlib
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from tap_spapi import progress as progress_lines
+from tap_spapi import report_requests
 from tap_spapi.account import amazon_error
 from tap_spapi.client import (
     ACCOUNT_KEY,
     SELLER_KEY,
-    RetriesExhaustedError,
     SPAPIRequestError,
     SPAPIStream,
 )
@@ -47,9 +44,9 @@ from tap_spapi.errors import TapSpapiError
 from tap_spapi.pii import drop_pii
 from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret
-from tap_spapi.report_documents import TypedRows, text_of
+from tap_spapi.report_documents import ReportDocument, error_document_text
+from tap_spapi.report_requests import RETENTION, RequestKey, request_key
 from tap_spapi.report_types import REPORT_TYPES, ReportType
-from tap_spapi.retries import FAULT_WAIT_CAP
 from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
@@ -63,42 +60,22 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_spapi.retries import RetryPolicy
+
 # Reports requested ahead of the one being read (createReport's burst is 15).
 REPORTS_IN_FLIGHT = 4
 # getReport polls: the first at once, then waits doubling from 1 s to a minute.
 POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
-# A snapshot report (no data range) created this recently is still current.
-SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
-# Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
-# states none); getReports looks no further back. This is about documents, not data.
-RETENTION = datetime.timedelta(days=90)
 # State key: the longest range (days) createReport accepted after refusing a longer one,
 # for report types whose limit Amazon does not document.
 LONGEST_ACCEPTED = "longest_accepted_range_days"
 # Halving stops here: a refusal of a shorter range is not about its length.
 SHORTEST_PROBE = DAY = datetime.timedelta(days=1)
-PENDING = ("IN_QUEUE", "IN_PROGRESS")
 TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
-DOWNLOAD_FAULTS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    EOFError,
-    zlib.error,
-    gzip.BadGzipFile,
-    OSError,
-)
 
 
 class ReportFailedError(TapSpapiError):
     """Amazon could not produce a report (FATAL), or it did not finish in time."""
-
-
-class DocumentFaultError(TapSpapiError):
-    """The document download answered with an error status."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class ReportStream(SPAPIStream):
@@ -145,7 +122,7 @@ class ReportStream(SPAPIStream):
         with self._lock:
             planned = self._windows.get(partition[ACCOUNT_KEY])
             ahead = (planned or [])[:REPORTS_IN_FLIGHT]
-            return sum(self._request_key(partition, w) not in self._requested for w in ahead)
+            return sum(request_key(partition[ACCOUNT_KEY], w) not in self._requested for w in ahead)
 
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
         if self.report.snapshot:
@@ -251,7 +228,9 @@ class ReportStream(SPAPIStream):
         limiter = self.account_for(partition).limiter
 
         def unrequested() -> int:
-            return sum(self._request_key(partition, w) not in self._requested for w in windows)
+            return sum(
+                request_key(partition[ACCOUNT_KEY], w) not in self._requested for w in windows
+            )
 
         def seconds_left(_done: int) -> float:
             queued = unrequested() + self._asked_ahead_by_others(partition)
@@ -304,7 +283,7 @@ class ReportStream(SPAPIStream):
         self.ensure_requested(
             partition, [window, *windows[position + 1 : position + REPORTS_IN_FLIGHT]]
         )
-        report_id = self._requested[self._request_key(partition, window)]
+        report_id = self._requested[request_key(partition[ACCOUNT_KEY], window)]
         report = self._await(report_id, context)
         status = report["processingStatus"]
         if status == "CANCELLED":
@@ -336,7 +315,7 @@ class ReportStream(SPAPIStream):
         return {}
 
     @cached_property
-    def _requested(self) -> dict[tuple[str, str, str], str]:
+    def _requested(self) -> dict[RequestKey, str]:
         """(account, window start, window end) -> report id, for this run."""
         return {}
 
@@ -345,19 +324,11 @@ class ReportStream(SPAPIStream):
         """Per account: the reports of this type Amazon still has (getReports)."""
         return {}
 
-    @staticmethod
-    def _request_key(partition: Context, window: QueryWindow | None) -> tuple[str, str, str]:
-        if window is None:
-            return partition[ACCOUNT_KEY], "", ""
-        return partition[ACCOUNT_KEY], isoformat(window.start), isoformat(window.end)
-
     def ensure_requested(self, partition: Context, windows: list[QueryWindow | None]) -> None:
         """A report id for each of `windows`: reused if Amazon has one, else created."""
         with self._lock:
-            for window in windows:
-                key = self._request_key(partition, window)
-                if key in self._requested:
-                    continue
+            account = partition[ACCOUNT_KEY]
+            for key, window in report_requests.unrequested(account, windows, self._requested):
                 reused = self._reusable(partition, window)
                 if reused is not None:
                     self.logger.info(
@@ -394,20 +365,13 @@ class ReportStream(SPAPIStream):
 
     def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
         """An existing report that holds `window`'s data, the most finished first."""
-        marketplaces = sorted(self._marketplaces(partition))
         now = self._tap.run_started_at  # type: ignore[attr-defined]
-        fitting = []
-        for report in self._existing_reports(partition):
-            if sorted(report.get("marketplaceIds") or []) != marketplaces:
-                continue
-            if window is None:
-                created = _instant(report.get("createdTime"))
-                if created is not None and created >= now - SNAPSHOT_REUSE:
-                    fitting.append(report)
-            elif _holds(report, window):
-                fitting.append(report)
-        fitting.sort(key=lambda r: (r["processingStatus"] != "DONE", r.get("createdTime") or ""))
-        return fitting[0] if fitting else None
+        return report_requests.reusable(
+            self._existing_reports(partition),
+            window,
+            marketplaces=self._marketplaces(partition),
+            now=now,
+        )
 
     def _existing_reports(self, partition: Context) -> list[dict[str, Any]]:
         name = partition[ACCOUNT_KEY]
@@ -418,26 +382,17 @@ class ReportStream(SPAPIStream):
     def _list_reports(self, partition: Context) -> Iterator[dict[str, Any]]:
         """getReports of this type, not failed, created since the range began."""
         now = self._tap.run_started_at  # type: ignore[attr-defined]
-        if self.report.snapshot:
-            since = now - SNAPSHOT_REUSE
-        else:
-            since = max(now - RETENTION, range_after_bookmark(self, partition).start)
-        params: dict[str, Any] = {
-            "reportTypes": self.report.report_type,
-            "processingStatuses": ",".join(["DONE", *PENDING]),
-            "marketplaceIds": ",".join(self._marketplaces(partition)),
-            "pageSize": 100,
-            "createdSince": isoformat(since),
-        }
-        seen: set[str] = set()
-        while True:
-            page = self.call("getReports", partition, params=params)
-            yield from page.get("reports") or []
-            token = page.get("nextToken")
-            if not token or token in seen:
-                return
-            seen.add(token)
-            params = {"nextToken": token}  # Amazon: the token must be the only parameter
+        since = report_requests.search_start(
+            now,
+            snapshot=self.report.snapshot,
+            range_start=lambda: range_after_bookmark(self, partition).start,
+        )
+        return report_requests.list_reports(
+            lambda params: self.call("getReports", partition, params=params),
+            report_type=self.report.report_type,
+            marketplaces=self._marketplaces(partition),
+            since=since,
+        )
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -482,72 +437,35 @@ class ReportStream(SPAPIStream):
         return document
 
     def _rows_of(self, report: dict[str, Any], context: Context) -> Iterator[dict[str, Any]]:
-        """The report's rows as records, read again after a broken download.
-
-        The document does not change, so a retry skips the rows already emitted.
-        """
+        """The report's rows as records (read again after a broken download)."""
         document_id = str(report["reportDocumentId"])
-        document = self._document(document_id, context)
         account = self.account_for(context)
         stamp = {
             ACCOUNT_KEY: account.name,
             SELLER_KEY: account.settings.selling_partner_id,
             "report_id": report["reportId"],
         }
-        emitted = faults = 0
-        link_expired = False
-        while True:
-            if link_expired:
-                # A fresh link after the wait, not before it: the wait may outlast a
-                # link's lifetime (5 minutes at Amazon).
-                document = self._document(document_id, context)
-                link_expired = False
-            try:
-                for index, row in enumerate(self._download(document, report)):
-                    if index >= emitted:
-                        row.update(stamp)
-                        self._check_required_fields(row)
-                        emitted += 1
-                        yield row
-                return
-            except DocumentFaultError as exc:
-                link_expired = exc.status in {HTTPStatus.FORBIDDEN, HTTPStatus.BAD_REQUEST}
-                faults = self._after_download_fault(exc, faults)
-            except DOWNLOAD_FAULTS as exc:
-                faults = self._after_download_fault(exc, faults)
-
-    def _after_download_fault(self, exc: Exception, faults: int) -> int:
-        faults += 1
-        if faults >= self.backoff_max_tries():
-            raise RetriesExhaustedError(
-                f"stream '{self.name}' (report document download): "
-                f"{redact(str(exc) or type(exc).__name__)} (gave up retrying)"
-            ) from exc
-        wait = min(FAULT_WAIT_CAP, 2.0 ** (faults - 1))
-        self.logger.warning(
-            "Report document download broke off (%s); reading it again in %.0f s.",
-            redact(str(exc) or type(exc).__name__),
-            wait,
+        document = ReportDocument(
+            report=self.report,
+            stream=self.name,
+            report_id=str(report["reportId"]),
+            link=lambda: self._document(document_id, context),
+            session=self.requests_session,
+            timeout=self.timeout,
+            policy=self.download_policy,
+            unknown_columns=self._add_columns,
+            logger=self.logger,
         )
-        time.sleep(wait)
-        return faults
+        for row in document.rows():
+            row.update(stamp)
+            self._check_required_fields(row)
+            yield row
 
-    def _download(
-        self, document: dict[str, Any], report: dict[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        """Rows of the document at its pre-signed URL (no SP-API auth: not an SP-API call)."""
-        where = f"stream '{self.name}' (report {report['reportId']})"
-        response = self.requests_session.get(document["url"], stream=True, timeout=self.timeout)
-        with response:
-            if response.status_code != HTTPStatus.OK:
-                raise DocumentFaultError(
-                    f"{where}: the document download answered HTTP {response.status_code}: "
-                    f"{response.text[:200]!r}",
-                    response.status_code,
-                )
-            gzipped = document.get("compressionAlgorithm") == "GZIP"
-            with text_of(response, gzipped=gzipped) as text:
-                yield from TypedRows(self.report, where, self._add_columns).rows(text)
+    @property
+    def download_policy(self) -> RetryPolicy:
+        """The request policy's fault budget, with fixed waits (1 s, 2 s, 4 s...): one
+        reader waits, there is no crowd to spread out, and no 429s to bound by time."""
+        return self.retries.policy.with_waits(jitter=False, max_seconds=None)
 
     def _fatal_message(self, report: dict[str, Any], context: Context) -> str:
         """Amazon's reason for a FATAL report: its error document, when there is one."""
@@ -560,11 +478,7 @@ class ReportStream(SPAPIStream):
         if not document_id:
             return message
         document = self._document(str(document_id), context)
-        response = self.requests_session.get(document["url"], timeout=self.timeout)
-        body = response.content
-        if document.get("compressionAlgorithm") == "GZIP":
-            body = gzip.decompress(body)
-        detail = body.decode("utf-8", errors="replace").strip()
+        detail = error_document_text(self.requests_session, document, self.timeout)
         return f"{message}; Amazon's error document says: {detail[:500]}"
 
     # --- records ------------------------------------------------------------------------
@@ -615,35 +529,6 @@ def _refuses_range(exc: SPAPIRequestError) -> bool:
 def _amazon_message(exc: SPAPIRequestError) -> str:
     error = amazon_error(exc.response)
     return f"{error.code}: {error.message}"
-
-
-def _instant(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-def _holds(report: dict[str, Any], window: QueryWindow) -> bool:
-    """Whether `report` holds all of `window`'s data: the very same range (one of ours,
-    maybe still building), or a finished report covering it that was created after
-    the window ended (so it saw all of the window's data)."""
-    start, end = _instant(report.get("dataStartTime")), _instant(report.get("dataEndTime"))
-    if start is None or end is None:
-        return False
-    if start == window.start and end == window.end:
-        return True
-    created = _instant(report.get("createdTime"))
-    return (
-        report.get("processingStatus") == "DONE"
-        and start <= window.start
-        and end >= window.end
-        and created is not None
-        and created >= window.end
-    )
 
 
 def _stream_class(report: ReportType) -> type[ReportStream]:

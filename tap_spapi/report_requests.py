@@ -1,0 +1,139 @@
+"""Reuse or create: which report of Amazon's list serves a window, and which windows
+still need one.
+
+createReport's plan is the scarce one (one a minute), so before creating a report the
+stream looks for one Amazon already has (getReports, once per account and type): one
+of its own from an earlier, interrupted run, or a DONE report covering the window
+(Amazon's schedules make many). These are plain functions of Amazon's report list, so
+the decision is tested without a server; the stream does the calls.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from tap_spapi.windows import isoformat
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from tap_spapi.windows import QueryWindow
+
+# A snapshot report (no data range) created this recently is still current.
+SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
+# Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
+# states none); getReports looks no further back. This is about documents, not data.
+RETENTION = datetime.timedelta(days=90)
+PENDING = ("IN_QUEUE", "IN_PROGRESS")
+
+#: (account, window start, window end): one report per key and run.
+RequestKey = tuple[str, str, str]
+
+
+def request_key(account: str, window: QueryWindow | None) -> RequestKey:
+    """The key of `account`'s report for `window` (None: a snapshot)."""
+    if window is None:
+        return account, "", ""
+    return account, isoformat(window.start), isoformat(window.end)
+
+
+def unrequested(
+    account: str, windows: Iterable[QueryWindow | None], requested: Mapping[RequestKey, str]
+) -> list[tuple[RequestKey, QueryWindow | None]]:
+    """The windows (with their keys) that have no report id yet this run, in order."""
+    keyed = [(request_key(account, window), window) for window in windows]
+    return [(key, window) for key, window in keyed if key not in requested]
+
+
+def _instant(value: Any) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def holds(report: Mapping[str, Any], window: QueryWindow) -> bool:
+    """Whether `report` holds all of `window`'s data: the very same range (one of ours,
+    maybe still building), or a finished report covering it that was created after
+    the window ended (so it saw all of the window's data)."""
+    start, end = _instant(report.get("dataStartTime")), _instant(report.get("dataEndTime"))
+    if start is None or end is None:
+        return False
+    if start == window.start and end == window.end:
+        return True
+    created = _instant(report.get("createdTime"))
+    return (
+        report.get("processingStatus") == "DONE"
+        and start <= window.start
+        and end >= window.end
+        and created is not None
+        and created >= window.end
+    )
+
+
+def reusable(
+    reports: Iterable[dict[str, Any]],
+    window: QueryWindow | None,
+    *,
+    marketplaces: Iterable[str],
+    now: datetime.datetime,
+) -> dict[str, Any] | None:
+    """The report of `reports` that holds `window`'s data for exactly `marketplaces`,
+    the most finished first, then the oldest; None if none does.
+
+    A snapshot (`window` None) is reused while it is younger than `SNAPSHOT_REUSE`.
+    """
+    wanted = sorted(marketplaces)
+    fitting = []
+    for report in reports:
+        if sorted(report.get("marketplaceIds") or []) != wanted:
+            continue
+        if window is None:
+            created = _instant(report.get("createdTime"))
+            if created is not None and created >= now - SNAPSHOT_REUSE:
+                fitting.append(report)
+        elif holds(report, window):
+            fitting.append(report)
+    fitting.sort(key=lambda r: (r["processingStatus"] != "DONE", r.get("createdTime") or ""))
+    return fitting[0] if fitting else None
+
+
+def search_start(
+    now: datetime.datetime, *, snapshot: bool, range_start: Callable[[], datetime.datetime]
+) -> datetime.datetime:
+    """How far back getReports looks: a snapshot's reuse period, else the start of the
+    range still to read, but never past the documents' retention."""
+    if snapshot:
+        return now - SNAPSHOT_REUSE
+    return max(now - RETENTION, range_start())
+
+
+def list_reports(
+    page: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    report_type: str,
+    marketplaces: Iterable[str],
+    since: datetime.datetime,
+) -> Iterator[dict[str, Any]]:
+    """Amazon's reports of `report_type` not failed, created since `since`; `page`
+    calls getReports with the query parameters it is given."""
+    params: dict[str, Any] = {
+        "reportTypes": report_type,
+        "processingStatuses": ",".join(["DONE", *PENDING]),
+        "marketplaceIds": ",".join(marketplaces),
+        "pageSize": 100,
+        "createdSince": isoformat(since),
+    }
+    seen: set[str] = set()
+    while True:
+        answer = page(params)
+        yield from answer.get("reports") or []
+        token = answer.get("nextToken")
+        if not token or token in seen:
+            return
+        seen.add(token)
+        params = {"nextToken": token}  # Amazon: the token must be the only parameter
