@@ -11,6 +11,8 @@ the decision is tested without a server; the stream does the calls.
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from tap_spapi.windows import isoformat
@@ -26,6 +28,9 @@ SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
 # states none); getReports looks no further back. This is about documents, not data.
 RETENTION = datetime.timedelta(days=90)
 PENDING = ("IN_QUEUE", "IN_PROGRESS")
+TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
+# getReport polls: the first at once, then waits doubling from 1 s to a minute.
+POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
 
 #: (account, window start, window end): one report per key and run.
 RequestKey = tuple[str, str, str]
@@ -137,3 +142,89 @@ def list_reports(
             return
         seen.add(token)
         params = {"nextToken": token}  # Amazon: the token must be the only parameter
+
+
+class RequestBook:
+    """One report stream's requests this run: each account's windows (planned once),
+    the report id of each window, and the reports Amazon listed per account.
+
+    Shared by the stream and the worker that requests its first reports ahead; one
+    re-entrant lock, because planning a window range may request a probe report.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._windows: dict[str, list[QueryWindow | None]] = {}
+        self._requested: dict[RequestKey, str] = {}
+        self._existing: dict[str, list[dict[str, Any]]] = {}
+
+    def windows_of(
+        self, account: str, plan: Callable[[], list[QueryWindow | None]]
+    ) -> list[QueryWindow | None]:
+        """`account`'s windows, `plan`ned on the first ask (the bookmark moves later)."""
+        with self.lock:
+            if account not in self._windows:
+                self._windows[account] = plan()
+            return self._windows[account]
+
+    def planned(self, account: str) -> list[QueryWindow | None]:
+        """`account`'s windows if planned already, else none (planning asks Amazon)."""
+        with self.lock:
+            return list(self._windows.get(account) or [])
+
+    def unrequested(self, account: str, windows: Iterable[QueryWindow | None]) -> int:
+        """How many of `windows` have no report yet."""
+        with self.lock:
+            return len(unrequested(account, windows, self._requested))
+
+    def report_id(self, account: str, window: QueryWindow | None) -> str:
+        """The report requested (or reused) for `window`."""
+        return self._requested[request_key(account, window)]
+
+    def existing(
+        self, account: str, listed: Callable[[], Iterable[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """The reports Amazon has for `account`, `listed` once per run."""
+        with self.lock:
+            if account not in self._existing:
+                self._existing[account] = list(listed())
+            return self._existing[account]
+
+    def ensure(
+        self,
+        account: str,
+        windows: Iterable[QueryWindow | None],
+        *,
+        find: Callable[[QueryWindow | None], dict[str, Any] | None],
+        create: Callable[[QueryWindow | None], str],
+        reusing: Callable[[dict[str, Any], QueryWindow | None], None],
+    ) -> None:
+        """A report id for each of `windows`: one Amazon has (`find`), else `create`d."""
+        with self.lock:
+            for key, window in unrequested(account, windows, self._requested):
+                reused = find(window)
+                if reused is not None:
+                    reusing(reused, window)
+                    self._requested[key] = reused["reportId"]
+                else:
+                    self._requested[key] = create(window)
+
+
+def await_report(
+    poll: Callable[[], dict[str, Any]],
+    *,
+    max_wait: float,
+    too_long: Callable[[dict[str, Any]], Exception],
+) -> dict[str, Any]:
+    """`poll` (getReport) until the report is DONE, CANCELLED or FATAL: the first poll at
+    once, then waits doubling from 1 s to a minute; `too_long` past `max_wait` s."""
+    started = time.monotonic()
+    wait = POLL_FIRST_WAIT
+    while True:
+        report = poll()
+        if report.get("processingStatus") in TERMINAL:
+            return report
+        if time.monotonic() - started + wait > max_wait:
+            raise too_long(report)
+        time.sleep(wait)
+        wait = min(POLL_MAX_WAIT, wait * 2)

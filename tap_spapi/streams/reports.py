@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-import threading
-import time
 from functools import cached_property
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -32,7 +29,6 @@ import requests
 
 from tap_spapi import progress as progress_lines
 from tap_spapi import report_requests
-from tap_spapi.account import amazon_error
 from tap_spapi.client import (
     ACCOUNT_KEY,
     SELLER_KEY,
@@ -45,8 +41,17 @@ from tap_spapi.pii import drop_pii
 from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import ReportDocument, error_document_text
-from tap_spapi.report_requests import RETENTION, RequestKey, request_key
+from tap_spapi.report_requests import RETENTION, RequestBook
 from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.report_windows import (
+    DAY,
+    LONGEST_ACCEPTED,
+    amazon_message,
+    describe,
+    longest_range,
+    window_context,
+    window_in,
+)
 from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
@@ -64,14 +69,6 @@ if TYPE_CHECKING:
 
 # Reports requested ahead of the one being read (createReport's burst is 15).
 REPORTS_IN_FLIGHT = 4
-# getReport polls: the first at once, then waits doubling from 1 s to a minute.
-POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
-# State key: the longest range (days) createReport accepted after refusing a longer one,
-# for report types whose limit Amazon does not document.
-LONGEST_ACCEPTED = "longest_accepted_range_days"
-# Halving stops here: a refusal of a shorter range is not about its length.
-SHORTEST_PROBE = DAY = datetime.timedelta(days=1)
-TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
 
 
 class ReportFailedError(TapSpapiError):
@@ -98,11 +95,7 @@ class ReportStream(SPAPIStream):
 
         Fixed once per run and account: the bookmark moves while the windows are read.
         """
-        name = partition[ACCOUNT_KEY]
-        with self._lock:
-            if name not in self._windows:
-                self._windows[name] = self._plan_windows(partition)
-            return self._windows[name]
+        return self._book.windows_of(partition[ACCOUNT_KEY], lambda: self._plan_windows(partition))
 
     def _asked_ahead_by_others(self, partition: Context) -> int:
         """Reports the other selected report streams request ahead (at the start of the
@@ -119,10 +112,8 @@ class ReportStream(SPAPIStream):
     def unrequested_ahead(self, partition: Context) -> int:
         """How many of the reports this stream asks for ahead are not requested yet (none
         before its windows are planned: estimating must not ask Amazon for anything)."""
-        with self._lock:
-            planned = self._windows.get(partition[ACCOUNT_KEY])
-            ahead = (planned or [])[:REPORTS_IN_FLIGHT]
-            return sum(request_key(partition[ACCOUNT_KEY], w) not in self._requested for w in ahead)
+        account = partition[ACCOUNT_KEY]
+        return self._book.unrequested(account, self._book.planned(account)[:REPORTS_IN_FLIGHT])
 
     def _plan_windows(self, partition: Context) -> list[QueryWindow | None]:
         if self.report.snapshot:
@@ -135,34 +126,25 @@ class ReportStream(SPAPIStream):
         return list(split_windows(needed.start, needed.end, longest))
 
     def _longest_range(self, partition: Context, needed: QueryWindow) -> datetime.timedelta:
-        """The documented longest range, else the one Amazon accepted before (state),
-        else found now: the whole range first, halved while Amazon refuses it.
-
-        The accepted probe is this run's first report, so finding the limit costs one
-        refused createReport per halving, once per account and report type.
-        """
+        """The documented longest range, else the one Amazon accepts (report_windows.py)."""
         if self.report.max_window_days is not None:
             return datetime.timedelta(days=self.report.max_window_days)
-        remembered = self.get_context_state(partition).get(LONGEST_ACCEPTED)
-        candidate = needed.length
-        if remembered:
-            candidate = min(candidate, datetime.timedelta(days=float(remembered)))
-        while True:
-            probe = QueryWindow(needed.start, needed.start + candidate)
-            try:
-                self.ensure_requested(partition, [probe])
-                return candidate
-            except SPAPIRequestError as exc:
-                if not _refuses_range(exc) or candidate <= SHORTEST_PROBE:
-                    raise
-                self.logger.info(
-                    "createReport refused %.1f days of %s (%s); asking for half that.",
-                    candidate.total_seconds() / DAY.total_seconds(),
-                    self.report.report_type,
-                    _amazon_message(exc),
-                )
-                candidate /= 2
-                self._found_longest[partition[ACCOUNT_KEY]] = candidate
+
+        def refused(length: datetime.timedelta, exc: SPAPIRequestError) -> None:
+            self.logger.info(
+                "createReport refused %.1f days of %s (%s); asking for half that.",
+                length.total_seconds() / DAY.total_seconds(),
+                self.report.report_type,
+                amazon_message(exc),
+            )
+            self._found_longest[partition[ACCOUNT_KEY]] = length / 2
+
+        return longest_range(
+            needed,
+            remembered_days=self.get_context_state(partition).get(LONGEST_ACCEPTED),
+            request=lambda probe: self.ensure_requested(partition, [probe]),
+            refused=refused,
+        )
 
     def _warn_about_history(self, needed: QueryWindow) -> None:
         """Say what the 90-day retention limits: reuse, not the history asked for."""
@@ -187,14 +169,6 @@ class ReportStream(SPAPIStream):
         """Per account: the longest range found this run (saved in its state)."""
         return {}
 
-    @staticmethod
-    def window_context(partition: Context, window: QueryWindow | None) -> dict[str, Any]:
-        """The request context of one window (ISO strings: the SDK logs contexts)."""
-        if window is None:
-            return {ACCOUNT_KEY: partition[ACCOUNT_KEY]}
-        start, end = isoformat(window.start), isoformat(window.end)
-        return {ACCOUNT_KEY: partition[ACCOUNT_KEY], "window_start": start, "window_end": end}
-
     # --- the sync ---------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -215,7 +189,7 @@ class ReportStream(SPAPIStream):
         with every(progress_lines.PROGRESS_INTERVAL, progress.report, threaded=threaded):
             for window in windows:
                 # A failed report stops the stream for the account (SPAPIStream.contain).
-                yield from super().get_records(self.window_context(context, window))
+                yield from super().get_records(window_context(context[ACCOUNT_KEY], window))
                 if self.abandoned(context):
                     return  # the window was not read: its bookmark must not move
                 if window is not None:
@@ -228,9 +202,7 @@ class ReportStream(SPAPIStream):
         limiter = self.account_for(partition).limiter
 
         def unrequested() -> int:
-            return sum(
-                request_key(partition[ACCOUNT_KEY], w) not in self._requested for w in windows
-            )
+            return self._book.unrequested(partition[ACCOUNT_KEY], windows)
 
         def seconds_left(_done: int) -> float:
             queued = unrequested() + self._asked_ahead_by_others(partition)
@@ -278,12 +250,12 @@ class ReportStream(SPAPIStream):
         assert context is not None
         partition = {ACCOUNT_KEY: context[ACCOUNT_KEY]}
         windows = self.windows_of(partition)
-        window = self._window_in(context)
+        window = window_in(context)
         position = windows.index(window) if window in windows else 0
         self.ensure_requested(
             partition, [window, *windows[position + 1 : position + REPORTS_IN_FLIGHT]]
         )
-        report_id = self._requested[request_key(partition[ACCOUNT_KEY], window)]
+        report_id = self._book.report_id(partition[ACCOUNT_KEY], window)
         report = self._await(report_id, context)
         status = report["processingStatus"]
         if status == "CANCELLED":
@@ -291,56 +263,38 @@ class ReportStream(SPAPIStream):
                 "Report %s (%s) was cancelled by Amazon: no data for %s.",
                 report_id,
                 self.report.report_type,
-                self._describe(window),
+                describe(window),
             )
             return
         if status == "FATAL":
             raise ReportFailedError(self._fatal_message(report, context))
         yield from self._rows_of(report, context)
 
-    def _window_in(self, context: Context) -> QueryWindow | None:
-        if "window_start" not in context:
-            return None
-        parse = datetime.datetime.fromisoformat
-        return QueryWindow(parse(context["window_start"]), parse(context["window_end"]))
-
     # --- requesting: reuse or create ----------------------------------------------------
 
     @cached_property
-    def _lock(self) -> threading.RLock:
-        return threading.RLock()
-
-    @cached_property
-    def _windows(self) -> dict[str, list[QueryWindow | None]]:
-        return {}
-
-    @cached_property
-    def _requested(self) -> dict[RequestKey, str]:
-        """(account, window start, window end) -> report id, for this run."""
-        return {}
-
-    @cached_property
-    def _existing(self) -> dict[str, list[dict[str, Any]]]:
-        """Per account: the reports of this type Amazon still has (getReports)."""
-        return {}
+    def _book(self) -> RequestBook:
+        return RequestBook()
 
     def ensure_requested(self, partition: Context, windows: list[QueryWindow | None]) -> None:
         """A report id for each of `windows`: reused if Amazon has one, else created."""
-        with self._lock:
-            account = partition[ACCOUNT_KEY]
-            for key, window in report_requests.unrequested(account, windows, self._requested):
-                reused = self._reusable(partition, window)
-                if reused is not None:
-                    self.logger.info(
-                        "Reusing report %s (%s, %s) for %s.",
-                        reused["reportId"],
-                        self.report.report_type,
-                        reused["processingStatus"],
-                        self._describe(window),
-                    )
-                    self._requested[key] = reused["reportId"]
-                else:
-                    self._requested[key] = self._create(partition, window)
+
+        def reusing(reused: dict[str, Any], window: QueryWindow | None) -> None:
+            self.logger.info(
+                "Reusing report %s (%s, %s) for %s.",
+                reused["reportId"],
+                self.report.report_type,
+                reused["processingStatus"],
+                describe(window),
+            )
+
+        self._book.ensure(
+            partition[ACCOUNT_KEY],
+            windows,
+            find=lambda window: self._reusable(partition, window),
+            create=lambda window: self._create(partition, window),
+            reusing=reusing,
+        )
 
     def _marketplaces(self, partition: Context) -> list[str]:
         return list(self._tap.marketplace_ids_of(partition[ACCOUNT_KEY]))  # type: ignore[attr-defined]
@@ -359,7 +313,7 @@ class ReportStream(SPAPIStream):
             "Requested report %s (%s) for %s.",
             report_id,
             self.report.report_type,
-            self._describe(window),
+            describe(window),
         )
         return report_id
 
@@ -367,17 +321,11 @@ class ReportStream(SPAPIStream):
         """An existing report that holds `window`'s data, the most finished first."""
         now = self._tap.run_started_at  # type: ignore[attr-defined]
         return report_requests.reusable(
-            self._existing_reports(partition),
+            self._book.existing(partition[ACCOUNT_KEY], lambda: self._list_reports(partition)),
             window,
             marketplaces=self._marketplaces(partition),
             now=now,
         )
-
-    def _existing_reports(self, partition: Context) -> list[dict[str, Any]]:
-        name = partition[ACCOUNT_KEY]
-        if name not in self._existing:
-            self._existing[name] = list(self._list_reports(partition))
-        return self._existing[name]
 
     def _list_reports(self, partition: Context) -> Iterator[dict[str, Any]]:
         """getReports of this type, not failed, created since the range began."""
@@ -403,22 +351,19 @@ class ReportStream(SPAPIStream):
 
     def _await(self, report_id: str, context: Context) -> dict[str, Any]:
         """getReport until the report is DONE, CANCELLED or FATAL."""
-        started = time.monotonic()
-        wait = POLL_FIRST_WAIT
-        while True:
-            report: dict[str, Any] = self.call(
-                "getReport", context, path_values={"reportId": report_id}
+
+        def too_long(report: dict[str, Any]) -> ReportFailedError:
+            return ReportFailedError(
+                f"stream '{self.name}' (getReport): report {report_id} is still "
+                f"{report.get('processingStatus')} after {self.max_wait / 60:.0f} minutes "
+                "(setting `report_wait_minutes`); the next run reuses it if Amazon finishes it"
             )
-            if report.get("processingStatus") in TERMINAL:
-                return report
-            if time.monotonic() - started + wait > self.max_wait:
-                raise ReportFailedError(
-                    f"stream '{self.name}' (getReport): report {report_id} is still "
-                    f"{report.get('processingStatus')} after {self.max_wait / 60:.0f} minutes "
-                    "(setting `report_wait_minutes`); the next run reuses it if Amazon finishes it"
-                )
-            time.sleep(wait)
-            wait = min(POLL_MAX_WAIT, wait * 2)
+
+        return report_requests.await_report(
+            lambda: self.call("getReport", context, path_values={"reportId": report_id}),
+            max_wait=self.max_wait,
+            too_long=too_long,
+        )
 
     # --- the document -------------------------------------------------------------------
 
@@ -469,7 +414,7 @@ class ReportStream(SPAPIStream):
 
     def _fatal_message(self, report: dict[str, Any], context: Context) -> str:
         """Amazon's reason for a FATAL report: its error document, when there is one."""
-        window = self._describe(self._window_in(context))
+        window = describe(window_in(context))
         message = (
             f"stream '{self.name}' (getReport): Amazon could not build report "
             f"{report['reportId']} ({self.report.report_type}, {window}): FATAL"
@@ -511,24 +456,6 @@ class ReportStream(SPAPIStream):
             if isinstance(properties, dict):
                 properties.update(extra)
         self._write_schema_message()
-
-    def _describe(self, window: QueryWindow | None) -> str:
-        if window is None:
-            return "the present (no data range)"
-        return f"{isoformat(window.start)}..{isoformat(window.end)}"
-
-
-def _refuses_range(exc: SPAPIRequestError) -> bool:
-    """A 400 whose message is about the data range (too long), not another mistake."""
-    if exc.status != HTTPStatus.BAD_REQUEST:
-        return False
-    text = _amazon_message(exc).lower()
-    return "range" in text or "datastarttime" in text or "dataendtime" in text
-
-
-def _amazon_message(exc: SPAPIRequestError) -> str:
-    error = amazon_error(exc.response)
-    return f"{error.code}: {error.message}"
 
 
 def _stream_class(report: ReportType) -> type[ReportStream]:
