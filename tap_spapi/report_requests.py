@@ -15,18 +15,21 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from tap_spapi.client import ACCOUNT_KEY
+from tap_spapi.report_windows import RETENTION, describe
 from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from singer_sdk.helpers.types import Context
+
+    from tap_spapi.report_types import ReportType
     from tap_spapi.windows import QueryWindow
 
 # A snapshot report (no data range) created this recently is still current.
 SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
-# Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
-# states none); getReports looks no further back. This is about documents, not data.
-RETENTION = datetime.timedelta(days=90)
 PENDING = ("IN_QUEUE", "IN_PROGRESS")
 TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
 # getReport polls: the first at once, then waits doubling from 1 s to a minute.
@@ -228,3 +231,90 @@ def await_report(
             raise too_long(report)
         time.sleep(wait)
         wait = min(POLL_MAX_WAIT, wait * 2)
+
+
+class ReportRequests:
+    """Reuse or create, for one report stream: Amazon's list, the book, the log lines.
+
+    `call` is the stream's (`SPAPIStream.call`: its retries, pacing and errors); the
+    run's marketplaces and clock come from the stream too.
+    """
+
+    def __init__(
+        self,
+        report: ReportType,
+        *,
+        call: Callable[..., Any],
+        marketplaces: Callable[[str], list[str]],
+        now: datetime.datetime,
+        range_start: Callable[[Context], datetime.datetime],
+        logger: logging.Logger,
+    ) -> None:
+        self.report = report
+        self.book = RequestBook()
+        self._call = call
+        self._marketplaces = marketplaces
+        self._now = now
+        self._range_start = range_start
+        self._logger = logger
+
+    def ensure(self, partition: Context, windows: Iterable[QueryWindow | None]) -> None:
+        """A report id for each of `windows`: reused if Amazon has one, else created."""
+        self.book.ensure(
+            partition[ACCOUNT_KEY],
+            windows,
+            find=lambda window: self._reusable(partition, window),
+            create=lambda window: self._create(partition, window),
+            reusing=self._say_reused,
+        )
+
+    def _say_reused(self, reused: dict[str, Any], window: QueryWindow | None) -> None:
+        self._logger.info(
+            "Reusing report %s (%s, %s) for %s.",
+            reused["reportId"],
+            self.report.report_type,
+            reused["processingStatus"],
+            describe(window),
+        )
+
+    def _create(self, partition: Context, window: QueryWindow | None) -> str:
+        body: dict[str, Any] = {
+            "reportType": self.report.report_type,
+            "marketplaceIds": self._marketplaces(partition[ACCOUNT_KEY]),
+        }
+        if window is not None:
+            body["dataStartTime"] = isoformat(window.start)
+            body["dataEndTime"] = isoformat(window.end)
+        answer = self._call("createReport", partition, body=body)
+        report_id = str(answer["reportId"])
+        self._logger.info(
+            "Requested report %s (%s) for %s.",
+            report_id,
+            self.report.report_type,
+            describe(window),
+        )
+        return report_id
+
+    def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
+        """An existing report that holds `window`'s data, the most finished first."""
+        account = partition[ACCOUNT_KEY]
+        return reusable(
+            self.book.existing(account, lambda: self._list(partition)),
+            window,
+            marketplaces=self._marketplaces(account),
+            now=self._now,
+        )
+
+    def _list(self, partition: Context) -> Iterator[dict[str, Any]]:
+        """getReports of this type, not failed, created since the range began."""
+        since = search_start(
+            self._now,
+            snapshot=self.report.snapshot,
+            range_start=lambda: self._range_start(partition),
+        )
+        return list_reports(
+            lambda params: self._call("getReports", partition, params=params),
+            report_type=self.report.report_type,
+            marketplaces=self._marketplaces(partition[ACCOUNT_KEY]),
+            since=since,
+        )

@@ -18,6 +18,9 @@ from tap_spapi.windows import QueryWindow, isoformat
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+# Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
+# states none); getReports looks no further back. This is about documents, not data.
+RETENTION = datetime.timedelta(days=90)
 # State key: the longest range (days) createReport accepted after refusing a longer one,
 # for report types whose limit Amazon does not document.
 LONGEST_ACCEPTED = "longest_accepted_range_days"
@@ -87,3 +90,14 @@ def describe(window: QueryWindow | None) -> str:
     if window is None:
         return "the present (no data range)"
     return f"{isoformat(window.start)}..{isoformat(window.end)}"
+
+
+def beyond_retention(stream: str, start: datetime.datetime) -> str:
+    """What the 90-day retention limits when data from before it is asked for: the
+    search for reports to reuse, not the history."""
+    days = RETENTION.days
+    return (
+        f"{stream}: asking for data from {isoformat(start)}. Amazon keeps report documents "
+        f"{days} days and documents no limit on how far back this type's data goes, so "
+        f"nothing older is capped; only the search for reports to reuse looks back {days} days."
+    )

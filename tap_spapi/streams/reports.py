@@ -23,7 +23,6 @@ import datetime
 import functools
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 
@@ -39,14 +38,16 @@ from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.pii import drop_pii
 from tap_spapi.progress import Progress, about, describe_plan
-from tap_spapi.redact import redact, register_secret
-from tap_spapi.report_documents import ReportDocument, error_document_text
-from tap_spapi.report_requests import RETENTION, RequestBook
+from tap_spapi.redact import redact
+from tap_spapi.report_documents import ReportDocument, error_document_text, hide_link
+from tap_spapi.report_requests import ReportRequests, RequestBook
 from tap_spapi.report_types import REPORT_TYPES, ReportType
 from tap_spapi.report_windows import (
     DAY,
     LONGEST_ACCEPTED,
+    RETENTION,
     amazon_message,
+    beyond_retention,
     describe,
     longest_range,
     window_context,
@@ -55,7 +56,6 @@ from tap_spapi.report_windows import (
 from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
-    isoformat,
     range_after_bookmark,
     split_windows,
 )
@@ -152,15 +152,7 @@ class ReportStream(SPAPIStream):
         if needed.start >= now - RETENTION or self._warned_history:
             return
         self._warned_history = True
-        self.logger.warning(
-            "%s: asking for data from %s. Amazon keeps report documents %d days and "
-            "documents no limit on how far back this type's data goes, so nothing older "
-            "is capped; only the search for reports to reuse looks back %d days.",
-            self.name,
-            isoformat(needed.start),
-            RETENTION.days,
-            RETENTION.days,
-        )
+        self.logger.warning(beyond_retention(self.name, needed.start))
 
     _warned_history = False
 
@@ -273,74 +265,26 @@ class ReportStream(SPAPIStream):
     # --- requesting: reuse or create ----------------------------------------------------
 
     @cached_property
+    def _requests(self) -> ReportRequests:
+        return ReportRequests(
+            self.report,
+            call=self.call,
+            marketplaces=self._marketplaces,
+            now=self._tap.run_started_at,  # type: ignore[attr-defined]
+            range_start=lambda partition: range_after_bookmark(self, partition).start,
+            logger=self.logger,
+        )
+
+    @property
     def _book(self) -> RequestBook:
-        return RequestBook()
+        return self._requests.book
 
     def ensure_requested(self, partition: Context, windows: list[QueryWindow | None]) -> None:
         """A report id for each of `windows`: reused if Amazon has one, else created."""
+        self._requests.ensure(partition, windows)
 
-        def reusing(reused: dict[str, Any], window: QueryWindow | None) -> None:
-            self.logger.info(
-                "Reusing report %s (%s, %s) for %s.",
-                reused["reportId"],
-                self.report.report_type,
-                reused["processingStatus"],
-                describe(window),
-            )
-
-        self._book.ensure(
-            partition[ACCOUNT_KEY],
-            windows,
-            find=lambda window: self._reusable(partition, window),
-            create=lambda window: self._create(partition, window),
-            reusing=reusing,
-        )
-
-    def _marketplaces(self, partition: Context) -> list[str]:
-        return list(self._tap.marketplace_ids_of(partition[ACCOUNT_KEY]))  # type: ignore[attr-defined]
-
-    def _create(self, partition: Context, window: QueryWindow | None) -> str:
-        body: dict[str, Any] = {
-            "reportType": self.report.report_type,
-            "marketplaceIds": self._marketplaces(partition),
-        }
-        if window is not None:
-            body["dataStartTime"] = isoformat(window.start)
-            body["dataEndTime"] = isoformat(window.end)
-        answer = self.call("createReport", partition, body=body)
-        report_id = str(answer["reportId"])
-        self.logger.info(
-            "Requested report %s (%s) for %s.",
-            report_id,
-            self.report.report_type,
-            describe(window),
-        )
-        return report_id
-
-    def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
-        """An existing report that holds `window`'s data, the most finished first."""
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
-        return report_requests.reusable(
-            self._book.existing(partition[ACCOUNT_KEY], lambda: self._list_reports(partition)),
-            window,
-            marketplaces=self._marketplaces(partition),
-            now=now,
-        )
-
-    def _list_reports(self, partition: Context) -> Iterator[dict[str, Any]]:
-        """getReports of this type, not failed, created since the range began."""
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
-        since = report_requests.search_start(
-            now,
-            snapshot=self.report.snapshot,
-            range_start=lambda: range_after_bookmark(self, partition).start,
-        )
-        return report_requests.list_reports(
-            lambda params: self.call("getReports", partition, params=params),
-            report_type=self.report.report_type,
-            marketplaces=self._marketplaces(partition),
-            since=since,
-        )
+    def _marketplaces(self, account: str) -> list[str]:
+        return list(self._tap.marketplace_ids_of(account))  # type: ignore[attr-defined]
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -374,11 +318,7 @@ class ReportStream(SPAPIStream):
             path_values={"reportDocumentId": document_id},
             restricted=self.report.restricted,
         )
-        # The link grants access to the document: keep it, and its signature (which is
-        # what urllib3's debug log would show, without the host), out of every log.
-        url = str(document.get("url") or "")
-        register_secret(url)
-        register_secret(urlsplit(url).query)
+        hide_link(document)
         return document
 
     def _rows_of(self, report: dict[str, Any], context: Context) -> Iterator[dict[str, Any]]:
