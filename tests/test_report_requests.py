@@ -50,24 +50,25 @@ def report(
     return entry
 
 
-def test_a_report_of_the_very_same_range_holds_the_window_even_while_building():
+def test_a_report_of_the_very_same_range_holds_the_window_even_while_building() -> None:
     assert holds(report("1", "IN_PROGRESS", created=WINDOW.start), WINDOW)
 
 
-def test_a_finished_report_covering_the_window_holds_it_only_if_created_after_it_ended():
-    wider = {"start": WINDOW.start - DAY, "end": WINDOW.end + DAY}
-    assert holds(report("1", created=WINDOW.end + 2 * DAY, **wider), WINDOW)
-    assert not holds(report("2", created=WINDOW.end - DAY, **wider), WINDOW)
-    assert not holds(report("3", "IN_QUEUE", created=WINDOW.end + 2 * DAY, **wider), WINDOW)
+def test_a_finished_report_covering_the_window_holds_it_only_if_created_after_it_ended() -> None:
+    start, end = WINDOW.start - DAY, WINDOW.end + DAY
+    assert holds(report("1", start=start, end=end, created=WINDOW.end + 2 * DAY), WINDOW)
+    assert not holds(report("2", start=start, end=end, created=WINDOW.end - DAY), WINDOW)
+    building = report("3", "IN_QUEUE", start=start, end=end, created=WINDOW.end + 2 * DAY)
+    assert not holds(building, WINDOW)
 
 
-def test_a_report_missing_part_of_the_window_or_its_range_does_not_hold_it():
+def test_a_report_missing_part_of_the_window_or_its_range_does_not_hold_it() -> None:
     assert not holds(report("1", start=WINDOW.start + DAY), WINDOW)
     assert not holds(report("2", end=WINDOW.end - DAY), WINDOW)
     assert not holds(report("3", start=None), WINDOW)
 
 
-def test_the_most_finished_then_oldest_fitting_report_is_reused():
+def test_the_most_finished_then_oldest_fitting_report_is_reused() -> None:
     reports = [
         report("pending", "IN_PROGRESS", created=WINDOW.start),
         report("newer", created=WINDOW.end + 3 * DAY),
@@ -78,19 +79,19 @@ def test_the_most_finished_then_oldest_fitting_report_is_reused():
     assert chosen["reportId"] == "older"
 
 
-def test_a_report_for_other_marketplaces_is_not_reused():
+def test_a_report_for_other_marketplaces_is_not_reused() -> None:
     reports = [report("1", marketplaces=MARKETPLACES[:1])]
     assert reusable(reports, WINDOW, marketplaces=MARKETPLACES, now=NOW) is None
 
 
-def test_a_snapshot_is_reused_only_while_it_is_recent():
+def test_a_snapshot_is_reused_only_while_it_is_recent() -> None:
     recent = report("recent", start=None, end=None, created=NOW - SNAPSHOT_REUSE / 2)
     stale = report("stale", start=None, end=None, created=NOW - 2 * SNAPSHOT_REUSE)
     assert reusable([stale, recent], None, marketplaces=MARKETPLACES, now=NOW) == recent
     assert reusable([stale], None, marketplaces=MARKETPLACES, now=NOW) is None
 
 
-def test_only_windows_without_a_report_are_requested():
+def test_only_windows_without_a_report_are_requested() -> None:
     later = QueryWindow(WINDOW.end, NOW)
     requested = {request_key("a", WINDOW): "1"}
     assert unrequested("a", [WINDOW, later, None], requested) == [
@@ -100,7 +101,7 @@ def test_only_windows_without_a_report_are_requested():
     assert unrequested("b", [WINDOW], requested) == [(request_key("b", WINDOW), WINDOW)]
 
 
-def test_the_search_looks_back_to_the_range_but_never_past_retention():
+def test_the_search_looks_back_to_the_range_but_never_past_retention() -> None:
     def start() -> datetime.datetime:
         return NOW - 10 * DAY
 
@@ -111,7 +112,7 @@ def test_the_search_looks_back_to_the_range_but_never_past_retention():
     assert search_start(NOW, snapshot=True, range_start=start) == NOW - SNAPSHOT_REUSE
 
 
-def test_the_report_list_follows_page_tokens_alone_and_stops_at_a_repeated_one():
+def test_the_report_list_follows_page_tokens_alone_and_stops_at_a_repeated_one() -> None:
     pages = {
         None: {"reports": [report("1")], "nextToken": "t1"},
         "t1": {"reports": [report("2")], "nextToken": "t2"},
@@ -130,7 +131,7 @@ def test_the_report_list_follows_page_tokens_alone_and_stops_at_a_repeated_one()
     assert asked[1:] == [{"nextToken": "t1"}, {"nextToken": "t2"}]
 
 
-def test_the_book_reuses_what_amazon_has_and_creates_the_rest_once():
+def test_the_book_reuses_what_amazon_has_and_creates_the_rest_once() -> None:
     book = RequestBook()
     later = QueryWindow(WINDOW.end, NOW)
     created: list[QueryWindow | None] = []
@@ -158,12 +159,17 @@ def test_the_book_reuses_what_amazon_has_and_creates_the_rest_once():
     assert book.unrequested("a", [WINDOW, later, None]) == 1
 
 
-def test_the_book_plans_and_lists_once_per_account():
+def test_the_book_plans_and_lists_once_per_account() -> None:
     book = RequestBook()
     plans: list[str] = []
     assert book.planned("a") == []
+
+    def plan() -> list[QueryWindow | None]:
+        plans.append("a")
+        return [WINDOW]
+
     for _ in range(2):
-        assert book.windows_of("a", lambda: plans.append("a") or [WINDOW]) == [WINDOW]
+        assert book.windows_of("a", plan) == [WINDOW]
     assert plans == ["a"]
     assert book.planned("a") == [WINDOW]
     listings = iter([[report("1")], [report("2")]])
@@ -171,13 +177,13 @@ def test_the_book_plans_and_lists_once_per_account():
 
 
 @pytest.mark.parametrize("status", ["DONE", "CANCELLED", "FATAL"])
-def test_polling_stops_at_a_terminal_status(status):
+def test_polling_stops_at_a_terminal_status(status: str) -> None:
     answers = iter([{"processingStatus": status}])
     result = await_report(lambda: next(answers), max_wait=60.0, too_long=RuntimeError)
     assert result == {"processingStatus": status}
 
 
-def test_polling_gives_up_before_waiting_past_the_limit():
+def test_polling_gives_up_before_waiting_past_the_limit() -> None:
     class TooLongError(Exception):
         pass
 

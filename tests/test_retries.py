@@ -54,7 +54,7 @@ def iter_waits() -> Any:
         yield 0.0
 
 
-def test_the_set_we_retry_is_the_one_the_sdk_decorator_retries():
+def test_the_set_we_retry_is_the_one_the_sdk_decorator_retries() -> None:
     members = [
         cls("x") if cls is not RetriableAPIError else cls("x", None) for cls in SDK_RETRIABLE
     ]
@@ -66,7 +66,7 @@ def test_the_set_we_retry_is_the_one_the_sdk_decorator_retries():
         assert not sdk_retries(outside)
 
 
-def test_waits_of_each_loop_are_parameters_of_the_one_policy():
+def test_waits_of_each_loop_are_parameters_of_the_one_policy() -> None:
     assert [LWA_RETRIES.fault_wait(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
     assert [RDT_RETRIES.fault_wait(n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 10.0]
     downloads = RetryPolicy(max_faults=8).with_waits(jitter=False)
@@ -75,7 +75,7 @@ def test_waits_of_each_loop_are_parameters_of_the_one_policy():
     assert all(2.0 <= jittered.fault_wait(3) <= 4.0 for _ in range(50))
 
 
-def test_a_call_is_retried_until_it_answers():
+def test_a_call_is_retried_until_it_answers() -> None:
     faults = iter([TransientFault("HTTP 500"), TransientFault("HTTP 429")])
 
     def attempt() -> str:
@@ -87,7 +87,7 @@ def test_a_call_is_retried_until_it_answers():
     assert QUICK.call(attempt, explain=RuntimeError) == "token"
 
 
-def test_a_call_that_keeps_failing_raises_the_explained_error_after_max_faults():
+def test_a_call_that_keeps_failing_raises_the_explained_error_after_max_faults() -> None:
     tries: list[int] = []
 
     def attempt() -> str:
@@ -100,7 +100,7 @@ def test_a_call_that_keeps_failing_raises_the_explained_error_after_max_faults()
     assert isinstance(raised.value.__cause__, TransientFault)
 
 
-def test_an_error_that_is_not_a_fault_is_not_retried():
+def test_an_error_that_is_not_a_fault_is_not_retried() -> None:
     tries: list[int] = []
 
     def attempt() -> str:
@@ -112,7 +112,7 @@ def test_an_error_that_is_not_a_fault_is_not_retried():
     assert tries == [1]
 
 
-def test_attempts_resume_a_generator_that_broke_off():
+def test_attempts_resume_a_generator_that_broke_off() -> None:
     breaks = iter([2, 4])
     waits: list[float] = []
 
@@ -134,7 +134,7 @@ def test_attempts_resume_a_generator_that_broke_off():
     assert waits == [0.001, 0.001]
 
 
-def test_throttles_are_bounded_by_time_alone_and_denials_by_their_own_count():
+def test_throttles_are_bounded_by_time_alone_and_denials_by_their_own_count() -> None:
     budget = RetryPolicy(max_faults=0).budget(refill_seconds=lambda _e: 2.0)
     budget.reset()
     throttled = ThrottledError("429", None)
@@ -148,7 +148,7 @@ def test_throttles_are_bounded_by_time_alone_and_denials_by_their_own_count():
     assert budget.gave_up_because == "still refused"
 
 
-def test_a_fault_before_the_endpoint_ever_answered_gives_up_after_short_waits():
+def test_a_fault_before_the_endpoint_ever_answered_gives_up_after_short_waits() -> None:
     policy = RetryPolicy(max_faults=8)
     budget = policy.budget(endpoint_answered=lambda _e: False)
     budget.reset()
