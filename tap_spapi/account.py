@@ -7,7 +7,6 @@ per run by the tap.
 
 from __future__ import annotations
 
-import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,12 +19,14 @@ from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
 from tap_spapi.regions import LWA_TOKEN_URL, REGIONS
+from tap_spapi.retries import RetryPolicy, TransientFault
 from tap_spapi.transport import PacedAdapter, paced_session
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-RDT_ATTEMPTS = 5
+# Five attempts, 2 s, 4 s, 8 s and 10 s apart (the Tokens API's plan refills at 1/s).
+RDT_RETRIES = RetryPolicy(max_faults=4, first_wait=2.0, max_wait=10.0, jitter=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,21 +156,27 @@ class Account:
         """POST createRestrictedDataToken, retrying throttles and server faults."""
         operation = self.catalog[RestrictedDataTokens.OPERATION]
         url = self.base_url + operation.path
-        response: requests.Response | None = None
-        for attempt in range(RDT_ATTEMPTS):
-            if attempt:
-                time.sleep(min(2.0**attempt, 10.0))
+        last: list[requests.Response] = []  # Amazon's last answer, for the message
+
+        def attempt() -> requests.Response:
             try:
                 response = self._rdt_session.post(
                     url,
                     json={"restrictedResources": resources},
                     timeout=self.settings.request_timeout,
                 )
-            except requests.RequestException:
-                continue
-            if response.status_code == 200:
-                return response
-            if response.status_code != 429 and response.status_code < 500:
-                break
-        problem = amazon_error(response).describe() if response is not None else "no response"
-        raise AuthError(f"account '{self.name}': createRestrictedDataToken failed: {problem}")
+            except requests.RequestException as exc:
+                raise TransientFault(type(exc).__name__) from exc
+            last[:] = [response]
+            if response.status_code == 429 or response.status_code >= 500:
+                raise TransientFault(response.status_code)
+            return response
+
+        def failed(_fault: BaseException | None = None) -> AuthError:
+            problem = amazon_error(last[0]).describe() if last else "no response"
+            return AuthError(f"account '{self.name}': createRestrictedDataToken failed: {problem}")
+
+        response = RDT_RETRIES.call(attempt, explain=failed)
+        if response.status_code != 200:
+            raise failed()
+        return response

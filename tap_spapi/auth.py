@@ -21,6 +21,7 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_spapi.errors import AuthError
 from tap_spapi.redact import register_secret
+from tap_spapi.retries import RetryPolicy, TransientFault
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 # just before expiry is not sent with a token that dies in flight (Amazon's own Python
 # client uses 30 s; a minute also covers clock skew and slow retries).
 EXPIRY_MARGIN_SECONDS = 60.0
-LWA_ATTEMPTS = 4
+# LWA has no usage plan to pace by: four attempts, 2 s, 4 s and 8 s apart.
+LWA_RETRIES = RetryPolicy(max_faults=3, first_wait=2.0, max_wait=10.0, jitter=False)
 ACCESS_TOKEN_HEADER = "x-amz-access-token"
 
 # LWA error codes and the setting a user should look at for each.
@@ -48,6 +50,10 @@ _LWA_ERROR_HINTS = {
     "invalid_request": "the token request was malformed",
     "access_denied": "the selling partner denied access",
 }
+
+
+def _lwa_failed(fault: BaseException) -> AuthError:
+    return AuthError(f"Login with Amazon token request failed: {fault}")
 
 
 @dataclass
@@ -106,24 +112,20 @@ class LwaTokenManager:
             return False
 
     def _fetch(self) -> _CachedToken:
-        last_problem = ""
-        for attempt in range(LWA_ATTEMPTS):
-            if attempt:
-                time.sleep(min(2.0**attempt, 10.0))
-            try:
-                response = self._session.post(
-                    self._token_url, data=self._grant, timeout=self._timeout
-                )
-            except requests.RequestException as exc:
-                last_problem = f"{type(exc).__name__} talking to {self._token_url}"
-                continue
-            finally:
-                self.requests_made += 1
-            if response.status_code >= 500 or response.status_code == 429:
-                last_problem = f"HTTP {response.status_code} from {self._token_url}"
-                continue
-            return self._parse(response)
-        raise AuthError(f"Login with Amazon token request failed: {last_problem}")
+        response = LWA_RETRIES.call(self._attempt, explain=_lwa_failed)
+        return self._parse(response)
+
+    def _attempt(self) -> requests.Response:
+        """One token request; a dropped connection, 5xx or 429 is worth another."""
+        try:
+            response = self._session.post(self._token_url, data=self._grant, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise TransientFault(f"{type(exc).__name__} talking to {self._token_url}") from exc
+        finally:
+            self.requests_made += 1
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientFault(f"HTTP {response.status_code} from {self._token_url}")
+        return response
 
     def _parse(self, response: requests.Response) -> _CachedToken:
         try:

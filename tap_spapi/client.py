@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.resources
-import logging
 import threading
 from collections import deque
 from functools import cached_property
@@ -31,15 +30,18 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_spapi.account import amazon_error
 from tap_spapi.concurrency import context_key
-from tap_spapi.errors import AccountUnavailableError, EndpointUnreachableError, TapSpapiError
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.operations import load_catalog
 from tap_spapi.redact import redact
 from tap_spapi.retries import (
     DeniedError,
     ExpiredTokenError,
     NotJSONError,
+    RequestRetries,
     RetryBudget,
+    RetryPolicy,
     ThrottledError,
+    waits,
 )
 from tap_spapi.roles import missing_role_hint
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
@@ -166,10 +168,6 @@ class AccessDeniedError(SPAPIRequestError):
     """403 Unauthorized still, after the retries a transient refusal gets."""
 
 
-class RetriesExhaustedError(TapSpapiError):
-    """A request kept failing with retriable faults until `max_retries`/`max_retry_seconds`."""
-
-
 class SPAPIStream(RESTStream[str]):
     """A stream backed by one SP-API operation."""
 
@@ -181,7 +179,6 @@ class SPAPIStream(RESTStream[str]):
     #: the account's worker pool while the main thread emits (see concurrency.py).
     prefetch: ClassVar[bool] = False
     records_jsonpath = "$.payload[*]"
-    extra_retry_statuses: ClassVar[list[int]] = [HTTPStatus.TOO_MANY_REQUESTS]  # type: ignore[misc]
     #: Key (or replication key) fields the stream adds itself in `post_process`.
     derived_keys: ClassVar[tuple[str, ...]] = ()
     #: Top-level fields holding buyer PII: dropped from schema and records unless
@@ -666,132 +663,40 @@ class SPAPIStream(RESTStream[str]):
                     f"without '{field}', which the stream is keyed or bookmarked by"
                 )
 
-    # --- retries ------------------------------------------------------------------
+    # --- retries: singer-sdk's hooks, delegating to the one policy (retries.py) --------
+
+    @cached_property
+    def retries(self) -> RequestRetries:
+        """This stream's SP-API calls under the one retry policy (see retries.py)."""
+        policy = RetryPolicy(
+            max_faults=int(self.config.get("max_retries", 8)),
+            max_seconds=int(self.config.get("max_retry_seconds", 900)),
+        )
+        return RequestRetries(
+            policy,
+            stream=self.name,
+            account_named=lambda name: self.account_for({ACCOUNT_KEY: name}),
+            operation_called=self._operation_called,
+            refused=AccessDeniedError,
+            logger=self.logger,
+        )
 
     def backoff_max_tries(self) -> int:
         """First attempt plus setting `max_retries` (faults other than 429s, see retries.py)."""
-        return int(self.config.get("max_retries", 8)) + 1
-
-    def retry_budget(self) -> RetryBudget:
-        """A new budget for one request function (see retries.py)."""
-        return RetryBudget(
-            max_faults=self.backoff_max_tries() - 1,
-            refill_seconds=self._refill_seconds,
-            endpoint_answered=self._endpoint_answered,
-        )
+        return self.retries.policy.max_faults + 1
 
     def request_decorator(self, func: Any) -> Any:
-        """singer-sdk's backoff decorator, with our policy: 429s bounded by
-        `max_retry_seconds` alone, other faults also by `max_retries`, and a request
-        that gives up raised as one line saying why."""
-        import backoff
-
-        budget = self.retry_budget()
-        tried: dict[str, float] = {}
-        retrying = backoff.on_exception(
-            functools.partial(self.backoff_wait_generator, budget),
-            (
-                ConnectionResetError,
-                RetriableAPIError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
-            max_tries=None,
-            max_time=int(self.config.get("max_retry_seconds", 900)),
-            giveup=budget.gives_up,
-            on_backoff=self.backoff_handler,
-            on_giveup=lambda details: tried.update(
-                tries=details.get("tries") or 0, elapsed=details.get("elapsed") or 0.0
-            ),
-            jitter=None,
-            logger=None,
-        )(func)
-
-        @functools.wraps(func)
-        def request_or_explain(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return retrying(*args, **kwargs)
-            except (RetriableAPIError, requests.RequestException, ConnectionResetError) as exc:
-                spent = f"{tried.get('tries', 1):.0f} attempts in {tried.get('elapsed', 0):.0f} s"
-                raise self._gave_up(exc, budget, spent) from exc
-
-        return request_or_explain
-
-    def _gave_up(self, exc: Exception, budget: RetryBudget, spent: str) -> TapSpapiError:
-        """The error a request that stopped retrying raises: what it means, in one line."""
-        response = getattr(exc, "response", None)
-        if isinstance(exc, DeniedError) and response is not None:
-            return AccessDeniedError(f"{exc} (still refused after {spent})", response)
-        if budget.gave_up_because == "never answered":
-            return EndpointUnreachableError(self._unreachable_message(exc, spent))
-        if isinstance(exc, RetriableAPIError):
-            return RetriesExhaustedError(f"{exc} (gave up retrying after {spent})")
-        operation = self._operation_called(getattr(exc, "request", None))
-        message = f"stream '{self.name}' ({operation}): {type(exc).__name__}"
-        return RetriesExhaustedError(f"{message} (gave up retrying after {spent})")
-
-    def _unreachable_message(self, exc: Exception, spent: str) -> str:
-        request = getattr(exc, "request", None) or getattr(
-            getattr(exc, "response", None), "request", None
+        """singer-sdk's backoff decorator, with our policy (retries.py)."""
+        return self.retries.decorate(
+            func, wait_gen=self.backoff_wait_generator, on_backoff=self.backoff_handler
         )
-        account = self.account_for({ACCOUNT_KEY: getattr(request, "spapi_account", None)})
-        where = urlsplit(account.base_url)
-        setting = "api_url" if account.settings.api_url else f"region '{account.settings.region}'"
-        problem = (
-            "answers, but not with JSON"
-            if isinstance(exc, NotJSONError)
-            else f"does not answer ({type(exc).__name__})"
-        )
-        return (
-            f"the SP-API endpoint {where.scheme}://{where.netloc} {problem} after {spent}; "
-            f"check setting {setting}"
-        )
-
-    def _refill_seconds(self, exception: BaseException) -> float:
-        """Seconds one token of the failed request's plan takes to come back."""
-        response = getattr(exception, "response", None)
-        assert isinstance(response, requests.Response)  # a 429 always has one
-        account = self._account_of(response)
-        return 1.0 / account.limiter.plan(self._operation_of(response)).rate
-
-    def _endpoint_answered(self, exception: BaseException) -> bool:
-        request = getattr(exception, "request", None)
-        response = getattr(exception, "response", None)
-        name = getattr(request, "spapi_account", None) or getattr(
-            getattr(response, "request", None), "spapi_account", None
-        )
-        if name is None:
-            return True  # not an SP-API request (a document download): no endpoint to prove
-        return self._tap.account_named(name).adapter.answered  # type: ignore[attr-defined]
 
     def backoff_wait_generator(
         self, budget: RetryBudget | None = None
     ) -> Generator[float, Any, None]:
-        """How long to wait before retrying, chosen by what went wrong (retries.py).
-
-        backoff starts one generator per request; the budget starts afresh with it.
-        """
-        budget = budget or self.retry_budget()
-        budget.reset()
-        return self.backoff_runtime(value=budget.wait_for)
+        """How long to wait before retrying, chosen by what went wrong (retries.py)."""
+        return waits(budget or self.retries.budget())
 
     def backoff_handler(self, details: Details) -> None:
-        """Log each retry once, at WARNING (a 429 at INFO): a retry is expected, not an
-        error. The wait includes the one the usage plan's pacing adds to backoff's."""
-        exception = details.get("exception")
-        wait = float(details.get("wait") or 0.0)
-        response = getattr(exception, "response", None)
-        if response is not None and getattr(response.request, "spapi_account", None):
-            limiter = self._account_of(response).limiter
-            wait = max(wait, limiter.seconds_for(self._operation_of(response), 1))
-        level = logging.INFO if isinstance(exception, ThrottledError) else logging.WARNING
-        self.logger.log(
-            level,
-            "Retrying %s in %.1f s after attempt %d: %s",
-            self._operation_of(response) if response is not None else self.operation_id,
-            wait,
-            details.get("tries"),
-            redact(str(exception) or type(exception).__name__),
-        )
+        """Log each retry once (retries.py)."""
+        self.retries.log_retry(details)

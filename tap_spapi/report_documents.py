@@ -1,4 +1,5 @@
-"""Reading a report document: the pre-signed download, gunzip, decoding, TSV, types.
+"""Reading a report document: the pre-signed download (resumed after a break), gunzip,
+decoding, TSV, types.
 
 Everything streams: bytes come off the socket into `gzip`, through a text decoder into
 the `csv` reader, one row at a time, so a report of any size is read in constant
@@ -15,16 +16,25 @@ import datetime
 import gzip
 import io
 import logging
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from tap_spapi.errors import TapSpapiError
+from tap_spapi.redact import redact, register_secret
+from tap_spapi.retries import RetriesExhaustedError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
-    import requests
+    from collections.abc import Callable, Iterator, Mapping
 
     from tap_spapi.report_types import Kind, ReportType
+    from tap_spapi.retries import RetryPolicy
 
 LOGGER = logging.getLogger("tap-spapi")
 DEFAULT_ENCODING = "utf-8"
@@ -33,6 +43,25 @@ JAVA_CHARSETS = {"windows-31j": "cp932", "x-sjis": "shift_jis", "ms932": "cp932"
 # Date forms seen in Amazon flat files besides ISO 8601 (`2026-01-02T03:04:05+00:00`).
 DATE_FORMATS = ("%d-%b-%Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y", "%d/%m/%Y")
 TRUE, FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
+# A download that broke off: read the document again (it does not change).
+DOWNLOAD_FAULTS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+    OSError,
+)
+# What the storage answers when a pre-signed link has expired (S3: 403 AccessDenied).
+EXPIRED_LINK = frozenset({HTTPStatus.FORBIDDEN, HTTPStatus.BAD_REQUEST})
+
+
+class DocumentFaultError(TapSpapiError):
+    """The document download answered with an error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def charset_of(content_type: str | None) -> str:
@@ -187,3 +216,102 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "date-time": parse_datetime,
     "boolean": parse_bool,
 }
+
+
+@dataclass
+class ReportDocument:
+    """One report's document, read to its last row however often the download breaks.
+
+    The document does not change, so a new download skips the rows already emitted.
+    """
+
+    report: ReportType
+    stream: str
+    report_id: str
+    #: getReportDocument: the document's description with a fresh pre-signed `url`.
+    link: Callable[[], Mapping[str, Any]]
+    session: requests.Session
+    timeout: float
+    #: Faults and waits of a download (see `ReportStream.download_policy`).
+    policy: RetryPolicy
+    unknown_columns: Callable[[list[str]], None]
+    logger: logging.Logger = LOGGER
+
+    @property
+    def where(self) -> str:
+        """`stream 'x' (report 123)`, for messages."""
+        return f"stream '{self.stream}' (report {self.report_id})"
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The document's rows as typed records, each once."""
+        document = self.link()
+        emitted = 0
+        link_expired = False
+        retried = (DocumentFaultError, *DOWNLOAD_FAULTS)
+        for attempt in self.policy.attempts(
+            retried, on_backoff=self._say_retry, explain=self._gave_up
+        ):
+            if link_expired:
+                # A fresh link after the wait, not before it: the wait may outlast a
+                # link's lifetime (5 minutes at Amazon).
+                document = self.link()
+                link_expired = False
+            with attempt:
+                try:
+                    for index, row in enumerate(self._download(document)):
+                        if index >= emitted:
+                            emitted += 1
+                            yield row
+                except DocumentFaultError as exc:
+                    link_expired = exc.status in EXPIRED_LINK
+                    raise
+
+    def _download(self, document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Rows of the document at its pre-signed URL (no SP-API auth: not an SP-API call)."""
+        response = self.session.get(document["url"], stream=True, timeout=self.timeout)
+        with response:
+            if response.status_code != HTTPStatus.OK:
+                raise DocumentFaultError(
+                    f"{self.where}: the document download answered HTTP "
+                    f"{response.status_code}: {response.text[:200]!r}",
+                    response.status_code,
+                )
+            gzipped = document.get("compressionAlgorithm") == "GZIP"
+            with text_of(response, gzipped=gzipped) as text:
+                yield from TypedRows(self.report, self.where, self.unknown_columns).rows(text)
+
+    def _say_retry(self, details: Mapping[str, Any]) -> None:
+        self.logger.warning(
+            "Report document download broke off (%s); reading it again in %.0f s.",
+            _described(details["exception"]),
+            details["wait"],
+        )
+
+    def _gave_up(self, exc: BaseException) -> Exception:
+        return RetriesExhaustedError(
+            f"stream '{self.stream}' (report document download): {_described(exc)} "
+            "(gave up retrying)"
+        )
+
+
+def _described(exc: BaseException) -> str:
+    return redact(str(exc) or type(exc).__name__)
+
+
+def error_document_text(
+    session: requests.Session, document: Mapping[str, Any], timeout: float
+) -> str:
+    """The text of a FATAL report's error document (small: read whole, not streamed)."""
+    response = session.get(document["url"], timeout=timeout)
+    body = response.content
+    if document.get("compressionAlgorithm") == "GZIP":
+        body = gzip.decompress(body)
+    return body.decode("utf-8", errors="replace").strip()
+
+
+def hide_link(document: Mapping[str, Any]) -> None:
+    """Keep a document's pre-signed link out of every log: it grants access to the
+    document, and so does its signature (what urllib3's debug log shows, without host)."""
+    url = str(document.get("url") or "")
+    register_secret(url)
+    register_secret(urlsplit(url).query)

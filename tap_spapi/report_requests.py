@@ -1,0 +1,320 @@
+"""Reuse or create: which report of Amazon's list serves a window, and which windows
+still need one.
+
+createReport's plan is the scarce one (one a minute), so before creating a report the
+stream looks for one Amazon already has (getReports, once per account and type): one
+of its own from an earlier, interrupted run, or a DONE report covering the window
+(Amazon's schedules make many). These are plain functions of Amazon's report list, so
+the decision is tested without a server; the stream does the calls.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from tap_spapi.client import ACCOUNT_KEY
+from tap_spapi.report_windows import RETENTION, describe
+from tap_spapi.windows import isoformat
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_spapi.report_types import ReportType
+    from tap_spapi.windows import QueryWindow
+
+# A snapshot report (no data range) created this recently is still current.
+SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
+PENDING = ("IN_QUEUE", "IN_PROGRESS")
+TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
+# getReport polls: the first at once, then waits doubling from 1 s to a minute.
+POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
+
+#: (account, window start, window end): one report per key and run.
+RequestKey = tuple[str, str, str]
+
+
+def request_key(account: str, window: QueryWindow | None) -> RequestKey:
+    """The key of `account`'s report for `window` (None: a snapshot)."""
+    if window is None:
+        return account, "", ""
+    return account, isoformat(window.start), isoformat(window.end)
+
+
+def unrequested(
+    account: str, windows: Iterable[QueryWindow | None], requested: Mapping[RequestKey, str]
+) -> list[tuple[RequestKey, QueryWindow | None]]:
+    """The windows (with their keys) that have no report id yet this run, in order."""
+    keyed = [(request_key(account, window), window) for window in windows]
+    return [(key, window) for key, window in keyed if key not in requested]
+
+
+def _instant(value: Any) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def holds(report: Mapping[str, Any], window: QueryWindow) -> bool:
+    """Whether `report` holds all of `window`'s data: the very same range (one of ours,
+    maybe still building), or a finished report covering it that was created after
+    the window ended (so it saw all of the window's data)."""
+    start, end = _instant(report.get("dataStartTime")), _instant(report.get("dataEndTime"))
+    if start is None or end is None:
+        return False
+    if start == window.start and end == window.end:
+        return True
+    created = _instant(report.get("createdTime"))
+    return (
+        report.get("processingStatus") == "DONE"
+        and start <= window.start
+        and end >= window.end
+        and created is not None
+        and created >= window.end
+    )
+
+
+def reusable(
+    reports: Iterable[dict[str, Any]],
+    window: QueryWindow | None,
+    *,
+    marketplaces: Iterable[str],
+    now: datetime.datetime,
+) -> dict[str, Any] | None:
+    """The report of `reports` that holds `window`'s data for exactly `marketplaces`,
+    the most finished first, then the oldest; None if none does.
+
+    A snapshot (`window` None) is reused while it is younger than `SNAPSHOT_REUSE`.
+    """
+    wanted = sorted(marketplaces)
+    fitting = []
+    for report in reports:
+        if sorted(report.get("marketplaceIds") or []) != wanted:
+            continue
+        if window is None:
+            created = _instant(report.get("createdTime"))
+            if created is not None and created >= now - SNAPSHOT_REUSE:
+                fitting.append(report)
+        elif holds(report, window):
+            fitting.append(report)
+    fitting.sort(key=lambda r: (r["processingStatus"] != "DONE", r.get("createdTime") or ""))
+    return fitting[0] if fitting else None
+
+
+def search_start(
+    now: datetime.datetime, *, snapshot: bool, range_start: Callable[[], datetime.datetime]
+) -> datetime.datetime:
+    """How far back getReports looks: a snapshot's reuse period, else the start of the
+    range still to read, but never past the documents' retention."""
+    if snapshot:
+        return now - SNAPSHOT_REUSE
+    return max(now - RETENTION, range_start())
+
+
+def list_reports(
+    page: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    report_type: str,
+    marketplaces: Iterable[str],
+    since: datetime.datetime,
+) -> Iterator[dict[str, Any]]:
+    """Amazon's reports of `report_type` not failed, created since `since`; `page`
+    calls getReports with the query parameters it is given."""
+    params: dict[str, Any] = {
+        "reportTypes": report_type,
+        "processingStatuses": ",".join(["DONE", *PENDING]),
+        "marketplaceIds": ",".join(marketplaces),
+        "pageSize": 100,
+        "createdSince": isoformat(since),
+    }
+    seen: set[str] = set()
+    while True:
+        answer = page(params)
+        yield from answer.get("reports") or []
+        token = answer.get("nextToken")
+        if not token or token in seen:
+            return
+        seen.add(token)
+        params = {"nextToken": token}  # Amazon: the token must be the only parameter
+
+
+class RequestBook:
+    """One report stream's requests this run: each account's windows (planned once),
+    the report id of each window, and the reports Amazon listed per account.
+
+    Shared by the stream and the worker that requests its first reports ahead; one
+    re-entrant lock, because planning a window range may request a probe report.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._windows: dict[str, list[QueryWindow | None]] = {}
+        self._requested: dict[RequestKey, str] = {}
+        self._existing: dict[str, list[dict[str, Any]]] = {}
+
+    def windows_of(
+        self, account: str, plan: Callable[[], list[QueryWindow | None]]
+    ) -> list[QueryWindow | None]:
+        """`account`'s windows, `plan`ned on the first ask (the bookmark moves later)."""
+        with self.lock:
+            if account not in self._windows:
+                self._windows[account] = plan()
+            return self._windows[account]
+
+    def planned(self, account: str) -> list[QueryWindow | None]:
+        """`account`'s windows if planned already, else none (planning asks Amazon)."""
+        with self.lock:
+            return list(self._windows.get(account) or [])
+
+    def unrequested(self, account: str, windows: Iterable[QueryWindow | None]) -> int:
+        """How many of `windows` have no report yet."""
+        with self.lock:
+            return len(unrequested(account, windows, self._requested))
+
+    def report_id(self, account: str, window: QueryWindow | None) -> str:
+        """The report requested (or reused) for `window`."""
+        return self._requested[request_key(account, window)]
+
+    def existing(
+        self, account: str, listed: Callable[[], Iterable[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """The reports Amazon has for `account`, `listed` once per run."""
+        with self.lock:
+            if account not in self._existing:
+                self._existing[account] = list(listed())
+            return self._existing[account]
+
+    def ensure(
+        self,
+        account: str,
+        windows: Iterable[QueryWindow | None],
+        *,
+        find: Callable[[QueryWindow | None], dict[str, Any] | None],
+        create: Callable[[QueryWindow | None], str],
+        reusing: Callable[[dict[str, Any], QueryWindow | None], None],
+    ) -> None:
+        """A report id for each of `windows`: one Amazon has (`find`), else `create`d."""
+        with self.lock:
+            for key, window in unrequested(account, windows, self._requested):
+                reused = find(window)
+                if reused is not None:
+                    reusing(reused, window)
+                    self._requested[key] = reused["reportId"]
+                else:
+                    self._requested[key] = create(window)
+
+
+def await_report(
+    poll: Callable[[], dict[str, Any]],
+    *,
+    max_wait: float,
+    too_long: Callable[[dict[str, Any]], Exception],
+) -> dict[str, Any]:
+    """`poll` (getReport) until the report is DONE, CANCELLED or FATAL: the first poll at
+    once, then waits doubling from 1 s to a minute; `too_long` past `max_wait` s."""
+    started = time.monotonic()
+    wait = POLL_FIRST_WAIT
+    while True:
+        report = poll()
+        if report.get("processingStatus") in TERMINAL:
+            return report
+        if time.monotonic() - started + wait > max_wait:
+            raise too_long(report)
+        time.sleep(wait)
+        wait = min(POLL_MAX_WAIT, wait * 2)
+
+
+class ReportRequests:
+    """Reuse or create, for one report stream: Amazon's list, the book, the log lines.
+
+    `call` is the stream's (`SPAPIStream.call`: its retries, pacing and errors); the
+    run's marketplaces and clock come from the stream too.
+    """
+
+    def __init__(
+        self,
+        report: ReportType,
+        *,
+        call: Callable[..., Any],
+        marketplaces: Callable[[str], list[str]],
+        now: datetime.datetime,
+        range_start: Callable[[Context], datetime.datetime],
+        logger: logging.Logger,
+    ) -> None:
+        self.report = report
+        self.book = RequestBook()
+        self._call = call
+        self._marketplaces = marketplaces
+        self._now = now
+        self._range_start = range_start
+        self._logger = logger
+
+    def ensure(self, partition: Context, windows: Iterable[QueryWindow | None]) -> None:
+        """A report id for each of `windows`: reused if Amazon has one, else created."""
+        self.book.ensure(
+            partition[ACCOUNT_KEY],
+            windows,
+            find=lambda window: self._reusable(partition, window),
+            create=lambda window: self._create(partition, window),
+            reusing=self._say_reused,
+        )
+
+    def _say_reused(self, reused: dict[str, Any], window: QueryWindow | None) -> None:
+        self._logger.info(
+            "Reusing report %s (%s, %s) for %s.",
+            reused["reportId"],
+            self.report.report_type,
+            reused["processingStatus"],
+            describe(window),
+        )
+
+    def _create(self, partition: Context, window: QueryWindow | None) -> str:
+        body: dict[str, Any] = {
+            "reportType": self.report.report_type,
+            "marketplaceIds": self._marketplaces(partition[ACCOUNT_KEY]),
+        }
+        if window is not None:
+            body["dataStartTime"] = isoformat(window.start)
+            body["dataEndTime"] = isoformat(window.end)
+        answer = self._call("createReport", partition, body=body)
+        report_id = str(answer["reportId"])
+        self._logger.info(
+            "Requested report %s (%s) for %s.",
+            report_id,
+            self.report.report_type,
+            describe(window),
+        )
+        return report_id
+
+    def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
+        """An existing report that holds `window`'s data, the most finished first."""
+        account = partition[ACCOUNT_KEY]
+        return reusable(
+            self.book.existing(account, lambda: self._list(partition)),
+            window,
+            marketplaces=self._marketplaces(account),
+            now=self._now,
+        )
+
+    def _list(self, partition: Context) -> Iterator[dict[str, Any]]:
+        """getReports of this type, not failed, created since the range began."""
+        since = search_start(
+            self._now,
+            snapshot=self.report.snapshot,
+            range_start=lambda: self._range_start(partition),
+        )
+        return list_reports(
+            lambda params: self._call("getReports", partition, params=params),
+            report_type=self.report.report_type,
+            marketplaces=self._marketplaces(partition[ACCOUNT_KEY]),
+            since=since,
+        )
