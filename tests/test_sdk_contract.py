@@ -87,13 +87,15 @@ def test_jsonpath_paginator_keeps_its_path_as_underscore_jsonpath() -> None:
     assert JSONPathPaginator("$.payload.NextToken")._jsonpath == "$.payload.NextToken"
 
 
-def test_write_state_message_writes_once_until_marked_unflushed(tap: TapSpapi) -> None:
+def test_write_state_message_writes_once_until_marked_unflushed(
+    tap: TapSpapi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`save_bookmark` sets `state_manager.is_flushed = False` and calls
     `_write_state_message()`, so a window's bookmark is on stdout before the next window."""
     stream = a_stream(tap)
     assert isinstance(stream.state_manager, StreamStateManager)
     written: list[dict[str, Any]] = []
-    tap.state_writer.write_state = written.append  # type: ignore[method-assign]
+    monkeypatch.setattr(tap.state_writer, "write_state", written.append)
     stream.state_manager.is_flushed = False
     stream._write_state_message()
     stream._write_state_message()
@@ -101,12 +103,14 @@ def test_write_state_message_writes_once_until_marked_unflushed(tap: TapSpapi) -
     assert stream.state_manager.is_flushed is True
 
 
-def test_write_schema_message_sends_each_map_s_transformed_schema(tap: TapSpapi) -> None:
+def test_write_schema_message_sends_each_map_s_transformed_schema(
+    tap: TapSpapi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A report with columns the tap does not know widens `stream_map.transformed_schema`
     in place and re-sends the SCHEMA with `_write_schema_message()`."""
     stream = a_stream(tap)
     sent: list[Any] = []
-    tap.write_message = sent.append  # type: ignore[method-assign]
+    monkeypatch.setattr(tap, "write_message", sent.append)
     for stream_map in stream.stream_maps:
         stream_map.transformed_schema["properties"]["x_contract_column"] = {"type": ["string"]}
     stream._write_schema_message()
