@@ -15,13 +15,13 @@ all: test
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev
+	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev --group orchestrate
 	touch $@
 
 $(MELTANO_VENV)/.installed:
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==4.4.1"
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==4.4.1"
 	touch $@
 
 ## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
@@ -36,7 +36,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks
+	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks orchestrate
 
 unit: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest
