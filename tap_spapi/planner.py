@@ -8,10 +8,13 @@ like the start line, it counts from the usage plan the tap would start with (the
 model's, or `rate_limit_overrides`). First runs are what a shard plan must fit: later
 runs ask one window per report type.
 
-Accounts of a shard are read `max_parallel_accounts` at a time, each on its own usage
-plans, so a shard takes its slowest account per wave of accounts, stretched by the
-CPU the accounts in flight share (measured: 16 accounts in 1.18x the time of one and
-64 in 1.6x on a 2-core machine), plus a fixed start-up (Meltano, the tap, discovery).
+Each account has its own usage plans, but a report stream requests an account's first
+reports while holding the stream's lock (`ReportStream.ensure_requested`, which waits
+for createReport's tokens inside it), so within one process the accounts' createReport
+waits come one after another: a shard takes the sum of its accounts' waits, plus a
+fixed start-up (Meltano, the tap, discovery). Measured so by tests/test_orchestrate.py;
+if the streams come to wait outside that lock, a shard takes its slowest account per
+wave of `max_parallel_accounts` instead, and `shard_seconds` must say so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
 
 OPERATION = "createReport"  # every report stream's first requests share this plan
 DEFAULT_HISTORY_DAYS = 30  # the tap's default start: 30 days before the run
-# Extra time per further account in flight: 64 accounts took 1.6x one account.
-CONTENTION_PER_ACCOUNT = (1.6 - 1.0) / 63
 # Meltano's start, the tap's imports, discovery and LWA before the first report.
 DEFAULT_STARTUP_SECONDS = 10.0
 
@@ -76,14 +76,10 @@ def account_seconds(plan: UsagePlan, reports: int) -> float:
     return max(0.0, reports - plan.capacity) / plan.paced_rate
 
 
-def shard_seconds(accounts: int, per_account: float, parallel: int, startup: float) -> float:
-    """A shard's wall: waves of `parallel` accounts, each as long as one account's plan
-    stretched by the accounts in flight, after the start-up."""
-    if accounts == 0:
-        return startup
-    in_flight = min(accounts, parallel)
-    waves = math.ceil(accounts / in_flight)
-    return startup + waves * per_account * (1 + CONTENTION_PER_ACCOUNT * (in_flight - 1))
+def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
+    """A shard's wall: its accounts' createReport waits one after another (see the
+    module's docstring), after the start-up."""
+    return startup + accounts * per_account
 
 
 def create_report_plan(config: Mapping[str, Any]) -> UsagePlan:
@@ -116,12 +112,11 @@ def plan_shards(
     count = shard_count or int(config.get("shard_count") or 1)
     reports = reports_per_account(selected_reports(streams), start, end)
     per_account = account_seconds(create_report_plan(config), reports)
-    parallel = int(config.get("max_parallel_accounts") or 4)
     names = account_names(config)
     plans = []
     for index in range(count):
         members = sum(in_shard(name, index, count) for name in names)
-        seconds = shard_seconds(members, per_account, parallel, startup)
+        seconds = shard_seconds(members, per_account, startup)
         plans.append(ShardPlan(index, members, reports if members else 0, seconds))
     return plans
 
@@ -161,8 +156,7 @@ def render(config: Mapping[str, Any], plans: list[ShardPlan], suggestion: str) -
     """The planner's table and its suggestion."""
     plan = create_report_plan(config)
     lines = [
-        f"{describe_plan(OPERATION, plan)}; {int(config.get('max_parallel_accounts') or 4)} "
-        "account(s) in flight per shard",
+        f"{describe_plan(OPERATION, plan)}, per account; the accounts of a shard wait in turn",
         "| shard | accounts | reports/account | estimate |",
         "|-------|----------|-----------------|----------|",
     ]
@@ -201,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         suggestion = (
             f"shard_count {count} keeps every shard within {about(target)}"
             if count
-            else f"no shard_count fits {about(target)}: raise max_parallel_accounts"
+            else f"no shard_count fits {about(target)}, even one account per shard"
         )
     print(render(config, plans, suggestion))
     return 0

@@ -37,19 +37,15 @@ def test_estimate_is_what_the_pacer_says_on_a_full_bucket():
     assert account_seconds(plan, 4) == limiter.seconds_for("createReport", 4) == 60.0
 
 
-def test_shards_hold_every_account_once_and_take_their_waves():
+def test_shards_hold_every_account_once_and_add_their_waits():
     config = {
         "accounts": accounts(40),
         "start_date": (NOW - datetime.timedelta(days=95)).isoformat(),
         "rate_limit_overrides": {"createReport": {"rate": 0.05, "burst": 2}},
-        "max_parallel_accounts": 4,
     }
-    plans = plan_shards(config, shard_count=4, streams=[STREAM], now=NOW, startup=0)
+    plans = plan_shards(config, shard_count=4, streams=[STREAM], now=NOW, startup=5)
     assert sum(plan.accounts for plan in plans) == 40
-    for plan in plans:
-        waves = -(-plan.accounts // 4)
-        assert plan.seconds >= waves * 60.0  # stretched a little by the accounts in flight
-        assert plan.seconds < waves * 60.0 * 1.1
+    assert [plan.seconds for plan in plans] == [5 + plan.accounts * 60.0 for plan in plans]
 
 
 def test_suggests_the_fewest_shards_for_a_target_wall():
@@ -57,17 +53,14 @@ def test_suggests_the_fewest_shards_for_a_target_wall():
         "accounts": accounts(40),
         "start_date": (NOW - datetime.timedelta(days=95)).isoformat(),
         "rate_limit_overrides": {"createReport": {"rate": 0.05, "burst": 2}},
-        "max_parallel_accounts": 40,
     }
     options = {"streams": [STREAM], "now": NOW, "startup": 0}
-    count = suggest_shard_count(config, 5 * 60.0, **options)
-    assert count == 1  # 40 accounts in flight: one wave of 60 s, stretched
-    config["max_parallel_accounts"] = 1
     count = suggest_shard_count(config, 10 * 60.0, **options)
     assert count is not None
     assert max(p.seconds for p in plan_shards(config, shard_count=count, **options)) <= 600
     fewer = plan_shards(config, shard_count=count - 1, **options)
     assert max(p.seconds for p in fewer) > 600
+    assert suggest_shard_count(config, 30.0, **options) is None  # one account needs 60 s
 
 
 def test_command_prints_a_row_per_shard_and_a_suggestion():
