@@ -38,9 +38,9 @@ SHARDS, PER_SHARD = 4, 8
 STREAM = "amazon_fulfilled_shipments_data_general"  # one report window a month: 4 per account
 TARGET = "target-postgres"
 # createReport made to bind: 4 windows on a plan of burst 2 (one kept back) at this
-# rate are 3 waits of 2 s per account, 48 s for a shard's eight accounts in turn (see
+# rate are 3 waits of 3.3 s per account, 80 s for a shard's eight accounts in turn (see
 # tap_spapi/planner.py); every other plan is Amazon's, 50x faster.
-CREATE_REPORT_RATE, CREATE_REPORT_BURST, RATE_SCALE = 0.5, 2, 50.0
+CREATE_REPORT_RATE, CREATE_REPORT_BURST, RATE_SCALE = 0.3, 2, 50.0
 REVOKED_SHARD = 3
 
 
@@ -214,12 +214,6 @@ def test_shards_run_in_parallel_share_postgres_state_and_match_the_plan(
             expected = set(shards[index]) - {revoked}
             assert accounts_in(state, STREAM) == expected, index
 
-        # The planner's estimate of the shards is within 20% of their measured wall.
-        plans = plan_shards(tap_settings, shard_count=SHARDS, streams=[STREAM])
-        for index, summary in summaries.items():
-            estimate, measured = plans[index].seconds, summary["wall_seconds"]
-            assert abs(estimate - measured) <= 0.2 * measured, (index, estimate, measured)
-
         second = materialize_shards(job, instance)
 
     # The second run is incremental: each shard reads only the last window again.
@@ -228,3 +222,14 @@ def test_shards_run_in_parallel_share_postgres_state_and_match_the_plan(
         again = materialized(second[index])["records_per_stream"].get(STREAM, 0)
         assert again < PER_SHARD * per_account, index
     assert table_facts(postgres, [STREAM]) == {STREAM: (landed * per_account,) * 2}
+
+    # The planner's estimate of the first run's shards is within 20% of their measured
+    # wall. Its fixed start-up (Meltano, the tap, the target, discovery) depends on the
+    # machine and its load, so it is measured: the incremental run asks one report per
+    # account, within the burst, so its wall is that start-up alone, at the same load.
+    walls = sorted(materialized(second[index])["wall_seconds"] for index in summaries)
+    startup = walls[len(walls) // 2]
+    plans = plan_shards(tap_settings, shard_count=SHARDS, streams=[STREAM], startup=startup)
+    for index, summary in summaries.items():
+        estimate, measured = plans[index].seconds, summary["wall_seconds"]
+        assert abs(estimate - measured) <= 0.2 * measured, (index, estimate, measured, startup)
