@@ -15,13 +15,13 @@ all: test
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev
+	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev --group orchestrate
 	touch $@
 
 $(MELTANO_VENV)/.installed:
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==4.4.1"
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==4.4.1"
 	touch $@
 
 ## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
@@ -38,7 +38,7 @@ lint: $(VENV)/.installed
 ## typecheck: mypy, strict on the code; tests/ may leave test functions unannotated
 ## (pytest fixtures) but their bodies are checked (see pyproject's [tool.mypy])
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks
+	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks orchestrate
 	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests
 
 ## unit: the fast tests only (no `slow` or `e2e` marker), a few minutes: run it while working

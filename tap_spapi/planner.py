@@ -1,0 +1,205 @@
+"""How long each shard of a first run will take, and how many shards a target wall needs.
+
+`tap-spapi-plan --config CONFIG` reads the tap's own config (accounts, `shard_count`,
+`start_date`, `rate_limit_overrides`, `max_parallel_accounts`) and prints, per shard,
+what the report streams' start line says for each of its accounts: the reports the
+windows need and how long createReport's plan makes them take. Nothing asks Amazon:
+like the start line, it counts from the usage plan the tap would start with (the
+model's, or `rate_limit_overrides`). First runs are what a shard plan must fit: later
+runs ask one window per report type.
+
+Each account has its own usage plans, but a report stream requests an account's first
+reports while holding the stream's lock (`ReportStream.ensure_requested`, which waits
+for createReport's tokens inside it), so within one process the accounts' createReport
+waits come one after another: a shard takes the sum of its accounts' waits, plus a
+fixed start-up (Meltano, the tap, discovery). Measured so by tests/test_orchestrate.py;
+if the streams come to wait outside that lock, a shard takes its slowest account per
+wave of `max_parallel_accounts` instead, and `shard_seconds` must say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tap_spapi.accounts import DEFAULT_ACCOUNT, in_shard
+from tap_spapi.operations import load_catalog
+from tap_spapi.pacing import UsagePlan, parse_rate_limit_overrides
+from tap_spapi.progress import about, describe_plan
+from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.windows import split_windows
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+OPERATION = "createReport"  # every report stream's first requests share this plan
+DEFAULT_HISTORY_DAYS = 30  # the tap's default start: 30 days before the run
+# Meltano's start, the tap's imports, discovery and LWA before the first report.
+DEFAULT_STARTUP_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One shard's accounts, its reports per account and the estimated wall."""
+
+    index: int
+    accounts: int
+    reports_per_account: int
+    seconds: float
+
+
+def reports_per_account(
+    report_types: Sequence[ReportType], start: datetime.datetime, end: datetime.datetime
+) -> int:
+    """createReport calls of one account's first run: one per window per report type.
+
+    A type that documents no longest range is counted as one window, as the tap asks
+    for it first (a refused range costs one more request per halving).
+    """
+    total = 0
+    for report in report_types:
+        if report.snapshot:
+            total += 1
+            continue
+        longest = datetime.timedelta(days=report.max_window_days or 0) or None
+        total += len(list(split_windows(start, end, longest)))
+    return total
+
+
+def account_seconds(plan: UsagePlan, reports: int) -> float:
+    """What `RateLimiter.seconds_for` says for `reports` requests on a full bucket."""
+    return max(0.0, reports - plan.capacity) / plan.paced_rate
+
+
+def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
+    """A shard's wall: its accounts' createReport waits one after another (see the
+    module's docstring), after the start-up."""
+    return startup + accounts * per_account
+
+
+def create_report_plan(config: Mapping[str, Any]) -> UsagePlan:
+    """createReport's plan as the tap starts with it: an override, else the model's."""
+    overrides = parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
+    if OPERATION in overrides:
+        return overrides[OPERATION]
+    operation = load_catalog()[OPERATION]
+    return UsagePlan(operation.rate, operation.burst)
+
+
+def selected_reports(streams: Sequence[str] | None) -> list[ReportType]:
+    """The report types of `streams` (None: every report stream)."""
+    if streams is None:
+        return list(REPORT_TYPES)
+    return [report for report in REPORT_TYPES if report.stream_name in set(streams)]
+
+
+def plan_shards(
+    config: Mapping[str, Any],
+    *,
+    shard_count: int | None = None,
+    streams: Sequence[str] | None = None,
+    now: datetime.datetime | None = None,
+    startup: float = DEFAULT_STARTUP_SECONDS,
+) -> list[ShardPlan]:
+    """One `ShardPlan` per shard of `config`'s accounts (or of `shard_count` shards)."""
+    end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
+    start = _start_of(config, end)
+    count = shard_count or int(config.get("shard_count") or 1)
+    reports = reports_per_account(selected_reports(streams), start, end)
+    per_account = account_seconds(create_report_plan(config), reports)
+    names = account_names(config)
+    plans = []
+    for index in range(count):
+        members = sum(in_shard(name, index, count) for name in names)
+        seconds = shard_seconds(members, per_account, startup)
+        plans.append(ShardPlan(index, members, reports if members else 0, seconds))
+    return plans
+
+
+def suggest_shard_count(
+    config: Mapping[str, Any], target_seconds: float, **options: Any
+) -> int | None:
+    """The fewest shards whose slowest shard fits `target_seconds` (None: none does,
+    one account per shard included)."""
+    accounts = len(account_names(config))
+    for count in range(1, max(accounts, 1) + 1):
+        slowest = max(p.seconds for p in plan_shards(config, shard_count=count, **options))
+        if slowest <= target_seconds:
+            return count
+    return None
+
+
+def account_names(config: Mapping[str, Any]) -> list[str]:
+    """The configured accounts' names (no credentials needed to plan)."""
+    return [str(entry["name"]) for entry in config.get("accounts") or [{"name": DEFAULT_ACCOUNT}]]
+
+
+def _start_of(config: Mapping[str, Any], end: datetime.datetime) -> datetime.datetime:
+    if config.get("start_date"):
+        text = str(config["start_date"]).replace("Z", "+00:00")
+        start = datetime.datetime.fromisoformat(text)
+        return start if start.tzinfo else start.replace(tzinfo=datetime.UTC)
+    return end - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
+
+
+def example_accounts(count: int) -> list[dict[str, str]]:
+    """`count` made-up accounts (`seller-0000`, …) for planning before onboarding."""
+    return [{"name": f"seller-{n:04d}", "refresh_token": "unused"} for n in range(count)]
+
+
+def render(config: Mapping[str, Any], plans: list[ShardPlan], suggestion: str) -> str:
+    """The planner's table and its suggestion."""
+    plan = create_report_plan(config)
+    lines = [
+        f"{describe_plan(OPERATION, plan)}, per account; the accounts of a shard wait in turn",
+        "| shard | accounts | reports/account | estimate |",
+        "|-------|----------|-----------------|----------|",
+    ]
+    lines += [
+        f"| {p.index} | {p.accounts} | {p.reports_per_account} | {about(p.seconds)} |"
+        for p in plans
+    ]
+    lines.append(suggestion)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`tap-spapi-plan --config tap.json [--target-minutes 60]`."""
+    parser = argparse.ArgumentParser(prog="tap-spapi-plan", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="the tap's config file (JSON)")
+    parser.add_argument("--accounts", type=int, help="plan this many made-up accounts instead")
+    parser.add_argument("--shard-count", type=int, help="default: the config's shard_count")
+    parser.add_argument("--streams", nargs="*", help="report streams (default: all of them)")
+    parser.add_argument("--target-minutes", type=float, help="suggest shard_count for this wall")
+    parser.add_argument("--startup-seconds", type=float, default=DEFAULT_STARTUP_SECONDS)
+    parser.add_argument("--json", action="store_true", help="one JSON object per shard")
+    options = parser.parse_args(argv)
+    config: dict[str, Any] = json.loads(options.config.read_text()) if options.config else {}
+    if options.accounts:
+        config["accounts"] = example_accounts(options.accounts)
+    common: dict[str, Any] = {"streams": options.streams, "startup": options.startup_seconds}
+    plans = plan_shards(config, shard_count=options.shard_count, **common)
+    if options.json:
+        for plan in plans:
+            print(json.dumps(plan.__dict__))
+        return 0
+    suggestion = ""
+    if options.target_minutes:
+        target = options.target_minutes * 60
+        count = suggest_shard_count(config, target, **common)
+        suggestion = (
+            f"shard_count {count} keeps every shard within {about(target)}"
+            if count
+            else f"no shard_count fits {about(target)}, even one account per shard"
+        )
+    print(render(config, plans, suggestion))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
