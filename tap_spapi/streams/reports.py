@@ -35,13 +35,7 @@ import urllib3
 
 from tap_spapi import progress as progress_lines
 from tap_spapi.account import amazon_error
-from tap_spapi.client import (
-    ACCOUNT_KEY,
-    SELLER_KEY,
-    RetriesExhaustedError,
-    SPAPIRequestError,
-    SPAPIStream,
-)
+from tap_spapi.client import ACCOUNT_KEY, SELLER_KEY, SPAPIStream
 from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.pii import drop_pii
@@ -49,10 +43,12 @@ from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret
 from tap_spapi.report_documents import TypedRows, text_of
 from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.responses import RetriesExhaustedError, SPAPIRequestError
 from tap_spapi.retries import FAULT_WAIT_CAP
 from tap_spapi.windows import (
     WINDOW_BOOKMARK,
     QueryWindow,
+    instant_or_none,
     isoformat,
     range_after_bookmark,
     split_windows,
@@ -189,7 +185,7 @@ class ReportStream(SPAPIStream):
 
     def _warn_about_history(self, needed: QueryWindow) -> None:
         """Say what the 90-day retention limits: reuse, not the history asked for."""
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
+        now = self.run.run_started_at
         if needed.start >= now - RETENTION or self._warned_history:
             return
         self._warned_history = True
@@ -372,7 +368,7 @@ class ReportStream(SPAPIStream):
                     self._requested[key] = self._create(partition, window)
 
     def _marketplaces(self, partition: Context) -> list[str]:
-        return list(self._tap.marketplace_ids_of(partition[ACCOUNT_KEY]))  # type: ignore[attr-defined]
+        return list(self.run.marketplace_ids_of(partition[ACCOUNT_KEY]))
 
     def _create(self, partition: Context, window: QueryWindow | None) -> str:
         body: dict[str, Any] = {
@@ -395,13 +391,13 @@ class ReportStream(SPAPIStream):
     def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
         """An existing report that holds `window`'s data, the most finished first."""
         marketplaces = sorted(self._marketplaces(partition))
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
+        now = self.run.run_started_at
         fitting = []
         for report in self._existing_reports(partition):
             if sorted(report.get("marketplaceIds") or []) != marketplaces:
                 continue
             if window is None:
-                created = _instant(report.get("createdTime"))
+                created = instant_or_none(report.get("createdTime"))
                 if created is not None and created >= now - SNAPSHOT_REUSE:
                     fitting.append(report)
             elif _holds(report, window):
@@ -417,7 +413,7 @@ class ReportStream(SPAPIStream):
 
     def _list_reports(self, partition: Context) -> Iterator[dict[str, Any]]:
         """getReports of this type, not failed, created since the range began."""
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
+        now = self.run.run_started_at
         if self.report.snapshot:
             since = now - SNAPSHOT_REUSE
         else:
@@ -617,26 +613,17 @@ def _amazon_message(exc: SPAPIRequestError) -> str:
     return f"{error.code}: {error.message}"
 
 
-def _instant(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 def _holds(report: dict[str, Any], window: QueryWindow) -> bool:
     """Whether `report` holds all of `window`'s data: the very same range (one of ours,
     maybe still building), or a finished report covering it that was created after
     the window ended (so it saw all of the window's data)."""
-    start, end = _instant(report.get("dataStartTime")), _instant(report.get("dataEndTime"))
+    start = instant_or_none(report.get("dataStartTime"))
+    end = instant_or_none(report.get("dataEndTime"))
     if start is None or end is None:
         return False
     if start == window.start and end == window.end:
         return True
-    created = _instant(report.get("createdTime"))
+    created = instant_or_none(report.get("createdTime"))
     return (
         report.get("processingStatus") == "DONE"
         and start <= window.start
