@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
 from tap_spapi.windows import (

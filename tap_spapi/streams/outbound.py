@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:

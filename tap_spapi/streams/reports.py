@@ -35,9 +35,10 @@ import urllib3
 
 from tap_spapi import progress as progress_lines
 from tap_spapi.account import amazon_error
-from tap_spapi.client import ACCOUNT_KEY, SELLER_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.pii import drop_pii
 from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact, register_secret

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.responses import MissingKeyError
 
 if TYPE_CHECKING:

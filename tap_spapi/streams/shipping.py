@@ -6,7 +6,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.accounts import configured_accounts
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.tracking_ids import configured_labels
 from tap_spapi.windows import instant
 
