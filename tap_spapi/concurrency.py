@@ -251,6 +251,14 @@ class ReadAhead:
             self._changed.notify_all()
 
 
+def for_each_in_parallel(
+    action: Callable[[Any], None], items: Iterable[Any], *, workers: int, name: str
+) -> None:
+    """`action(item)` for every item, `workers` at a time, returning once all are done."""
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        list(pool.map(action, items))
+
+
 @contextlib.contextmanager
 def every(seconds: float, action: Callable[[], None], *, threaded: bool) -> Iterator[None]:
     """Run `action` every `seconds` while the block runs (in a daemon thread; nothing

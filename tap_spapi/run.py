@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tap_spapi.account import Account
 from tap_spapi.accounts import accounts_of_shard
-from tap_spapi.concurrency import Prefetcher, ReadAhead
+from tap_spapi.concurrency import Prefetcher, ReadAhead, for_each_in_parallel
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.failures import RunFailures, summary
 from tap_spapi.operations import load_catalog
@@ -257,5 +256,4 @@ class Run:
             except TapSpapiError:
                 pass  # kept: each stream that needs them fails with it, contained
 
-        with ThreadPoolExecutor(self.parallel_accounts, thread_name_prefix="sellers") as pool:
-            list(pool.map(fetch, needed))
+        for_each_in_parallel(fetch, needed, workers=self.parallel_accounts, name="sellers")
