@@ -38,13 +38,13 @@ def a_run(fetch: Callable[[str], list[dict[str, Any]]] | None = None, **config: 
     )
 
 
-def test_a_run_without_failures_exits_zero_and_says_nothing():
+def test_a_run_without_failures_exits_zero_and_says_nothing() -> None:
     run = a_run()
     assert run.exit_status == 0
     assert run.final_lines() == []
 
 
-def test_a_failed_account_makes_the_run_exit_non_zero_and_skips_only_that_account():
+def test_a_failed_account_makes_the_run_exit_non_zero_and_skips_only_that_account() -> None:
     run = a_run()
     run.account_failed("first", AuthError("LWA refused the refresh token"))
     assert run.exit_status == 1
@@ -55,7 +55,7 @@ def test_a_failed_account_makes_the_run_exit_non_zero_and_skips_only_that_accoun
     assert not run.failures.holds("outbound_orders", "second")
 
 
-def test_a_stream_skipped_for_a_missing_role_holds_its_parents_and_fails_only_when_strict():
+def test_a_stream_skipped_for_a_missing_role_holds_its_parents_and_fails_only_when_strict() -> None:
     lenient, strict = a_run(), a_run(strict=True)
     for run in (lenient, strict):
         run.failures.stream_skipped("outbound_shipments", "first", "no role", ["outbound_orders"])
@@ -67,7 +67,7 @@ def test_a_stream_skipped_for_a_missing_role_holds_its_parents_and_fails_only_wh
     assert strict.exit_status == 1
 
 
-def test_several_failures_end_with_one_line_each_and_a_summary():
+def test_several_failures_end_with_one_line_each_and_a_summary() -> None:
     run = a_run()
     run.account_failed("first", AuthError("refused"))
     run.failures.stream_stopped("inbound_shipments", "second", TapSpapiError("loop"), [])
@@ -80,14 +80,14 @@ def test_several_failures_end_with_one_line_each_and_a_summary():
     assert len(lines) == 3
 
 
-def test_failures_belong_to_their_run():
+def test_failures_belong_to_their_run() -> None:
     failed, other = a_run(), a_run()
     failed.account_failed("first", AuthError("refused"))
     assert failed.exit_status == 1
     assert other.exit_status == 0 and not other.failures.abandoned("outbound_orders", "first")
 
 
-def test_participations_are_fetched_once_per_account_and_a_failure_is_kept():
+def test_participations_are_fetched_once_per_account_and_a_failure_is_kept() -> None:
     calls: list[str] = []
 
     def fetch(name: str) -> list[dict[str, Any]]:
@@ -106,12 +106,12 @@ def test_participations_are_fetched_once_per_account_and_a_failure_is_kept():
     assert calls == ["first", "second"]
 
 
-def test_an_unknown_account_is_named_in_the_error():
+def test_an_unknown_account_is_named_in_the_error() -> None:
     with pytest.raises(TapSpapiError, match="no account named 'third'"):
         a_run().account_named("third")
 
 
-def test_closing_opens_nothing_and_closes_what_was_opened():
+def test_closing_opens_nothing_and_closes_what_was_opened() -> None:
     idle = a_run()
     idle.close()
     assert "accounts" not in idle.__dict__ and "prefetcher" not in idle.__dict__
@@ -123,7 +123,7 @@ def test_closing_opens_nothing_and_closes_what_was_opened():
     run.close()  # idempotent, as the entry point and a failing test may both close
 
 
-def test_runs_started_by_the_entry_point_are_collected_and_others_are_not():
+def test_runs_started_by_the_entry_point_are_collected_and_others_are_not() -> None:
     before = a_run()
     with runs_of_entry_point() as runs:
         started = a_run()
