@@ -156,7 +156,7 @@ def count_records(log: str) -> int:
 
 def pacing_rows(server: StandIn, run: TapRun, scale: float) -> list[list[str]]:
     """Per-operation rows: requests, 429s, wall, minimum, ratio."""
-    limiter_plans = TapSpapi(config=tap_config(server)).accounts["default"].limiter
+    limiter_plans = TapSpapi(config=tap_config(server)).run.accounts["default"].limiter
     spans = server.stats.spans()
     rows = []
     for op, (first, last) in sorted(spans.items()):
@@ -500,7 +500,7 @@ def accounts_row(options: argparse.Namespace, parallel: int) -> list[str]:
         ]
         plan = (
             TapSpapi(config=tap_config(server))
-            .accounts["default"]
+            .run.accounts["default"]
             .limiter.plan("getPackageTrackingDetails")
         )
         run = run_tap(settings, OUTBOUND_CHAIN)

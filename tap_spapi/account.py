@@ -7,14 +7,12 @@ per run by the tap.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tap_spapi.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
-from tap_spapi.concurrency import close_all_pools
 from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
@@ -81,25 +79,12 @@ def amazon_error(response: requests.Response) -> AmazonError:
     )
 
 
-# Every open account, so the entry point can stop their threads however the run ends
-# (singer-sdk's `Tap.sync_all` is final, so there is no tap-side hook after it).
-_OPEN_ACCOUNTS: weakref.WeakSet[Account] = weakref.WeakSet()
-
-
-def close_all_accounts() -> None:
-    """Wake every waiting request, then stop the worker threads (end of a run, or a failure)."""
-    for account in list(_OPEN_ACCOUNTS):
-        account.close()
-    close_all_pools()
-
-
 class Account:
     """Endpoint, auth, pacing and HTTP sessions of one selling-partner account."""
 
     def __init__(self, settings: AccountSettings, catalog: OperationCatalog | None = None) -> None:
         self.settings = settings
         self.catalog = catalog or load_catalog()
-        _OPEN_ACCOUNTS.add(self)
         region = REGIONS[settings.region]
         if settings.api_url:
             self.base_url = settings.api_url.rstrip("/")

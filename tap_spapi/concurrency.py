@@ -17,22 +17,12 @@ import heapq
 import itertools
 import json
 import threading
-import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 Fetch = Callable[[], list[dict[str, Any]]]
-# Every pool not closed yet, so the entry point can stop their threads however the run
-# ends (singer-sdk's `Tap.sync_all` is final: there is no tap-side hook after it).
-_OPEN_POOLS: weakref.WeakSet[Prefetcher | ReadAhead] = weakref.WeakSet()
-
-
-def close_all_pools() -> None:
-    """Stop the threads of every pool (end of a run, or a failure)."""
-    for pool in list(_OPEN_POOLS):
-        pool.close()
 
 
 def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Hashable:
@@ -64,7 +54,6 @@ class Prefetcher:
         self._pending: dict[Hashable, Future[list[dict[str, Any]]]] = {}
         self._queue: list[tuple[int, int, Future[list[dict[str, Any]]], Fetch]] = []
         self._announced = itertools.count()
-        _OPEN_POOLS.add(self)
 
     def submit(self, key: Hashable, fetch: Fetch, priority: int = 0) -> None:
         """Queue `fetch` for the pool unless `key` is already pending."""
@@ -161,7 +150,6 @@ class ReadAhead:
         self._readings: dict[Hashable, _Reading] = {}
         self._buffered = 0
         self._closed = False
-        _OPEN_POOLS.add(self)
 
     def announce(self, key: Hashable, produce: Produce) -> None:
         """Start reading `key` (after every context announced before it)."""
@@ -261,6 +249,14 @@ class ReadAhead:
             if key in self._order:
                 self._order.remove(key)
             self._changed.notify_all()
+
+
+def for_each_in_parallel(
+    action: Callable[[Any], None], items: Iterable[Any], *, workers: int, name: str
+) -> None:
+    """`action(item)` for every item, `workers` at a time, returning once all are done."""
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        list(pool.map(action, items))
 
 
 @contextlib.contextmanager

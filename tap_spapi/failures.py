@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from tap_spapi.redact import redact
 
 LOGGER = logging.getLogger("tap-spapi")
-# What failed in this process, for the entry point's exit status and last lines (the
-# entry point never sees the Tap object singer-sdk's CLI builds).
-RUN_FAILURES: dict[str, str] = {}
 
 StreamAccount = tuple[str, str]
 
@@ -39,6 +36,9 @@ class RunFailures:
     failed_contexts: Counter[StreamAccount] = field(default_factory=Counter)
     #: (stream, account) whose bookmark must not move this run.
     held: set[StreamAccount] = field(default_factory=set)
+    #: What makes the run exit non-zero, one message per account or stream, in the
+    #: order they failed: the entry point's last lines (see `Run.final_lines`).
+    reported: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def account_failed(self, account: str, error: Exception) -> None:
@@ -117,9 +117,8 @@ class RunFailures:
         """Whether `stream`'s bookmark of `account` must stay where the run found it."""
         return account in self.accounts or (stream, account) in self.held
 
-    @staticmethod
-    def _record(what: str, message: str) -> None:
-        RUN_FAILURES[what] = message
+    def _record(self, what: str, message: str) -> None:
+        self.reported[what] = message
 
 
 def summary(failures: dict[str, str]) -> str:

@@ -101,6 +101,10 @@ class BatchFlushingWriter(MsgSpecWriter):
         self.flush(final=True)
 
 
+# Every live writer. singer-sdk creates the writer inside the Tap, which the entry point
+# never sees (its CLI builds the Tap in `invoke`), and `sync_all` is final: the entry point
+# flushes through this set so records emitted before a failure still reach the target.
+# Weak, so a finished tap's writer goes with it.
 _WRITERS: weakref.WeakSet[BatchFlushingWriter] = weakref.WeakSet()
 
 

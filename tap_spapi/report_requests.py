@@ -15,9 +15,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from tap_spapi.client import ACCOUNT_KEY
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.report_windows import RETENTION, describe
-from tap_spapi.windows import isoformat
+from tap_spapi.windows import instant_or_none, isoformat
 
 if TYPE_CHECKING:
     import logging
@@ -54,26 +54,19 @@ def unrequested(
     return [(key, window) for key, window in keyed if key not in requested]
 
 
-def _instant(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 def holds(report: Mapping[str, Any], window: QueryWindow) -> bool:
     """Whether `report` holds all of `window`'s data: the very same range (one of ours,
     maybe still building), or a finished report covering it that was created after
     the window ended (so it saw all of the window's data)."""
-    start, end = _instant(report.get("dataStartTime")), _instant(report.get("dataEndTime"))
+    start, end = (
+        instant_or_none(report.get("dataStartTime")),
+        instant_or_none(report.get("dataEndTime")),
+    )
     if start is None or end is None:
         return False
     if start == window.start and end == window.end:
         return True
-    created = _instant(report.get("createdTime"))
+    created = instant_or_none(report.get("createdTime"))
     return (
         report.get("processingStatus") == "DONE"
         and start <= window.start
@@ -101,7 +94,7 @@ def reusable(
         if sorted(report.get("marketplaceIds") or []) != wanted:
             continue
         if window is None:
-            created = _instant(report.get("createdTime"))
+            created = instant_or_none(report.get("createdTime"))
             if created is not None and created >= now - SNAPSHOT_REUSE:
                 fitting.append(report)
         elif holds(report, window):

@@ -12,8 +12,9 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from tap_spapi.account import amazon_error
-from tap_spapi.client import ACCOUNT_KEY, SPAPIRequestError
-from tap_spapi.windows import QueryWindow, isoformat
+from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.responses import SPAPIRequestError
+from tap_spapi.windows import QueryWindow, instant, isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -81,8 +82,7 @@ def window_in(context: Mapping[str, Any]) -> QueryWindow | None:
     """The window a request context is for (None: a snapshot)."""
     if "window_start" not in context:
         return None
-    parse = datetime.datetime.fromisoformat
-    return QueryWindow(parse(context["window_start"]), parse(context["window_end"]))
+    return QueryWindow(instant(context["window_start"]), instant(context["window_end"]))
 
 
 def describe(window: QueryWindow | None) -> str:

@@ -5,6 +5,10 @@ asks for the whole range it needs (bookmark minus `lookback_window`, else `start
 up to the start of the run) in as few queries as Amazon allows: one where Amazon
 documents no limit on the range, windows of the documented longest range otherwise.
 
+Instants (window bounds, bookmarks, Amazon's timestamps) are parsed by `instant` here, one
+parser for every stream: Amazon writes `Z`, singer-sdk `+00:00`, and some fields carry no
+offset at all (UTC, as Amazon documents).
+
 A bookmark moves to a window's end only after every record of the window was emitted,
 so a killed run repeats the window it was in. A range whose query keeps being
 interrupted (killed or failed runs) is split in two more each time (see
@@ -42,6 +46,24 @@ def isoformat(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def instant(value: str) -> datetime.datetime:
+    """An ISO 8601 / RFC 3339 instant as an aware datetime, UTC when it names no offset
+    (raises ValueError when it is not one)."""
+    moment = datetime.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def instant_or_none(value: object) -> datetime.datetime | None:
+    """`instant(value)`, or None for a missing or malformed value (fields of Amazon's
+    that a decision can do without)."""
+    if not value:
+        return None
+    try:
+        return instant(str(value))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class QueryWindow:
     """One `start`..`end` range of a query (Amazon's bounds are inclusive)."""
@@ -54,6 +76,21 @@ class QueryWindow:
         """How much time the window covers (a plain timedelta: `start_date` comes from
         pendulum, whose durations do not divide by plain ones)."""
         return datetime.timedelta(seconds=(self.end - self.start).total_seconds())
+
+
+def context_in_window(context: Mapping[str, Any], window: QueryWindow) -> dict[str, Any]:
+    """The request context of `window` in `context`'s partition.
+
+    ISO strings, not the window object: the SDK logs contexts as JSON metrics.
+    """
+    return {**context, "window_start": isoformat(window.start), "window_end": isoformat(window.end)}
+
+
+def window_of(context: Mapping[str, Any]) -> QueryWindow | None:
+    """The window a `context_in_window` names (None: a context without one)."""
+    if "window_start" not in context:
+        return None
+    return QueryWindow(instant(context["window_start"]), instant(context["window_end"]))
 
 
 def split_windows(
@@ -71,11 +108,8 @@ def range_after_bookmark(stream: SPAPIStream, context: Context) -> QueryWindow:
     """`context`'s window bookmark minus the lookback (else `start_date`) to the start of
     the run: what this run must ask for."""
     bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
-    if bookmark:
-        start = datetime.datetime.fromisoformat(bookmark) - stream.lookback
-    else:
-        start = stream._tap.default_start  # type: ignore[attr-defined]
-    return QueryWindow(start, stream._tap.run_started_at)  # type: ignore[attr-defined]
+    start = instant(bookmark) - stream.lookback if bookmark else stream.run.default_start
+    return QueryWindow(start, stream.run.run_started_at)
 
 
 def windows_after_bookmark(

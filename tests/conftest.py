@@ -19,7 +19,6 @@ import pytest
 import requests
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.account import close_all_accounts
 from tap_spapi.output import flush_all_writers
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
@@ -115,10 +114,10 @@ def run_tap(
             tap.sync_all()
             flush_all_writers()  # what the command line does at the end of a run
     finally:
-        close_all_accounts()
+        tap.run.close()
     text.flush()
     output = SingerOutput.parse(raw.getvalue().decode("utf-8"))
-    output.failures = tap.failures
+    output.failures = tap.run.failures
     return output
 
 

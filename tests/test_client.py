@@ -91,6 +91,6 @@ def test_default_marketplaces_are_those_of_the_region(standin):
     from tap_spapi.tap import TapSpapi
 
     tap = TapSpapi(config=tap_config(standin))
-    ids = tap.marketplace_ids_of("default")
+    ids = tap.run.marketplace_ids_of("default")
     assert ids and "A1PA6795UKMFR9" not in ids  # a German participation: region eu
     assert set(ids) <= {"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"}

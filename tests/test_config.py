@@ -127,12 +127,12 @@ def test_settings_come_from_tap_spapi_environment_variables(monkeypatch):
     assert tap.config["region"] == "eu"
     assert tap.config["marketplace_ids"] == ["A1PA6795UKMFR9", "A1F83G8C2ARO7P"]
     assert tap.config["request_timeout"] == 30
-    assert tap.accounts["default"].base_url == "https://sellingpartnerapi-eu.amazon.com"
+    assert tap.run.accounts["default"].base_url == "https://sellingpartnerapi-eu.amazon.com"
 
 
 def test_sandbox_and_region_choose_the_endpoint():
     tap = TapSpapi(config={**VALID, "region": "fe", "sandbox": True})
-    assert tap.accounts["default"].base_url == "https://sandbox.sellingpartnerapi-fe.amazon.com"
+    assert tap.run.accounts["default"].base_url == "https://sandbox.sellingpartnerapi-fe.amazon.com"
 
 
 def test_unknown_setting_is_warned_not_fatal(caplog):

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.client import MissingKeyError
+from tap_spapi.responses import MissingKeyError
 from tap_spapi.tap import TapSpapi
 
 # Stream → (the list in the body where records sit, how to wrap one record).

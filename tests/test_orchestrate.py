@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dagster as dg
 import psycopg
@@ -114,7 +114,8 @@ def test_schedule_asks_for_one_run_per_shard(tmp_path):
     schedule = definitions.resolve_schedule_def(SCHEDULE)
     tick = datetime.datetime(2026, 1, 1, 3, tzinfo=datetime.UTC)  # not compared with the clock
     with dg.build_schedule_context(scheduled_execution_time=tick) as context:
-        requests = schedule(context)
+        requests = cast("list[dg.RunRequest]", schedule(context))
+    assert all(isinstance(request, dg.RunRequest) for request in requests)
     assert [request.partition_key for request in requests] == ["0", "1", "2", "3"]
     assert len({request.run_key for request in requests}) == SHARDS
 
@@ -166,14 +167,14 @@ def test_shards_run_in_parallel_share_postgres_state_and_match_the_plan(
             "rate_limit_overrides": overrides,
             "max_parallel_accounts": PER_SHARD,
         }
-        env = {
+        env: dict[str, str] = {
             **postgres_settings(postgres),
             "MELTANO_ENVIRONMENT": "demo",
             "MELTANO_DATABASE_URI": database_uri,
             "TAP_SPAPI_API_URL": server.base_url,
             "TAP_SPAPI_LWA_TOKEN_URL": server.lwa_token_url,
             "TAP_SPAPI_TRACKING_IDS_FILE": str(labels),
-            "TAP_SPAPI_START_DATE": tap_settings["start_date"],
+            "TAP_SPAPI_START_DATE": str(tap_settings["start_date"]),
             "TAP_SPAPI_ACCOUNTS": json.dumps(accounts),
             "TAP_SPAPI_RATE_LIMIT_OVERRIDES": json.dumps(overrides),
             "TAP_SPAPI_MAX_PARALLEL_ACCOUNTS": str(PER_SHARD),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 import sys
+from typing import Any
 
 from tap_spapi.pacing import RateLimiter, UsagePlan
 from tap_spapi.planner import (
@@ -54,7 +55,7 @@ def test_suggests_the_fewest_shards_for_a_target_wall():
         "start_date": (NOW - datetime.timedelta(days=95)).isoformat(),
         "rate_limit_overrides": {"createReport": {"rate": 0.05, "burst": 2}},
     }
-    options = {"streams": [STREAM], "now": NOW, "startup": 0}
+    options: dict[str, Any] = {"streams": [STREAM], "now": NOW, "startup": 0}
     count = suggest_shard_count(config, 10 * 60.0, **options)
     assert count is not None
     assert max(p.seconds for p in plan_shards(config, shard_count=count, **options)) <= 600

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream, decoded_body
+from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
+from tap_spapi.responses import decoded_body
 from tap_spapi.windows import (
     INTERRUPTED_RUNS,
     QUERY_IN_FLIGHT,
     WINDOW_BOOKMARK,
+    context_in_window,
     halved,
     halvings_after_interruptions,
-    isoformat,
+    instant,
     range_after_bookmark,
 )
 
@@ -45,6 +47,8 @@ class InboundShipmentsStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId"]
     records_jsonpath = "$.payload.ShipmentData[*]"
     next_token_path = "payload.NextToken"
+    # Records carry their marketplace: ShipmentIds are per marketplace query.
+    context_keys_on_records = ("marketplace_id",)
 
     @property
     def partitions(self) -> list[dict[str, Any]]:
@@ -58,7 +62,7 @@ class InboundShipmentsStream(SPAPIStream):
 
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
-            return self._tap.marketplace_ids_of(account)  # type: ignore[attr-defined]
+            return self.run.marketplace_ids_of(account)
         except AccountUnavailableError as exc:
             self.failures.account_failed(account, exc)
             return []
@@ -82,11 +86,7 @@ class InboundShipmentsStream(SPAPIStream):
 
     def window_contexts(self, context: Context) -> list[dict[str, Any]]:
         """Request contexts of this run's windows in `context`'s marketplace."""
-        # ISO strings, not the window object: the SDK logs contexts as JSON metrics.
-        return [
-            {**context, "window_start": isoformat(w.start), "window_end": isoformat(w.end)}
-            for w in self.windows(context)
-        ]
+        return [context_in_window(context, window) for window in self.windows(context)]
 
     read_ahead = True
 
@@ -109,7 +109,7 @@ class InboundShipmentsStream(SPAPIStream):
             yield from super().get_records(window_context)
             if self.abandoned(context):
                 return  # the window was not read: its bookmark must not move
-            end = datetime.datetime.fromisoformat(window_context["window_end"])
+            end = instant(window_context["window_end"])
             self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
         state = self.get_context_state(context)
         state.pop(QUERY_IN_FLIGHT, None)
@@ -161,13 +161,6 @@ class InboundShipmentsStream(SPAPIStream):
             "LastUpdatedBefore": context["window_end"],
         }
 
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Records carry their marketplace: ShipmentIds are per marketplace query."""
-        row["marketplace_id"] = (context or {}).get("marketplace_id")
-        return row
-
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Items are fetched per shipment."""
         return {
@@ -192,6 +185,7 @@ class InboundShipmentItemsStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "ShipmentId", "SellerSKU"]
     derived_keys = ("ShipmentId",)  # from the parent when the item does not repeat it
     records_jsonpath = "$.payload.ItemData[*]"
+    context_keys_on_records = ("marketplace_id",)
     # Bookmarks live with the parent; one state partition per shipment would grow forever.
     state_partitioning_keys: ClassVar[list[str]] = []
 
@@ -214,5 +208,4 @@ class InboundShipmentItemsStream(SPAPIStream):
     ) -> dict[str, Any] | None:
         """Key fields from the parent when Amazon leaves them out (ShipmentId is optional)."""
         row["ShipmentId"] = row.get("ShipmentId") or (context or {}).get("ShipmentId")
-        row["marketplace_id"] = (context or {}).get("marketplace_id")
-        return row
+        return super().post_process(row, context)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
-from tap_spapi.pii import drop_pii
-from tap_spapi.windows import isoformat
+from tap_spapi.client import SPAPIStream
+from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -36,14 +35,10 @@ class OutboundOrdersStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "sellerFulfillmentOrderId"]
     replication_key = "statusUpdatedDate"
     pii_fields = ORDER_PII
+    partitioned_by_account = True
     is_sorted = False
     records_jsonpath = "$.payload.fulfillmentOrders[*]"
     next_token_path = "payload.nextToken"
-
-    @property
-    def partitions(self) -> list[dict[str, Any]]:
-        """One partition (and bookmark) per account."""
-        return self.account_partitions()
 
     # Later accounts' orders (and, through them, their shipments and packages) are read
     # while the first account's sync: each account is paced by its own usage plans.
@@ -56,17 +51,8 @@ class OutboundOrdersStream(SPAPIStream):
         if next_page_token:
             return {"nextToken": next_page_token}
         bookmark = self.get_context_state(context).get("replication_key_value")
-        if bookmark:
-            start = datetime.datetime.fromisoformat(bookmark) - self.lookback
-        else:
-            start = self._tap.default_start  # type: ignore[attr-defined]
+        start = instant(bookmark) - self.lookback if bookmark else self.run.default_start
         return {"queryStartDate": isoformat(start)}
-
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Drop buyer PII unless `include_pii`."""
-        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))
 
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Shipments are read per changed order."""
@@ -86,15 +72,9 @@ class OutboundShipmentsStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "amazonShipmentId"]
     records_jsonpath = "$.payload.fulfillmentShipments[*]"
     state_partitioning_keys: ClassVar[list[str]] = []
+    context_keys_on_records = ("sellerFulfillmentOrderId",)  # each shipment names its order
 
     path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
-
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Each shipment names its order."""
-        row["sellerFulfillmentOrderId"] = (context or {}).get("sellerFulfillmentOrderId")
-        return row
 
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
@@ -118,6 +98,7 @@ class OutboundPackageTrackingStream(SPAPIStream):
     parent_stream_type = OutboundShipmentsStream
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "packageNumber"]
     pii_fields = TRACKING_PII
+    context_keys_on_records = ("amazonShipmentId", "sellerFulfillmentOrderId")
     records_jsonpath = "$.payload"
     state_partitioning_keys: ClassVar[list[str]] = []
 
@@ -127,11 +108,3 @@ class OutboundPackageTrackingStream(SPAPIStream):
         """The package number from the parent shipment."""
         assert context is not None
         return {"packageNumber": context["packageNumber"]}
-
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Name the shipment and order; drop PII unless `include_pii`."""
-        for key in ("amazonShipmentId", "sellerFulfillmentOrderId"):
-            row[key] = (context or {}).get(key)
-        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))

@@ -28,15 +28,10 @@ import requests
 
 from tap_spapi import progress as progress_lines
 from tap_spapi import report_requests
-from tap_spapi.client import (
-    ACCOUNT_KEY,
-    SELLER_KEY,
-    SPAPIRequestError,
-    SPAPIStream,
-)
+from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
-from tap_spapi.pii import drop_pii
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact
 from tap_spapi.report_documents import ReportDocument, error_document_text, hide_link
@@ -65,6 +60,7 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_spapi.responses import SPAPIRequestError
     from tap_spapi.retries import RetryPolicy
 
 # Reports requested ahead of the one being read (createReport's burst is 15).
@@ -148,7 +144,7 @@ class ReportStream(SPAPIStream):
 
     def _warn_about_history(self, needed: QueryWindow) -> None:
         """Say what the 90-day retention limits: reuse, not the history asked for."""
-        now = self._tap.run_started_at  # type: ignore[attr-defined]
+        now = self.run.run_started_at
         if needed.start >= now - RETENTION or self._warned_history:
             return
         self._warned_history = True
@@ -270,7 +266,7 @@ class ReportStream(SPAPIStream):
             self.report,
             call=self.call,
             marketplaces=self._marketplaces,
-            now=self._tap.run_started_at,  # type: ignore[attr-defined]
+            now=self.run.run_started_at,
             range_start=lambda partition: range_after_bookmark(self, partition).start,
             logger=self.logger,
         )
@@ -284,7 +280,7 @@ class ReportStream(SPAPIStream):
         self._requests.ensure(partition, windows)
 
     def _marketplaces(self, account: str) -> list[str]:
-        return list(self._tap.marketplace_ids_of(account))  # type: ignore[attr-defined]
+        return list(self.run.marketplace_ids_of(account))
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -372,12 +368,6 @@ class ReportStream(SPAPIStream):
         """Rows as they are: a document is one file, not pages that can overlap, and a
         set of every key seen would grow with the report (40 MB for 200,000 rows)."""
         return iter(records)
-
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Drop buyer PII unless `include_pii`."""
-        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))
 
     def _add_columns(self, columns: list[str]) -> None:
         """Columns the report type does not list: loaded as strings, and said once."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_spapi.client import ACCOUNT_KEY, MissingKeyError, SPAPIStream
+from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.responses import MissingKeyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -25,11 +27,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "marketplace_id"]
     derived_keys = ("marketplace_id",)
     records_jsonpath = "$.payload[*]"
-
-    @property
-    def partitions(self) -> list[dict[str, Any]]:
-        """One per account."""
-        return self.account_partitions()
+    partitioned_by_account = True
 
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
@@ -41,18 +39,18 @@ class MarketplaceParticipationsStream(SPAPIStream):
         return row
 
     def fetch(self, account: str) -> list[dict[str, Any]]:
-        """Call getMarketplaceParticipations (once per run: the tap caches the answer)."""
+        """Call getMarketplaceParticipations (once per run: the run caches the answer)."""
         # request_records, not get_records: reading ahead needs the marketplaces first.
         return list(self.request_records({ACCOUNT_KEY: account}))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The account's participations: the tap may already have fetched them to find
+        """The account's participations: the run may already have fetched them to find
         its marketplaces, and at 1 request per minute a second call is costly."""
         if not (context or {}).get(ACCOUNT_KEY) or self.abandoned(context):
             return  # no account in this run's shard, or the account failed
         account = self.account_for(context).name
         try:
-            records = self._tap.participations_of(account)  # type: ignore[attr-defined]
+            records = self.run.participations_of(account)
             for record in records:
                 self._check_key(record)
         except AccountUnavailableError as exc:

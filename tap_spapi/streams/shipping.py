@@ -6,8 +6,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_spapi.accounts import configured_accounts
-from tap_spapi.client import ACCOUNT_KEY, SPAPIStream
+from tap_spapi.client import SPAPIStream
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.tracking_ids import configured_labels
+from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,7 +68,7 @@ class ShippingTrackingStream(ShippingStream):
         return [
             {ACCOUNT_KEY: label.account or first, **label.as_context()}
             for label in configured_labels(self.config)
-            if (label.account or first) in self._tap.accounts  # type: ignore[attr-defined]
+            if (label.account or first) in self.run.accounts
         ]
 
     def get_url_params(
@@ -141,19 +143,9 @@ class ShippingTrackingStream(ShippingStream):
         row[self.replication_key] = max((t for t in times if t), default=None)
         bookmark = self.get_context_state(context).get("replication_key_value")
         latest = row[self.replication_key]
-        if bookmark and latest and _instant(latest) <= _instant(bookmark):
+        if bookmark and latest and instant(latest) <= instant(bookmark):
             return None
         return row
-
-
-def _instant(value: str) -> str:
-    """Comparable UTC form of an RFC 3339 string (Amazon uses Z, the SDK +00:00)."""
-    import datetime
-
-    moment = datetime.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.astimezone(datetime.UTC).isoformat()
 
 
 class ShippingCarrierAccountsStream(ShippingStream):
@@ -167,11 +159,7 @@ class ShippingCarrierAccountsStream(ShippingStream):
     operation_id = "getCarrierAccounts"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "carrierId", "accountId"]
     records_jsonpath = "$.activeAccounts[*]"
-
-    @property
-    def partitions(self) -> list[dict[str, Any]]:
-        """One per account."""
-        return self.account_partitions()
+    partitioned_by_account = True
 
     def prepare_request_payload(
         self, context: Context | None, next_page_token: Any

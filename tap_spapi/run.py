@@ -1,0 +1,259 @@
+"""One extraction run: its accounts, worker pools, clock, failures and marketplaces.
+
+`TapSpapi` keeps what singer-sdk gives a tap (settings, discovery, stream order,
+invocation); what one run of it opens, learns and has to answer for at the end lives
+here. Streams reach it through `SPAPIStream.run`, typed, instead of through the tap's
+attributes; the run knows no stream class (the tap hands it the two things it needs from
+streams as callables), so the import arrows run tap -> streams -> run only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from tap_spapi.account import Account
+from tap_spapi.accounts import accounts_of_shard
+from tap_spapi.concurrency import Prefetcher, ReadAhead, for_each_in_parallel
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.failures import RunFailures, summary
+from tap_spapi.operations import load_catalog
+from tap_spapi.regions import MARKETPLACE_REGIONS
+from tap_spapi.settings import parse_start_date
+from tap_spapi.transport import AccountRouter
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterator, Mapping
+
+DEFAULT_HISTORY_DAYS = 30
+# Readers of later top-level contexts: enough to overlap the latency-bound pages of one
+# stream (inbound, one page at a time per window) with the plan-bound chain of another;
+# with several accounts, one per account in flight (`max_parallel_accounts`).
+READ_AHEAD_THREADS = 2
+
+Participations = list[dict[str, Any]]
+
+# singer-sdk's CLI builds the Tap (and so its run) inside `Tap.invoke` and hands neither
+# back, and its `sync_all` is final: while the entry point runs the CLI, every run started
+# joins this list, so the entry point can close them and read the exit status however the
+# run ended. Runs started elsewhere (in-process tests, benchmarks) are closed by whoever
+# started them and are not kept here.
+_ENTRY_POINT_RUNS: list[Run] | None = None
+
+
+@contextlib.contextmanager
+def runs_of_entry_point() -> Iterator[list[Run]]:
+    """The runs started while the block runs (the command line's, usually one)."""
+    global _ENTRY_POINT_RUNS
+    runs: list[Run] = []
+    _ENTRY_POINT_RUNS = runs
+    try:
+        yield runs
+    finally:
+        _ENTRY_POINT_RUNS = None
+
+
+class Run:
+    """What one tap run opened and found: accounts, pools, clock, failures, marketplaces.
+
+    Everything is created when first asked for, so discovery and `--about` open nothing.
+    `fetch_participations` calls getMarketplaceParticipations for one account;
+    `start_reading` announces the read-ahead streams' contexts (both belong to streams,
+    which the tap knows and the run does not).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        user_agent: str,
+        fetch_participations: Callable[[str], Participations],
+        start_reading: Callable[[], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.config = config
+        self.user_agent = user_agent
+        self.logger = logger
+        self._fetch_participations = fetch_participations
+        self._start_reading = start_reading
+        self._reading_ahead = False
+        self._marketplace_ids: dict[str, list[str]] = {}
+        self._participations: dict[str, Participations] = {}
+        self._participation_errors: dict[str, TapSpapiError] = {}
+        self._participation_locks: dict[str, threading.Lock] = {}
+        self._participations_lock = threading.Lock()
+        if _ENTRY_POINT_RUNS is not None:
+            _ENTRY_POINT_RUNS.append(self)
+
+    # --- accounts ---------------------------------------------------------------------
+
+    @cached_property
+    def accounts(self) -> dict[str, Account]:
+        """The accounts of this run's shard, by name, in config order."""
+        chosen = accounts_of_shard(self.config)
+        if not chosen:
+            self.logger.warning(
+                "Shard %s of %s holds none of the configured accounts; nothing to extract.",
+                self.config.get("shard_index", 0),
+                self.config.get("shard_count", 1),
+            )
+        catalog = load_catalog()
+        return {settings.name: Account(settings, catalog) for settings in chosen}
+
+    def account_named(self, name: str | None) -> Account:
+        """The account called `name` (every context carries one)."""
+        try:
+            return self.accounts[name or ""]
+        except KeyError:
+            raise TapSpapiError(f"no account named {name!r} in this run") from None
+
+    @cached_property
+    def router(self) -> AccountRouter:
+        """Sends each request through its account's pacing, auth and connections."""
+        return AccountRouter({name: account.adapter for name, account in self.accounts.items()})
+
+    # --- worker pools -----------------------------------------------------------------
+
+    @property
+    def parallel_accounts(self) -> int:
+        """Accounts in flight at once: `max_parallel_accounts`, at most every account."""
+        return max(1, min(int(self.config.get("max_parallel_accounts") or 4), len(self.accounts)))
+
+    @property
+    def sequential(self) -> bool:
+        """`max_concurrency: 1`: one request at a time, all in the main thread."""
+        return int(self.config.get("max_concurrency") or 16) <= 1
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """Workers for per-id requests: `max_concurrency` per account in flight."""
+        per_account = int(self.config.get("max_concurrency") or 16)
+        return Prefetcher(0 if self.sequential else per_account * self.parallel_accounts)
+
+    @cached_property
+    def read_ahead(self) -> ReadAhead:
+        """Readers of top-level contexts ahead of the sync: one per account in flight."""
+        threads = max(READ_AHEAD_THREADS, self.parallel_accounts)
+        return ReadAhead(0 if self.sequential else threads)
+
+    def start_reading_ahead(self) -> None:
+        """Once per run, when the first stream syncs: the participations every account
+        needs for its marketplaces, then the read-ahead streams' contexts announced."""
+        if self._reading_ahead:
+            return
+        self._reading_ahead = True
+        self._start_reading()
+
+    def close(self) -> None:
+        """Wake requests waiting for a token and stop the pools' threads (idempotent).
+
+        Only what was opened: a run that never needed its accounts opens none here.
+        """
+        for account in self.__dict__.get("accounts", {}).values():
+            account.close()
+        for pool in ("prefetcher", "read_ahead"):
+            if pool in self.__dict__:
+                self.__dict__[pool].close()
+
+    # --- clock ------------------------------------------------------------------------
+
+    @cached_property
+    def run_started_at(self) -> datetime.datetime:
+        """Fixed once per run: the upper bound of every query window of this run."""
+        return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+    @cached_property
+    def default_start(self) -> datetime.datetime:
+        """Setting `start_date`, else 30 days before the run."""
+        if self.config.get("start_date"):
+            return parse_start_date(self.config["start_date"])
+        return self.run_started_at - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
+
+    # --- failures ---------------------------------------------------------------------
+
+    @cached_property
+    def failures(self) -> RunFailures:
+        """What failed this run: accounts, streams of an account, per-id contexts."""
+        return RunFailures(strict=bool(self.config.get("strict")))
+
+    def account_failed(self, name: str, error: Exception) -> None:
+        """Remember that `name` cannot be extracted; its other contexts are skipped."""
+        self.failures.account_failed(name, error)
+
+    @property
+    def exit_status(self) -> int:
+        """1 when anything this run was to extract failed (see failures.py), else 0."""
+        return 1 if self.failures.reported else 0
+
+    def final_lines(self) -> list[str]:
+        """The last lines of the run on stderr: one per failure, then a summary."""
+        reported = self.failures.reported
+        lines = [f"{what}: {message}" for what, message in reported.items()]
+        if len(reported) > 1:  # one failure is its own summary
+            lines.append(summary(reported))
+        return lines
+
+    # --- marketplaces -----------------------------------------------------------------
+
+    def marketplace_ids_of(self, name: str) -> list[str]:
+        """Setting `marketplace_ids` of the account, else its marketplaces in its region.
+
+        Worked out (and logged) once per account and run: report streams ask per window.
+        """
+        if name not in self._marketplace_ids:
+            self._marketplace_ids[name] = self._find_marketplace_ids(name)
+        return list(self._marketplace_ids[name])
+
+    def _find_marketplace_ids(self, name: str) -> list[str]:
+        account = self.account_named(name)
+        if account.settings.marketplace_ids:
+            return list(account.settings.marketplace_ids)
+        region = account.settings.region
+        found: list[str] = []
+        for record in self.participations_of(name):
+            marketplace_id = str((record.get("marketplace") or {}).get("id"))
+            participating = (record.get("participation") or {}).get("isParticipating", True)
+            if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
+                found.append(marketplace_id)
+        self.logger.info("Marketplaces of account '%s' in region %s: %s", name, region, found)
+        return found
+
+    def participations_of(self, name: str) -> Participations:
+        """The account's marketplace participations, fetched once per run (1 request/min).
+
+        A failure is kept too: every stream that needs them fails the same way, without
+        spending another round of retries on it.
+        """
+        with self._participations_lock:
+            lock = self._participation_locks.setdefault(name, threading.Lock())
+        with lock:  # one fetch per account, accounts in parallel
+            if name in self._participation_errors:
+                raise self._participation_errors[name]
+            if name not in self._participations:
+                try:
+                    self._participations[name] = self._fetch_participations(name)
+                except TapSpapiError as exc:
+                    self._participation_errors[name] = exc
+                    raise
+            return self._participations[name]
+
+    def fetch_all_participations(self) -> None:
+        """The participations of every account that needs them for its marketplaces,
+        `max_parallel_accounts` at a time: one round trip each, not one after another."""
+        if self.sequential:
+            return
+        needed = [name for name, a in self.accounts.items() if not a.settings.marketplace_ids]
+
+        def fetch(name: str) -> None:
+            try:
+                self.participations_of(name)
+            except AccountUnavailableError as exc:
+                self.account_failed(name, exc)
+            except TapSpapiError:
+                pass  # kept: each stream that needs them fails with it, contained
+
+        for_each_in_parallel(fetch, needed, workers=self.parallel_accounts, name="sellers")
