@@ -16,6 +16,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
+from typing_extensions import override
+
 from spapi_standin.app import App, RawRequest
 from spapi_standin.builder import build_dataset
 from spapi_standin.config import StandInConfig
@@ -55,11 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
 
+    @override
     def version_string(self) -> str:
         """`Server: spapi-standin` (no Python version)."""
         return self.server_version
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+    @override
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests and benchmarks do not want a line per request on stderr."""
 
     def _serve(self) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
+from typing_extensions import override
 
 from tap_spapi.errors import AuthError
 from tap_spapi.redact import register_secret
@@ -366,6 +367,7 @@ class SPAPIAuth(APIAuthenticatorBase):
             return self.grantless(operation.scope).token()
         return self.lwa.token()
 
+    @override
     def authenticate_request(
         self, request: requests.PreparedRequest, *, restricted: bool = False
     ) -> requests.PreparedRequest:

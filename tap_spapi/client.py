@@ -25,6 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator, SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from tap_spapi.containment import ContainsFailures
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 
 
 class _Unchanged(AuthBase):
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
 
@@ -97,6 +99,7 @@ class DecodedBodyPaginator(JSONPathPaginator):
         self._where = where
         self._seen: set[str] = set()
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         token = next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
         if token and token in self._seen:
@@ -118,6 +121,7 @@ class SchemaWithoutUnwantedPII(StreamSchema):
     declared either: a warehouse gets no always-null PII column it might later trust.
     """
 
+    @override
     def get_stream_schema(self, stream: Any, stream_class: Any) -> dict[str, Any]:
         schema: dict[str, Any] = super().get_stream_schema(stream, stream_class)
         fields = getattr(stream, "pii_fields", ())
@@ -154,21 +158,25 @@ class SPAPIStream(ContainsFailures):
 
     # --- what to call -------------------------------------------------------------
 
+    @override
     def account_for(self, context: Context | None) -> Account:
         """The selling-partner account `context` belongs to (every context names one)."""
         return self.run.account_named((context or {}).get(ACCOUNT_KEY))
 
     @cached_property
+    @override
     def operation(self) -> Operation:
         """This stream's operation in the generated catalog."""
         return load_catalog()[self.operation_id]
 
     @property
+    @override
     def url_base(self) -> str:
         """Unused: each context's account has its own regional endpoint (see `get_url`)."""
         return ""
 
     @property
+    @override
     def path(self) -> str:  # type: ignore[override]
         """The operation's path template; `{param}`s are filled from the context."""
         return self.operation.path
@@ -176,6 +184,7 @@ class SPAPIStream(ContainsFailures):
     #: `{placeholder}` of the operation's path → the context key that fills it.
     path_params: ClassVar[dict[str, str]] = {}
 
+    @override
     def get_url(self, context: Context | None) -> str:
         """The operation's URL at the context's account, `path_params` filled in."""
         values: dict[str, Any] = {}
@@ -184,6 +193,7 @@ class SPAPIStream(ContainsFailures):
             values[placeholder] = context[key]
         return f"{self.account_for(context).base_url}{fill_path(self.path, values)}"
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """singer-sdk's request, stamped with its account for the router to pace and sign."""
         request = super().get_http_request(page=page)
@@ -191,11 +201,13 @@ class SPAPIStream(ContainsFailures):
         return request
 
     @property  # type: ignore[misc]
+    @override
     def http_method(self) -> str:
         """The operation's HTTP method (some SP-API reads are PUT or POST)."""
         return self.operation.method
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """This thread's session, routed through each account's paced, signing adapter.
 
@@ -212,21 +224,25 @@ class SPAPIStream(ContainsFailures):
         return threading.local()
 
     @property
+    @override
     def authenticator(self) -> AuthBase:
         """Nothing at the SDK's step: the router authenticates each request for its account,
         after pacing, so a request that waited for a token never leaves with a stale one."""
         return _UNCHANGED
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds to wait for one response (setting `request_timeout`)."""
-        return int(self.config.get("request_timeout") or 60)
+        return self.run.settings.request_timeout
 
     @property
+    @override
     def http_headers(self) -> dict[str, Any]:
         """Headers every SP-API call carries besides auth."""
         return {"Accept": "application/json", "User-Agent": self.run.user_agent}
 
+    @override
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         """A token paginator at `next_token_path`, or a single page."""
         if self.next_token_path:
@@ -270,6 +286,7 @@ class SPAPIStream(ContainsFailures):
         return decoded_body(send(prepared, context))
 
     @property
+    @override
     def run(self) -> Run:
         """The run this stream is part of: accounts, pools, clock, failures (run.py).
 
@@ -286,12 +303,14 @@ class SPAPIStream(ContainsFailures):
         return [{ACCOUNT_KEY: name} for name in self.run.accounts]
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]] | None:
         """One per account with `partitioned_by_account`, else singer-sdk's (from state)."""
         if self.partitioned_by_account:
             return self.account_partitions()
         return super().partitions
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
@@ -299,8 +318,9 @@ class SPAPIStream(ContainsFailures):
         `include_pii`. Streams that shape records further call this last."""
         for key in self.context_keys_on_records:
             row[key] = (context or {}).get(key)
-        return drop_pii(row, self.pii_fields, keep=bool(self.config.get("include_pii")))
+        return drop_pii(row, self.pii_fields, keep=self.run.settings.include_pii)
 
+    @override
     def _succeeded_before(self, error: SPAPIRequestError) -> bool:
         operation = self._operation_of(error.response)
         return operation in self._account_of(error.response).adapter.succeeded
@@ -324,10 +344,11 @@ class SPAPIStream(ContainsFailures):
     @property
     def lookback(self) -> datetime.timedelta:
         """Setting `lookback_window`: how far before a bookmark each run asks again."""
-        return datetime.timedelta(minutes=int(self.config.get("lookback_window", 180)))
+        return datetime.timedelta(minutes=self.run.settings.lookback_window)
 
     # --- responses ----------------------------------------------------------------
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort a response into success, retry (429, 5xx, expired token) or fatal
         (responses.py), dropping an expired token first so the retry gets a fresh one."""
@@ -341,6 +362,7 @@ class SPAPIStream(ContainsFailures):
         """The account a response answers (the router noted it on the request)."""
         return self.run.account_named(getattr(response.request, "spapi_account", None))
 
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         """`stream 'x' (operation y): HTTP 400 Code: message (details) [x-amzn-RequestId: …]`."""
         return error_message(response, self.name, self._operation_of(response))
@@ -353,6 +375,7 @@ class SPAPIStream(ContainsFailures):
         """The operation `request` calls (this stream's own if it cannot tell)."""
         return operation_called(request, self.operation_id)
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Records at `records_jsonpath` of the (already decoded) body, with their account."""
         account = self._account_of(response)
@@ -383,8 +406,8 @@ class SPAPIStream(ContainsFailures):
     def retries(self) -> RequestRetries:
         """This stream's SP-API calls under the one retry policy (see retries.py)."""
         policy = RetryPolicy(
-            max_faults=int(self.config.get("max_retries", 8)),
-            max_seconds=int(self.config.get("max_retry_seconds", 900)),
+            max_faults=self.run.settings.max_retries,
+            max_seconds=self.run.settings.max_retry_seconds,
         )
         return RequestRetries(
             policy,
@@ -395,22 +418,26 @@ class SPAPIStream(ContainsFailures):
             logger=self.logger,
         )
 
+    @override
     def backoff_max_tries(self) -> int:
         """First attempt plus setting `max_retries` (faults other than 429s, see retries.py)."""
         return self.retries.policy.max_faults + 1
 
+    @override
     def request_decorator(self, func: Any) -> Any:
         """singer-sdk's backoff decorator, with our policy (retries.py)."""
         return self.retries.decorate(
             func, wait_gen=self.backoff_wait_generator, on_backoff=self.backoff_handler
         )
 
+    @override
     def backoff_wait_generator(
         self, budget: RetryBudget | None = None
     ) -> Generator[float, Any, None]:
         """How long to wait before retrying, chosen by what went wrong (retries.py)."""
         return waits(budget or self.retries.budget())
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """Log each retry once (retries.py)."""
         self.retries.log_retry(details)

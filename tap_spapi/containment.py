@@ -11,6 +11,8 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, cast
 
+from typing_extensions import override
+
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.fetch_ahead import FetchesAhead
 from tap_spapi.keys import ACCOUNT_KEY
@@ -49,6 +51,7 @@ class ContainsFailures(FetchesAhead):
         """The run's failures (see failures.py)."""
         return self.run.failures
 
+    @override
     def abandoned(self, context: Context | None) -> bool:
         """Whether `context`'s account failed or this stream stopped for it this run:
         later windows must not move its bookmark past data that was never read."""
@@ -63,6 +66,7 @@ class ContainsFailures(FetchesAhead):
             parent = parent.parent_stream_type
         return names
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records of `context` (prefetched when announced), announcing children ahead.
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
+from typing_extensions import override
 
 if TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
@@ -50,6 +51,7 @@ class BatchFlushingWriter(MsgSpecWriter):
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
         _WRITERS.add(self)
 
+    @override
     def write_message(self, message: Message) -> None:
         """Queue `message`; write the queue out unless it is a record or STATE that can wait."""
         line = self.format_message(message)

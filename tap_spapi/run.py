@@ -22,7 +22,7 @@ from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.failures import RunFailures, summary
 from tap_spapi.operations import load_catalog
 from tap_spapi.regions import MARKETPLACE_REGIONS
-from tap_spapi.settings import parse_start_date
+from tap_spapi.settings import Settings, parse_start_date
 from tap_spapi.transport import AccountRouter
 
 if TYPE_CHECKING:
@@ -74,8 +74,11 @@ class Run:
         fetch_participations: Callable[[str], Participations],
         start_reading: Callable[[], None],
         logger: logging.Logger,
+        settings: Settings | None = None,
     ) -> None:
         self.config = config
+        #: The typed settings (the tap's, parsed once; else parsed from `config`).
+        self.settings = settings or Settings.from_config(config)
         self.user_agent = user_agent
         self.logger = logger
         self._fetch_participations = fetch_participations
@@ -98,8 +101,8 @@ class Run:
         if not chosen:
             self.logger.warning(
                 "Shard %s of %s holds none of the configured accounts; nothing to extract.",
-                self.config.get("shard_index", 0),
-                self.config.get("shard_count", 1),
+                self.settings.shard_index,
+                self.settings.shard_count,
             )
         catalog = load_catalog()
         return {settings.name: Account(settings, catalog) for settings in chosen}
@@ -121,17 +124,17 @@ class Run:
     @property
     def parallel_accounts(self) -> int:
         """Accounts in flight at once: `max_parallel_accounts`, at most every account."""
-        return max(1, min(int(self.config.get("max_parallel_accounts") or 4), len(self.accounts)))
+        return max(1, min(self.settings.max_parallel_accounts, len(self.accounts)))
 
     @property
     def sequential(self) -> bool:
         """`max_concurrency: 1`: one request at a time, all in the main thread."""
-        return int(self.config.get("max_concurrency") or 16) <= 1
+        return self.settings.sequential
 
     @cached_property
     def prefetcher(self) -> Prefetcher:
         """Workers for per-id requests: `max_concurrency` per account in flight."""
-        per_account = int(self.config.get("max_concurrency") or 16)
+        per_account = self.settings.max_concurrency
         return Prefetcher(0 if self.sequential else per_account * self.parallel_accounts)
 
     @cached_property
@@ -169,8 +172,8 @@ class Run:
     @cached_property
     def default_start(self) -> datetime.datetime:
         """Setting `start_date`, else 30 days before the run."""
-        if self.config.get("start_date"):
-            return parse_start_date(self.config["start_date"])
+        if self.settings.start_date:
+            return parse_start_date(self.settings.start_date)
         return self.run_started_at - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
 
     # --- failures ---------------------------------------------------------------------
@@ -178,7 +181,7 @@ class Run:
     @cached_property
     def failures(self) -> RunFailures:
         """What failed this run: accounts, streams of an account, per-id contexts."""
-        return RunFailures(strict=bool(self.config.get("strict")))
+        return RunFailures(strict=self.settings.strict)
 
     def account_failed(self, name: str, error: Exception) -> None:
         """Remember that `name` cannot be extracted; its other contexts are skipped."""

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import IO, Any
 
 from singer_sdk import Stream, Tap
+from typing_extensions import override
 
 from tap_spapi.accounts import account_secrets, configured_accounts
 from tap_spapi.auth import full_user_agent
@@ -66,6 +67,7 @@ class TapSpapi(Tap):
     # msgspec serialises records about 1.5x faster than the default writer.
     message_writer_class = BatchFlushingWriter
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our checks first: they name the setting and never echo a secret."""
         for name in SECRET_SETTINGS:
@@ -79,6 +81,7 @@ class TapSpapi(Tap):
         return super()._validate_config(raise_errors=raise_errors)
 
     @classmethod
+    @override
     def get_plugin_version(cls) -> str:
         """`--version` and `--about`: the version of version.py (the package metadata)."""
         return __version__
@@ -97,6 +100,7 @@ class TapSpapi(Tap):
             fetch_participations=lambda name: MarketplaceParticipationsStream(tap=self).fetch(name),
             start_reading=self._start_reading_ahead,
             logger=self.logger,
+            settings=self.settings,
         )
 
     @cached_property
@@ -105,6 +109,7 @@ class TapSpapi(Tap):
         return full_user_agent(self.settings.user_agent)
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -124,6 +129,7 @@ class TapSpapi(Tap):
         )
 
     @classmethod
+    @override
     def cb_config(cls, ctx: Any, param: Any, value: tuple[str, ...]) -> Any:
         """singer-sdk's `--config` parsing, after checking each file is there and is JSON
         (the SDK shows a traceback for a missing file or bad JSON)."""
@@ -132,6 +138,7 @@ class TapSpapi(Tap):
                 checked_config_file(path)
         return super().cb_config(ctx, param, value)
 
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """singer-sdk's state loading, for a state in any form we understand (see
         state_files.py), refusing what it would trip over or bookmarks from the future
@@ -159,6 +166,7 @@ class TapSpapi(Tap):
                 stream.start_reading()
 
     @property
+    @override
     def streams(self) -> dict[str, Stream]:
         """The SDK's streams with their parent links, in STREAM_TYPES order.
 
@@ -173,6 +181,7 @@ class TapSpapi(Tap):
             self._streams = {stream.name: stream for stream in ranked}
         return self._streams  # type: ignore[return-value]
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

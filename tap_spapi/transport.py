@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from typing_extensions import override
 
 if TYPE_CHECKING:
     from tap_spapi.auth import SPAPIAuth
@@ -56,6 +57,7 @@ class PacedAdapter(HTTPAdapter):
         """The SP-API operation `request` calls, or None (e.g. a pre-signed S3 URL)."""
         return self._catalog.match(request.method or "GET", urlsplit(request.url or "").path)
 
+    @override
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         """Wait for a token, authenticate, send, and learn from the response's headers."""
         operation = self.operation_of(request)
@@ -108,6 +110,7 @@ class AccountRouter(HTTPAdapter):
         super().__init__()
         self._adapters = adapters
 
+    @override
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         """Send `request` through its account's adapter."""
         # A retry sends the same request again, its header already taken off.
@@ -117,6 +120,7 @@ class AccountRouter(HTTPAdapter):
         request.spapi_account = name  # type: ignore[attr-defined]  # for response.request
         return self._adapters[name].send(request, *args, **kwargs)
 
+    @override
     def close(self) -> None:
         """Close every account's connection pool too."""
         super().close()

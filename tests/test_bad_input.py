@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import run_cli, run_tap, select_only, tap_config
 from test_config import VALID, write_config
+from typing_extensions import override
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.tap import TapSpapi
@@ -147,7 +148,8 @@ class _HtmlPage(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _page  # noqa: N815 - http.server's names
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    @override
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -20,6 +20,7 @@ from singer_sdk.pagination import JSONPathPaginator
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams._state import StreamStateManager
+from typing_extensions import override
 
 from tap_spapi.tap import TapSpapi
 
@@ -63,6 +64,7 @@ def test_validate_config_sees_the_raw_config(standin: StandIn) -> None:
     seen: dict[str, Any] = {}
 
     class Probe(TapSpapi):
+        @override
         def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
             seen.update(self._config)
             return super()._validate_config(raise_errors=raise_errors)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from typing_extensions import override
+
 from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
@@ -51,6 +53,7 @@ class InboundShipmentsStream(SPAPIStream):
     context_keys_on_records = ("marketplace_id",)
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         """One partition (and bookmark) per account and marketplace: the query is per
         marketplace. An account whose marketplaces cannot be read is skipped here."""
@@ -90,10 +93,12 @@ class InboundShipmentsStream(SPAPIStream):
 
     read_ahead = True
 
+    @override
     def read_ahead_contexts(self) -> list[Context | None]:
         """Every window of every marketplace, in the order `get_records` asks for them."""
         return [w for partition in self.partitions for w in self.window_contexts(partition)]
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every window's pages, then the bookmark advance for that window."""
         if context is None:
@@ -137,6 +142,7 @@ class InboundShipmentsStream(SPAPIStream):
         halvings = (windows - 1).bit_length()
         self.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -161,6 +167,7 @@ class InboundShipmentsStream(SPAPIStream):
             "LastUpdatedBefore": context["window_end"],
         }
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Items are fetched per shipment."""
         return {
@@ -192,6 +199,7 @@ class InboundShipmentItemsStream(SPAPIStream):
     # Only the path id: the `MarketplaceId` query parameter is deprecated here ("Do not use").
     path_params: ClassVar[dict[str, str]] = {"shipmentId": "ShipmentId"}
 
+    @override
     def parse_response(self, response: Any) -> Iterable[dict[str, Any]]:
         """Items of the one page, warning about a token we have no way to follow."""
         body = decoded_body(response)
@@ -203,6 +211,7 @@ class InboundShipmentItemsStream(SPAPIStream):
             )
         yield from super().parse_response(response)
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from typing_extensions import override
+
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.windows import instant, isoformat
@@ -44,6 +46,7 @@ class OutboundOrdersStream(SPAPIStream):
     # while the first account's sync: each account is paced by its own usage plans.
     read_ahead = True
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class OutboundOrdersStream(SPAPIStream):
         start = instant(bookmark) - self.lookback if bookmark else self.run.default_start
         return {"queryStartDate": isoformat(start)}
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Shipments are read per changed order."""
         return {
@@ -76,6 +80,7 @@ class OutboundShipmentsStream(SPAPIStream):
 
     path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
 
+    @override
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
     ) -> Iterable[dict[str, Any] | None]:
@@ -102,6 +107,7 @@ class OutboundPackageTrackingStream(SPAPIStream):
     records_jsonpath = "$.payload"
     state_partitioning_keys: ClassVar[list[str]] = []
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
+from typing_extensions import override
 
 from tap_spapi import progress as progress_lines
 from tap_spapi import report_requests
@@ -80,6 +81,7 @@ class ReportStream(SPAPIStream):
     read_ahead = True  # see `start_reading`: the first reports are requested at once
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         """One partition (and bookmark) per account."""
         return self.account_partitions()
@@ -159,6 +161,7 @@ class ReportStream(SPAPIStream):
 
     # --- the sync ---------------------------------------------------------------------
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each window's rows, then that window's bookmark."""
         if context is None or self.abandoned(context):
@@ -210,6 +213,7 @@ class ReportStream(SPAPIStream):
         )
         return Progress(self.logger, f"{self.name} reports", len(windows), seconds_left)
 
+    @override
     def start_reading(self) -> None:
         """Request the first reports of every account now, in the background.
 
@@ -233,6 +237,7 @@ class ReportStream(SPAPIStream):
             self.logger.info("Requesting %s reports ahead failed: %s", self.name, redact(str(exc)))
         return []
 
+    @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The rows of one window's report (the SDK's per-context request loop)."""
         assert context is not None
@@ -287,7 +292,7 @@ class ReportStream(SPAPIStream):
     @property
     def max_wait(self) -> float:
         """Setting `report_wait_minutes`, in seconds."""
-        return 60.0 * float(self.config.get("report_wait_minutes") or 120)
+        return 60.0 * self.run.settings.report_wait_minutes
 
     def _await(self, report_id: str, context: Context) -> dict[str, Any]:
         """getReport until the report is DONE, CANCELLED or FATAL."""
@@ -364,6 +369,7 @@ class ReportStream(SPAPIStream):
 
     # --- records ------------------------------------------------------------------------
 
+    @override
     def _once_per_key(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Rows as they are: a document is one file, not pages that can overlap, and a
         set of every key seen would grow with the report (40 MB for 200,000 rows)."""

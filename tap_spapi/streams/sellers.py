@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from typing_extensions import override
+
 from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
@@ -29,6 +31,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
     records_jsonpath = "$.payload[*]"
     partitioned_by_account = True
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
@@ -43,6 +46,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
         # request_records, not get_records: reading ahead needs the marketplaces first.
         return list(self.request_records({ACCOUNT_KEY: account}))
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's participations: the run may already have fetched them to find
         its marketplaces, and at 1 request per minute a second call is costly."""

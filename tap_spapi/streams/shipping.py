@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from typing_extensions import override
+
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
@@ -29,10 +31,11 @@ class ShippingStream(SPAPIStream):
     """Shipping v2 calls carry the shipping business header when one is configured."""
 
     @property
+    @override
     def http_headers(self) -> dict[str, Any]:
         """Base headers plus `x-amzn-shipping-business-id` (setting `shipping_business_id`)."""
         headers = super().http_headers
-        if self.config.get("shipping_business_id"):
+        if self.run.settings.shipping_business_id:
             headers[SHIPPING_BUSINESS_HEADER] = self.config["shipping_business_id"]
         return headers
 
@@ -58,6 +61,7 @@ class ShippingTrackingStream(ShippingStream):
     records_jsonpath = "$.payload"
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         """One partition per configured label, under the account it belongs to.
 
@@ -71,6 +75,7 @@ class ShippingTrackingStream(ShippingStream):
             if (label.account or first) in self.run.accounts
         ]
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -78,6 +83,7 @@ class ShippingTrackingStream(ShippingStream):
         assert context is not None
         return {"trackingId": context["trackingId"], "carrierId": context["carrierId"]}
 
+    @override
     def wants(self, context: Context | None) -> bool:
         """Labels whose status was final in an earlier run are not requested again.
 
@@ -104,6 +110,7 @@ class ShippingTrackingStream(ShippingStream):
     def _warned_labels(self) -> set[Any]:
         return set()
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records of the label; mark the label final once its record is emitted."""
         if context is None:
@@ -118,6 +125,7 @@ class ShippingTrackingStream(ShippingStream):
             if status in FINAL_STATUSES:
                 self.save_bookmark(context, **{FINAL_BOOKMARK: status})
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
@@ -161,15 +169,17 @@ class ShippingCarrierAccountsStream(ShippingStream):
     records_jsonpath = "$.activeAccounts[*]"
     partitioned_by_account = True
 
+    @override
     def prepare_request_payload(
         self, context: Context | None, next_page_token: Any
     ) -> dict[str, Any]:
         """The body is required but may be empty (a read despite PUT)."""
         return {}
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
         """Which shipping business these accounts belong to."""
-        row["shipping_business_id"] = self.config.get("shipping_business_id")
+        row["shipping_business_id"] = self.run.settings.shipping_business_id
         return row
