@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
-    from tap_spapi.pacing import UsagePlan
+    from tap_spapi.pacing import RateLimiter, UsagePlan
 
 # Seconds between progress lines while a stream waits (tests set it lower).
 PROGRESS_INTERVAL = 30.0
@@ -81,3 +81,35 @@ class Progress:
             self._total,
             about(self.seconds_left()),
         )
+
+
+def report_cost(
+    logger: logging.Logger,
+    stream: str,
+    account: str,
+    windows: int,
+    *,
+    limiter: RateLimiter,
+    unrequested: Callable[[], int],
+    ahead_of_them: Callable[[], int],
+) -> Progress:
+    """Log what an account's `windows` reports ask of createReport's plan and how long
+    that takes (`unrequested` of them still to create, `ahead_of_them` of other report
+    streams first); the `Progress` that reports on the way."""
+
+    def seconds_left(_done: int) -> float:
+        return limiter.seconds_for("createReport", unrequested() + ahead_of_them())
+
+    waiting = unrequested()
+    logger.info(
+        "%s: %d reports for account '%s' (%d requested already, %d of other report "
+        "streams ahead of them); %s: %s",
+        stream,
+        windows,
+        account,
+        windows - waiting,
+        ahead_of_them(),
+        describe_plan("createReport", limiter.plan("createReport")),
+        about(seconds_left(0)),
+    )
+    return Progress(logger, f"{stream} reports", windows, seconds_left)

@@ -33,7 +33,6 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
-from tap_spapi.progress import Progress, about, describe_plan
 from tap_spapi.redact import redact
 from tap_spapi.report_documents import ReportDocument, error_document_text, hide_link
 from tap_spapi.report_requests import ReportRequests, RequestBook
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_spapi.progress import Progress
     from tap_spapi.responses import SPAPIRequestError
     from tap_spapi.retries import RetryPolicy
 
@@ -188,30 +188,16 @@ class ReportStream(SPAPIStream):
                 progress.advance()
 
     def _say_cost(self, partition: Context, windows: list[QueryWindow | None]) -> Progress:
-        """Log what the account's windows will ask of createReport's plan and how long
-        that takes; the `Progress` that reports on the way."""
-        limiter = self.account_for(partition).limiter
-
-        def unrequested() -> int:
-            return self._book.unrequested(partition[ACCOUNT_KEY], windows)
-
-        def seconds_left(_done: int) -> float:
-            queued = unrequested() + self._asked_ahead_by_others(partition)
-            return limiter.seconds_for("createReport", queued)
-
-        waiting = unrequested()
-        self.logger.info(
-            "%s: %d reports for account '%s' (%d requested already, %d of other report "
-            "streams ahead of them); %s: %s",
+        account = partition[ACCOUNT_KEY]
+        return progress_lines.report_cost(
+            self.logger,
             self.name,
+            account,
             len(windows),
-            partition[ACCOUNT_KEY],
-            len(windows) - waiting,
-            self._asked_ahead_by_others(partition),
-            describe_plan("createReport", limiter.plan("createReport")),
-            about(seconds_left(0)),
+            limiter=self.account_for(partition).limiter,
+            unrequested=lambda: self._book.unrequested(account, windows),
+            ahead_of_them=lambda: self._asked_ahead_by_others(partition),
         )
-        return Progress(self.logger, f"{self.name} reports", len(windows), seconds_left)
 
     @override
     def start_reading(self) -> None:
