@@ -185,6 +185,16 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
         "shipping_carrier_accounts": {
             (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
         },
+        "orders": {o["orderId"] for o in data.orders},
+        "order_items": {
+            (o["orderId"], i["orderItemId"]) for o in data.orders for i in o["orderItems"]
+        },
+        # Only merchant-fulfilled orders have packages (the data set gives FBA ones none).
+        "order_packages": {
+            (o["orderId"], p["packageReferenceId"])
+            for o in data.orders
+            for p in o.get("packages") or []
+        },
         **{report.stream_name: data.reports.keys_of(report.report_type) for report in REPORT_TYPES},
     }
 
@@ -198,6 +208,9 @@ KEYS = {
     "outbound_package_tracking": ("packageNumber",),
     "shipping_tracking": ("trackingId",),
     "shipping_carrier_accounts": ("carrierId", "accountId"),
+    "orders": ("orderId",),
+    "order_items": ("orderId", "orderItemId"),
+    "order_packages": ("orderId", "packageReferenceId"),
     **{report.stream_name: report.keys for report in REPORT_TYPES},
 }
 
@@ -218,6 +231,7 @@ SAMPLE_CONTEXT = {
     "amazonShipmentId": "SHIPMENT-CONTEXT",
     "carrierId": "X",
     "trackingId": "T-1",  # a label's partition always names it
+    "orderId": "ORDER-CONTEXT",
 }
 
 
