@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 # `includedData` datasets and the top-level field each fills, per stream (the model's
-# property names). BUYER and RECIPIENT hold buyer PII: asked only with `include_pii`
-# (Orders 2026 needs no Restricted Data Token for them; access is by role).
+# property names). A dataset filling a PII field is asked only with `include_pii`
+# (Orders 2026 needs no Restricted Data Token for BUYER and RECIPIENT; access is by role).
 ORDER_DATASETS = {
     "BUYER": "buyer",
     "RECIPIENT": "recipient",
@@ -44,8 +44,10 @@ ITEM_DATASETS = {
     "FULFILLMENT": "fulfillment",
     "TAX": "tax",
 }
-PII_DATASETS = frozenset({"BUYER", "RECIPIENT"})
-ORDER_PII = ("buyer", "recipient")
+# Buyer PII of an order: name and e-mail, the delivery address, and the tax registrations
+# (`tax.taxRegistrations` names the buyer's legal entity and its address). Items' `tax`
+# (how tax was calculated and collected) names nobody.
+ORDER_PII = ("buyer", "recipient", "tax")
 # searchOrders takes at most 50 `marketplaceIds` and 100 orders a page.
 MARKETPLACES_PER_QUERY = 50
 PAGE_SIZE = 100
@@ -96,19 +98,19 @@ class OrdersStream(SPAPIStream):
     @cached_property
     def included_data(self) -> list[str]:
         """The datasets the selected streams and fields need, in the model's order."""
+        pii = bool(self.config.get("include_pii"))
         wanted = {
             dataset
             for stream in (self, *self.child_streams)
             if stream.selected
             for dataset, field in _datasets_of(stream).items()
             if stream.mask.get(("properties", field), True)
+            and (pii or field not in getattr(stream, "pii_fields", ()))
         }
         if any(
             stream.name == "order_packages" and stream.selected for stream in self.child_streams
         ):
             wanted.add("PACKAGES")
-        if not self.config.get("include_pii"):
-            wanted -= PII_DATASETS
         return [name for name in self.operation.query_enums["includedData"] if name in wanted]
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
