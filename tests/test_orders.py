@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
+import requests
 from conftest import expected_keys, key_of, run_tap, select_only, tap_config
 
 from spapi_standin import StandIn, StandInConfig
@@ -210,3 +211,66 @@ def test_the_run_says_what_a_page_costs_before_it_starts(standin, caplog):
     with caplog.at_level(logging.INFO):
         run_tap(config, catalog=orders_catalog(config, {"orders"}))
     assert "searchOrders allows 20 at once then 20 an hour" in caplog.text
+
+
+# -- the stand-in's searchOrders, as the model's parameter notes describe it ----------------
+
+
+def _search(server: StandIn, **params: str) -> requests.Response:
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": min(server.config.refresh_tokens),
+        "client_id": server.config.client_id,
+        "client_secret": server.config.client_secret,
+    }
+    token = requests.post(server.lwa_token_url, data=form, timeout=10).json()["access_token"]
+    headers = {
+        "x-amz-access-token": token,
+        "x-amz-date": datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"),
+    }
+    url = server.base_url + "/orders/2026-01-01/orders"
+    return requests.get(url, params=params, headers=headers, timeout=10)
+
+
+def _ago(**delta: float) -> str:
+    moment = datetime.datetime.now(datetime.UTC) - datetime.timedelta(**delta)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_standin_refuses_queries_the_model_rules_out(standin):
+    start = _ago(days=400)
+    assert _search(standin).status_code == 400  # neither createdAfter nor lastUpdatedAfter
+    both = _search(standin, createdAfter=start, lastUpdatedAfter=start)
+    assert both.status_code == 400
+    mixed = _search(standin, lastUpdatedAfter=start, createdBefore=_ago(days=1))
+    assert mixed.status_code == 400
+    too_recent = _search(standin, lastUpdatedAfter=start, lastUpdatedBefore=_ago(seconds=30))
+    assert too_recent.status_code == 400
+    assert _search(standin, lastUpdatedAfter=start, includedData="ADDRESS").status_code == 400
+
+
+def test_standin_echoes_the_settled_instant_and_keeps_pii_and_packages_unless_asked(standin):
+    answer = _search(standin, lastUpdatedAfter=_ago(days=400))
+    assert answer.status_code == 200
+    body = answer.json()
+    echoed = datetime.datetime.fromisoformat(body["lastUpdatedBefore"])
+    assert echoed <= datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=2)
+    assert body["orders"]
+    for order in body["orders"]:
+        assert not {"buyer", "recipient", "packages", "fulfillment"} & set(order)
+        assert order["orderItems"]
+    asked = _search(
+        standin, lastUpdatedAfter=_ago(days=400), includedData="BUYER,PACKAGES,FULFILLMENT"
+    ).json()["orders"]
+    assert any("buyer" in o for o in asked)
+    assert all(o["fulfillment"]["fulfilledBy"] == "MERCHANT" for o in asked if o.get("packages"))
+
+
+def test_standin_page_tokens_need_the_same_query(paged):
+    paged.reset_rate_limits()
+    start = _ago(days=400)
+    token = _search(paged, lastUpdatedAfter=start).json()["pagination"]["nextToken"]
+    same = _search(paged, lastUpdatedAfter=start, paginationToken=token, includedData="TAX")
+    assert same.status_code == 200  # includedData may change between pages
+    other = _search(paged, lastUpdatedAfter=_ago(days=300), paginationToken=token)
+    assert other.status_code == 400
