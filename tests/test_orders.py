@@ -213,6 +213,18 @@ def test_the_run_says_what_a_page_costs_before_it_starts(standin, caplog):
     assert "searchOrders allows 20 at once then 20 an hour" in caplog.text
 
 
+def test_pages_that_wait_on_the_plan_say_when_the_next_comes(caplog):
+    # A plan of one request at once, then 0.8 a second: every later page waits 1.25 s.
+    config = StandInConfig(seed=23, orders_page_size=25, rate_overrides={"searchOrders": (0.8, 1)})
+    with StandIn(config) as server:
+        tap = tap_config(server, rate_limit_overrides={"searchOrders": {"rate": 0.8, "burst": 1}})
+        with caplog.at_level(logging.INFO):
+            output = run_tap(tap, catalog=orders_catalog(tap, {"orders"}))
+        assert server.stats.count("searchOrders", "429") == 0
+    assert len(output.records("orders")) == len(server.dataset.orders)
+    assert "orders of account 'default': 1 pages read; the next in about 1 s" in caplog.text
+
+
 # -- the stand-in's searchOrders, as the model's parameter notes describe it ----------------
 
 

@@ -192,10 +192,29 @@ class OrdersStream(SPAPIStream):
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The page's orders; note the `lastUpdatedBefore` it echoes."""
-        echoed = decoded_body(response).get("lastUpdatedBefore")
-        if echoed:
-            self._read_until[self._account_of(response).name] = echoed
+        body = decoded_body(response)
+        account = self._account_of(response)
+        if body.get("lastUpdatedBefore"):
+            self._read_until[account.name] = body["lastUpdatedBefore"]
+        if (body.get("pagination") or {}).get("nextToken"):
+            self._say_progress(account.name, account.limiter.seconds_for(self.operation_id, 1))
         yield from super().parse_response(response)
+
+    def _say_progress(self, account: str, wait: float) -> None:
+        """Once the burst is spent, each page waits minutes for the next: say so."""
+        pages = self._pages_read[account] = self._pages_read.get(account, 0) + 1
+        if wait >= 1:
+            self.logger.info(
+                "%s of account '%s': %d pages read; the next in %s (searchOrders' usage plan)",
+                self.name,
+                account,
+                pages,
+                about(wait),
+            )
+
+    @cached_property
+    def _pages_read(self) -> dict[str, int]:
+        return {}
 
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
