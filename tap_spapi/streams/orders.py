@@ -250,19 +250,31 @@ class EmbeddedOrderStream(SPAPIStream):
     def _held(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
         return {}
 
+    derived_keys = ("orderId",)  # the order's, copied onto each row
+
     def keep(self, order: dict[str, Any]) -> None:
         """Hold `order`'s list for the sync of its child context, when selected."""
-        if not self.selected:
-            return
-        self._held[(order[ACCOUNT_KEY], order["orderId"])] = [
-            {
-                **row,
-                "orderId": order["orderId"],
-                ACCOUNT_KEY: order[ACCOUNT_KEY],
-                SELLER_KEY: order.get(SELLER_KEY),
-            }
-            for row in order.get(self.embedded_field) or []
-        ]
+        if self.selected:
+            self._held[(order[ACCOUNT_KEY], order["orderId"])] = self.rows_of(order)
+
+    def rows_of(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        """The order's list, each row naming its order, account and seller."""
+        rows = []
+        for row in order.get(self.embedded_field) or []:
+            self._check_required_fields(row)
+            keys = {"orderId": order["orderId"], SELLER_KEY: order.get(SELLER_KEY)}
+            rows.append({**row, **keys, ACCOUNT_KEY: order[ACCOUNT_KEY]})
+        return rows
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The rows of every order of a searchOrders page (the parent's answer)."""
+        for order in self.parent.parse_response(response):
+            yield from self.rows_of(order)
+
+    @cached_property
+    def parent(self) -> OrdersStream:
+        """A parser of the parent's pages (not the synced parent instance)."""
+        return OrdersStream(tap=self._tap)
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """The list held for the context's order."""
