@@ -164,8 +164,8 @@ class OrdersStream(SPAPIStream):
             PAGE_SIZE,
             describe_plan(self.operation_id, plan),
             int(plan.capacity),
-            about(limiter.seconds_for(self.operation_id, 1)),
-            about(1 / plan.rate),
+            about(limiter.seconds_for(self.operation_id, int(plan.capacity))),
+            about(1 / plan.paced_rate),
         )
 
     @cached_property
