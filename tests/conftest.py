@@ -135,6 +135,23 @@ def run_cli(
     )
 
 
+def seller_get(server: StandIn, path: str, **params: str) -> requests.Response:
+    """A seller's GET to the stand-in, headers as every SP-API call carries them."""
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": min(server.config.refresh_tokens),
+        "client_id": server.config.client_id,
+        "client_secret": server.config.client_secret,
+    }
+    token = requests.post(server.lwa_token_url, data=form, timeout=10).json()["access_token"]
+    sent = {
+        "x-amz-access-token": token,
+        "x-amz-date": datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "User-Agent": "test/1.0",
+    }
+    return requests.get(server.base_url + path, params=params, headers=sent, timeout=10)
+
+
 def select_only(tap_config_: dict[str, Any], streams: set[str]) -> dict[str, Any]:
     """A catalog from discovery with only `streams` selected."""
     tap = TapSpapi(config=tap_config_)

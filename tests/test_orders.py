@@ -11,8 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
-import requests
-from conftest import expected_keys, key_of, run_tap, select_only, tap_config
+from conftest import expected_keys, key_of, run_tap, select_only, seller_get, tap_config
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
@@ -22,6 +21,7 @@ from tap_spapi.streams.orders import marketplace_batches
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import requests
     from conftest import SingerOutput
 
 ORDER_STREAMS = {"orders", "order_items", "order_packages"}
@@ -229,19 +229,7 @@ def test_pages_that_wait_on_the_plan_say_when_the_next_comes(caplog):
 
 
 def _search(server: StandIn, **params: str) -> requests.Response:
-    form = {
-        "grant_type": "refresh_token",
-        "refresh_token": min(server.config.refresh_tokens),
-        "client_id": server.config.client_id,
-        "client_secret": server.config.client_secret,
-    }
-    token = requests.post(server.lwa_token_url, data=form, timeout=10).json()["access_token"]
-    headers = {
-        "x-amz-access-token": token,
-        "x-amz-date": datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"),
-    }
-    url = server.base_url + "/orders/2026-01-01/orders"
-    return requests.get(url, params=params, headers=headers, timeout=10)
+    return seller_get(server, "/orders/2026-01-01/orders", **params)
 
 
 def _ago(**delta: float) -> str:
