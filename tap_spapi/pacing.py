@@ -25,13 +25,9 @@ from typing import Any
 from tap_spapi.operations import OperationCatalog, load_catalog
 
 # Tokens kept back from Amazon's burst: our clock and Amazon's are not aligned and
-# network jitter lets two requests sent 1/rate apart arrive closer than that; a spare
-# at Amazon absorbs it. What is kept back is the refill of HEADROOM_SECONDS, at most one
-# token: a whole one for plans of a request every two seconds or faster (one interval per
-# run), a sliver of one for slow plans, where a whole token would cost a whole interval
-# (searchOrders: three minutes) for jitter of milliseconds.
+# network jitter lets two requests sent 1/rate apart arrive closer than that; one
+# spare token at Amazon absorbs it for the price of one request interval per run.
 HEADROOM_TOKENS = 1.0
-HEADROOM_SECONDS = 2.0
 # A burst of 1 leaves no token to keep back, so those plans keep time instead:
 # requests are spaced this much more than 1/rate apart (a 429 costs far more).
 NO_HEADROOM_SPACING = 0.10
@@ -58,19 +54,14 @@ class UsagePlan:
             raise ValueError(f"burst must be at least 1, not {self.burst!r}")
 
     @property
-    def headroom(self) -> float:
-        """Tokens left at Amazon: HEADROOM_SECONDS of refill, at most HEADROOM_TOKENS."""
-        return min(HEADROOM_TOKENS, HEADROOM_SECONDS * self.rate)
-
-    @property
     def capacity(self) -> float:
         """The tokens we allow ourselves: the burst less the headroom (at least one)."""
-        return max(1.0, self.burst - self.headroom)
+        return max(1.0, self.burst - HEADROOM_TOKENS)
 
     @property
     def paced_rate(self) -> float:
         """The rate we pace to: the plan's, or a little less where no token is spare."""
-        if self.burst - self.headroom >= 1.0:
+        if self.burst - HEADROOM_TOKENS >= 1.0:
             return self.rate
         return self.rate / (1.0 + NO_HEADROOM_SPACING)
 

@@ -44,16 +44,6 @@ def test_burst_less_one_spare_token_is_free_then_requests_are_spaced_by_the_rate
     assert waits == [0, 0, 0, 0, 0.5, 1.0, 1.5]
 
 
-def test_a_slow_plan_keeps_back_two_seconds_of_refill_not_a_whole_interval():
-    # searchOrders: 0.0056/s after 20; a whole spare token would cost 3 minutes a run.
-    clock = FakeClock()
-    pacer = limiter(clock, searchOrders=(0.0056, 20))
-    waits = [pacer.acquire("searchOrders") for _ in range(21)]
-    assert waits[:19] == [0] * 19
-    assert waits[19] == pytest.approx(2.0)  # the whole burst, less 2 s of refill
-    assert waits[20] == pytest.approx(2.0 + 1 / 0.0056)
-
-
 def test_tokens_come_back_at_the_rate_while_idle():
     clock = FakeClock()
     pacer = limiter(clock, op=(2.0, 3))
