@@ -3,6 +3,7 @@
     python benchmarks/run.py pacing [--latency-ms 0 50 200] [--rate-scale 10] [--size small]
     python benchmarks/run.py pacing --scenario first-run [--rate-scale 1 4]
     python benchmarks/run.py pacing --scenario report-backfill [--rate-scale 20]
+    python benchmarks/run.py pacing --scenario orders-backfill [--rate-scale 100] [--orders 6000]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
@@ -22,7 +23,10 @@ data set needs (getShipments: one per page of a query with data, one per empty q
 createReport: one per documented window, one for a type without a documented range), and
 the run's wall against the bound of those fewest requests, `max(0, fewest - burst) / rate`
 of the slowest operation; the report backfill also sets the tap's own estimate (its log
-line before each stream) against the wall.
+line before each stream) against the wall. `--scenario orders-backfill`: the three Orders
+2026 streams over a year of `--orders` orders in one searchOrders query (Amazon's 0.0056/s
+after a burst of 20, times --rate-scale): pages, 429s, the span of the searchOrders requests
+and the run's wall against the physical minimum `(pages - 20) / rate`.
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
@@ -551,6 +555,40 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
 
 
+ORDER_STREAMS = {"orders", "order_items", "order_packages"}
+
+
+def bench_orders_backfill(options: argparse.Namespace) -> None:
+    """A first run of the Orders 2026 streams: searchOrders pages against the minimum."""
+    scale = options.rate_scale_list[0]
+    config = StandInConfig(
+        seed=3,
+        history_days=365,
+        orders=options.orders,
+        rate_scale=scale,
+        latency_ms=options.latency_ms[0],
+    )
+    with StandIn(config) as server:
+        # Told the scaled plan, as an operator would (`rate_limit_overrides`): the tap
+        # otherwise learns it from the rate header of its first answer.
+        plan = RateLimiter.from_catalog().plan("searchOrders")
+        scaled = {"searchOrders": {"rate": plan.rate * scale, "burst": plan.burst}}
+        settings = tap_config(server, rate_limit_overrides=scaled)
+        settings.pop("tracking_ids")
+        run = run_tap(settings, ORDER_STREAMS)
+        pages = server.stats.count("searchOrders")
+        throttled = server.stats.count("searchOrders", "429")
+        first, last = server.stats.spans()["searchOrders"]
+    minimum = max(0, pages - plan.burst) / (plan.rate * scale)
+    print_table(
+        ["rates", "orders", "pages", "429", "span s", "wall s (process)", "min s",
+         "span/min", "wall/min"],
+        [[f"x{scale:g}", str(options.orders), str(pages), str(throttled), f"{last - first:.1f}",
+          f"{run.wall:.1f}", f"{minimum:.1f}", f"{(last - first) / minimum:.2f}",
+          f"{run.wall / minimum:.2f}"]],
+    )  # fmt: skip
+
+
 def main() -> None:
     """Parse the mode and its options, run it."""
     parser = argparse.ArgumentParser(
@@ -563,8 +601,11 @@ def main() -> None:
     pacing.add_argument("--size", default="small", choices=["small", "medium", "large"])
     pacing.add_argument("--max-concurrency", type=int, default=16)
     pacing.add_argument(
-        "--scenario", default="demo", choices=["demo", "first-run", "report-backfill"]
+        "--scenario",
+        default="demo",
+        choices=["demo", "first-run", "report-backfill", "orders-backfill"],
     )
+    pacing.add_argument("--orders", type=int, default=6_000, help="orders-backfill: orders")
     throughput = modes.add_parser("throughput", help="records/s with rate limits off")
     throughput.add_argument("--records", type=int, default=100_000)
     accounts = modes.add_parser("accounts", help="several accounts, by max_parallel_accounts")
@@ -575,7 +616,11 @@ def main() -> None:
     report.add_argument("--rows", type=int, nargs="+", default=[2_000, 200_000, 700_000])
     options = parser.parse_args()
     if options.mode == "pacing":
-        scenarios = {"first-run": bench_first_run, "report-backfill": bench_report_backfill}
+        scenarios = {
+            "first-run": bench_first_run,
+            "report-backfill": bench_report_backfill,
+            "orders-backfill": bench_orders_backfill,
+        }
         options.rate_scale_list = options.rate_scale
         options.rate_scale = options.rate_scale[0]
         scenarios.get(options.scenario, bench_pacing)(options)

@@ -50,6 +50,7 @@ READ_APIS = (
     "reports_2021-06-30",
     "merchantFulfillmentV0",
     "ordersV0",
+    "orders_2026-01-01",
 )
 # Non-read operations the tap calls: RDT issuance, and report creation (reports issue).
 EXTRA_OPERATIONS = {
@@ -97,6 +98,8 @@ class StreamSpec:
     added: dict[str, Json] = field(default_factory=dict)
     # Fields whose type the tap pins (e.g. a replication key that must be a date-time).
     overrides: dict[str, Json] = field(default_factory=dict)
+    # Fields of the definition the tap moves to streams of their own (embedded lists).
+    removed: tuple[str, ...] = ()
 
 
 STRING = {"type": ["string", "null"]}
@@ -156,6 +159,20 @@ STREAMS: dict[str, StreamSpec] = {
         "ActiveAccount",
         ("carrierId", "accountId"),
         {"shipping_business_id": STRING},
+    ),
+    # Orders 2026-01-01: an order's `orderItems` and `packages` are streams of their own.
+    "orders": StreamSpec(
+        "orders_2026-01-01",
+        "Order",
+        ("orderId",),
+        overrides={"lastUpdatedTime": {"type": ["string"], "format": "date-time"}},
+        removed=("orderItems", "packages"),
+    ),
+    "order_items": StreamSpec(
+        "orders_2026-01-01", "OrderItem", ("orderId", "orderItemId"), {"orderId": STRING}
+    ),
+    "order_packages": StreamSpec(
+        "orders_2026-01-01", "OrderPackage", ("orderId", "packageReferenceId"), {"orderId": STRING}
     ),
 }
 
@@ -389,7 +406,11 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
     if spec.definition not in definitions:
         raise SystemExit(f"{spec.api}: no definition {spec.definition}")
     resolved = resolve(definitions[spec.definition], definitions, (spec.definition,))
-    properties = {k: singer_property(v) for k, v in resolved.get("properties", {}).items()}
+    properties = {
+        k: singer_property(v)
+        for k, v in resolved.get("properties", {}).items()
+        if k not in spec.removed
+    }
     properties.update(spec.added)
     properties.update(ACCOUNT_FIELDS)
     properties.update({k: {**properties.get(k, {}), **v} for k, v in spec.overrides.items()})

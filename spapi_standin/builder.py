@@ -113,6 +113,7 @@ class _Builder:
         self.carrier_accounts()
         self.shipping_trackings()
         self.mfn_shipments()
+        self.orders()
 
     # -- Sellers -------------------------------------------------------------------------------
 
@@ -301,6 +302,71 @@ class _Builder:
             )
             shipment["ShippingService"]["ShipDate"] = iso(created + timedelta(hours=4))
             self.data.mfn_shipments[shipment_id] = shipment
+
+    # -- Orders 2026-01-01 ---------------------------------------------------------------------
+
+    def orders(self) -> None:
+        gen = self.generator("orders_2026")
+        schema = self.schemas.item(*paths.SEARCH_ORDERS, "orders", "[]")
+        for _ in range(self.config.orders * self.multiplier):
+            self.data.orders.append(self.order(gen, schema))
+
+    def order(self, gen: InstanceGenerator, schema: Record) -> Record:
+        """A whole Order: every dataset filled, buyer and recipient as PII sentinels,
+        packages (with tracking) only when the merchant fulfils it and has shipped."""
+        props = schema["properties"]
+        order: Record = gen.instance(schema)
+        digits = [gen.code("", n, string.digits) for n in (3, 7, 7)]
+        # Whole seconds and settled: searchOrders never sees the last two minutes.
+        created = gen.moment(self.start, self.data.now - timedelta(hours=1))
+        updated = gen.moment(created, self.data.now - timedelta(minutes=5))
+        merchant = gen.rng.random() < self.config.orders_merchant_share
+        status = gen.rng.choice(("UNSHIPPED", "SHIPPED", "SHIPPED", "PARTIALLY_SHIPPED"))
+        marketplace_id = gen.rng.choice(
+            self.config.inbound_marketplaces or self.config.marketplaces
+        )
+        order.update(
+            orderId="-".join(digits),
+            createdTime=iso(created),
+            lastUpdatedTime=iso(updated),
+            buyer=gen.instance(props["buyer"], "buyerInfo"),
+            recipient=gen.instance(props["recipient"], "buyerInfo"),
+        )
+        order["salesChannel"]["marketplaceId"] = marketplace_id
+        order["fulfillment"] = {
+            **gen.instance(props["fulfillment"]),
+            "fulfilledBy": "MERCHANT" if merchant else "AMAZON",
+            "fulfillmentStatus": status,
+        }
+        item_schema = props["orderItems"]["items"]
+        order["orderItems"] = [
+            {**gen.instance(item_schema), "orderItemId": self.unique(gen, "", 14, string.digits)}
+            for _ in range(gen.rng.randint(1, 3))
+        ]
+        order.pop("packages", None)
+        if merchant and status != "UNSHIPPED":
+            order["packages"] = self.order_packages(gen, props["packages"]["items"], order)
+        return order
+
+    def order_packages(self, gen: InstanceGenerator, schema: Record, order: Record) -> list[Record]:
+        packages = []
+        shipped = parse_instant(order["createdTime"]) + timedelta(hours=gen.rng.randint(1, 30))
+        for number, item in enumerate(order["orderItems"], start=1):
+            package: Record = gen.instance(schema, "shipFromAddress")
+            package.update(
+                packageReferenceId=f"PKG-{number}",  # unique within its order (the model)
+                carrier=gen.rng.choice(("UPS", "USPS", "FedEx", "DHL")),
+                trackingNumber=self.unique(gen, "1Z", 16),
+                shipTime=iso(shipped),
+                createdTime=iso(shipped - timedelta(hours=1)),
+                packageItems=[{"orderItemId": item["orderItemId"], "quantity": 1}],
+            )
+            package["packageStatus"] = {
+                "status": gen.rng.choice(("SHIPPED", "IN_TRANSIT", "DELIVERED")),
+                "detailedStatus": gen.rng.choice(("PICKED_UP", "OUT_FOR_DELIVERY", "DELIVERED")),
+            }
+            packages.append(package)
+        return packages
 
 
 class _OrderDetail:

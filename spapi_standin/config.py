@@ -49,6 +49,10 @@ class StandInConfig:
     shipping_trackings: int = 40
     carrier_accounts: int = 3
     mfn_shipments: int = 5
+    # Orders 2026-01-01 (x size): one searchOrders page of 100 at the default page size,
+    # so suites that run the tap many times stay inside the burst of 20.
+    orders: int = 80
+    orders_merchant_share: float = 0.5  # FBM orders (the others are FBA)
     response_schemas_path: Path | None = None  # None = the packaged response_schemas.json
     report_rows: int = 60  # rows per report type over the history (x size)
 
@@ -66,6 +70,8 @@ class StandInConfig:
     # Pagination
     inbound_page_size: int = 50
     outbound_page_size: int = 50
+    # searchOrders pages hold at most this many orders (and maxResultsPerPage).
+    orders_page_size: int = 100
     # Misbehaving pagination of listAllFulfillmentOrders, as Amazon has been seen to do:
     # every page after the first also repeats the previous page's last order; or the
     # third page's token leads back to the second page (tokens A, B, A, B, ...).

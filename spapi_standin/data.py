@@ -71,6 +71,8 @@ class Dataset:
     null_tracking_ids: set[str] = field(default_factory=set)
     carrier_accounts: list[Record] = field(default_factory=list)
     mfn_shipments: dict[str, Record] = field(default_factory=dict)
+    # Orders 2026-01-01, whole (every dataset filled; spapi_standin/orders.py trims).
+    orders: list[Record] = field(default_factory=list)
     pii_sentinels: set[str] = field(default_factory=set)
     # The Reports API's rows (spapi_standin/reports.py, attached when the server starts):
     # derived from the seed on demand, never stored.

@@ -67,6 +67,13 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "Reports API model (processingStatus CANCELLED); #2292, #2668",
     ),
     Behaviour(
+        "package_detailed_status_absent",
+        "searchOrders / getOrder (Orders 2026-01-01)",
+        "packages[].packageStatus carries `status` but never `detailedStatus` (the model "
+        "documents both)",
+        "#5127",
+    ),
+    Behaviour(
         "document_link_seconds",
         "getReportDocument",
         "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
@@ -86,6 +93,7 @@ class LiveBehaviours:
     null_tracking_share: float = 0.1  # of the labels, chosen from the seed
     empty_reports_cancelled: bool = True
     document_link_seconds: float = 300.0  # 0 = links never expire
+    package_detailed_status_absent: bool = True
 
     @classmethod
     def models_letter(cls) -> LiveBehaviours:
@@ -97,6 +105,7 @@ class LiveBehaviours:
             null_tracking_payloads=False,
             empty_reports_cancelled=False,
             document_link_seconds=0.0,
+            package_detailed_status_absent=False,
         )
 
 
@@ -147,6 +156,17 @@ def null_tracking_ids(seed: int, tracking_ids: Iterable[str], share: float) -> s
 def null_tracking_payload(result: Mapping[str, Any]) -> dict[str, Any]:
     """A GetTrackingResult with every field null and an empty `eventHistory` (#4923)."""
     return {name: [] if name == "eventHistory" else None for name in result}
+
+
+# -- searchOrders / getOrder -------------------------------------------------------------------
+
+
+def without_detailed_status(package: Mapping[str, Any]) -> dict[str, Any]:
+    """An OrderPackage as live Amazon sends it: `packageStatus` without `detailedStatus`."""
+    status = {
+        k: v for k, v in (package.get("packageStatus") or {}).items() if k != "detailedStatus"
+    }
+    return {**package, "packageStatus": status} if "packageStatus" in package else dict(package)
 
 
 # -- report documents --------------------------------------------------------------------------

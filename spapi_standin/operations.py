@@ -21,6 +21,7 @@ from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, A
 from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
+from spapi_standin.orders import OrdersService
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
@@ -111,6 +112,7 @@ class Operations:
         self.reports = ReportsService(config, registry, dataset.now)
         dataset.reports = self.reports
         reports = self.reports
+        orders = OrdersService(config, dataset)
         notifications = AccessRule("grantless", "sellingpartnerapi::notifications")
         table: list[tuple[str, Route, AccessRule, Handler]] = [
             ("getMarketplaceParticipations", paths.PARTICIPATIONS, SELLER, self.participations),
@@ -124,6 +126,8 @@ class Operations:
             ("createRestrictedDataToken", paths.RESTRICTED_DATA_TOKEN, SELLER, self.create_rdt),
             ("getShipment", paths.MFN_SHIPMENT, RESTRICTED, self.mfn_shipment),
             ("getDestinations", paths.DESTINATIONS, notifications, self.destinations),
+            ("searchOrders", paths.SEARCH_ORDERS, SELLER, orders.search_orders),
+            ("orders_2026-01-01.getOrder", paths.ORDER, SELLER, orders.get_order),
             ("getReports", paths.REPORTS, SELLER, reports.get_reports),
             ("createReport", paths.CREATE_REPORT, SELLER, reports.create_report),
             ("getReport", paths.REPORT, SELLER, reports.get_report),

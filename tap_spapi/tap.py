@@ -28,6 +28,7 @@ from tap_spapi.state_files import (
     unwrapped_state,
 )
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
+from tap_spapi.streams.orders import ORDER_STREAM_TYPES
 from tap_spapi.streams.outbound import (
     OutboundOrdersStream,
     OutboundPackageTrackingStream,
@@ -43,6 +44,7 @@ from tap_spapi.version import __version__
 # latency (inbound) are read ahead while it runs, instead of after it.
 STREAM_TYPES: list[type[Stream]] = [
     MarketplaceParticipationsStream,
+    *ORDER_STREAM_TYPES,  # bound by searchOrders' plan: the others are read ahead meanwhile
     OutboundOrdersStream,
     OutboundShipmentsStream,
     OutboundPackageTrackingStream,

@@ -136,6 +136,23 @@ def run_cli(
     )
 
 
+def seller_get(server: StandIn, path: str, **params: str) -> requests.Response:
+    """A seller's GET to the stand-in, headers as every SP-API call carries them."""
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": min(server.config.refresh_tokens),
+        "client_id": server.config.client_id,
+        "client_secret": server.config.client_secret,
+    }
+    token = requests.post(server.lwa_token_url, data=form, timeout=10).json()["access_token"]
+    sent = {
+        "x-amz-access-token": token,
+        "x-amz-date": datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "User-Agent": "test/1.0",
+    }
+    return requests.get(server.base_url + path, params=params, headers=sent, timeout=10)
+
+
 def select_only(tap_config_: dict[str, Any], streams: set[str]) -> dict[str, Any]:
     """A catalog from discovery with only `streams` selected."""
     tap = TapSpapi(config=tap_config_)
@@ -186,6 +203,16 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
         "shipping_carrier_accounts": {
             (a["carrierId"], a["accountId"]) for a in data.carrier_accounts
         },
+        "orders": {o["orderId"] for o in data.orders},
+        "order_items": {
+            (o["orderId"], i["orderItemId"]) for o in data.orders for i in o["orderItems"]
+        },
+        # Only merchant-fulfilled orders have packages (the data set gives FBA ones none).
+        "order_packages": {
+            (o["orderId"], p["packageReferenceId"])
+            for o in data.orders
+            for p in o.get("packages") or []
+        },
         **{report.stream_name: data.reports.keys_of(report.report_type) for report in REPORT_TYPES},
     }
 
@@ -199,6 +226,9 @@ KEYS = {
     "outbound_package_tracking": ("packageNumber",),
     "shipping_tracking": ("trackingId",),
     "shipping_carrier_accounts": ("carrierId", "accountId"),
+    "orders": ("orderId",),
+    "order_items": ("orderId", "orderItemId"),
+    "order_packages": ("orderId", "packageReferenceId"),
     **{report.stream_name: report.keys for report in REPORT_TYPES},
 }
 
@@ -219,6 +249,7 @@ SAMPLE_CONTEXT = {
     "amazonShipmentId": "SHIPMENT-CONTEXT",
     "carrierId": "X",
     "trackingId": "T-1",  # a label's partition always names it
+    "orderId": "ORDER-CONTEXT",
 }
 
 

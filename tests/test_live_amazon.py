@@ -7,10 +7,9 @@ the stand-in enforces all of them by default.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 from conftest import (
     REPO,
     expected_keys,
@@ -18,11 +17,15 @@ from conftest import (
     model_shipment_statuses,
     run_tap,
     select_only,
+    seller_get,
     tap_config,
 )
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.live import BEHAVIOURS, DATE_RANGE_WITHOUT_LIST, LiveBehaviours
+
+if TYPE_CHECKING:
+    import requests
 
 
 def _queries(server: Any, operation_id: str) -> list[dict[str, list[str]]]:
@@ -46,19 +49,7 @@ def test_date_range_queries_name_every_model_status_in_one_request(standin):
 
 def _get(server: StandIn, path: str, **params: str) -> requests.Response:
     """A seller's GET to the stand-in, headers as every SP-API call carries them."""
-    form = {
-        "grant_type": "refresh_token",
-        "refresh_token": min(server.config.refresh_tokens),
-        "client_id": server.config.client_id,
-        "client_secret": server.config.client_secret,
-    }
-    token = requests.post(server.lwa_token_url, data=form, timeout=10).json()["access_token"]
-    sent = {
-        "x-amz-access-token": token,
-        "x-amz-date": datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"),
-        "User-Agent": "test/1.0",
-    }
-    return requests.get(server.base_url + path, params=params, headers=sent, timeout=10)
+    return seller_get(server, path, **params)
 
 
 US = "ATVPDKIKX0DER"

@@ -18,8 +18,13 @@ RETRY_LINE = re.compile(rf"Retrying {OPERATION} in (\d+\.\d) s after attempt (\d
 
 
 def test_a_storm_answering_half_the_requests_429_completes_with_the_full_data_set():
+    # searchOrders refills once in three minutes at Amazon's rate: a 429 that comes before
+    # any 2xx announced the stand-in's scaled plan would wait that long, past
+    # max_retry_seconds. The tap is told the scaled plan, as a user would tell it theirs.
+    plan = load_catalog()["searchOrders"]
+    overrides = {"searchOrders": {"rate": plan.rate * 50.0, "burst": plan.burst}}
     with StandIn(StandInConfig(seed=91, rate_scale=50.0, storm_rate=0.5)) as server:
-        output = run_tap(all_streams_config(server, max_retries=2))
+        output = run_tap(all_streams_config(server, max_retries=2, rate_limit_overrides=overrides))
         throttled = sum(c.get("429", 0) for c in server.stats.snapshot().values())
         assert output.failures is not None
         assert not output.failures.stopped and not output.failures.failed_contexts

@@ -1,0 +1,330 @@
+"""Orders 2026-01-01 streams: orders, their items, and their seller-fulfilled packages.
+
+One searchOrders query per account (and per 50 marketplaces) returns each changed order
+with its `orderItems` and, for merchant-fulfilled orders, its `packages` (carrier, ship
+time, tracking number): the items and packages are emitted as streams of their own from
+the same response, without a request of their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_spapi.client import SPAPIStream
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.progress import about, describe_plan
+from tap_spapi.responses import decoded_body
+from tap_spapi.windows import WINDOW_BOOKMARK, instant, isoformat, range_after_bookmark
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+# `includedData` datasets and the top-level field each fills, per stream (the model's
+# property names). A dataset filling a PII field is asked only with `include_pii`
+# (Orders 2026 needs no Restricted Data Token for BUYER and RECIPIENT; access is by role).
+ORDER_DATASETS = {
+    "BUYER": "buyer",
+    "RECIPIENT": "recipient",
+    "PROCEEDS": "proceeds",
+    "PAYMENT": "payment",
+    "TAX": "tax",
+    "FULFILLMENT": "fulfillment",
+    "FULFILLMENT_ORDERS": "fulfillmentOrders",
+}
+ITEM_DATASETS = {
+    "PROCEEDS": "proceeds",
+    "EXPENSE": "expense",
+    "PROMOTION": "promotion",
+    "CANCELLATION": "cancellation",
+    "FULFILLMENT": "fulfillment",
+    "TAX": "tax",
+}
+# Buyer PII of an order: name and e-mail, the delivery address, and the tax registrations
+# (`tax.taxRegistrations` names the buyer's legal entity and its address). Items' `tax`
+# (how tax was calculated and collected) names nobody.
+ORDER_PII = ("buyer", "recipient", "tax")
+# searchOrders takes at most 50 `marketplaceIds` and 100 orders a page.
+MARKETPLACES_PER_QUERY = 50
+PAGE_SIZE = 100
+# A `lastUpdatedBefore` must be at least two minutes before the request (the model).
+SETTLE = datetime.timedelta(minutes=2)
+
+
+def marketplace_batches(marketplace_ids: list[str]) -> list[list[str]]:
+    """The account's marketplaces in as few queries as `marketplaceIds` allows.
+
+    A query costs a request per page however few orders it finds, so one query over
+    every marketplace never costs more than one per marketplace: pages of a combined
+    query fill up, per-marketplace ones end half empty (and an empty one still costs).
+    """
+    return [
+        marketplace_ids[i : i + MARKETPLACES_PER_QUERY]
+        for i in range(0, len(marketplace_ids), MARKETPLACES_PER_QUERY)
+    ]
+
+
+class OrdersStream(SPAPIStream):
+    """Orders changed since the bookmark (searchOrders, `lastUpdatedAfter`).
+
+    `lastUpdatedAfter` = bookmark - `lookback_window`. The tap sends no
+    `lastUpdatedBefore`: Amazon picks the latest instant it may (two minutes before the
+    request) and echoes it, and that echo is the end of what was read, so it becomes
+    the bookmark once every page of the query was emitted. A page token expires after
+    24 hours, so none is kept: a killed run asks its query again from the bookmark
+    (duplicates, never gaps).
+    """
+
+    name = "orders"
+    operation_id = "searchOrders"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId"]
+    replication_key = "lastUpdatedTime"
+    is_sorted = False  # Amazon promises no order
+    pii_fields = ORDER_PII
+    records_jsonpath = "$.orders[*]"
+    next_token_path = "pagination.nextToken"
+    # Query contexts carry their marketplaces and start; the bookmark is the account's.
+    state_partitioning_keys: ClassVar[list[str]] = [ACCOUNT_KEY]
+
+    partitioned_by_account = True
+
+    @cached_property
+    def included_data(self) -> list[str]:
+        """The datasets the selected streams and fields need, in the model's order."""
+        pii = self.run.settings.include_pii
+        wanted = {
+            dataset
+            for stream in (self, *self.child_streams)
+            if stream.selected
+            for dataset, field in _datasets_of(stream).items()
+            if stream.mask.get(("properties", field), True)
+            and (pii or field not in getattr(stream, "pii_fields", ()))
+        }
+        if any(
+            stream.name == "order_packages" and stream.selected for stream in self.child_streams
+        ):
+            wanted.add("PACKAGES")
+        return [name for name in self.operation.query_enums["includedData"] if name in wanted]
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Each query's pages, then the bookmark moves to what Amazon says it read."""
+        if context is None:
+            return  # no account in this run's shard
+        batches = marketplace_batches(self._marketplaces_of(context[ACCOUNT_KEY]))
+        if not batches or self.abandoned(context):
+            return
+        start = min(range_after_bookmark(self, context).start, _now() - SETTLE)
+        self._say_cost(context, len(batches))
+        read_until: list[str] = []
+        for batch in batches:
+            query = {
+                **context,
+                "marketplace_ids": ",".join(batch),
+                "last_updated_after": isoformat(start),
+            }
+            newest = None
+            for record in super().get_records(query):
+                newest = max(newest or record[self.replication_key], record[self.replication_key])
+                yield record
+            if self.abandoned(context):
+                return  # the query was not read to its end: the bookmark must not move
+            end = self._read_until.pop(context[ACCOUNT_KEY], None) or newest
+            if end is None:
+                return  # nothing read and nothing echoed: keep the bookmark
+            read_until.append(end)
+        ends = [instant(end) for end in read_until]
+        self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
+
+    def _marketplaces_of(self, account: str) -> list[str]:
+        try:
+            return self.run.marketplace_ids_of(account)
+        except AccountUnavailableError as exc:
+            self.failures.account_failed(account, exc)
+        except TapSpapiError as exc:  # the participations failed: nothing to query
+            self.failures.stream_stopped(self.name, account, exc, self.ancestors)
+        return []
+
+    def _say_cost(self, context: Context, queries: int) -> None:
+        """Before the first page: what a page costs once the burst is spent."""
+        limiter = self.account_for(context).limiter
+        plan = limiter.plan(self.operation_id)
+        self.logger.info(
+            "%s of account '%s': %d searchOrders queries, one request per page of %d "
+            "orders; %s: the first %d pages %s, each further page %s",
+            self.name,
+            context[ACCOUNT_KEY],
+            queries,
+            PAGE_SIZE,
+            describe_plan(self.operation_id, plan),
+            int(plan.capacity),
+            about(limiter.seconds_for(self.operation_id, int(plan.capacity))),
+            about(1 / plan.paced_rate),
+        )
+
+    @cached_property
+    def _read_until(self) -> dict[str, str]:
+        """The `lastUpdatedBefore` Amazon echoed, per account, for its last query."""
+        return {}
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The query; later pages repeat it with the token (Amazon requires the same
+        parameters, except `maxResultsPerPage` and `includedData`)."""
+        assert context is not None
+        params: dict[str, Any] = {
+            "lastUpdatedAfter": context["last_updated_after"],
+            "marketplaceIds": context["marketplace_ids"],
+            "maxResultsPerPage": PAGE_SIZE,
+        }
+        if self.included_data:
+            params["includedData"] = ",".join(self.included_data)
+        if next_page_token:
+            params["paginationToken"] = next_page_token
+        return params
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The page's orders; note the `lastUpdatedBefore` it echoes."""
+        body = decoded_body(response)
+        account = self._account_of(response)
+        if body.get("lastUpdatedBefore"):
+            self._read_until[account.name] = body["lastUpdatedBefore"]
+        if (body.get("pagination") or {}).get("nextToken"):
+            self._say_progress(account.name, account.limiter.seconds_for(self.operation_id, 1))
+        yield from super().parse_response(response)
+
+    def _say_progress(self, account: str, wait: float) -> None:
+        """Once the burst is spent, each page waits minutes for the next: say so."""
+        pages = self._pages_read[account] = self._pages_read.get(account, 0) + 1
+        if wait >= 1:
+            self.logger.info(
+                "%s of account '%s': %d pages read; the next in %s (searchOrders' usage plan)",
+                self.name,
+                account,
+                pages,
+                about(wait),
+            )
+
+    @cached_property
+    def _pages_read(self) -> dict[str, int]:
+        return {}
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """Hand the embedded items and packages to their streams; drop buyer PII
+        unless `include_pii`."""
+        for child in self.child_streams:
+            if isinstance(child, EmbeddedOrderStream):
+                child.keep(row)
+        for child_type in EMBEDDED_STREAM_TYPES:
+            row.pop(child_type.embedded_field, None)
+        return super().post_process(row, context)
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Items and packages belong to one order."""
+        return {ACCOUNT_KEY: record[ACCOUNT_KEY], "orderId": record["orderId"]}
+
+
+class EmbeddedOrderStream(SPAPIStream):
+    """A list embedded in each order of searchOrders, emitted as a stream of its own.
+
+    The parent hands each order's list over in `post_process`; singer-sdk syncs the
+    child for that order right after, so at most one order's list is held at a time.
+    """
+
+    operation_id = "searchOrders"  # the same response as the parent's: no request here
+    parent_stream_type = OrdersStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    #: The Order property that holds the list.
+    embedded_field: ClassVar[str]
+
+    @cached_property
+    def _held(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        return {}
+
+    derived_keys = ("orderId",)  # the order's, copied onto each row
+
+    def keep(self, order: dict[str, Any]) -> None:
+        """Hold `order`'s list for the sync of its child context, when selected."""
+        if self.selected:
+            self._held[(order[ACCOUNT_KEY], order["orderId"])] = self.rows_of(order)
+
+    def rows_of(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        """The order's list, each row naming its order, account and seller."""
+        rows = []
+        for row in order.get(self.embedded_field) or []:
+            self._check_required_fields(row)
+            keys = {"orderId": order["orderId"], SELLER_KEY: order.get(SELLER_KEY)}
+            rows.append({**row, **keys, ACCOUNT_KEY: order[ACCOUNT_KEY]})
+        return rows
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The rows of every order of a searchOrders page (the parent's answer)."""
+        for order in self.parent.parse_response(response):
+            yield from self.rows_of(order)
+
+    @cached_property
+    def parent(self) -> OrdersStream:
+        """A parser of the parent's pages (not the synced parent instance)."""
+        return OrdersStream(tap=self._tap)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """The list held for the context's order."""
+        assert context is not None
+        yield from self._held.pop((context[ACCOUNT_KEY], context["orderId"]), [])
+
+
+class OrderItemsStream(EmbeddedOrderStream):
+    """Items of each changed order (`orderItems`, always returned)."""
+
+    name = "order_items"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId", "orderItemId"]
+    embedded_field = "orderItems"
+
+
+class OrderPackagesStream(EmbeddedOrderStream):
+    """Packages of each changed merchant-fulfilled order (`packages`, `includedData=PACKAGES`).
+
+    Amazon returns packages only for seller-fulfilled (FBM) orders: FBA orders have none.
+    Live answers carry `packageStatus.status` without `detailedStatus`
+    (selling-partner-api-models #5127), so nothing here depends on it and the column
+    stays nullable.
+    """
+
+    name = "order_packages"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId", "packageReferenceId"]
+    embedded_field = "packages"
+
+
+EMBEDDED_STREAM_TYPES: tuple[type[EmbeddedOrderStream], ...] = (
+    OrderItemsStream,
+    OrderPackagesStream,
+)
+ORDER_STREAM_TYPES: tuple[type[SPAPIStream], ...] = (OrdersStream, *EMBEDDED_STREAM_TYPES)
+
+
+def _datasets_of(stream: Any) -> dict[str, str]:
+    if isinstance(stream, OrdersStream):
+        return ORDER_DATASETS
+    if isinstance(stream, OrderItemsStream):
+        return ITEM_DATASETS
+    return {}
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
