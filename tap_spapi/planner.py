@@ -8,10 +8,10 @@ like the start line, it counts from the usage plan the tap would start with (the
 model's, or `rate_limit_overrides`). First runs are what a shard plan must fit: later
 runs ask one window per report type.
 
-Each account has its own usage plans, but a report stream requests an account's first
-reports while holding the stream's lock (`ReportStream.ensure_requested`, which waits
-for createReport's tokens inside it), so within one process the accounts' createReport
-waits come one after another: a shard takes the sum of its accounts' waits, plus a
+Each account has its own usage plans, but a report stream syncs its accounts one after
+another (singer-sdk syncs a stream's partitions in turn, and only the first
+`REPORTS_IN_FLIGHT` reports of each account are requested ahead, within the burst), so
+within one process the accounts' createReport waits come one after another: a shard takes the sum of its accounts' waits, plus a
 fixed start-up (Meltano, the tap, discovery). Measured so by tests/test_orchestrate.py;
 if the streams come to wait outside that lock, a shard takes its slowest account per
 wave of `max_parallel_accounts` instead, and `shard_seconds` must say so.
