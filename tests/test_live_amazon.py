@@ -183,19 +183,19 @@ def test_a_report_window_without_data_ends_cancelled_and_the_stream_moves_on():
 
 def test_an_expired_document_link_is_replaced_by_a_fresh_one():
     config = StandInConfig(seed=5, rate_scale=50.0)
-    # Amazon's is 5 minutes. Two 500s make the tap wait 3 s (1 s, then 2 s) before it reads
-    # again, so the link has expired by then, and the fresh link has 1.5 s to be used even on
-    # a loaded machine.
-    config.live.document_link_seconds = 1.5
+    # Amazon's is 5 minutes. Three 500s make the tap wait at least 7 s (1, 2, then 4 s) before
+    # it reads again, so a 5 s link has expired by then, and the fresh link has 5 s to be used
+    # even on a loaded machine (1.5 s was not always enough with CI and four test runs at once).
+    config.live.document_link_seconds = 5.0
     with StandIn(config) as server:
         stream = "flat_file_actionable_order_data_shipping"
-        server.inject("reportDocumentDownload", 500)
-        server.inject("reportDocumentDownload", 500)
+        for _ in range(3):
+            server.inject("reportDocumentDownload", 500)
         tap = tap_config(server)
         output = run_tap(tap, catalog=select_only(tap, {stream}))
         emitted = {key_of(stream, r) for r in output.records(stream)}
         assert emitted == server.reports.keys_of("GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING")
-        assert server.stats.count("reportDocumentDownload", "500") == 2
+        assert server.stats.count("reportDocumentDownload", "500") == 3
         assert server.stats.count("reportDocumentDownload", "403") == 1  # S3's AccessDenied
         assert server.stats.count("reportDocumentDownload", "200") == 1
         assert server.stats.count("getReportDocument") == 2  # a fresh link after the 403
