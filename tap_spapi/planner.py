@@ -11,10 +11,11 @@ runs ask one window per report type.
 Each account has its own usage plans, but a report stream syncs its accounts one after
 another (singer-sdk syncs a stream's partitions in turn, and only the first
 `REPORTS_IN_FLIGHT` reports of each account are requested ahead, within the burst), so
-within one process the accounts' createReport waits come one after another: a shard takes the sum of its accounts' waits, plus a
-fixed start-up (Meltano, the tap, discovery). Measured so by tests/test_orchestrate.py;
-if the streams come to wait outside that lock, a shard takes its slowest account per
-wave of `max_parallel_accounts` instead, and `shard_seconds` must say so.
+within one process the accounts' createReport waits come one after another: a shard
+takes the sum of its accounts' waits, plus a fixed start-up (Meltano, the tap,
+discovery). Measured so by tests/test_orchestrate.py; if the accounts come to wait side
+by side, a shard takes its slowest account per wave of `max_parallel_accounts`
+instead, and `shard_seconds` must say so.
 """
 
 from __future__ import annotations
