@@ -61,7 +61,9 @@ def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_do
     # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
     # alone must keep every operation under its plan.
     config = StandInConfig(seed=21, latency_ms=10, rate_scale=40.0)
-    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    # searchOrders echoes a `lastUpdatedBefore` of two minutes before each request (the
+    # model: at least 2 minutes before now), which the orders bookmark keeps: a run time too.
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=2, seconds=1)
     with StandIn(config) as server:
         tracking = server.dataset.tracking_labels()
         sequential = run_tap(tap_config(server, max_concurrency=1, tracking_ids=tracking))
