@@ -33,13 +33,13 @@ from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import UsagePlan, parse_rate_limit_overrides
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.report_types import REPORT_TYPES, ReportType
+from tap_spapi.run import DEFAULT_HISTORY_DAYS  # the tap's default start, not a copy
 from tap_spapi.windows import split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 OPERATION = "createReport"  # every report stream's first requests share this plan
-DEFAULT_HISTORY_DAYS = 30  # the tap's default start: 30 days before the run
 # Meltano's start, the tap's imports, discovery and LWA before the first report.
 DEFAULT_STARTUP_SECONDS = 10.0
 
