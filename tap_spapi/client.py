@@ -30,7 +30,7 @@ from typing_extensions import override
 from tap_spapi.containment import ContainsFailures
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.operations import load_catalog
-from tap_spapi.pii import drop_pii
+from tap_spapi.pii import drop_pii, schema_without_pii
 from tap_spapi.responses import (
     AccessDeniedError,
     MissingKeyError,
@@ -127,8 +127,7 @@ class SchemaWithoutUnwantedPII(StreamSchema):
         fields = getattr(stream, "pii_fields", ())
         if not fields or stream.config.get("include_pii"):
             return schema
-        properties = {k: v for k, v in schema["properties"].items() if k not in fields}
-        return {**schema, "properties": properties}
+        return schema_without_pii(schema, fields)
 
 
 class SPAPIStream(ContainsFailures):
@@ -141,8 +140,8 @@ class SPAPIStream(ContainsFailures):
     records_jsonpath = "$.payload[*]"
     #: Key (or replication key) fields the stream adds itself in `post_process`.
     derived_keys: ClassVar[tuple[str, ...]] = ()
-    #: Top-level fields holding buyer PII: dropped from schema and records unless
-    #: `include_pii` is on.
+    #: Fields holding buyer PII, as dotted paths from the record's top: dropped from
+    #: schema and records unless `include_pii` is on (see pii.py).
     pii_fields: ClassVar[tuple[str, ...]] = ()
     #: Context keys copied onto every record (`post_process`): the ids a child record
     #: only has through its parent.
