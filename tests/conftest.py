@@ -19,7 +19,6 @@ import pytest
 import requests
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.output import flush_all_writers
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
 
@@ -112,7 +111,7 @@ def run_tap(
     try:
         with redirect_stdout(text):
             tap.sync_all()
-            flush_all_writers()  # what the command line does at the end of a run
+            tap.finish_output()  # what the command line does at the end of a run
     finally:
         tap.run.close()
     text.flush()
