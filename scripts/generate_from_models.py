@@ -148,6 +148,25 @@ STREAMS: dict[str, StreamSpec] = {
         ("packageNumber",),
         {"amazonShipmentId": STRING, "sellerFulfillmentOrderId": STRING},
     ),
+    # The rest of each order's getFulfillmentOrder answer (the same request as shipments).
+    "outbound_order_items": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "FulfillmentOrderItem",
+        ("sellerFulfillmentOrderId", "sellerFulfillmentOrderItemId"),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_returns": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "ReturnItem",
+        ("sellerFulfillmentOrderId", "sellerReturnItemId"),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_return_authorizations": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "ReturnAuthorization",
+        ("sellerFulfillmentOrderId", "returnAuthorizationId"),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
     "shipping_tracking": StreamSpec(
         "shippingV2",
         "GetTrackingResult",
