@@ -51,6 +51,8 @@ READ_APIS = (
     "merchantFulfillmentV0",
     "ordersV0",
     "orders_2026-01-01",
+    # Last, so that its `getOrder` is the one keyed `<api>.getOrder` (ordersV0 keeps its key).
+    "fulfillmentOutbound_2026-07-04",
 )
 # Non-read operations the tap calls: RDT issuance, and report creation (reports issue).
 EXTRA_OPERATIONS = {
