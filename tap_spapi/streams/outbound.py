@@ -171,43 +171,39 @@ class OutboundPackageTrackingStream(SPAPIStream):
         return {"packageNumber": context["packageNumber"]}
 
 
-class OutboundOrderItemsStream(OrderDetailStream):
+def keyed_within_order(field: str) -> list[str]:
+    """The key of a list whose ids are unique within one order only."""
+    return [ACCOUNT_KEY, "sellerFulfillmentOrderId", field]
+
+
+class WithinOrderStream(OrderDetailStream):
+    """A list of the answer whose records are keyed by their order and their own id."""
+
+    derived_keys = ("sellerFulfillmentOrderId",)  # copied from the context, not Amazon's
+
+
+class OutboundOrderItemsStream(WithinOrderStream):
     """Items of each changed order (getFulfillmentOrder → fulfillmentOrderItems)."""
 
     name = "outbound_order_items"
-    primary_keys: ClassVar[list[str]] = [
-        ACCOUNT_KEY,
-        "sellerFulfillmentOrderId",
-        "sellerFulfillmentOrderItemId",
-    ]
-    derived_keys = ("sellerFulfillmentOrderId",)
+    primary_keys: ClassVar[list[str]] = keyed_within_order("sellerFulfillmentOrderItemId")
     records_jsonpath = "$.payload.fulfillmentOrderItems[*]"
 
 
-class OutboundReturnsStream(OrderDetailStream):
+class OutboundReturnsStream(WithinOrderStream):
     """Items Amazon accepted for return (getFulfillmentOrder → returnItems): status,
     dates, Amazon's and the seller's return reasons, condition, fulfillment center."""
 
     name = "outbound_returns"
-    primary_keys: ClassVar[list[str]] = [
-        ACCOUNT_KEY,
-        "sellerFulfillmentOrderId",
-        "sellerReturnItemId",
-    ]
-    derived_keys = ("sellerFulfillmentOrderId",)
+    primary_keys: ClassVar[list[str]] = keyed_within_order("sellerReturnItemId")
     records_jsonpath = "$.payload.returnItems[*]"
 
 
-class OutboundReturnAuthorizationsStream(OrderDetailStream):
+class OutboundReturnAuthorizationsStream(WithinOrderStream):
     """Return authorizations of each changed order (getFulfillmentOrder →
     returnAuthorizations): the RMA id, its fulfillment center and page."""
 
     name = "outbound_return_authorizations"
-    primary_keys: ClassVar[list[str]] = [
-        ACCOUNT_KEY,
-        "sellerFulfillmentOrderId",
-        "returnAuthorizationId",
-    ]
-    derived_keys = ("sellerFulfillmentOrderId",)
+    primary_keys: ClassVar[list[str]] = keyed_within_order("returnAuthorizationId")
     pii_fields = RETURN_AUTHORIZATION_PII
     records_jsonpath = "$.payload.returnAuthorizations[*]"
