@@ -33,6 +33,8 @@ REPORT = Route("GET", "/reports/2021-06-30/reports/{reportId}")
 REPORT_DOCUMENT = Route("GET", "/reports/2021-06-30/documents/{reportDocumentId}")
 SEARCH_ORDERS = Route("GET", "/orders/2026-01-01/orders")
 ORDER = Route("GET", "/orders/2026-01-01/orders/{orderId}")
+MCF_ORDERS = Route("GET", "/fulfillment/outbound/2026-07-04/orders")
+MCF_ORDER = Route("GET", "/fulfillment/outbound/2026-07-04/orders/{orderId}")
 # Test-only: Notifications v1 is not in our models; it exists here to exercise grantless
 # tokens end to end.
 DESTINATIONS = Route("GET", "/notifications/v1/destinations")

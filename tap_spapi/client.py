@@ -53,7 +53,7 @@ from tap_spapi.run import Run
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable
+    from collections.abc import Generator, Iterable, Iterator
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
@@ -377,9 +377,12 @@ class SPAPIStream(ContainsFailures):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Records at `records_jsonpath` of the (already decoded) body, with their account."""
-        account = self._account_of(response)
+        return self.records_in(decoded_body(response), self._account_of(response))
+
+    def records_in(self, body: Any, account: Account) -> Iterator[dict[str, Any]]:
+        """Records at `records_jsonpath` of a decoded `body` of `account`'s."""
         seller = account.settings.selling_partner_id
-        for record in extract_jsonpath(self.records_jsonpath, input=decoded_body(response)):
+        for record in extract_jsonpath(self.records_jsonpath, input=body):
             self._check_required_fields(record)
             record[ACCOUNT_KEY] = account.name
             record[SELLER_KEY] = seller

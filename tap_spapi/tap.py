@@ -30,8 +30,11 @@ from tap_spapi.state_files import (
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.orders import ORDER_STREAM_TYPES
 from tap_spapi.streams.outbound import (
+    OutboundOrderItemsStream,
     OutboundOrdersStream,
     OutboundPackageTrackingStream,
+    OutboundReturnAuthorizationsStream,
+    OutboundReturnsStream,
     OutboundShipmentsStream,
 )
 from tap_spapi.streams.reports import REPORT_STREAM_TYPES
@@ -48,6 +51,9 @@ STREAM_TYPES: list[type[Stream]] = [
     OutboundOrdersStream,
     OutboundShipmentsStream,
     OutboundPackageTrackingStream,
+    OutboundOrderItemsStream,
+    OutboundReturnsStream,
+    OutboundReturnAuthorizationsStream,
     InboundShipmentsStream,
     InboundShipmentItemsStream,
     ShippingTrackingStream,

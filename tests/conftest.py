@@ -193,6 +193,21 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
             for shipment in shipments
             for package in shipment.get("fulfillmentShipmentPackage") or []
         },
+        "outbound_order_items": {
+            (order_id, item["sellerFulfillmentOrderItemId"])
+            for order_id, detail in data.outbound_details.items()
+            for item in detail.get("fulfillmentOrderItems") or []
+        },
+        "outbound_returns": {
+            (order_id, item["sellerReturnItemId"])
+            for order_id, detail in data.outbound_details.items()
+            for item in detail.get("returnItems") or []
+        },
+        "outbound_return_authorizations": {
+            (order_id, authorization["returnAuthorizationId"])
+            for order_id, detail in data.outbound_details.items()
+            for authorization in detail.get("returnAuthorizations") or []
+        },
         # Labels live Amazon answers with a payload of nulls carry nothing to load.
         "shipping_tracking": {
             t["trackingId"]
@@ -223,6 +238,9 @@ KEYS = {
     "outbound_orders": ("sellerFulfillmentOrderId",),
     "outbound_shipments": ("amazonShipmentId",),
     "outbound_package_tracking": ("packageNumber",),
+    "outbound_order_items": ("sellerFulfillmentOrderId", "sellerFulfillmentOrderItemId"),
+    "outbound_returns": ("sellerFulfillmentOrderId", "sellerReturnItemId"),
+    "outbound_return_authorizations": ("sellerFulfillmentOrderId", "returnAuthorizationId"),
     "shipping_tracking": ("trackingId",),
     "shipping_carrier_accounts": ("carrierId", "accountId"),
     "orders": ("orderId",),
