@@ -32,7 +32,8 @@ NOT_BUYER_ADDRESSES = frozenset(
     {"shipfromaddress", "returntoaddress", "eventaddress", "location", "valueasaddress"}
 )
 # Properties whose whole subtree is buyer PII. A gift message is "Personal message from
-# the buyer" (Orders 2026-01-01 GiftOption; MCF items carry one for the recipient too).
+# the buyer" (Orders 2026-01-01 GiftOption; MCF items carry one for the recipient too);
+# an MCF return's comment is free text about why it came back.
 BUYER_PII = frozenset(
     {
         "destinationaddress",
@@ -41,6 +42,7 @@ BUYER_PII = frozenset(
         "signedforby",
         "buyerinfo",
         "giftmessage",
+        "returncomment",
     }
 )
 # Fields of an address that identify a person; country, state and postal code do not.

@@ -3,6 +3,7 @@ getFulfillmentOrder answer, read with the shipments' request and no other."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -86,19 +87,26 @@ def test_an_order_refused_for_good_fails_in_each_sibling_and_the_others_complete
         assert refused in line and "Unauthorized" in line, line
 
 
-def test_return_to_addresses_are_dropped_unless_pii_is_asked_for():
+def test_gift_messages_and_return_comments_are_dropped_unless_pii_is_asked_for():
+    # The return-to address is Amazon's fulfillment center (the model): always kept.
     with StandIn(StandInConfig(seed=34, rate_scale=50.0)) as server:
         config = tap_config(server, max_concurrency=4)
-        streams = {"outbound_orders", "outbound_return_authorizations"}
+        streams = {"outbound_orders", *DETAIL_STREAMS}
         without = run_tap(config, catalog=select_only(config, streams))
         pii_config = {**config, "include_pii": True}
         with_pii = run_tap(pii_config, catalog=select_only(pii_config, streams))
-    stream = "outbound_return_authorizations"
-    assert without.records(stream)
-    assert all("returnToAddress" not in r for r in without.records(stream))
-    assert "returnToAddress" not in without.schema(stream)["properties"]
-    assert all(r.get("returnToAddress") for r in with_pii.records(stream))
-    assert "returnToAddress" in with_pii.schema(stream)["properties"]
+        sentinels = server.dataset.pii_sentinels
+    text = json.dumps(without.messages)
+    assert not [s for s in sentinels if s in text]
+    for stream, field in (
+        ("outbound_order_items", "giftMessage"),
+        ("outbound_returns", "returnComment"),
+    ):
+        assert without.records(stream), stream
+        assert field not in without.schema(stream)["properties"]
+        assert any(r.get(field) in sentinels for r in with_pii.records(stream)), stream
+    authorizations = without.records("outbound_return_authorizations")
+    assert authorizations and all(r.get("returnToAddress") for r in authorizations)
 
 
 def test_a_shared_fetch_that_fails_raises_for_every_reader_and_holds_nothing():

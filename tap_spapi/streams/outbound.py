@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 # signed for the package.
 ORDER_PII = ("destinationAddress", "notificationEmails")
 TRACKING_PII = ("shipToAddress", "signedForBy")
-# A return authorization's return-to address: the model calls it the fulfillment
-# center's, but it is an address on an order's record, so it is treated like the
-# destination address (kept only with `include_pii`).
-RETURN_AUTHORIZATION_PII = ("returnToAddress",)
+# An item's gift message is "a message to the gift recipient" (the model): personal
+# words and names. A return's comment is free text about why the recipient sent it
+# back. A return authorization's `returnToAddress` is "the address of the Amazon
+# fulfillment center that the return items should be sent to" (the model): no buyer's,
+# so it is kept.
+ORDER_ITEM_PII = ("giftMessage",)
+RETURN_PII = ("returnComment",)
 # The siblings that read each order's getFulfillmentOrder answer (shared_bodies.py).
 ORDER_DETAIL = "getFulfillmentOrder"
 
@@ -187,6 +190,7 @@ class OutboundOrderItemsStream(WithinOrderStream):
 
     name = "outbound_order_items"
     primary_keys: ClassVar[list[str]] = keyed_within_order("sellerFulfillmentOrderItemId")
+    pii_fields = ORDER_ITEM_PII
     records_jsonpath = "$.payload.fulfillmentOrderItems[*]"
 
 
@@ -196,6 +200,7 @@ class OutboundReturnsStream(WithinOrderStream):
 
     name = "outbound_returns"
     primary_keys: ClassVar[list[str]] = keyed_within_order("sellerReturnItemId")
+    pii_fields = RETURN_PII
     records_jsonpath = "$.payload.returnItems[*]"
 
 
@@ -205,5 +210,4 @@ class OutboundReturnAuthorizationsStream(WithinOrderStream):
 
     name = "outbound_return_authorizations"
     primary_keys: ClassVar[list[str]] = keyed_within_order("returnAuthorizationId")
-    pii_fields = RETURN_AUTHORIZATION_PII
     records_jsonpath = "$.payload.returnAuthorizations[*]"
