@@ -24,15 +24,8 @@ from typing_extensions import override
 from tap_spapi.client import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.settings import MCF_2026
+from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.embedded import EmbeddedListStream
-from tap_spapi.streams.outbound import (
-    OutboundOrderItemsStream,
-    OutboundOrdersStream,
-    OutboundPackageTrackingStream,
-    OutboundReturnAuthorizationsStream,
-    OutboundReturnsStream,
-    OutboundShipmentsStream,
-)
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
@@ -137,7 +130,7 @@ class McfShipmentsStream(McfOrderListStream):
 
     name = "outbound_shipments"
     schema = schema_2026("outbound_shipments")
-    primary_keys: ClassVar[list[str]] = OutboundShipmentsStream.primary_keys
+    primary_keys: ClassVar[list[str]] = v2020.OutboundShipmentsStream.primary_keys
     pii_fields = SHIPMENT_PII
     embedded_field = "shipments"
 
@@ -147,7 +140,7 @@ class McfOrderItemsStream(McfOrderListStream):
 
     name = "outbound_order_items"
     schema = schema_2026("outbound_order_items")
-    primary_keys: ClassVar[list[str]] = OutboundOrderItemsStream.primary_keys
+    primary_keys: ClassVar[list[str]] = v2020.OutboundOrderItemsStream.primary_keys
     embedded_field = "lineItems"
 
     @override
@@ -177,25 +170,25 @@ class NotIn2026Stream(SPAPIStream):
 
 
 class NoReturnsStream(NotIn2026Stream):
-    name = OutboundReturnsStream.name
-    operation_id = OutboundReturnsStream.operation_id
-    primary_keys: ClassVar[list[str]] = OutboundReturnsStream.primary_keys
-    pii_fields = OutboundReturnsStream.pii_fields
+    name = v2020.OutboundReturnsStream.name
+    operation_id = v2020.OutboundReturnsStream.operation_id
+    primary_keys: ClassVar[list[str]] = v2020.OutboundReturnsStream.primary_keys
+    pii_fields = v2020.OutboundReturnsStream.pii_fields
     missing = "no returns (getFulfillmentOrder's returnItems)"
 
 
 class NoReturnAuthorizationsStream(NotIn2026Stream):
-    name = OutboundReturnAuthorizationsStream.name
-    operation_id = OutboundReturnAuthorizationsStream.operation_id
-    primary_keys: ClassVar[list[str]] = OutboundReturnAuthorizationsStream.primary_keys
+    name = v2020.OutboundReturnAuthorizationsStream.name
+    operation_id = v2020.OutboundReturnAuthorizationsStream.operation_id
+    primary_keys: ClassVar[list[str]] = v2020.OutboundReturnAuthorizationsStream.primary_keys
     missing = "no return authorizations (getFulfillmentOrder's returnAuthorizations)"
 
 
 class NoPackageTrackingStream(NotIn2026Stream):
-    name = OutboundPackageTrackingStream.name
-    operation_id = OutboundPackageTrackingStream.operation_id
-    primary_keys: ClassVar[list[str]] = OutboundPackageTrackingStream.primary_keys
-    pii_fields = OutboundPackageTrackingStream.pii_fields
+    name = v2020.OutboundPackageTrackingStream.name
+    operation_id = v2020.OutboundPackageTrackingStream.operation_id
+    primary_keys: ClassVar[list[str]] = v2020.OutboundPackageTrackingStream.primary_keys
+    pii_fields = v2020.OutboundPackageTrackingStream.pii_fields
     missing = (
         "no package events and no integer packageNumber for getPackageTrackingDetails "
         "(its packages have a string packageId)"
@@ -204,10 +197,10 @@ class NoPackageTrackingStream(NotIn2026Stream):
 
 #: The stream type that replaces each 2020-07-01 one with `mcf_api_version: 2026-07-04`.
 MCF_2026_TYPES: dict[type[Stream], type[Stream]] = {
-    OutboundOrdersStream: McfOrdersStream,
-    OutboundShipmentsStream: McfShipmentsStream,
-    OutboundPackageTrackingStream: NoPackageTrackingStream,
-    OutboundOrderItemsStream: McfOrderItemsStream,
-    OutboundReturnsStream: NoReturnsStream,
-    OutboundReturnAuthorizationsStream: NoReturnAuthorizationsStream,
+    v2020.OutboundOrdersStream: McfOrdersStream,
+    v2020.OutboundShipmentsStream: McfShipmentsStream,
+    v2020.OutboundPackageTrackingStream: NoPackageTrackingStream,
+    v2020.OutboundOrderItemsStream: McfOrderItemsStream,
+    v2020.OutboundReturnsStream: NoReturnsStream,
+    v2020.OutboundReturnAuthorizationsStream: NoReturnAuthorizationsStream,
 }
