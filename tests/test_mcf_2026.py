@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from conftest import SingerOutput, expected_keys, key_of, run_cli, run_tap, select_only, tap_config
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi.settings import DEFAULTS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -154,3 +155,40 @@ def test_the_command_line_exits_0_when_only_a_skipped_stream_is_selected(tmp_pat
     assert "outbound_returns" in {
         m["stream"] for m in SingerOutput.parse(result.stdout).messages if m["type"] == "SCHEMA"
     }
+
+
+def test_a_switch_from_2020_07_01_continues_from_its_bookmark():
+    # Both versions bookmark the time the order's status last changed.
+    with StandIn(StandInConfig(seed=47, rate_scale=50.0)) as server:
+        config_2020 = tap_config(server)
+        first = run_tap(config_2020, catalog=select_only(config_2020, {"outbound_orders"}))
+        (partition,) = first.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
+        bookmark = datetime.fromisoformat(partition["replication_key_value"])
+        config = tap_config(server, **MCF_2026)
+        second = run_tap(
+            config, catalog=select_only(config, {"outbound_orders"}), state=first.states[-1]
+        )
+        queries = list_orders_queries(server)
+    lookback = timedelta(minutes=DEFAULTS["lookback_window"])
+    assert [datetime.fromisoformat(q["updatedAfter"][0]) for q in queries] == [bookmark - lookback]
+    changed = {
+        o["sellerFulfillmentOrderId"]
+        for o in first.records("outbound_orders")
+        if datetime.fromisoformat(o["statusUpdatedDate"]) > bookmark - lookback
+    }
+    assert emitted(second, "outbound_orders") == changed
+    (partition,) = second.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
+    assert datetime.fromisoformat(partition["replication_key_value"]) == bookmark
+
+
+def test_list_orders_faults_and_throttling_are_retried_and_every_order_arrives():
+    with StandIn(StandInConfig(seed=48, rate_scale=50.0)) as server:
+        config = tap_config(server, max_retry_seconds=60, **MCF_2026)
+        server.inject("listOrders", status=503, times=1)
+        server.inject("listOrders", status=429, times=1, matching="pageToken")
+        output = run_tap(config, catalog=select_only(config, set(READ)))
+        expected = expected_keys(server.dataset)
+        assert server.stats.count("listOrders", "429") == 1
+    assert output.failures is not None and not output.failures.reported
+    for stream in READ:
+        assert emitted(output, stream) == expected[stream], stream
