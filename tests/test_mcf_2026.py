@@ -121,6 +121,13 @@ def test_destination_addresses_are_dropped_unless_pii_is_asked_for():
     assert "proofOfDelivery" not in shipment_package["properties"]["tracking"]["properties"]
     addresses = [o["destination"]["deliveryAddress"] for o in with_pii.records("outbound_orders")]
     assert any(value in sentinels for address in addresses for value in address.values())
+    received_by = [
+        p["tracking"]["proofOfDelivery"]["receivedBy"]
+        for s in with_pii.records("outbound_shipments")
+        for p in s["packages"]
+        if "proofOfDelivery" in p["tracking"]
+    ]
+    assert received_by and set(received_by) <= sentinels
 
 
 def test_streams_2026_has_no_data_for_are_skipped_with_one_warning_each(
