@@ -29,7 +29,7 @@ ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ACCOUNT_NAME_RULE = "letters, digits, '.', '_' or '-' (64 at most)"
 # FBA Outbound versions the MCF streams can read, the default first.
 MCF_API_VERSIONS = ("2020-07-01", "2026-07-04")
-MCF_2026 = "2026-07-04"
+MCF_2026 = MCF_API_VERSIONS[1]
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
