@@ -28,9 +28,9 @@ line before each stream) against the wall. `--scenario orders-backfill`: the thr
 2026 streams over a year of `--orders` orders in one searchOrders query (Amazon's 0.0056/s
 after a burst of 20, times --rate-scale): pages, 429s, the span of the searchOrders requests
 and the run's wall against the physical minimum `(pages - 20) / rate`. `--scenario mcf`: the
-MCF chain both ways, requests per operation and wall: the tap's 2020-07-01 streams (one
-getFulfillmentOrder per changed order; with and without package events), and the same orders
-through 2026-07-04 listOrders with shipments, paged by the tap's own paced transport.
+MCF chain both ways, requests per operation and wall of a tap run: the 2020-07-01 streams
+(one getFulfillmentOrder per changed order; with and without package events), and the same
+streams with `mcf_api_version: 2026-07-04` (listOrders pages with shipments and items).
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
@@ -630,32 +630,9 @@ def mcf_row(label: str, server: StandIn, wall: float, records: int) -> list[str]
     return [label, *counts, str(total), str(throttled), str(records), f"{wall:.2f}"]
 
 
-def list_orders_2026(server: StandIn, settings: dict[str, Any]) -> tuple[float, int]:
-    """Every order with its shipments and packages through 2026-07-04 listOrders, paced
-    by the tap's own transport (the tap has no 2026-07-04 stream: see README)."""
-    tap = TapSpapi(config=settings)
-    stream = tap.streams["outbound_orders"]
-    call = stream.call  # type: ignore[attr-defined]
-    context = {"account": "default"}
-    params: dict[str, str] = {"updatedAfter": settings["start_date"], "shipments": "INCLUDE"}
-    orders = 0
-    started = time.monotonic()
-    try:
-        while True:
-            body = call("listOrders", context, params=params)
-            orders += len(body.get("orders") or [])
-            token = (body.get("pagination") or {}).get("nextToken")
-            if not token:
-                break
-            params = {"pageToken": token, "shipments": "INCLUDE"}
-    finally:
-        tap.run.close()
-    return time.monotonic() - started, orders
-
-
 def bench_mcf(options: argparse.Namespace) -> None:
-    """The MCF chain both ways: 2020-07-01 (one getFulfillmentOrder per changed order) and
-    2026-07-04 listOrders (orders with shipments and packages in pages)."""
+    """The MCF chain both ways, each a tap run: 2020-07-01 (one getFulfillmentOrder per
+    changed order) and `mcf_api_version: 2026-07-04` (listOrders pages with shipments)."""
     scale = options.rate_scale
     rows = []
     for label, streams in (
@@ -667,9 +644,11 @@ def bench_mcf(options: argparse.Namespace) -> None:
             run = run_tap(settings, streams)
             rows.append(mcf_row(label, server, run.wall, run.records))
     with StandIn(mcf_config(options)) as server:
-        settings = tap_config(server, rate_limit_overrides=scaled_plans(scale))
-        wall, orders = list_orders_2026(server, settings)
-        rows.append(mcf_row("2026-07-04 listOrders (orders read)", server, wall, orders))
+        settings = tap_config(
+            server, rate_limit_overrides=scaled_plans(scale), mcf_api_version="2026-07-04"
+        )
+        run = run_tap(settings, MCF_LISTS)
+        rows.append(mcf_row("2026-07-04: orders, shipments, items", server, run.wall, run.records))
     print(
         f"{options.mcf_orders} MCF orders, Amazon's plans x{scale:g}, "
         f"{options.latency_ms[0]:g} ms latency"

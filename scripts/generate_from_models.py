@@ -169,6 +169,30 @@ STREAMS: dict[str, StreamSpec] = {
         ("sellerFulfillmentOrderId", "returnAuthorizationId"),
         {"sellerFulfillmentOrderId": STRING},
     ),
+    # MCF read through FBA Outbound 2026-07-04 listOrders (`mcf_api_version`): the same
+    # stream names and keys, the 2026-07-04 model's columns; an order's `lineItems` and
+    # `shipments` are streams of their own. `sellerFulfillmentOrderId` (= `orderId`, the
+    # seller's id) and `sellerFulfillmentOrderItemId` (= `lineItemId`) keep 2020's keys.
+    "outbound_orders_2026": StreamSpec(
+        "fulfillmentOutbound_2026-07-04",
+        "FulfillmentOrder",
+        ("sellerFulfillmentOrderId",),
+        {"sellerFulfillmentOrderId": STRING},
+        overrides={"statusUpdateTime": {"type": ["string"], "format": "date-time"}},
+        removed=("lineItems", "shipments"),
+    ),
+    "outbound_shipments_2026": StreamSpec(
+        "fulfillmentOutbound_2026-07-04",
+        "Shipment",
+        ("amazonShipmentId",),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_order_items_2026": StreamSpec(
+        "fulfillmentOutbound_2026-07-04",
+        "OrderLineItem",
+        ("sellerFulfillmentOrderId", "sellerFulfillmentOrderItemId"),
+        {"sellerFulfillmentOrderId": STRING, "sellerFulfillmentOrderItemId": STRING},
+    ),
     "shipping_tracking": StreamSpec(
         "shippingV2",
         "GetTrackingResult",

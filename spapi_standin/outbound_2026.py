@@ -5,7 +5,8 @@ into the 2026-07-04 `FulfillmentOrder` of the model (`orderId` is the seller's
 fulfillment order id; `lineItems`, `shipments`, their `items` and `packages`). What the
 2026-07-04 model has no place for is not there: returns, return authorizations, and the
 integer `packageNumber` that getPackageTrackingDetails (2020-07-01 only) needs; a package
-is a string `packageId` here.
+is a string `packageId` here. A delivered package's `tracking.proofOfDelivery.receivedBy` is
+who signed for it in its 2020-07-01 tracking (`signedForBy`).
 
 listOrders: orders whose status changed after `updatedAfter`, oldest first, a page of
 `outbound_page_size`, `pagination.nextToken` for the next one (sent back as
@@ -24,6 +25,7 @@ from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import Reply, error, invalid_input, json_reply
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from spapi_standin.config import StandInConfig
@@ -73,8 +75,11 @@ def _amount(quantity: Any) -> dict[str, Any]:
     return {"unit": "EACHES", "value": f"{float(quantity or 0):.1f}"}
 
 
-def order_2026(detail: Record, *, shipments: bool = True) -> Record:
-    """One getFulfillmentOrder answer as a 2026-07-04 FulfillmentOrder."""
+def order_2026(
+    detail: Record, *, shipments: bool = True, tracking: Mapping[int, Record] | None = None
+) -> Record:
+    """One getFulfillmentOrder answer as a 2026-07-04 FulfillmentOrder (`tracking`: the
+    2020-07-01 getPackageTrackingDetails answers by package number)."""
     old = detail["fulfillmentOrder"]
     address = old.get("destinationAddress") or {}
     order: Record = {
@@ -100,11 +105,13 @@ def order_2026(detail: Record, *, shipments: bool = True) -> Record:
         ],
     }
     if shipments:
-        order["shipments"] = [_shipment(s) for s in detail.get("fulfillmentShipments") or []]
+        order["shipments"] = [
+            _shipment(s, tracking or {}) for s in detail.get("fulfillmentShipments") or []
+        ]
     return order
 
 
-def _shipment(old: Record) -> Record:
+def _shipment(old: Record, tracking: Mapping[int, Record]) -> Record:
     shipment_id = old["amazonShipmentId"]
     items = old.get("fulfillmentShipmentItem") or []
     packages = old.get("fulfillmentShipmentPackage") or []
@@ -143,11 +150,20 @@ def _shipment(old: Record) -> Record:
                         "trackingNumber": package["trackingNumber"],
                     },
                     "amazon": {"trackingNumber": package.get("amazonFulfillmentTrackingNumber")},
+                    **_proof_of_delivery(tracking.get(package["packageNumber"])),
                 },
             }
             for package in packages
         ],
     }
+
+
+def _proof_of_delivery(tracking: Record | None) -> Record:
+    """`proofOfDelivery.receivedBy` ("the name of the person who received the package"):
+    who signed for a delivered package in its 2020-07-01 tracking."""
+    if not tracking or not tracking.get("signedForBy"):
+        return {}
+    return {"proofOfDelivery": {"receivedBy": tracking["signedForBy"]}}
 
 
 def _after(order: Record, after: datetime | None) -> bool:
@@ -185,7 +201,12 @@ class McfOrdersService:
         details = self.data.outbound_details
         body: dict[str, Any] = {
             "orders": [
-                order_2026(details[o["sellerFulfillmentOrderId"]], shipments=include) for o in page
+                order_2026(
+                    details[o["sellerFulfillmentOrderId"]],
+                    shipments=include,
+                    tracking=self.data.package_tracking,
+                )
+                for o in page
             ]
         }
         if offset + size < len(changed):
@@ -200,7 +221,8 @@ class McfOrdersService:
         detail = self.data.outbound_details.get(request.params["orderId"])
         if detail is None:
             return error(404, "NotFound", "Requested order not found")
-        return json_reply({"order": order_2026(detail, shipments=include)})
+        order = order_2026(detail, shipments=include, tracking=self.data.package_tracking)
+        return json_reply({"order": order})
 
     def _shipments(self, request: Request) -> bool | None:
         value = request.first("shipments") or "INCLUDE"

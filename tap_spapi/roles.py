@@ -11,6 +11,7 @@ ROLE_OF_API = {
     "fulfillmentInboundV0": "Amazon Fulfillment",
     "fulfillmentInbound_2024-03-20": "Amazon Fulfillment",
     "fulfillmentOutbound_2020-07-01": "Amazon Fulfillment",
+    "fulfillmentOutbound_2026-07-04": "Amazon Fulfillment",
 }
 
 

@@ -27,6 +27,9 @@ USER_AGENT_SUFFIX_ROOM = 60
 # Account names go into every record's key and into state: keep them plain.
 ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ACCOUNT_NAME_RULE = "letters, digits, '.', '_' or '-' (64 at most)"
+# FBA Outbound versions the MCF streams can read, the default first.
+MCF_API_VERSIONS = ("2020-07-01", "2026-07-04")
+MCF_2026 = MCF_API_VERSIONS[1]
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -292,6 +295,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "mcf_api_version",
+        th.StringType(allowed_values=list(MCF_API_VERSIONS)),
+        default=MCF_API_VERSIONS[0],
+        description=(
+            "FBA Outbound (MCF) version the outbound streams read. 2020-07-01: "
+            "listAllFulfillmentOrders, then one getFulfillmentOrder per changed order "
+            "(shipments, items, returns, return authorizations) and getPackageTrackingDetails "
+            "per package. 2026-07-04: listOrders pages with each order's shipments and items "
+            "(no request per order), the 2026-07-04 columns; it has no returns, return "
+            "authorizations or package tracking, so those streams are skipped with a warning."
+        ),
+    ),
+    th.Property(
         "rate_limit_overrides",
         th.ObjectType(additional_properties=True),
         description=(
@@ -350,6 +366,7 @@ class Settings:
     tracking_ids: list[Mapping[str, Any]] | None
     tracking_ids_file: str | None
     shipping_business_id: str | None
+    mcf_api_version: str
     rate_limit_overrides: Mapping[str, Any] | None
 
     @classmethod

@@ -19,7 +19,7 @@ from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_ent
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
-from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS, Settings
+from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.state_files import (
     check_state,
     checked_config_file,
@@ -37,6 +37,7 @@ from tap_spapi.streams.outbound import (
     OutboundReturnsStream,
     OutboundShipmentsStream,
 )
+from tap_spapi.streams.outbound_2026 import MCF_2026_TYPES
 from tap_spapi.streams.reports import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
@@ -190,16 +191,23 @@ class TapSpapi(Tap):
         meant to overlap with; `sync_all` follows this mapping's order.
         """
         streams = super().streams
-        order = {stream_type: index for index, stream_type in enumerate(STREAM_TYPES)}
+        order = {stream_type: index for index, stream_type in enumerate(self.stream_types)}
         if list(streams) != sorted(streams, key=lambda name: order[type(streams[name])]):
             ranked = sorted(streams.values(), key=lambda stream: order[type(stream)])
             self._streams = {stream.name: stream for stream in ranked}
         return self._streams  # type: ignore[return-value]
 
+    @cached_property
+    def stream_types(self) -> list[type[Stream]]:
+        """STREAM_TYPES, the MCF ones of the `mcf_api_version` the settings name."""
+        if self.settings.mcf_api_version != MCF_2026:
+            return STREAM_TYPES
+        return [MCF_2026_TYPES.get(stream_type, stream_type) for stream_type in STREAM_TYPES]
+
     @override
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        return [stream_type(tap=self) for stream_type in self.stream_types]
 
 
 def main(argv: list[str] | None = None) -> Any:

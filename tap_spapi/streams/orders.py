@@ -16,13 +16,14 @@ from typing_extensions import override
 
 from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
-from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
+from tap_spapi.streams.embedded import EmbeddedListStream
 from tap_spapi.windows import WINDOW_BOOKMARK, instant, isoformat, range_after_bookmark
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -238,38 +239,13 @@ class OrdersStream(SPAPIStream):
         return {ACCOUNT_KEY: record[ACCOUNT_KEY], "orderId": record["orderId"]}
 
 
-class EmbeddedOrderStream(SPAPIStream):
-    """A list embedded in each order of searchOrders, emitted as a stream of its own.
-
-    The parent hands each order's list over in `post_process`; singer-sdk syncs the
-    child for that order right after, so at most one order's list is held at a time.
-    """
+class EmbeddedOrderStream(EmbeddedListStream):
+    """A list embedded in each order of searchOrders, emitted as a stream of its own."""
 
     operation_id = "searchOrders"  # the same response as the parent's: no request here
     parent_stream_type = OrdersStream
-    state_partitioning_keys: ClassVar[list[str]] = []
-    #: The Order property that holds the list.
-    embedded_field: ClassVar[str]
-
-    @cached_property
-    def _held(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        return {}
-
+    parent_key = "orderId"
     derived_keys = ("orderId",)  # the order's, copied onto each row
-
-    def keep(self, order: dict[str, Any]) -> None:
-        """Hold `order`'s list for the sync of its child context, when selected."""
-        if self.selected:
-            self._held[(order[ACCOUNT_KEY], order["orderId"])] = self.rows_of(order)
-
-    def rows_of(self, order: dict[str, Any]) -> list[dict[str, Any]]:
-        """The order's list, each row naming its order, account and seller."""
-        rows = []
-        for row in order.get(self.embedded_field) or []:
-            self._check_required_fields(row)
-            keys = {"orderId": order["orderId"], SELLER_KEY: order.get(SELLER_KEY)}
-            rows.append({**row, **keys, ACCOUNT_KEY: order[ACCOUNT_KEY]})
-        return rows
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -281,12 +257,6 @@ class EmbeddedOrderStream(SPAPIStream):
     def parent(self) -> OrdersStream:
         """A parser of the parent's pages (not the synced parent instance)."""
         return OrdersStream(tap=self._tap)
-
-    @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        """The list held for the context's order."""
-        assert context is not None
-        yield from self._held.pop((context[ACCOUNT_KEY], context["orderId"]), [])
 
 
 class OrderItemsStream(EmbeddedOrderStream):
