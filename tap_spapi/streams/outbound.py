@@ -8,6 +8,7 @@ from typing_extensions import override
 
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
@@ -66,8 +67,11 @@ class OutboundOrdersStream(SPAPIStream):
         }
 
 
-class OutboundShipmentsStream(SPAPIStream):
-    """Shipments of each changed order (getFulfillmentOrder → fulfillmentShipments)."""
+class OutboundShipmentsStream(NotesTrackingIdentifiers):
+    """Shipments of each changed order (getFulfillmentOrder → fulfillmentShipments).
+
+    Each package's `amazonFulfillmentTrackingNumber` is noted for shipment_tracking.
+    """
 
     name = "outbound_shipments"
     prefetch = True
@@ -79,6 +83,15 @@ class OutboundShipmentsStream(SPAPIStream):
     context_keys_on_records = ("sellerFulfillmentOrderId",)  # each shipment names its order
 
     path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The order's shipments, noting their packages' tracking numbers as emitted."""
+        for record in super().get_records(context):
+            for package in record.get("fulfillmentShipmentPackage") or []:
+                aftn = package.get("amazonFulfillmentTrackingNumber")
+                self.note_identifier(record[ACCOUNT_KEY], seen_identifier("aftn", aftn))
+            yield record
 
     @override
     def generate_child_contexts(
