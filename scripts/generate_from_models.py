@@ -225,8 +225,8 @@ STREAMS: dict[str, StreamSpec] = {
             "identifierType": {
                 "type": ["string"],
                 "description": "The query parameter the identifier was asked by: aftn, "
-                "acsin, containerNumber, houseBillOfLadingNumber, id or "
-                "carrierTracking.trackingNumber.",
+                "acsin, containerNumber, houseBillOfLadingNumber, id, or carrierTracking "
+                "(carrierTracking.trackingNumber, with carrierCode when known).",
             },
             "identifierValue": {"type": ["string"]},
             "carrierCode": STRING,

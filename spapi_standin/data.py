@@ -35,7 +35,7 @@ TRACKING_NEXT = {
     "DeliveryAttempted": ("OutForDelivery", "OutForDelivery"),
     "AwaitingCustomerPickup": ("Delivered", "Delivered"),
 }
-TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings")
+TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings", "inbound_plans")
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,8 @@ class Dataset:
         inbound_shipments: the hidden last-update time moves to `at` and the status
         advances. outbound_orders: `statusUpdatedDate` = `at`, status advances while not
         final. shipping_trackings: a new event at `at` (only open trackings, so fewer
-        ids than `count` may come back).
+        ids than `count` may come back). inbound_plans: `lastUpdatedAt` = `at` (their
+        shipments unchanged).
         """
         if kind not in TOUCHABLE:
             raise ValueError(f"kind must be one of {', '.join(TOUCHABLE)}, not {kind!r}")
@@ -229,6 +230,12 @@ class Dataset:
             status = order["fulfillmentOrderStatus"]
             order["fulfillmentOrderStatus"] = ORDER_NEXT.get(status, status)
         return [order["sellerFulfillmentOrderId"] for order in chosen]
+
+    def _touch_inbound_plans(self, count: int, at: datetime) -> list[str]:
+        chosen = self._touch_rng.sample(self.inbound_plans, min(count, len(self.inbound_plans)))
+        for plan in chosen:
+            plan["lastUpdatedAt"] = iso(at)
+        return [plan["inboundPlanId"] for plan in chosen]
 
     def _touch_shipping_trackings(self, count: int, at: datetime) -> list[str]:
         open_ones = [

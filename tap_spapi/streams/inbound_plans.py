@@ -13,16 +13,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
+from tap_spapi.client import DecodedBodyPaginator, SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.responses import SPAPIRequestError, decoded_body
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Iterable
 
+    import requests
     from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
 
 # Shipment statuses after which a shipment never changes, from the "Possible values" of
 # the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.
@@ -70,18 +73,57 @@ class InboundPlansStream(SPAPIStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Plans until the first one older than the bookmark minus the lookback."""
+        """Plans from the newest to the first one older than the bookmark minus the
+        lookback (`parse_response` and the paginator stop there)."""
+        if context is None:
+            return
         bookmark = self.get_context_state(context).get("replication_key_value")
         since = instant(bookmark) - self.lookback if bookmark else self.run.default_start
-        for record in super().get_records(context):
-            if instant(record[self.replication_key]) < since:
+        self._since[context[ACCOUNT_KEY]] = since
+        yield from super().get_records(context)
+
+    @cached_property
+    def _since(self) -> dict[str, datetime.datetime]:
+        """Per account, the oldest last update this run reads."""
+        return {}
+
+    def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
+        since = self._since.get(self._account_of(response).name)
+        updated = plan.get(self.replication_key)
+        return since is not None and isinstance(updated, str) and instant(updated) < since
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The page's plans changed since the bookmark (minus the lookback)."""
+        for record in super().parse_response(response):
+            if self._older(response, record):
                 return  # sorted newest first: every later plan is older still
             yield record
+
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator[Any]:
+        """The token paginator, stopping after a page that reached an older plan."""
+        return _StopAtOlderPlan(self)
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Shipments are read per changed plan."""
         return {ACCOUNT_KEY: record[ACCOUNT_KEY], "inboundPlanId": record["inboundPlanId"]}
+
+
+class _StopAtOlderPlan(DecodedBodyPaginator):
+    """No next page once a page holds a plan older than what the run reads."""
+
+    def __init__(self, stream: InboundPlansStream) -> None:
+        super().__init__(f"$.{stream.next_token_path}", f"stream '{stream.name}'")
+        self._stream = stream
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        plans = (decoded_body(response) or {}).get("inboundPlans") or []
+        if any(self._stream._older(response, plan) for plan in plans):
+            return None
+        return super().get_next(response)
 
 
 class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
