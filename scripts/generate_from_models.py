@@ -115,6 +115,9 @@ class StreamSpec:
     overrides: dict[str, Json] = field(default_factory=dict)
     # Fields of the definition the tap moves to streams of their own (embedded lists).
     removed: tuple[str, ...] = ()
+    # Top-level fields whose nested date-times are declared as plain strings: Amazon's
+    # own examples write them in a shorter form than JSON Schema's `date-time`.
+    unformatted: tuple[str, ...] = ()
 
 
 STRING = {"type": ["string", "null"]}
@@ -197,11 +200,14 @@ STREAMS: dict[str, StreamSpec] = {
         ("inboundPlanId",),
         overrides={"lastUpdatedAt": {"type": ["string"], "format": "date-time"}},
     ),
+    # getShipment's sandbox answers give `dates.readyToShipWindow` times without
+    # seconds ("2024-01-01T00:00Z"), which a strict target rejects as a date-time.
     "inbound_plan_shipments": StreamSpec(
         "fulfillmentInbound_2024-03-20",
         "Shipment",
         ("shipmentId",),
         {"inboundPlanId": STRING},
+        unformatted=("dates",),
     ),
     "inbound_plan_shipment_items": StreamSpec(
         "fulfillmentInbound_2024-03-20",
@@ -481,6 +487,15 @@ def singer_property(node: Json) -> Json:
     return out
 
 
+def without_formats(node: Any) -> Any:
+    """`node` with every `format` keyword removed, at any depth."""
+    if isinstance(node, list):
+        return [without_formats(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: without_formats(v) for k, v in node.items() if k != "format"}
+
+
 def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
     model = load_model(models, spec.api)
     definitions = model.get("definitions", {})
@@ -488,7 +503,7 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
         raise SystemExit(f"{spec.api}: no definition {spec.definition}")
     resolved = resolve(definitions[spec.definition], definitions, (spec.definition,))
     properties = {
-        k: singer_property(v)
+        k: without_formats(singer_property(v)) if k in spec.unformatted else singer_property(v)
         for k, v in resolved.get("properties", {}).items()
         if k not in spec.removed
     }

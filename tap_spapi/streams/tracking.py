@@ -231,8 +231,12 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
 
     def keep(self, tracking: dict[str, Any], milestones: list[dict[str, Any]]) -> None:
         """Hold the milestones of `tracking` for the sync of its child context."""
-        if not self.selected:
-            return
+        if self.selected:
+            self._held[_key(self.parent_context_of(tracking))] = self._rows(tracking, milestones)
+
+    def _rows(
+        self, tracking: dict[str, Any], milestones: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         rows = []
         for milestone in milestones:
             row = {
@@ -245,7 +249,7 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
             }
             self._check_required_fields(row)
             rows.append(row)
-        self._held[_key(self.parent_context_of(tracking))] = rows
+        return rows
 
     @staticmethod
     def parent_context_of(tracking: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +259,23 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
             "identifierType": tracking["identifierType"],
             "identifierValue": tracking["identifierValue"],
         }
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The milestones of a getShipmentTracking answer (the parent's), each naming the
+        identifier the answer gives."""
+        account = self._account_of(response)
+        detail = (decoded_body(response) or {}).get("trackingDetail") or {}
+        kind, value = next(iter((detail.get("identifier") or {"id": None}).items()))
+        if isinstance(value, dict):  # carrierTracking: {trackingNumber, carrierCode}
+            value = value.get("trackingNumber")
+        tracking = {
+            "identifierType": kind,
+            "identifierValue": value,
+            ACCOUNT_KEY: account.name,
+            SELLER_KEY: account.settings.selling_partner_id,
+        }
+        yield from self._rows(tracking, detail.get("milestoneHistory") or [])
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
