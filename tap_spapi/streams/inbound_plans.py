@@ -7,6 +7,7 @@ labels), which is how the two join.
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_spapi.client import DecodedBodyPaginator, SPAPIStream
+from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.responses import SPAPIRequestError, decoded_body
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
@@ -151,16 +153,31 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """getInboundPlan for the plan's shipments, then each non-final one's getShipment."""
+        """getInboundPlan for the plan's shipments, then each non-final one's getShipment.
+
+        The getShipment requests go to the pool as fetches of their own (taken back in
+        order): a worker that held the plan while it waited for each shipment's token
+        would leave getInboundPlan's tokens unspent, pacing it to getShipment's.
+        """
         assert context is not None
-        if "shipmentId" in context:
-            yield from super().request_records(context)
-            return
         final = self._final_before_run.get(context[ACCOUNT_KEY], {})
-        for shipment in self._shipments_of(context):
-            if final.get(shipment["shipmentId"], "") in FINAL_SHIPMENT_STATUSES:
-                continue
-            yield from super().request_records({**context, "shipmentId": shipment["shipmentId"]})
+        shipments = [
+            {**context, "shipmentId": shipment["shipmentId"]}
+            for shipment in self._shipments_of(context)
+            if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
+        ]
+        fetches = [
+            (context_key(self.name, shipment), functools.partial(self._shipment, shipment))
+            for shipment in shipments
+        ]
+        for key, fetch in fetches:
+            self.prefetcher.submit(key, fetch, priority=-self.depth)
+        for key, fetch in fetches:
+            yield from self.prefetcher.take(key, fetch)
+
+    def _shipment(self, context: Context) -> list[dict[str, Any]]:
+        """getShipment of one shipment of the plan."""
+        return list(super().request_records(context))
 
     def _shipments_of(self, context: Context) -> list[dict[str, Any]]:
         plan_id = context["inboundPlanId"]
