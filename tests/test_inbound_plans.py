@@ -84,7 +84,7 @@ def test_a_cross_border_plan_is_skipped_by_name_with_a_warning_not_a_failed_run(
     with caplog.at_level(logging.WARNING):
         output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
     for plan_id in refused:
-        assert f"Inbound plan {plan_id} of account 'default' skipped" in caplog.text
+        assert f"Inbound plan {plan_id} of account 'default' left out" in caplog.text
     assert "GetInboundPlan is not supported for the cross border" in caplog.text
     assert output.failures is not None and not output.failures.reported
     emitted_plans = {s["inboundPlanId"] for s in output.records("inbound_plan_shipments")}

@@ -187,7 +187,7 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             if exc.status != HTTPStatus.BAD_REQUEST or REFUSED_PLAN not in str(exc):
                 raise
             self.logger.warning(
-                "Inbound plan %s of account '%s' skipped: Amazon does not return plans of "
+                "Inbound plan %s of account '%s' left out: Amazon does not return plans of "
                 "its cross-border programs through getInboundPlan (%s)",
                 plan_id,
                 context[ACCOUNT_KEY],
