@@ -8,6 +8,7 @@ labels), which is how the two join.
 from __future__ import annotations
 
 import functools
+import threading
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +39,7 @@ LIST_PAGE = 1000  # listShipmentItems' and listShipmentBoxes' largest pageSize
 # getInboundPlan's refusal of plans of the cross-border programs (Seller Export and
 # Delivery, Amazon Global Logistics): selling-partner-api-models #4641, #4091, #4337.
 REFUSED_PLAN = "is not supported for the cross border"
+_SINCE_LOCK = threading.Lock()  # readers and the main thread compute `_since_of` alike
 
 
 class InboundPlansStream(SPAPIStream):
@@ -73,26 +75,38 @@ class InboundPlansStream(SPAPIStream):
             params["paginationToken"] = next_page_token
         return params
 
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Plans from the newest to the first one older than the bookmark minus the
-        lookback (`parse_response` and the paginator stop there)."""
-        if context is None:
-            return
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        since = instant(bookmark) - self.lookback if bookmark else self.run.default_start
-        self._since[context[ACCOUNT_KEY]] = since
-        yield from super().get_records(context)
+    # Plans (and, through the pool, their shipments) are read ahead from the start of
+    # the run: the plans' getInboundPlan requests are then not held back by the sync of
+    # their shipments (getShipment has twice the requests at the same plan).
+    read_ahead = True
+
+    def _since_of(self, account: str) -> datetime.datetime:
+        """The oldest last update this run reads for `account`: the bookmark minus the
+        lookback, else the start date (the state is read, not written: readers call this)."""
+        with _SINCE_LOCK:
+            if account not in self._since:
+                partitions = self.tap_state.get("bookmarks", {}).get(self.name, {})
+                bookmark = next(
+                    (
+                        p.get("replication_key_value")
+                        for p in partitions.get("partitions") or []
+                        if p.get("context") == {ACCOUNT_KEY: account}
+                    ),
+                    None,
+                )
+                self._since[account] = (
+                    instant(bookmark) - self.lookback if bookmark else self.run.default_start
+                )
+            return self._since[account]
 
     @cached_property
     def _since(self) -> dict[str, datetime.datetime]:
-        """Per account, the oldest last update this run reads."""
         return {}
 
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
-        since = self._since.get(self._account_of(response).name)
+        since = self._since_of(self._account_of(response).name)
         updated = plan.get(self.replication_key)
-        return since is not None and isinstance(updated, str) and instant(updated) < since
+        return isinstance(updated, str) and instant(updated) < since
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
