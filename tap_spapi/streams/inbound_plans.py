@@ -165,47 +165,33 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         "shipmentId": "shipmentId",
     }
 
-    # A plan context is fetched in two steps, each its own fetch in the pool:
-    # getInboundPlan gives the shipment contexts (and announces their getShipment),
-    # then each shipment is taken in order. A worker that held the plan while its
-    # shipments waited for getShipment's tokens would leave getInboundPlan's unspent.
-
     @override
-    def announce(self, context: Context | None) -> None:
-        """A plan: fetch its shipment list ahead; a shipment: its getShipment."""
-        if context is None or "shipmentId" in context:
-            super().announce(context)
-        elif self.wants(context):
-            self.prefetcher.submit(
-                context_key(self.name, context),
-                functools.partial(self._shipment_contexts, context),
-                priority=-self.depth,
-            )
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """getInboundPlan for the plan's shipments, then each non-final one's getShipment.
 
-    @override
-    def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The plan's shipments, in order, each taken from the pool (or fetched here)."""
+        The getShipment requests go to the pool as fetches of their own (taken back in
+        order): a worker that held the plan while it waited for each shipment's token
+        would leave getInboundPlan's tokens unspent, pacing it to getShipment's.
+        """
         assert context is not None
-        key = context_key(self.name, context)
-        shipments = self.prefetcher.take(key, functools.partial(self._shipment_contexts, context))
-        for shipment in shipments:
-            fetch = functools.partial(self._fetch_ahead, shipment)
-            yield from self.prefetcher.take(context_key(self.name, shipment), fetch)
-
-    def _shipment_contexts(self, context: Context) -> list[dict[str, Any]]:
-        """getInboundPlan: the contexts of the plan's shipments not final before this
-        run, each announced at once."""
-        if self.abandoned(context):
-            return []
         final = self._final_before_run.get(context[ACCOUNT_KEY], {})
         shipments = [
             {**context, "shipmentId": shipment["shipmentId"]}
             for shipment in self._shipments_of(context)
             if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
         ]
-        for shipment in shipments:
-            super().announce(shipment)
-        return shipments
+        fetches = [
+            (context_key(self.name, shipment), functools.partial(self._shipment, shipment))
+            for shipment in shipments
+        ]
+        for key, fetch in fetches:
+            self.prefetcher.submit(key, fetch, priority=-self.depth)
+        for key, fetch in fetches:
+            yield from self.prefetcher.take(key, fetch)
+
+    def _shipment(self, context: Context) -> list[dict[str, Any]]:
+        """getShipment of one shipment of the plan."""
+        return list(super().request_records(context))
 
     def _shipments_of(self, context: Context) -> list[dict[str, Any]]:
         plan_id = context["inboundPlanId"]
