@@ -103,10 +103,18 @@ class InboundPlansStream(SPAPIStream):
     def _since(self) -> dict[str, datetime.datetime]:
         return {}
 
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The account's pages, from the newest plan to the first older than the cutoff."""
+        if context is not None:
+            self._since_of(context[ACCOUNT_KEY])
+        yield from super().request_records(context)
+
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
-        since = self._since_of(self._account_of(response).name)
+        """Whether `plan` predates what this run reads of the response's account."""
+        since = self._since.get(self._account_of(response).name)
         updated = plan.get(self.replication_key)
-        return isinstance(updated, str) and instant(updated) < since
+        return since is not None and isinstance(updated, str) and instant(updated) < since
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
