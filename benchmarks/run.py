@@ -5,6 +5,7 @@
     python benchmarks/run.py pacing --scenario report-backfill [--rate-scale 20]
     python benchmarks/run.py pacing --scenario orders-backfill [--rate-scale 100] [--orders 6000]
     python benchmarks/run.py pacing --scenario inbound-plans [--rate-scale 10] [--plans 400]
+    python benchmarks/run.py pacing --scenario mcf [--rate-scale 1] [--mcf-orders 150]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
@@ -30,7 +31,10 @@ after a burst of 20, times --rate-scale): pages, 429s, the span of the searchOrd
 and the run's wall against the physical minimum `(pages - 20) / rate`. `--scenario
 inbound-plans`: a first run of the inbound 2024 and Tracking streams (with the MCF orders whose
 packages give AFTNs) over `--plans` plans: per operation, the span of its requests against
-`(requests - burst) / rate` at the stand-in's plan.
+`(requests - burst) / rate` at the stand-in's plan. `--scenario mcf`: the
+MCF chain both ways, requests per operation and wall: the tap's 2020-07-01 streams (one
+getFulfillmentOrder per changed order; with and without package events), and the same orders
+through 2026-07-04 listOrders with shipments, paged by the tap's own paced transport.
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
@@ -644,6 +648,90 @@ def bench_inbound_plans(options: argparse.Namespace) -> None:
     print_table(["operation", "requests", "429", "span s", "min s", "span/min"], rows)
 
 
+MCF_LISTS = {"outbound_orders", "outbound_shipments", "outbound_order_items"}
+MCF_OPERATIONS = (
+    "listAllFulfillmentOrders",
+    "getFulfillmentOrder",
+    "getPackageTrackingDetails",
+    "listOrders",
+)
+
+
+def mcf_config(options: argparse.Namespace) -> StandInConfig:
+    """A fresh stand-in of the MCF orders (its buckets full)."""
+    return StandInConfig(
+        seed=3,
+        rate_scale=options.rate_scale,
+        latency_ms=options.latency_ms[0],
+        outbound_orders=options.mcf_orders,
+    )
+
+
+def scaled_plans(scale: float) -> dict[str, dict[str, float]]:
+    """The MCF operations' plans times `scale`, told to the tap (`rate_limit_overrides`)."""
+    limiter = RateLimiter.from_catalog()
+    plans = {}
+    for operation in MCF_OPERATIONS:
+        plan = limiter.plan(operation)
+        plans[operation] = {"rate": plan.rate * scale, "burst": plan.burst}
+    return plans
+
+
+def mcf_row(label: str, server: StandIn, wall: float, records: int) -> list[str]:
+    """Requests per MCF operation, 429s, wall."""
+    counts = [str(server.stats.count(op)) for op in MCF_OPERATIONS]
+    total = sum(server.stats.count(op) for op in MCF_OPERATIONS)
+    throttled = sum(server.stats.count(op, "429") for op in MCF_OPERATIONS)
+    return [label, *counts, str(total), str(throttled), str(records), f"{wall:.2f}"]
+
+
+def list_orders_2026(server: StandIn, settings: dict[str, Any]) -> tuple[float, int]:
+    """Every order with its shipments and packages through 2026-07-04 listOrders, paced
+    by the tap's own transport (the tap has no 2026-07-04 stream: see README)."""
+    tap = TapSpapi(config=settings)
+    stream = tap.streams["outbound_orders"]
+    call = stream.call  # type: ignore[attr-defined]
+    context = {"account": "default"}
+    params: dict[str, str] = {"updatedAfter": settings["start_date"], "shipments": "INCLUDE"}
+    orders = 0
+    started = time.monotonic()
+    try:
+        while True:
+            body = call("listOrders", context, params=params)
+            orders += len(body.get("orders") or [])
+            token = (body.get("pagination") or {}).get("nextToken")
+            if not token:
+                break
+            params = {"pageToken": token, "shipments": "INCLUDE"}
+    finally:
+        tap.run.close()
+    return time.monotonic() - started, orders
+
+
+def bench_mcf(options: argparse.Namespace) -> None:
+    """The MCF chain both ways: 2020-07-01 (one getFulfillmentOrder per changed order) and
+    2026-07-04 listOrders (orders with shipments and packages in pages)."""
+    scale = options.rate_scale
+    rows = []
+    for label, streams in (
+        ("2020-07-01: orders, shipments, items", MCF_LISTS),
+        ("2020-07-01: + package events", {*MCF_LISTS, "outbound_package_tracking"}),
+    ):
+        with StandIn(mcf_config(options)) as server:
+            settings = tap_config(server, rate_limit_overrides=scaled_plans(scale))
+            run = run_tap(settings, streams)
+            rows.append(mcf_row(label, server, run.wall, run.records))
+    with StandIn(mcf_config(options)) as server:
+        settings = tap_config(server, rate_limit_overrides=scaled_plans(scale))
+        wall, orders = list_orders_2026(server, settings)
+        rows.append(mcf_row("2026-07-04 listOrders (orders read)", server, wall, orders))
+    print(
+        f"{options.mcf_orders} MCF orders, Amazon's plans x{scale:g}, "
+        f"{options.latency_ms[0]:g} ms latency"
+    )
+    print_table(["path", *MCF_OPERATIONS, "requests", "429", "records", "wall s"], rows)
+
+
 def main() -> None:
     """Parse the mode and its options, run it."""
     parser = argparse.ArgumentParser(
@@ -658,11 +746,12 @@ def main() -> None:
     pacing.add_argument(
         "--scenario",
         default="demo",
-        choices=["demo", "first-run", "report-backfill", "orders-backfill", "inbound-plans"],
+        choices=["demo", "first-run", "report-backfill", "orders-backfill", "inbound-plans", "mcf"],
     )
     pacing.add_argument(
         "--plans", type=int, default=400, help="inbound-plans: plans (and v0 shipments)"
     )
+    pacing.add_argument("--mcf-orders", type=int, default=150, help="mcf: MCF orders")
     pacing.add_argument("--orders", type=int, default=6_000, help="orders-backfill: orders")
     throughput = modes.add_parser("throughput", help="records/s with rate limits off")
     throughput.add_argument("--records", type=int, default=100_000)
@@ -679,6 +768,7 @@ def main() -> None:
             "report-backfill": bench_report_backfill,
             "orders-backfill": bench_orders_backfill,
             "inbound-plans": bench_inbound_plans,
+            "mcf": bench_mcf,
         }
         options.rate_scale_list = options.rate_scale
         options.rate_scale = options.rate_scale[0]

@@ -53,6 +53,8 @@ READ_APIS = (
     "orders_2026-01-01",
     "fulfillmentInbound_2024-03-20",
     "tracking_2026-01-30",
+    # Last, so that its `getOrder` is the one keyed `<api>.getOrder` (ordersV0 keeps its key).
+    "fulfillmentOutbound_2026-07-04",
 )
 # Non-read operations the tap calls: RDT issuance, and report creation (reports issue).
 EXTRA_OPERATIONS = {
@@ -165,6 +167,25 @@ STREAMS: dict[str, StreamSpec] = {
         "PackageTrackingDetails",
         ("packageNumber",),
         {"amazonShipmentId": STRING, "sellerFulfillmentOrderId": STRING},
+    ),
+    # The rest of each order's getFulfillmentOrder answer (the same request as shipments).
+    "outbound_order_items": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "FulfillmentOrderItem",
+        ("sellerFulfillmentOrderId", "sellerFulfillmentOrderItemId"),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_returns": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "ReturnItem",
+        ("sellerFulfillmentOrderId", "sellerReturnItemId"),
+        {"sellerFulfillmentOrderId": STRING},
+    ),
+    "outbound_return_authorizations": StreamSpec(
+        "fulfillmentOutbound_2020-07-01",
+        "ReturnAuthorization",
+        ("sellerFulfillmentOrderId", "returnAuthorizationId"),
+        {"sellerFulfillmentOrderId": STRING},
     ),
     "shipping_tracking": StreamSpec(
         "shippingV2",

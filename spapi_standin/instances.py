@@ -31,9 +31,19 @@ OPTIONAL_SHARE = 0.75  # how often an optional property is filled
 NOT_BUYER_ADDRESSES = frozenset(
     {"shipfromaddress", "returntoaddress", "eventaddress", "location", "valueasaddress"}
 )
-# Properties whose whole subtree is buyer PII.
+# Properties whose whole subtree is buyer PII. A gift message is "Personal message from
+# the buyer" (Orders 2026-01-01 GiftOption; MCF items carry one for the recipient too);
+# an MCF return's comment is free text about why it came back.
 BUYER_PII = frozenset(
-    {"destinationaddress", "shiptoaddress", "notificationemails", "signedforby", "buyerinfo"}
+    {
+        "destinationaddress",
+        "shiptoaddress",
+        "notificationemails",
+        "signedforby",
+        "buyerinfo",
+        "giftmessage",
+        "returncomment",
+    }
 )
 # Fields of an address that identify a person; country, state and postal code do not.
 PERSONAL_FIELDS = re.compile(r"^(name|phone|email|addressline\d|city)$", re.IGNORECASE)

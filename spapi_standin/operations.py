@@ -23,6 +23,7 @@ from spapi_standin.inbound_plans import InboundPlansService
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
 from spapi_standin.orders import OrdersService
+from spapi_standin.outbound_2026 import McfOrdersService
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
@@ -117,6 +118,7 @@ class Operations:
         orders = OrdersService(config, dataset)
         plans = InboundPlansService(config, dataset)
         tracking = ShipmentTrackingService(dataset)
+        mcf = McfOrdersService(config, dataset)
         notifications = AccessRule("grantless", "sellingpartnerapi::notifications")
         table: list[tuple[str, Route, AccessRule, Handler]] = [
             ("getMarketplaceParticipations", paths.PARTICIPATIONS, SELLER, self.participations),
@@ -158,6 +160,8 @@ class Operations:
                 SELLER,
                 tracking.get_shipment_tracking,
             ),
+            ("listOrders", paths.MCF_ORDERS, SELLER, mcf.list_orders),
+            ("fulfillmentOutbound_2026-07-04.getOrder", paths.MCF_ORDER, SELLER, mcf.get_order),
             ("getReports", paths.REPORTS, SELLER, reports.get_reports),
             ("createReport", paths.CREATE_REPORT, SELLER, reports.create_report),
             ("getReport", paths.REPORT, SELLER, reports.get_report),

@@ -40,6 +40,8 @@ INBOUND_PLAN_SHIPMENT = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipm
 INBOUND_PLAN_SHIPMENT_ITEMS = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipmentId}/items")
 INBOUND_PLAN_SHIPMENT_BOXES = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipmentId}/boxes")
 SHIPMENT_TRACKING = Route("GET", "/tracking/2026-01-30/shipments/track")
+MCF_ORDERS = Route("GET", "/fulfillment/outbound/2026-07-04/orders")
+MCF_ORDER = Route("GET", "/fulfillment/outbound/2026-07-04/orders/{orderId}")
 # Test-only: Notifications v1 is not in our models; it exists here to exercise grantless
 # tokens end to end.
 DESTINATIONS = Route("GET", "/notifications/v1/destinations")

@@ -30,7 +30,7 @@ from typing_extensions import override
 from tap_spapi.containment import ContainsFailures
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.operations import load_catalog
-from tap_spapi.pii import drop_pii
+from tap_spapi.pii import drop_pii, schema_without_pii
 from tap_spapi.responses import (
     AccessDeniedError,
     MissingKeyError,
@@ -53,7 +53,7 @@ from tap_spapi.run import Run
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable
+    from collections.abc import Generator, Iterable, Iterator
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
@@ -127,8 +127,7 @@ class SchemaWithoutUnwantedPII(StreamSchema):
         fields = getattr(stream, "pii_fields", ())
         if not fields or stream.config.get("include_pii"):
             return schema
-        properties = {k: v for k, v in schema["properties"].items() if k not in fields}
-        return {**schema, "properties": properties}
+        return schema_without_pii(schema, fields)
 
 
 class SPAPIStream(ContainsFailures):
@@ -141,8 +140,8 @@ class SPAPIStream(ContainsFailures):
     records_jsonpath = "$.payload[*]"
     #: Key (or replication key) fields the stream adds itself in `post_process`.
     derived_keys: ClassVar[tuple[str, ...]] = ()
-    #: Top-level fields holding buyer PII: dropped from schema and records unless
-    #: `include_pii` is on.
+    #: Fields holding buyer PII, as dotted paths from the record's top: dropped from
+    #: schema and records unless `include_pii` is on (see pii.py).
     pii_fields: ClassVar[tuple[str, ...]] = ()
     #: Context keys copied onto every record (`post_process`): the ids a child record
     #: only has through its parent.
@@ -378,9 +377,12 @@ class SPAPIStream(ContainsFailures):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Records at `records_jsonpath` of the (already decoded) body, with their account."""
-        account = self._account_of(response)
+        return self.records_in(decoded_body(response), self._account_of(response))
+
+    def records_in(self, body: Any, account: Account) -> Iterator[dict[str, Any]]:
+        """Records at `records_jsonpath` of a decoded `body` of `account`'s."""
         seller = account.settings.selling_partner_id
-        for record in extract_jsonpath(self.records_jsonpath, input=decoded_body(response)):
+        for record in extract_jsonpath(self.records_jsonpath, input=body):
             self._check_required_fields(record)
             record[ACCOUNT_KEY] = account.name
             record[SELLER_KEY] = seller

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-import weakref
 from typing import TYPE_CHECKING
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -12,6 +12,8 @@ from singer_sdk.singerlib.encoding.base import SingerMessageType
 from typing_extensions import override
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from singer_sdk.singerlib.encoding.simple import Message
 
 # A record waits at most this long while the tap is otherwise idle (e.g. waiting for a
@@ -49,7 +51,8 @@ class BatchFlushingWriter(MsgSpecWriter):
         self._schemas: dict[str, bytes] = {}
         self._last_flush = time.monotonic()
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
-        _WRITERS.add(self)
+        if _ENTRY_POINT_WRITERS is not None:
+            _ENTRY_POINT_WRITERS.append(self)
 
     @override
     def write_message(self, message: Message) -> None:
@@ -103,14 +106,28 @@ class BatchFlushingWriter(MsgSpecWriter):
         self.flush(final=True)
 
 
-# Every live writer. singer-sdk creates the writer inside the Tap, which the entry point
-# never sees (its CLI builds the Tap in `invoke`), and `sync_all` is final: the entry point
-# flushes through this set so records emitted before a failure still reach the target.
-# Weak, so a finished tap's writer goes with it.
-_WRITERS: weakref.WeakSet[BatchFlushingWriter] = weakref.WeakSet()
+# The writers created while the entry point runs. singer-sdk creates the writer inside
+# the Tap, which the entry point never sees (its CLI builds the Tap in `invoke`), and
+# `sync_all` is final: the entry point finishes these so records emitted before a
+# failure still reach the target. Only these: a process holding other taps (tests, an
+# embedding program) must not get their held STATE written into this run's output (a
+# killed tap's stale STATE once came last in another test's output).
+_ENTRY_POINT_WRITERS: list[BatchFlushingWriter] | None = None
 
 
-def flush_all_writers() -> None:
-    """Write out what every live writer still holds, with its newest STATE (end of a run)."""
-    for writer in list(_WRITERS):
+@contextlib.contextmanager
+def writers_of_entry_point() -> Iterator[list[BatchFlushingWriter]]:
+    """The writers created while the block runs (the command line's tap's, usually one)."""
+    global _ENTRY_POINT_WRITERS
+    writers: list[BatchFlushingWriter] = []
+    _ENTRY_POINT_WRITERS = writers
+    try:
+        yield writers
+    finally:
+        _ENTRY_POINT_WRITERS = None
+
+
+def finish_writers(writers: list[BatchFlushingWriter]) -> None:
+    """Write out what each writer still holds, with its newest STATE (end of a run)."""
+    for writer in writers:
         writer.finish()

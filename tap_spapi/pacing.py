@@ -24,10 +24,15 @@ from typing import Any
 
 from tap_spapi.operations import OperationCatalog, load_catalog
 
-# Tokens kept back from Amazon's burst: our clock and Amazon's are not aligned and
-# network jitter lets two requests sent 1/rate apart arrive closer than that; one
-# spare token at Amazon absorbs it for the price of one request interval per run.
+# Tokens kept back from Amazon's burst. Our bucket and Amazon's are not aligned: a
+# request delayed on its way (the network, a busy interpreter) after an idle spell
+# reaches a full bucket at Amazon, which wastes the refill ours counted meanwhile, so
+# the next requests, on time, find Amazon a token short. Spare tokens at Amazon absorb
+# that delay: at least one, and at fast plans enough for HEADROOM_SECONDS of delay,
+# where one token is a few milliseconds (80/s: 12.5 ms, CI saw a 429 from it). They
+# cost that many tokens of the first burst per run, never the steady rate.
 HEADROOM_TOKENS = 1.0
+HEADROOM_SECONDS = 0.25
 # A burst of 1 leaves no token to keep back, so those plans keep time instead:
 # requests are spaced this much more than 1/rate apart (a 429 costs far more).
 NO_HEADROOM_SPACING = 0.10
@@ -56,9 +61,14 @@ class UsagePlan:
             raise ValueError(f"burst must be at least 1, not {self.burst!r}")
 
     @property
+    def headroom(self) -> float:
+        """Tokens left at Amazon for delays: one, or HEADROOM_SECONDS' worth if more."""
+        return max(HEADROOM_TOKENS, self.rate * HEADROOM_SECONDS)
+
+    @property
     def capacity(self) -> float:
         """The tokens we allow ourselves: the burst less the headroom (at least one)."""
-        return max(1.0, self.burst - HEADROOM_TOKENS)
+        return max(1.0, self.burst - self.headroom)
 
     @property
     def paced_rate(self) -> float:

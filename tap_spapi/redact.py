@@ -8,7 +8,8 @@ every log record (a log-record factory sees records of every logger, including
 third-party ones, before any handler formats them), the one-line error the CLI prints,
 and the messages the client builds from Amazon's responses. Token-shaped strings
 (`Atza|…`, `Atzr|…`, `Atz.sprdt|…`) are scrubbed even when not registered, as a second
-line of defence for values we never saw (e.g. a token echoed back by a proxy).
+line of defence for values we never saw (e.g. a token echoed back by a proxy), and so
+are the signature, credential and session token of pre-signed links.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ MASK = "***"
 # every log line, and such a value cannot be a real credential anyway.
 _MIN_SECRET_LENGTH = 6
 _TOKEN_SHAPES = re.compile(r"Atz(?:a|r|\.sprdt)\|[A-Za-z0-9._\-|%+/=]+")
+# A report document's pre-signed link grants access through its SigV4 query values,
+# whatever the rest of the link says; masked by shape, so a link is hidden wherever it
+# shows (the response a DEBUG log quotes, urllib3's request line) without registering
+# each link as a secret (recompiling the pattern per link grew with the run).
+_SIGNED_LINK_VALUES = re.compile(
+    r"(X-Amz-(?:Signature|Credential|Security-Token)(?:=|%3D))[^&\s\"'<>\\]+", re.IGNORECASE
+)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -49,6 +57,7 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    text = _SIGNED_LINK_VALUES.sub(rf"\g<1>{MASK}", text)
     return _TOKEN_SHAPES.sub(MASK, text)
 
 

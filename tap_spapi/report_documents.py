@@ -21,13 +21,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from tap_spapi.errors import TapSpapiError
-from tap_spapi.redact import redact, register_secret
+from tap_spapi.redact import redact
 from tap_spapi.retries import RetriesExhaustedError
 
 if TYPE_CHECKING:
@@ -307,11 +306,3 @@ def error_document_text(
     if document.get("compressionAlgorithm") == "GZIP":
         body = gzip.decompress(body)
     return body.decode("utf-8", errors="replace").strip()
-
-
-def hide_link(document: Mapping[str, Any]) -> None:
-    """Keep a document's pre-signed link out of every log: it grants access to the
-    document, and so does its signature (what urllib3's debug log shows, without host)."""
-    url = str(document.get("url") or "")
-    register_secret(url)
-    register_secret(urlsplit(url).query)

@@ -215,6 +215,124 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         keys=("order_id", "sku", "return_date", "license_plate_number"),
         date_column="return-date",
     ),
+    # Columns: the "Returns reports" section of Amazon's report attributes (the flat file
+    # of Seller Central's Manage Returns), as real documents write them: headers with
+    # spaces and capitals, e.g. `Return request date`. Some documents say `Seller RMA ID`
+    # for `Merchant RMA ID`; both load as `merchant_rma_id`. Dates stay strings: their
+    # form differs by marketplace (`12-Aug-2026`, ISO), and a wrong guess would move a
+    # day. A range without returns ends CANCELLED (selling-partner-api-models #2292,
+    # #2668): an empty window (streams/reports.py), not an error.
+    ReportType(
+        "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE",
+        "Returns of seller-fulfilled orders by return request date: RMA, return carrier "
+        "and tracking id, label cost and payer, reason, resolution, refund.",
+        {
+            "Order ID": STR,
+            "Order date": STR,
+            "Return request date": STR,
+            "Return request status": STR,
+            "Amazon RMA ID": STR,
+            "Merchant RMA ID": STR,
+            "Label type": STR,
+            "Label cost": NUM,
+            "Currency code": STR,
+            "Return carrier": STR,
+            "Tracking ID": STR,
+            "Label to be paid by": STR,
+            "A-to-Z Claim": STR,
+            "Is prime": STR,
+            "ASIN": STR,
+            "Merchant SKU": STR,
+            "Item Name": STR,
+            "Return quantity": INT,
+            "Return Reason": STR,
+            "In policy": STR,
+            "Return type": STR,
+            "Resolution": STR,
+            "Invoice number": STR,
+            "Return delivery date": STR,
+            "Order Amount": NUM,
+            "Order quantity": INT,
+            "SafeT Action reason": STR,
+            "SafeT claim id": STR,
+            "SafeT claim state": STR,
+            "SafeT claim creation time": STR,
+            "SafeT claim reimbursement amount": NUM,
+            "Refunded Amount": NUM,
+        },
+        keys=("order_id", "amazon_rma_id", "merchant_sku"),
+        date_column="Return request date",
+        aliases={"Seller RMA ID": "Merchant RMA ID"},
+    ),
+    # Columns: Seller Central help 200989110 ("Removal Order Detail report", download
+    # headers); "FBA Removal Order Detail Report" in Report Type Values (FBA). Rows are
+    # placed by `request-date`: a later status change of an order requested before the
+    # window is read again only within `lookback_window`.
+    ReportType(
+        "GET_FBA_FULFILLMENT_REMOVAL_ORDER_DETAIL_DATA",
+        "FBA removal orders and their items: type (return or disposal), status, and "
+        "requested, cancelled, disposed, shipped and in-process quantities, removal fee.",
+        {
+            "request-date": TIME,
+            "order-id": STR,
+            "order-type": STR,
+            "order-status": STR,
+            "last-updated-date": TIME,
+            "sku": STR,
+            "fnsku": STR,
+            "disposition": STR,
+            "requested-quantity": INT,
+            "cancelled-quantity": INT,
+            "disposed-quantity": INT,
+            "shipped-quantity": INT,
+            "in-process-quantity": INT,
+            "removal-fee": NUM,
+            "currency": STR,
+        },
+        keys=("order_id", "fnsku", "disposition"),
+        date_column="request-date",
+    ),
+    # Columns: "Inventory Ledger Report - Detailed View" (Report Type Values, FBA
+    # inventory reports; columns as its documents write them). Every inventory event:
+    # `Event Type` Receipts rows carry the FBA shipment id in `Reference ID`, which
+    # inbound v0 has no receipt for. `Date` stays a string: US documents write
+    # MM/DD/YYYY, which a day-first reading would turn into another date.
+    ReportType(
+        "GET_LEDGER_DETAIL_VIEW_DATA",
+        "FBA inventory events (receipts per FBA shipment, customer shipments and returns, "
+        "transfers, adjustments, removals) with quantity, fulfillment center, disposition "
+        "and reason.",
+        {
+            "Date": STR,
+            "FNSKU": STR,
+            "ASIN": STR,
+            "MSKU": STR,
+            "Title": STR,
+            "Event Type": STR,
+            "Reference ID": STR,
+            "Quantity": INT,
+            "Fulfillment Center": STR,
+            "Disposition": STR,
+            "Reason": STR,
+            "Country": STR,
+            "Reconciled Quantity": INT,
+            "Unreconciled Quantity": INT,
+        },
+        # No id column: an event is its day, item, type, reference, place, disposition
+        # and reason together (Amazon adds up the units of identical events).
+        keys=(
+            "date",
+            "fnsku",
+            "msku",
+            "event_type",
+            "reference_id",
+            "fulfillment_center",
+            "disposition",
+            "reason",
+            "country",
+        ),
+        date_column="Date",
+    ),
     # Columns: "Order reports attributes"; restricted and role: "Order Reports" (Report
     # Type Values). That page lists neither `buyer-name` nor `ship-phone-number`: they
     # stay in `pii`, so a document that carries them still has them dropped.

@@ -23,6 +23,7 @@ from tap_spapi.failures import RunFailures, summary
 from tap_spapi.operations import load_catalog
 from tap_spapi.regions import MARKETPLACE_REGIONS
 from tap_spapi.settings import Settings, parse_start_date
+from tap_spapi.shared_bodies import SharedBodies
 from tap_spapi.transport import AccountRouter
 
 if TYPE_CHECKING:
@@ -142,6 +143,11 @@ class Run:
         """Readers of top-level contexts ahead of the sync: one per account in flight."""
         threads = max(READ_AHEAD_THREADS, self.parallel_accounts)
         return ReadAhead(0 if self.sequential else threads)
+
+    @cached_property
+    def shared_bodies(self) -> SharedBodies:
+        """Responses several sibling streams read (getFulfillmentOrder: shared_bodies.py)."""
+        return SharedBodies()
 
     def start_reading_ahead(self) -> None:
         """Once per run, when the first stream syncs: the participations every account

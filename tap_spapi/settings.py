@@ -239,8 +239,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description=(
-            "Keep buyer names, addresses, phone numbers and e-mails (MCF destination "
-            "addresses, tracking ship-to addresses and signatures). Off: they are dropped."
+            "Keep buyer names, addresses, phone numbers, e-mails and gift messages (MCF "
+            "destination addresses, tracking ship-to addresses and signatures, orders' buyer "
+            "and recipient). Off: they are dropped."
         ),
     ),
     th.Property(

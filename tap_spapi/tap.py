@@ -15,7 +15,7 @@ from tap_spapi.accounts import account_secrets, configured_accounts
 from tap_spapi.auth import full_user_agent
 from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import TapSpapiError
-from tap_spapi.output import BatchFlushingWriter, flush_all_writers
+from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
@@ -31,8 +31,11 @@ from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmen
 from tap_spapi.streams.inbound_plans import INBOUND_PLAN_STREAM_TYPES
 from tap_spapi.streams.orders import ORDER_STREAM_TYPES
 from tap_spapi.streams.outbound import (
+    OutboundOrderItemsStream,
     OutboundOrdersStream,
     OutboundPackageTrackingStream,
+    OutboundReturnAuthorizationsStream,
+    OutboundReturnsStream,
     OutboundShipmentsStream,
 )
 from tap_spapi.streams.reports import REPORT_STREAM_TYPES
@@ -50,6 +53,9 @@ STREAM_TYPES: list[type[Stream]] = [
     OutboundOrdersStream,
     OutboundShipmentsStream,
     OutboundPackageTrackingStream,
+    OutboundOrderItemsStream,
+    OutboundReturnsStream,
+    OutboundReturnAuthorizationsStream,
     InboundShipmentsStream,
     InboundShipmentItemsStream,
     *INBOUND_PLAN_STREAM_TYPES,
@@ -97,6 +103,13 @@ class TapSpapi(Tap):
     def settings(self) -> Settings:
         """The config, typed, with the schema's defaults (parsed once, after the checks)."""
         return Settings.from_config(self.config)
+
+    def finish_output(self) -> None:
+        """Write out the records and the newest STATE the writer still holds (the end
+        of a run; the command line does it for its writers in `main`)."""
+        writer = self.message_writer
+        if isinstance(writer, BatchFlushingWriter):
+            writer.finish()
 
     @cached_property
     def run(self) -> Run:
@@ -197,7 +210,7 @@ class TapSpapi(Tap):
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: singer-sdk's CLI, with our errors as one redacted line."""
     install_log_redaction()
-    with runs_of_entry_point() as runs:
+    with runs_of_entry_point() as runs, writers_of_entry_point() as writers:
         try:
             TapSpapi.cli(args=argv)
         except TapSpapiError as exc:
@@ -207,7 +220,7 @@ def main(argv: list[str] | None = None) -> Any:
             if done.code not in (0, None):
                 raise
         finally:
-            flush_all_writers()  # records emitted before a failure still reach the target
+            finish_writers(writers)  # records emitted before a failure still reach the target
             for run in runs:
                 run.close()
     # The other accounts finished and their state was written; the run still failed.

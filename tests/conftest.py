@@ -19,7 +19,6 @@ import pytest
 import requests
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.output import flush_all_writers
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
 
@@ -112,7 +111,7 @@ def run_tap(
     try:
         with redirect_stdout(text):
             tap.sync_all()
-            flush_all_writers()  # what the command line does at the end of a run
+            tap.finish_output()  # what the command line does at the end of a run
     finally:
         tap.run.close()
     text.flush()
@@ -194,6 +193,21 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
             for shipment in shipments
             for package in shipment.get("fulfillmentShipmentPackage") or []
         },
+        "outbound_order_items": {
+            (order_id, item["sellerFulfillmentOrderItemId"])
+            for order_id, detail in data.outbound_details.items()
+            for item in detail.get("fulfillmentOrderItems") or []
+        },
+        "outbound_returns": {
+            (order_id, item["sellerReturnItemId"])
+            for order_id, detail in data.outbound_details.items()
+            for item in detail.get("returnItems") or []
+        },
+        "outbound_return_authorizations": {
+            (order_id, authorization["returnAuthorizationId"])
+            for order_id, detail in data.outbound_details.items()
+            for authorization in detail.get("returnAuthorizations") or []
+        },
         # Labels live Amazon answers with a payload of nulls carry nothing to load.
         "shipping_tracking": {
             t["trackingId"]
@@ -270,6 +284,9 @@ KEYS = {
     "outbound_orders": ("sellerFulfillmentOrderId",),
     "outbound_shipments": ("amazonShipmentId",),
     "outbound_package_tracking": ("packageNumber",),
+    "outbound_order_items": ("sellerFulfillmentOrderId", "sellerFulfillmentOrderItemId"),
+    "outbound_returns": ("sellerFulfillmentOrderId", "sellerReturnItemId"),
+    "outbound_return_authorizations": ("sellerFulfillmentOrderId", "returnAuthorizationId"),
     "shipping_tracking": ("trackingId",),
     "shipping_carrier_accounts": ("carrierId", "accountId"),
     "orders": ("orderId",),

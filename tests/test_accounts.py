@@ -100,6 +100,9 @@ def test_two_accounts_in_two_regions_keep_their_own_data(regions):
             "acme-na": expected_keys(na.dataset)[stream],
             "acme-eu": expected_keys(eu.dataset)[stream],
         }
+        # An account with no rows of a stream (returns are rare) has no entry at all.
+        expected = {name: keys for name, keys in expected.items() if keys}
+        assert expected, f"the stand-ins have no {stream} data"
         assert keys_by_account(output, stream) == expected, stream
         keys = [(r["account"], key_of(stream, r)) for r in output.records(stream)]
         assert len(keys) == len(set(keys)), f"{stream}: a key emitted twice"
@@ -136,8 +139,8 @@ def test_a_revoked_account_is_named_and_the_others_finish(regions, tmp_path):
     for stream in KEYS:
         found = keys_by_account(output, stream)
         assert "revoked" not in found, stream
-        assert found.get("acme-na") == expected_keys(na.dataset)[stream], stream
-        assert found.get("acme-eu") == expected_keys(eu.dataset)[stream], stream
+        assert found.get("acme-na", set()) == expected_keys(na.dataset)[stream], stream
+        assert found.get("acme-eu", set()) == expected_keys(eu.dataset)[stream], stream
     # The good accounts' bookmarks were saved; the revoked one has none to resume from.
     orders = output.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
     saved = {p["context"]["account"] for p in orders if p.get("replication_key_value")}

@@ -15,7 +15,6 @@ from conftest import expected_keys, key_of, run_tap, select_only, tap_config
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.errors import SettingError
 from tap_spapi.operations import load_catalog
-from tap_spapi.output import flush_all_writers
 from tap_spapi.shipment_identifiers import configured_identifiers
 from tap_spapi.tap import TapSpapi
 
@@ -189,7 +188,7 @@ def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_r
     try:
         with redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
             tap.sync_all()
-            flush_all_writers()
+            tap.finish_output()
         snapshot = tap.run.accounts["default"].limiter.snapshot()["getShipmentTracking"]
     finally:
         tap.run.close()

@@ -10,6 +10,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from conftest import (
     REPO,
     expected_keys,
@@ -23,6 +24,7 @@ from conftest import (
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.live import BEHAVIOURS, DATE_RANGE_WITHOUT_LIST, LiveBehaviours
+from tap_spapi.report_types import BY_TYPE
 
 if TYPE_CHECKING:
     import requests
@@ -154,15 +156,20 @@ def test_a_tracking_payload_of_nulls_is_a_warning_not_a_record_or_a_null_bookmar
     assert nulls <= asked  # asked again: the next answer may carry data
 
 
-def test_a_report_window_without_data_ends_cancelled_and_the_stream_moves_on():
+@pytest.mark.parametrize(
+    "report_type",
+    # The seller-fulfilled returns report ends CANCELLED whenever it has no data
+    # (selling-partner-api-models #2292, #2668).
+    ["GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"],
+)
+def test_a_report_window_without_data_ends_cancelled_and_the_stream_moves_on(report_type: str):
     now = datetime.datetime.now(datetime.UTC)
-    report_type = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
     config = StandInConfig(seed=5, rate_scale=50.0, now=now, history_days=40)
     # A range limit, so the 100 days are asked in several reports, the first ones before
     # the data begins.
     config.report_longest_range_days[report_type] = 30.0
     with StandIn(config) as server:
-        stream = "fba_fulfillment_customer_returns_data"
+        stream = BY_TYPE[report_type].stream_name
         start = now - datetime.timedelta(days=100)
         tap = tap_config(server, start_date=start.isoformat())
         output = run_tap(tap, catalog=select_only(tap, {stream}))

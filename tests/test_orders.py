@@ -16,6 +16,7 @@ from conftest import expected_keys, key_of, run_tap, select_only, seller_get, ta
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
 from spapi_standin.live import LiveBehaviours
+from tap_spapi.pii import drop_pii, schema_without_pii
 from tap_spapi.streams.orders import marketplace_batches
 
 if TYPE_CHECKING:
@@ -156,6 +157,8 @@ def test_buyer_and_recipient_are_asked_and_kept_only_with_include_pii(standin):
     text = json.dumps(without.messages)
     assert sentinels and not [s for s in sentinels if s in text]
     assert not {"buyer", "recipient", "tax"} & set(without.schema("orders")["properties"])
+    packing = without.schema("order_items")["properties"]["fulfillment"]["properties"]["packing"]
+    assert set(packing["properties"]["giftOption"]["properties"]) == {"giftWrapLevel"}
 
     standin.reset_rate_limits()
     with_pii = run_tap({**config, "include_pii": True}, catalog=catalog)
@@ -274,3 +277,17 @@ def test_standin_page_tokens_need_the_same_query(paged):
     assert same.status_code == 200  # includedData may change between pages
     other = _search(paged, lastUpdatedAfter=_ago(days=300), paginationToken=token)
     assert other.status_code == 400
+
+
+def test_a_pii_path_reaches_through_arrays_and_leaves_its_siblings_and_the_original_schema():
+    record = {"a": [{"b": {"secret": 1, "kept": 2}}, {"b": None}, "odd"], "top": 3}
+    assert drop_pii(record, ["a.b.secret", "missing.path"], keep=False) == {
+        "a": [{"b": {"kept": 2}}, {"b": None}, "odd"],
+        "top": 3,
+    }
+    leaf = {"type": ["string", "null"]}
+    inner = {"properties": {"secret": leaf, "kept": leaf}}
+    schema = {"properties": {"a": {"type": "array", "items": {"properties": {"b": inner}}}}}
+    pruned = schema_without_pii(schema, ["a.b.secret"])
+    assert set(pruned["properties"]["a"]["items"]["properties"]["b"]["properties"]) == {"kept"}
+    assert set(inner["properties"]) == {"secret", "kept"}  # the SDK's cached schema is intact

@@ -11,7 +11,7 @@ import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from tap_spapi import output
-from tap_spapi.output import BatchFlushingWriter, flush_all_writers
+from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -80,12 +80,16 @@ def test_a_full_chunk_is_written_without_waiting(clock, monkeypatch):
         assert [m["record"]["n"] for m in lines(stdout)] == [0, 1, 2]
 
 
-def test_a_failed_run_writes_out_what_is_left(clock):
-    with captured_stdout() as stdout:
+def test_a_failed_run_writes_out_what_is_left_and_nothing_of_another_tap(clock):
+    other = BatchFlushingWriter()  # a tap of the same process killed earlier (tests)
+    other.write_message(StateMessage(value={"bookmarks": {"s": {"n": 1}}}))
+    other.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))  # held back
+    with captured_stdout() as stdout, writers_of_entry_point() as writers:
         writer = BatchFlushingWriter()
         writer.write_message(record(7))
-        flush_all_writers()
-        assert [m["record"]["n"] for m in lines(stdout)] == [7]
+        finish_writers(writers)
+        assert writers == [writer]
+        assert lines(stdout) == [{"type": "RECORD", "stream": "s", "record": {"n": 7}}]
 
 
 def test_a_state_equal_to_the_last_one_is_not_written_again(clock):
@@ -125,7 +129,7 @@ def test_the_end_of_a_run_writes_the_newest_state(clock):
         writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 1}}}))
         writer.write_message(record(2))
         writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
-        flush_all_writers()
+        writer.finish()
         written = lines(stdout)
         assert [m["type"] for m in written] == ["STATE", "RECORD", "STATE"]
         assert written[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}

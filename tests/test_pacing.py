@@ -44,6 +44,16 @@ def test_burst_less_one_spare_token_is_free_then_requests_are_spaced_by_the_rate
     assert waits == [0, 0, 0, 0, 0.5, 1.0, 1.5]
 
 
+def test_a_fast_plan_keeps_back_a_quarter_second_of_tokens_not_just_one():
+    # At 80/s one token is 12.5 ms, less than a delayed request on a busy machine.
+    clock = FakeClock()
+    pacer = limiter(clock, getTracking=(80.0, 100))
+    waits = [pacer.acquire("getTracking") for _ in range(82)]
+    assert waits[:80] == [0] * 80  # 100 less 80 * 0.25 kept back
+    assert waits[80:] == [pytest.approx(1 / 80), pytest.approx(2 / 80)]
+    assert UsagePlan(80.0, 10).capacity == 1  # never below one token
+
+
 def test_tokens_come_back_at_the_rate_while_idle():
     clock = FakeClock()
     pacer = limiter(clock, op=(2.0, 3))

@@ -26,6 +26,12 @@ JSON_STREAMS = sorted(name for name in TAP.streams if name not in BY_STREAM)
 # shippingV2's getTracking example is the GetTrackingResult alone, without the
 # GetTrackingResponse `payload` envelope its own schema (and live Amazon) puts around it.
 ENVELOPE_MISSING = {"getTracking": "payload"}
+# getFulfillmentOrder's examples hold no return (both lists are empty): for these streams
+# the oracle can only check that the list the stream reads is where the stream reads it.
+EMPTY_IN_EXAMPLES = {
+    "outbound_returns": "returnItems",
+    "outbound_return_authorizations": "returnAuthorizations",
+}
 
 
 def _sandbox_bodies(node: dict[str, Any]) -> list[Any]:
@@ -55,6 +61,11 @@ def test_amazons_example_answers_give_records_valid_against_the_announced_schema
         TAP.streams[stream_name].schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
     )
     records = [record for body in bodies for record in parsed_records(TAP, stream_name, body)]
+    if stream_name in EMPTY_IN_EXAMPLES:
+        field = EMPTY_IN_EXAMPLES[stream_name]
+        assert all(body["payload"][field] == [] for body in bodies), stream_name
+        assert not records
+        return
     assert records, f"{stream_name}: no record in Amazon's examples"
     for record in records:
         errors = sorted(validator.iter_errors(record), key=str)

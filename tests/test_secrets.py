@@ -8,6 +8,7 @@ import pytest
 from conftest import run_cli, tap_config
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi.redact import MASK, redact
 
 CLIENT_SECRET = "sentinel-client-secret-5f1e"
 REFRESH_TOKEN = "Atzr|sentinel-refresh-token-77c2"
@@ -120,3 +121,23 @@ def test_every_stream_under_every_fault_at_debug_leaks_no_secret(tmp_path):
 UNAUTHORIZED = {
     "errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]
 }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Amazon's S3 link as a DEBUG log quotes it, urllib3's request line, percent-encoded.
+        '{"url": "https://tortuga.s3.amazonaws.com/doc?X-Amz-Algorithm=AWS4-HMAC-SHA256'
+        "&X-Amz-Credential=AKIDLINK/20261202/us-east-1/s3/aws4_request"
+        '&X-Amz-Security-Token=FwoLINKTOKEN&X-Amz-Signature=0f1e2d3c4b5a"}',
+        '"GET /doc?X-Amz-Credential=AKIDLINK%2F1&X-Amz-Security-Token=FwoLINKTOKEN'
+        '&x-amz-signature=0f1e2d3c4b5a HTTP/1.1" 200 512',
+        "next=https%3A%2F%2Fx%2Fdoc%3FX-Amz-Signature%3D0f1e2d3c4b5a%26X-Amz-Credential%3DAKIDLINK",
+    ],
+)
+def test_a_pre_signed_link_is_masked_by_shape_without_being_registered(text):
+    scrubbed = redact(text)
+    for value in ("0f1e2d3c4b5a", "AKIDLINK", "FwoLINKTOKEN"):
+        assert value not in scrubbed
+    assert MASK in scrubbed
+    assert "x-amz-signature" in scrubbed.lower()  # what was there stays readable

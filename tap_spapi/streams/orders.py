@@ -295,6 +295,9 @@ class OrderItemsStream(EmbeddedOrderStream):
     name = "order_items"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId", "orderItemId"]
     embedded_field = "orderItems"
+    # "Personal message from the buyer to be included with the gift-wrapped item" (the
+    # model): the buyer's words, often names; the gift-wrap level stays.
+    pii_fields = ("fulfillment.packing.giftOption.giftMessage",)
 
 
 class OrderPackagesStream(EmbeddedOrderStream):

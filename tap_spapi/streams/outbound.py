@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_spapi.client import SPAPIStream
+from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
 # signed for the package.
 ORDER_PII = ("destinationAddress", "notificationEmails")
 TRACKING_PII = ("shipToAddress", "signedForBy")
+# An item's gift message is "a message to the gift recipient" (the model): personal
+# words and names. A return's comment is free text about why the recipient sent it
+# back. A return authorization's `returnToAddress` is "the address of the Amazon
+# fulfillment center that the return items should be sent to" (the model): no buyer's,
+# so it is kept.
+ORDER_ITEM_PII = ("giftMessage",)
+RETURN_PII = ("returnComment",)
+# The siblings that read each order's getFulfillmentOrder answer (shared_bodies.py).
+ORDER_DETAIL = "getFulfillmentOrder"
 
 
 class OutboundOrdersStream(SPAPIStream):
@@ -60,29 +70,77 @@ class OutboundOrdersStream(SPAPIStream):
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        """Shipments are read per changed order."""
+        """Shipments, items and returns are read per changed order."""
         return {
             ACCOUNT_KEY: record[ACCOUNT_KEY],
             "sellerFulfillmentOrderId": record["sellerFulfillmentOrderId"],
         }
 
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The orders, once the siblings that share each order's detail are known."""
+        readers = tuple(
+            child.name
+            for child in self.child_streams
+            if isinstance(child, OrderDetailStream)
+            and (child.selected or child.has_selected_descendents)
+        )
+        self.run.shared_bodies.expect(ORDER_DETAIL, readers)
+        return super().request_records(context)
 
-class OutboundShipmentsStream(NotesTrackingIdentifiers):
+
+class OrderDetailStream(SPAPIStream):
+    """A list of each changed order's getFulfillmentOrder answer, as a stream of its own.
+
+    Shipments, items, returns and return authorizations come in the same answer, so the
+    selected ones share one request per order (shared_bodies.py): the first announces
+    and fetches it, the others read the body it got.
+    """
+
+    prefetch = True
+    operation_id = "getFulfillmentOrder"
+    parent_stream_type = OutboundOrdersStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    context_keys_on_records = ("sellerFulfillmentOrderId",)  # each record names its order
+    path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
+
+    @override
+    def announce(self, context: Context | None) -> None:
+        """Only the first selected sibling fetches ahead; the others read its body."""
+        readers = self.run.shared_bodies.readers(ORDER_DETAIL)
+        if not readers or readers[0] == self.name:
+            super().announce(context)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """This stream's records of the order's answer, fetched once for all siblings."""
+        assert context is not None
+        account = self.account_for(context)
+        readers = [
+            name
+            for name in self.run.shared_bodies.readers(ORDER_DETAIL)
+            if not self.failures.abandoned(name, account.name)
+        ]
+        path_values = {"sellerFulfillmentOrderId": context["sellerFulfillmentOrderId"]}
+        body = self.run.shared_bodies.take(
+            ORDER_DETAIL,
+            context_key(ORDER_DETAIL, context),
+            self.name,
+            lambda: self.call(self.operation_id, context, path_values=path_values),
+            readers,
+        )
+        yield from self.records_in(body, account)
+
+
+class OutboundShipmentsStream(OrderDetailStream, NotesTrackingIdentifiers):
     """Shipments of each changed order (getFulfillmentOrder → fulfillmentShipments).
 
     Each package's `amazonFulfillmentTrackingNumber` is noted for shipment_tracking.
     """
 
     name = "outbound_shipments"
-    prefetch = True
-    operation_id = "getFulfillmentOrder"
-    parent_stream_type = OutboundOrdersStream
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "amazonShipmentId"]
     records_jsonpath = "$.payload.fulfillmentShipments[*]"
-    state_partitioning_keys: ClassVar[list[str]] = []
-    context_keys_on_records = ("sellerFulfillmentOrderId",)  # each shipment names its order
-
-    path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -127,3 +185,42 @@ class OutboundPackageTrackingStream(SPAPIStream):
         """The package number from the parent shipment."""
         assert context is not None
         return {"packageNumber": context["packageNumber"]}
+
+
+def keyed_within_order(field: str) -> list[str]:
+    """The key of a list whose ids are unique within one order only."""
+    return [ACCOUNT_KEY, "sellerFulfillmentOrderId", field]
+
+
+class WithinOrderStream(OrderDetailStream):
+    """A list of the answer whose records are keyed by their order and their own id."""
+
+    derived_keys = ("sellerFulfillmentOrderId",)  # copied from the context, not Amazon's
+
+
+class OutboundOrderItemsStream(WithinOrderStream):
+    """Items of each changed order (getFulfillmentOrder → fulfillmentOrderItems)."""
+
+    name = "outbound_order_items"
+    primary_keys: ClassVar[list[str]] = keyed_within_order("sellerFulfillmentOrderItemId")
+    pii_fields = ORDER_ITEM_PII
+    records_jsonpath = "$.payload.fulfillmentOrderItems[*]"
+
+
+class OutboundReturnsStream(WithinOrderStream):
+    """Items Amazon accepted for return (getFulfillmentOrder → returnItems): status,
+    dates, Amazon's and the seller's return reasons, condition, fulfillment center."""
+
+    name = "outbound_returns"
+    primary_keys: ClassVar[list[str]] = keyed_within_order("sellerReturnItemId")
+    pii_fields = RETURN_PII
+    records_jsonpath = "$.payload.returnItems[*]"
+
+
+class OutboundReturnAuthorizationsStream(WithinOrderStream):
+    """Return authorizations of each changed order (getFulfillmentOrder →
+    returnAuthorizations): the RMA id, its fulfillment center and page."""
+
+    name = "outbound_return_authorizations"
+    primary_keys: ClassVar[list[str]] = keyed_within_order("returnAuthorizationId")
+    records_jsonpath = "$.payload.returnAuthorizations[*]"
