@@ -4,6 +4,7 @@
     python benchmarks/run.py pacing --scenario first-run [--rate-scale 1 4]
     python benchmarks/run.py pacing --scenario report-backfill [--rate-scale 20]
     python benchmarks/run.py pacing --scenario orders-backfill [--rate-scale 100] [--orders 6000]
+    python benchmarks/run.py pacing --scenario inbound-plans [--rate-scale 10] [--plans 400]
     python benchmarks/run.py pacing --scenario mcf [--rate-scale 1] [--mcf-orders 150]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
@@ -27,7 +28,10 @@ of the slowest operation; the report backfill also sets the tap's own estimate (
 line before each stream) against the wall. `--scenario orders-backfill`: the three Orders
 2026 streams over a year of `--orders` orders in one searchOrders query (Amazon's 0.0056/s
 after a burst of 20, times --rate-scale): pages, 429s, the span of the searchOrders requests
-and the run's wall against the physical minimum `(pages - 20) / rate`. `--scenario mcf`: the
+and the run's wall against the physical minimum `(pages - 20) / rate`. `--scenario
+inbound-plans`: a first run of the inbound 2024 and Tracking streams (with the MCF orders whose
+packages give AFTNs) over `--plans` plans: per operation, the span of its requests against
+`(requests - burst) / rate` at the stand-in's plan. `--scenario mcf`: the
 MCF chain both ways, requests per operation and wall of a tap run: the 2020-07-01 streams
 (one getFulfillmentOrder per changed order; with and without package events), and the same
 streams with `mcf_api_version: 2026-07-04` (listOrders pages with shipments and items).
@@ -593,6 +597,57 @@ def bench_orders_backfill(options: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+INBOUND_PLAN_STREAMS = {
+    "outbound_orders",
+    "outbound_shipments",
+    "inbound_plans",
+    "inbound_plan_shipments",
+    "inbound_plan_shipment_items",
+    "inbound_plan_shipment_boxes",
+    "shipment_tracking",
+    "shipment_tracking_milestones",
+}
+
+
+def bench_inbound_plans(options: argparse.Namespace) -> None:
+    """A first run of the inbound 2024 and Tracking streams (MCF orders for their AFTNs).
+
+    Per operation: requests, 429s, the span of its requests and the physical minimum
+    `max(0, requests - burst) / rate` at the stand-in's plan (for getShipmentTracking,
+    whose model prints none, the stand-in's assumed live plan, which the tap learns
+    from the rate header after starting on its fallback plan).
+    """
+    scale = options.rate_scale_list[0]
+    config = StandInConfig(
+        seed=3,
+        history_days=365,
+        inbound_shipments_per_marketplace=options.plans,
+        inbound_plans=options.plans,
+        outbound_orders=options.plans // 2,
+        rate_scale=scale,
+        latency_ms=options.latency_ms[0],
+    )
+    with StandIn(config) as server:
+        settings = tap_config(server, max_concurrency=options.max_concurrency)
+        settings.pop("tracking_ids")
+        run = run_tap(settings, INBOUND_PLAN_STREAMS)
+        spans = server.stats.spans()
+        rows = []
+        for op, (first, last) in sorted(spans.items()):
+            if op in {"lwa", "unknown"}:
+                continue
+            rate, burst = server.app.limiter.plan(op)
+            made = server.stats.count(op)
+            minimum = max(0, made - burst) / rate
+            ratio = f"{(last - first) / minimum:.2f}" if minimum > 0 else "-"
+            rows.append([op, str(made), str(server.stats.count(op, "429")),
+                         f"{last - first:.1f}", f"{minimum:.1f}", ratio])  # fmt: skip
+    rows.append(["(whole run)", "", "", f"{run.wall:.1f}", "", ""])
+    rows.append([f"{run.records} records, peak RSS {run.peak_rss_mb:.0f} MB, x{scale:g}",
+                 "", "", "", "", ""])  # fmt: skip
+    print_table(["operation", "requests", "429", "span s", "min s", "span/min"], rows)
+
+
 MCF_LISTS = {"outbound_orders", "outbound_shipments", "outbound_order_items"}
 MCF_OPERATIONS = (
     "listAllFulfillmentOrders",
@@ -670,7 +725,10 @@ def main() -> None:
     pacing.add_argument(
         "--scenario",
         default="demo",
-        choices=["demo", "first-run", "report-backfill", "orders-backfill", "mcf"],
+        choices=["demo", "first-run", "report-backfill", "orders-backfill", "inbound-plans", "mcf"],
+    )
+    pacing.add_argument(
+        "--plans", type=int, default=400, help="inbound-plans: plans (and v0 shipments)"
     )
     pacing.add_argument("--mcf-orders", type=int, default=150, help="mcf: MCF orders")
     pacing.add_argument("--orders", type=int, default=6_000, help="orders-backfill: orders")
@@ -688,6 +746,7 @@ def main() -> None:
             "first-run": bench_first_run,
             "report-backfill": bench_report_backfill,
             "orders-backfill": bench_orders_backfill,
+            "inbound-plans": bench_inbound_plans,
             "mcf": bench_mcf,
         }
         options.rate_scale_list = options.rate_scale

@@ -51,6 +51,8 @@ READ_APIS = (
     "merchantFulfillmentV0",
     "ordersV0",
     "orders_2026-01-01",
+    "fulfillmentInbound_2024-03-20",
+    "tracking_2026-01-30",
     # Last, so that its `getOrder` is the one keyed `<api>.getOrder` (ordersV0 keeps its key).
     "fulfillmentOutbound_2026-07-04",
 )
@@ -78,6 +80,19 @@ RESTRICTED = {
 # tap_spapi/operations.py adds Notifications' getDestinations for the grantless flow).
 GRANTLESS: set[tuple[str, str]] = set()
 
+# Operations whose model prints no usage-plan table, by name: they get FALLBACK_PLAN,
+# one request a second without a burst (the tap's most cautious plan), marked
+# `fallback_plan` in operations.json. The pacer adopts the rate Amazon sends in
+# `x-amzn-RateLimit-Limit` with the first answer, so a higher real plan is used from the
+# second request on. Any other operation without a table still stops the generator:
+# a fallback is a decision taken per operation, never a silent default.
+FALLBACK_PLAN = (1.0, 1)
+FALLBACK_PLAN_OPERATIONS = {
+    ("tracking_2026-01-30", "getShipmentTracking"),
+    ("fulfillmentInbound_2024-03-20", "getSelfShipAppointmentSlots"),
+    ("fulfillmentInbound_2024-03-20", "listPrepDetails"),
+}
+
 READ_PREFIX = re.compile(r"^(get|list|search|query)")
 METHODS = ("get", "put", "post", "delete", "patch")
 # | Rate (requests per second) | Burst |\n| ---- | ---- |\n| 0.0167 | 20 |
@@ -102,6 +117,9 @@ class StreamSpec:
     overrides: dict[str, Json] = field(default_factory=dict)
     # Fields of the definition the tap moves to streams of their own (embedded lists).
     removed: tuple[str, ...] = ()
+    # Top-level fields whose nested date-times are declared as plain strings: Amazon's
+    # own examples write them in a shorter form than JSON Schema's `date-time`.
+    unformatted: tuple[str, ...] = ()
 
 
 STRING = {"type": ["string", "null"]}
@@ -218,6 +236,65 @@ STREAMS: dict[str, StreamSpec] = {
     ),
     "order_packages": StreamSpec(
         "orders_2026-01-01", "OrderPackage", ("orderId", "packageReferenceId"), {"orderId": STRING}
+    ),
+    # FBA inbound 2024-03-20: plans (listInboundPlans summaries), their shipments
+    # (getShipment), and each shipment's items and boxes.
+    "inbound_plans": StreamSpec(
+        "fulfillmentInbound_2024-03-20",
+        "InboundPlanSummary",
+        ("inboundPlanId",),
+        overrides={"lastUpdatedAt": {"type": ["string"], "format": "date-time"}},
+    ),
+    # getShipment's sandbox answers give `dates.readyToShipWindow` times without
+    # seconds ("2024-01-01T00:00Z"), which a strict target rejects as a date-time.
+    "inbound_plan_shipments": StreamSpec(
+        "fulfillmentInbound_2024-03-20",
+        "Shipment",
+        ("shipmentId",),
+        {"inboundPlanId": STRING},
+        unformatted=("dates",),
+    ),
+    "inbound_plan_shipment_items": StreamSpec(
+        "fulfillmentInbound_2024-03-20",
+        "Item",
+        ("shipmentId", "msku"),
+        {"inboundPlanId": STRING, "shipmentId": STRING},
+    ),
+    "inbound_plan_shipment_boxes": StreamSpec(
+        "fulfillmentInbound_2024-03-20",
+        "Box",
+        ("shipmentId", "packageId"),
+        {"inboundPlanId": STRING, "shipmentId": STRING},
+    ),
+    # Tracking 2026-01-30: one record per identifier (its milestones are a stream of
+    # their own); the identifier it was asked by is the key.
+    "shipment_tracking": StreamSpec(
+        "tracking_2026-01-30",
+        "TrackingDetail",
+        ("identifierType", "identifierValue"),
+        {
+            "identifierType": {
+                "type": ["string"],
+                "description": "The query parameter the identifier was asked by: aftn, "
+                "acsin, containerNumber, houseBillOfLadingNumber, id, or carrierTracking "
+                "(carrierTracking.trackingNumber, with carrierCode when known).",
+            },
+            "identifierValue": {"type": ["string"]},
+            "carrierCode": STRING,
+            "latestMilestoneTime": DATE_TIME,
+        },
+        removed=("milestoneHistory",),
+    ),
+    "shipment_tracking_milestones": StreamSpec(
+        "tracking_2026-01-30",
+        "TrackingMilestone",
+        ("identifierType", "identifierValue", "occurredAt", "statusCode"),
+        {
+            "identifierType": {"type": ["string"]},
+            "identifierValue": {"type": ["string"]},
+            "statusCode": {"type": ["string"], "description": "`status.code`, copied up."},
+        },
+        overrides={"occurredAt": {"type": ["string"], "format": "date-time"}},
     ),
 }
 
@@ -351,8 +428,16 @@ def build_operations(models: Path) -> tuple[Json, Json]:
     for api, path, method, item, operation, model in selected_operations(models):
         op_id = operation["operationId"]
         plan = usage_plan(operation.get("description", ""))
+        fallback = plan is None and (api, op_id) in FALLBACK_PLAN_OPERATIONS
+        if fallback:
+            plan = FALLBACK_PLAN
         if plan is None:
-            raise SystemExit(f"{api}.{op_id}: no usage plan table in its description")
+            raise SystemExit(
+                f"{api}.{op_id}: no usage plan table in its description (add it to "
+                "FALLBACK_PLAN_OPERATIONS if a fallback plan is right for it)"
+            )
+        if not fallback and (api, op_id) in FALLBACK_PLAN_OPERATIONS:
+            raise SystemExit(f"{api}.{op_id}: the model now prints a plan; drop its fallback")
         key = operation_key(catalog, api, op_id)
         catalog[key] = {
             "api": api,
@@ -364,6 +449,8 @@ def build_operations(models: Path) -> tuple[Json, Json]:
             "grantless": (api, op_id) in GRANTLESS,
             "deprecated": bool(operation.get("deprecated")),
         }
+        if fallback:
+            catalog[key]["fallback_plan"] = True
         enums = query_enums(item, operation)
         if enums:
             catalog[key]["query_enums"] = enums
@@ -380,19 +467,19 @@ def build_operations(models: Path) -> tuple[Json, Json]:
 
 def build_standin_plans(models: Path) -> Json:
     """`usage_plans.json`: "METHOD path" -> plan and query enums, for every operation of
-    every model file that prints a usage plan (the stand-in serves what tests ask)."""
+    every model file (the stand-in serves what tests ask). An operation whose model
+    prints no plan has rate and burst null: the stand-in decides what live Amazon
+    applies to it (spapi_standin/ratelimit.py), apart from the tap's fallback."""
     plans: Json = {}
     for path_ in sorted(models.glob("*.json")):
         model = load_model(models, path_.stem)
         for path, method, item, operation in iter_operations(model):
             plan = usage_plan(operation.get("description", ""))
-            if plan is None:
-                continue  # e.g. Tracking 2026-01-30 prints none
             entry: Json = {
                 "api": path_.stem,
                 "operationId": operation["operationId"],
-                "rate": plan[0],
-                "burst": plan[1],
+                "rate": plan[0] if plan else None,  # e.g. Tracking 2026-01-30 prints none
+                "burst": plan[1] if plan else None,
             }
             enums = query_enums(item, operation)
             if enums:
@@ -445,6 +532,15 @@ def singer_property(node: Json) -> Json:
     return out
 
 
+def without_formats(node: Any) -> Any:
+    """`node` with every `format` keyword removed, at any depth."""
+    if isinstance(node, list):
+        return [without_formats(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: without_formats(v) for k, v in node.items() if k != "format"}
+
+
 def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
     model = load_model(models, spec.api)
     definitions = model.get("definitions", {})
@@ -452,7 +548,7 @@ def build_stream_schema(models: Path, spec: StreamSpec) -> Json:
         raise SystemExit(f"{spec.api}: no definition {spec.definition}")
     resolved = resolve(definitions[spec.definition], definitions, (spec.definition,))
     properties = {
-        k: singer_property(v)
+        k: without_formats(singer_property(v)) if k in spec.unformatted else singer_property(v)
         for k, v in resolved.get("properties", {}).items()
         if k not in spec.removed
     }

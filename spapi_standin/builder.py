@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from spapi_standin import paths
+from spapi_standin import inbound_plans, paths, shipment_tracking
 from spapi_standin.data import (
     FINAL_TRACKING,
     Dataset,
@@ -114,6 +114,8 @@ class _Builder:
         self.shipping_trackings()
         self.mfn_shipments()
         self.orders()
+        inbound_plans.build(self)
+        shipment_tracking.build(self)
 
     # -- Sellers -------------------------------------------------------------------------------
 
@@ -471,7 +473,8 @@ class _OrderDetail:
             trackingNumber=self.builder.unique(
                 gen, "1Z" if carrier == "UPS" else "TBA", 14, string.digits
             ),
-            amazonFulfillmentTrackingNumber=self.builder.unique(gen, "TBA", 12, string.digits),
+            # The Tracking API's `aftn` pattern (^AFTN\\d+$): the number it is asked by.
+            amazonFulfillmentTrackingNumber=self.builder.unique(gen, "AFTN", 12, string.digits),
             estimatedArrivalDate=iso(arrival),
         )
         package.pop("lockerDetails", None)

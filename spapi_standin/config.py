@@ -53,6 +53,13 @@ class StandInConfig:
     # so suites that run the tap many times stay inside the burst of 20.
     orders: int = 80
     orders_merchant_share: float = 0.5  # FBM orders (the others are FBA)
+    # FBA inbound 2024-03-20 plans (x size), over the newest v0 shipments (one to three
+    # shipments a plan), and the share of shipments by an Amazon-partnered carrier.
+    inbound_plans: int = 40
+    inbound_partnered_share: float = 0.25
+    # Tracking identifiers of each kind (container, HBL, ACSIN, carrier number) that only
+    # a seller's own records hold (tests list them in `shipment_tracking_ids`).
+    listed_shipment_trackings: int = 2
     response_schemas_path: Path | None = None  # None = the packaged response_schemas.json
     report_rows: int = 60  # rows per report type over the history (x size)
 

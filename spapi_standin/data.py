@@ -35,7 +35,7 @@ TRACKING_NEXT = {
     "DeliveryAttempted": ("OutForDelivery", "OutForDelivery"),
     "AwaitingCustomerPickup": ("Delivered", "Delivered"),
 }
-TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings")
+TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings", "inbound_plans")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,21 @@ class Dataset:
     mfn_shipments: dict[str, Record] = field(default_factory=dict)
     # Orders 2026-01-01, whole (every dataset filled; spapi_standin/orders.py trims).
     orders: list[Record] = field(default_factory=list)
+    # FBA inbound 2024-03-20 (spapi_standin/inbound_plans.py): whole plans, and their
+    # shipments (keyed by the 2024 shipmentId), items and boxes.
+    inbound_plans: list[Record] = field(default_factory=list)
+    plan_shipments: dict[str, Record] = field(default_factory=dict)
+    plan_of_shipment: dict[str, str] = field(default_factory=dict)
+    plan_shipment_items: dict[str, list[Record]] = field(default_factory=dict)
+    plan_shipment_boxes: dict[str, list[Record]] = field(default_factory=dict)
+    # Cross-border plans getInboundPlan refuses (#4641), and shipments by an
+    # Amazon-partnered carrier, answered without trackingDetails (#4606).
+    refused_plan_ids: set[str] = field(default_factory=set)
+    partnered_shipment_ids: set[str] = field(default_factory=set)
+    # Tracking 2026-01-30 (spapi_standin/shipment_tracking.py): (query parameter,
+    # value) -> TrackingDetail; and identifiers only a seller's own records know.
+    shipment_trackings: dict[tuple[str, str], Record] = field(default_factory=dict)
+    listed_tracking_identifiers: list[Record] = field(default_factory=list)
     pii_sentinels: set[str] = field(default_factory=set)
     # The Reports API's rows (spapi_standin/reports.py, attached when the server starts):
     # derived from the seed on demand, never stored.
@@ -97,6 +112,11 @@ class Dataset:
     def all_inbound_shipments(self) -> list[Record]:
         """Inbound shipments of every marketplace."""
         return [record for records in self.inbound_shipments.values() for record in records]
+
+    def inbound_plans_by_shipment(self, shipment_id: str) -> Record:
+        """The inbound 2024 plan a 2024 shipment belongs to."""
+        plan_id = self.plan_of_shipment[shipment_id]
+        return next(p for p in self.inbound_plans if p["inboundPlanId"] == plan_id)
 
     def tracking_labels(self) -> list[dict[str, str]]:
         """The Shipping v2 labels as the tap's `tracking_ids` setting wants them."""
@@ -177,7 +197,8 @@ class Dataset:
         inbound_shipments: the hidden last-update time moves to `at` and the status
         advances. outbound_orders: `statusUpdatedDate` = `at`, status advances while not
         final. shipping_trackings: a new event at `at` (only open trackings, so fewer
-        ids than `count` may come back).
+        ids than `count` may come back). inbound_plans: `lastUpdatedAt` = `at` (their
+        shipments unchanged).
         """
         if kind not in TOUCHABLE:
             raise ValueError(f"kind must be one of {', '.join(TOUCHABLE)}, not {kind!r}")
@@ -209,6 +230,12 @@ class Dataset:
             status = order["fulfillmentOrderStatus"]
             order["fulfillmentOrderStatus"] = ORDER_NEXT.get(status, status)
         return [order["sellerFulfillmentOrderId"] for order in chosen]
+
+    def _touch_inbound_plans(self, count: int, at: datetime) -> list[str]:
+        chosen = self._touch_rng.sample(self.inbound_plans, min(count, len(self.inbound_plans)))
+        for plan in chosen:
+            plan["lastUpdatedAt"] = iso(at)
+        return [plan["inboundPlanId"] for plan in chosen]
 
     def _touch_shipping_trackings(self, count: int, at: datetime) -> list[str]:
         open_ones = [

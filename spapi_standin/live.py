@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spapi_standin.replies import Reply, invalid_input
+from spapi_standin.replies import Reply, error, invalid_input
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -74,6 +74,20 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "#5127",
     ),
     Behaviour(
+        "cross_border_plans_refused",
+        "getInboundPlan (FBA inbound 2024-03-20)",
+        "a plan of the cross-border Seller Export / Amazon Global Logistics programs is "
+        'listed by listInboundPlans but refused: 400 BadRequest "ERROR: GetInboundPlan is '
+        'not supported for the cross border Seller Export and Delivery program."',
+        "#4641, #4091, #4337",
+    ),
+    Behaviour(
+        "partnered_tracking_absent",
+        "getShipment (FBA inbound 2024-03-20)",
+        "a shipment by an Amazon-partnered carrier comes without `trackingDetails`",
+        "#4606, #4337",
+    ),
+    Behaviour(
         "document_link_seconds",
         "getReportDocument",
         "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
@@ -94,6 +108,9 @@ class LiveBehaviours:
     empty_reports_cancelled: bool = True
     document_link_seconds: float = 300.0  # 0 = links never expire
     package_detailed_status_absent: bool = True
+    cross_border_plans_refused: bool = True  # read when the data set is built
+    cross_border_plan_share: float = 0.1  # of the inbound plans, chosen from the seed
+    partnered_tracking_absent: bool = True
 
     @classmethod
     def models_letter(cls) -> LiveBehaviours:
@@ -106,6 +123,8 @@ class LiveBehaviours:
             empty_reports_cancelled=False,
             document_link_seconds=0.0,
             package_detailed_status_absent=False,
+            cross_border_plans_refused=False,
+            partnered_tracking_absent=False,
         )
 
 
@@ -156,6 +175,28 @@ def null_tracking_ids(seed: int, tracking_ids: Iterable[str], share: float) -> s
 def null_tracking_payload(result: Mapping[str, Any]) -> dict[str, Any]:
     """A GetTrackingResult with every field null and an empty `eventHistory` (#4923)."""
     return {name: [] if name == "eventHistory" else None for name in result}
+
+
+# -- getInboundPlan (FBA inbound 2024-03-20) ---------------------------------------------------
+
+CROSS_BORDER_REFUSAL = (
+    "ERROR: GetInboundPlan is not supported for the cross border Seller Export and Delivery "
+    "program."
+)
+
+
+def refused_plan_ids(seed: int, plan_ids: Iterable[str], live: LiveBehaviours) -> set[str]:
+    """The cross-border plans getInboundPlan refuses: the same ones for the same seed."""
+    return {
+        plan_id
+        for plan_id in plan_ids
+        if random.Random(f"{seed}:cross-border:{plan_id}").random() < live.cross_border_plan_share
+    }
+
+
+def cross_border_refusal() -> Reply:
+    """Live Amazon's answer to getInboundPlan for a cross-border plan (#4641, #4091)."""
+    return error(400, "BadRequest", CROSS_BORDER_REFUSAL)
 
 
 # -- searchOrders / getOrder -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from spapi_standin import live, paths
 from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, AccessRule
 from spapi_standin.data import Dataset, InboundQuery
+from spapi_standin.inbound_plans import InboundPlansService
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
 from spapi_standin.orders import OrdersService
@@ -27,6 +28,7 @@ from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
 from spapi_standin.reports import ReportsService
+from spapi_standin.shipment_tracking import ShipmentTrackingService
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -114,6 +116,8 @@ class Operations:
         dataset.reports = self.reports
         reports = self.reports
         orders = OrdersService(config, dataset)
+        plans = InboundPlansService(config, dataset)
+        tracking = ShipmentTrackingService(dataset)
         mcf = McfOrdersService(config, dataset)
         notifications = AccessRule("grantless", "sellingpartnerapi::notifications")
         table: list[tuple[str, Route, AccessRule, Handler]] = [
@@ -130,6 +134,32 @@ class Operations:
             ("getDestinations", paths.DESTINATIONS, notifications, self.destinations),
             ("searchOrders", paths.SEARCH_ORDERS, SELLER, orders.search_orders),
             ("orders_2026-01-01.getOrder", paths.ORDER, SELLER, orders.get_order),
+            ("listInboundPlans", paths.LIST_INBOUND_PLANS, SELLER, plans.list_inbound_plans),
+            ("getInboundPlan", paths.INBOUND_PLAN, SELLER, plans.get_inbound_plan),
+            (
+                "fulfillmentInbound_2024-03-20.getShipment",
+                paths.INBOUND_PLAN_SHIPMENT,
+                SELLER,
+                plans.get_shipment,
+            ),
+            (
+                "listShipmentItems",
+                paths.INBOUND_PLAN_SHIPMENT_ITEMS,
+                SELLER,
+                plans.list_shipment_items,
+            ),
+            (
+                "listShipmentBoxes",
+                paths.INBOUND_PLAN_SHIPMENT_BOXES,
+                SELLER,
+                plans.list_shipment_boxes,
+            ),
+            (
+                "getShipmentTracking",
+                paths.SHIPMENT_TRACKING,
+                SELLER,
+                tracking.get_shipment_tracking,
+            ),
             ("listOrders", paths.MCF_ORDERS, SELLER, mcf.list_orders),
             ("fulfillmentOutbound_2026-07-04.getOrder", paths.MCF_ORDER, SELLER, mcf.get_order),
             ("getReports", paths.REPORTS, SELLER, reports.get_reports),

@@ -33,6 +33,13 @@ REPORT = Route("GET", "/reports/2021-06-30/reports/{reportId}")
 REPORT_DOCUMENT = Route("GET", "/reports/2021-06-30/documents/{reportDocumentId}")
 SEARCH_ORDERS = Route("GET", "/orders/2026-01-01/orders")
 ORDER = Route("GET", "/orders/2026-01-01/orders/{orderId}")
+_PLANS = "/inbound/fba/2024-03-20/inboundPlans"
+LIST_INBOUND_PLANS = Route("GET", _PLANS)
+INBOUND_PLAN = Route("GET", _PLANS + "/{inboundPlanId}")
+INBOUND_PLAN_SHIPMENT = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipmentId}")
+INBOUND_PLAN_SHIPMENT_ITEMS = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipmentId}/items")
+INBOUND_PLAN_SHIPMENT_BOXES = Route("GET", _PLANS + "/{inboundPlanId}/shipments/{shipmentId}/boxes")
+SHIPMENT_TRACKING = Route("GET", "/tracking/2026-01-30/shipments/track")
 MCF_ORDERS = Route("GET", "/fulfillment/outbound/2026-07-04/orders")
 MCF_ORDER = Route("GET", "/fulfillment/outbound/2026-07-04/orders/{orderId}")
 # Test-only: Notifications v1 is not in our models; it exists here to exercise grantless

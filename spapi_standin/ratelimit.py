@@ -33,6 +33,16 @@ PACKAGED = Path(__file__).with_name("usage_plans.json")
 # Notifications v1 is not among the models the project reads; the stand-in serves its
 # getDestinations only to prove grantless tokens, at the plan Amazon's reference prints.
 UNMODELLED_PLANS: dict[str, Plan] = {"getDestinations": (1.0, 5)}
+# Operations whose model prints no usage plan (rate and burst null in usage_plans.json).
+# Live Amazon applies some plan and says its rate in `x-amzn-RateLimit-Limit`; these are
+# the stand-in's assumption of it (LIVE-AMAZON.md: "the Tracking API's roles and rate"
+# are not verified), a little above the getShipment plan of inbound 2024, so a client
+# that adopts the header runs faster than a blind one-per-second.
+ASSUMED_PLANS: dict[str, Plan] = {
+    "getShipmentTracking": (2.0, 10),
+    "getSelfShipAppointmentSlots": (2.0, 6),
+    "listPrepDetails": (2.0, 6),
+}
 
 
 @cache
@@ -54,7 +64,9 @@ def load_plans(routes: dict[str, Route], explicit: Path | None = None) -> dict[s
     plans = {op: plan for op, plan in UNMODELLED_PLANS.items() if op in routes}
     for op, route in routes.items():
         entry = table.get(f"{route.method} {route.path}")
-        if entry is not None:
+        if entry is not None and entry["rate"] is None:
+            plans[op] = ASSUMED_PLANS[entry["operationId"]]
+        elif entry is not None:
             plans[op] = (float(entry["rate"]), int(entry["burst"]))
     return plans
 

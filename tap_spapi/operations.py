@@ -32,6 +32,9 @@ class Operation:
     restricted: bool
     grantless: bool
     scope: str | None = None
+    #: The model prints no usage plan: rate and burst are the generator's fallback, and
+    #: the pacer adopts the rate of Amazon's `x-amzn-RateLimit-Limit` (pacing.py).
+    fallback_plan: bool = False
     #: Query parameter -> the values the model allows (e.g. getShipments' statuses).
     query_enums: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
@@ -109,6 +112,7 @@ def load_catalog() -> OperationCatalog:
                 restricted=bool(spec.get("restricted")),
                 grantless=bool(spec.get("grantless")),
                 scope=spec.get("scope"),
+                fallback_plan=bool(spec.get("fallback_plan")),
                 query_enums={
                     name: tuple(values) for name, values in spec.get("query_enums", {}).items()
                 },

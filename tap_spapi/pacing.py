@@ -39,6 +39,8 @@ NO_HEADROOM_SPACING = 0.10
 # A plan for operations the catalog does not know (never expected; safe and slow).
 FALLBACK_PLAN_RATE = 1.0
 FALLBACK_PLAN_BURST = 1
+# How long requests of a probe-first operation wait for the first one's answer.
+PROBE_WAIT_SECONDS = 30.0
 
 
 class LimiterClosedError(RuntimeError):
@@ -110,8 +112,15 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
+        probe_first: frozenset[str] = frozenset(),
     ) -> None:
         self._plans = dict(plans)
+        # Operations on a fallback plan (their model prints none): the first request goes
+        # alone and the others wait for its answer's rate header. Reserved at the
+        # fallback's one a second, a queue of workers would sleep out waits of many
+        # seconds computed at that rate after the header had raised it.
+        self._probe_first = probe_first
+        self._probes: dict[str, threading.Event] = {}
         self._overrides = dict(overrides or {})
         self._clock = clock
         self._closed = threading.Event()
@@ -130,7 +139,8 @@ class RateLimiter:
         """Buckets seeded with the models' default usage plans."""
         catalog = catalog or load_catalog()
         plans = {op.operation_id: UsagePlan(op.rate, op.burst) for op in catalog}
-        return cls(plans, overrides, **kwargs)
+        probe_first = frozenset(op.operation_id for op in catalog if op.fallback_plan)
+        return cls(plans, overrides, probe_first=probe_first, **kwargs)
 
     def plan(self, operation_id: str) -> UsagePlan:
         """The plan in force: an override, else what Amazon's header said, else the model."""
@@ -142,6 +152,7 @@ class RateLimiter:
         """Wait until a request to `operation_id` may be sent; the seconds waited."""
         if self._closed.is_set():
             raise LimiterClosedError("the run is stopping")
+        self._wait_for_probe(operation_id)
         with self._lock:
             bucket = self._bucket(operation_id)
             bucket.refill(self._clock())
@@ -152,6 +163,18 @@ class RateLimiter:
             if self._closed.is_set():
                 raise LimiterClosedError("the run is stopping")
         return wait
+
+    def _wait_for_probe(self, operation_id: str) -> None:
+        """The first request of a probe-first operation goes on; later ones wait (at
+        most PROBE_WAIT_SECONDS) until its answer was seen."""
+        if operation_id not in self._probe_first or operation_id in self._overrides:
+            return
+        with self._lock:
+            probe = self._probes.get(operation_id)
+            if probe is None:
+                self._probes[operation_id] = threading.Event()
+                return
+        probe.wait(PROBE_WAIT_SECONDS)
 
     def seconds_for(self, operation_id: str, requests: int) -> float:
         """How long `requests` more requests to `operation_id` take from now, at the
@@ -176,6 +199,9 @@ class RateLimiter:
         The header carries the rate only, so the burst stays the model's. A configured
         override wins over the header: it is the operator's explicit choice.
         """
+        probe = self._probes.get(operation_id)
+        if probe is not None:
+            probe.set()  # answered, with or without a header: the plan is what it is now
         rate = _parse_rate(header)
         if rate is None or operation_id in self._overrides:
             return
@@ -202,6 +228,8 @@ class RateLimiter:
     def close(self) -> None:
         """Wake and fail every waiting request (the run failed or finished)."""
         self._closed.set()
+        for probe in list(self._probes.values()):
+            probe.set()
 
     def _initial_plan(self, operation_id: str) -> UsagePlan:
         if operation_id in self._overrides:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pendulum
 from singer_sdk import typing as th
 
-from tap_spapi import tracking_ids
+from tap_spapi import shipment_identifiers, tracking_ids
 from tap_spapi.accounts import check_accounts
 from tap_spapi.errors import MissingExtraError, SettingError
 from tap_spapi.pacing import parse_rate_limit_overrides
@@ -63,6 +63,7 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     tracking_ids.from_setting(config.get("tracking_ids"))
     if config.get("tracking_ids_file"):
         tracking_ids.from_file(config["tracking_ids_file"])
+    shipment_identifiers.configured_identifiers(config)
     for name in sorted(set(config) - known_settings):
         LOGGER.warning("Ignoring unknown setting '%s'.", name)
 

@@ -287,6 +287,31 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "shipment_tracking_ids",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("type", th.StringType, required=True),
+                th.Property("value", th.StringType, required=True),
+                th.Property("carrier_code", th.StringType),
+                th.Property("account", th.StringType),
+            )
+        ),
+        description=(
+            "Identifiers for the Tracking API (shipment_tracking), besides those the tap "
+            'sees itself, [{"type": …, "value": …}]: type is one of aftn, acsin, '
+            "containerNumber, houseBillOfLadingNumber, id, carrierTracking (then "
+            "carrier_code too, e.g. UPS)."
+        ),
+    ),
+    th.Property(
+        "shipment_tracking_ids_file",
+        th.StringType,
+        description=(
+            "A CSV (header type,value, optionally carrier_code and account) or JSON Lines "
+            "file of more identifiers for the Tracking API."
+        ),
+    ),
+    th.Property(
         "shipping_business_id",
         th.StringType,
         description=(
@@ -365,6 +390,8 @@ class Settings:
     report_wait_minutes: int
     tracking_ids: list[Mapping[str, Any]] | None
     tracking_ids_file: str | None
+    shipment_tracking_ids: list[Mapping[str, Any]] | None
+    shipment_tracking_ids_file: str | None
     shipping_business_id: str | None
     mcf_api_version: str
     rate_limit_overrides: Mapping[str, Any] | None

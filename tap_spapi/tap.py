@@ -28,6 +28,7 @@ from tap_spapi.state_files import (
     unwrapped_state,
 )
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
+from tap_spapi.streams.inbound_plans import INBOUND_PLAN_STREAM_TYPES
 from tap_spapi.streams.orders import ORDER_STREAM_TYPES
 from tap_spapi.streams.outbound import (
     OutboundOrderItemsStream,
@@ -41,6 +42,7 @@ from tap_spapi.streams.outbound_2026 import MCF_2026_TYPES
 from tap_spapi.streams.reports import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
+from tap_spapi.streams.tracking import TRACKING_STREAM_TYPES
 from tap_spapi.version import __version__
 
 # Streams sync in this order (see `load_streams`), parents before children. The outbound
@@ -57,6 +59,9 @@ STREAM_TYPES: list[type[Stream]] = [
     OutboundReturnAuthorizationsStream,
     InboundShipmentsStream,
     InboundShipmentItemsStream,
+    *INBOUND_PLAN_STREAM_TYPES,
+    # After the streams whose records carry the identifiers it tracks.
+    *TRACKING_STREAM_TYPES,
     ShippingTrackingStream,
     ShippingCarrierAccountsStream,
     # Last: their first reports are requested when the run starts (see

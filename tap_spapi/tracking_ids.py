@@ -59,38 +59,48 @@ def from_setting(value: Any) -> list[TrackedLabel]:
     return [_label(row, f"item {index}", "tracking_ids") for index, row in enumerate(value, 1)]
 
 
-def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+def _csv_rows(
+    lines: Iterable[str], columns: tuple[str, ...], setting: str
+) -> Iterator[tuple[int, Any]]:
     reader = csv.DictReader(lines)
-    missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
+    missing = [column for column in columns if column not in (reader.fieldnames or [])]
     if missing:
-        raise SettingError("tracking_ids_file", f"line 1: the header lacks {', '.join(missing)}")
+        raise SettingError(setting, f"line 1: the header lacks {', '.join(missing)}")
     for row in reader:
         yield reader.line_num, row
 
 
-def _json_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+def _json_lines(lines: Iterable[str], setting: str) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             yield number, json.loads(line)
         except ValueError:
-            raise SettingError("tracking_ids_file", f"line {number}: not valid JSON") from None
+            raise SettingError(setting, f"line {number}: not valid JSON") from None
 
 
-def from_file(path: str) -> list[TrackedLabel]:
-    """Labels from a CSV (by extension .csv) or JSON Lines file; errors name the line."""
+def file_rows(path: str, setting: str, columns: tuple[str, ...]) -> list[tuple[int, Any]]:
+    """(line number, row) of a CSV (by extension .csv, header naming `columns`) or JSON
+    Lines file named by `setting`; errors name the setting and the line."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise SettingError("tracking_ids_file", f"cannot read {path}: {exc.strerror}") from None
+        raise SettingError(setting, f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise SettingError(
-            "tracking_ids_file", f"{path} is not UTF-8 text (byte {exc.start} cannot be read)"
+            setting, f"{path} is not UTF-8 text (byte {exc.start} cannot be read)"
         ) from None
     lines = text.splitlines()
-    rows = _csv_rows(lines) if file.suffix.lower() == ".csv" else _json_lines(lines)
+    if file.suffix.lower() == ".csv":
+        return list(_csv_rows(lines, columns, setting))
+    return list(_json_lines(lines, setting))
+
+
+def from_file(path: str) -> list[TrackedLabel]:
+    """Labels from a CSV (by extension .csv) or JSON Lines file; errors name the line."""
+    rows = file_rows(path, "tracking_ids_file", COLUMNS)
     return [_label(row, f"line {number}", "tracking_ids_file") for number, row in rows]
 
 

@@ -76,7 +76,11 @@ class PacedAdapter(HTTPAdapter):
             # A long wait may outlive the access token or the SigV4 date; both are
             # cached, so doing it again costs nothing unless they did expire.
             self._auth.authenticate_request(request, restricted=restricted)
-        response: requests.Response = super().send(request, *args, **kwargs)
+        try:
+            response: requests.Response = super().send(request, *args, **kwargs)
+        except Exception:
+            self._limiter.observe_limit_header(operation.operation_id, None)  # no answer
+            raise
         # The header first: a 429 may carry the account's real plan, and the wait it
         # causes should be paced at that rate, not at the model's default.
         self._limiter.observe_limit_header(

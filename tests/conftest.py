@@ -227,8 +227,54 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
             for o in data.orders
             for p in o.get("packages") or []
         },
+        **inbound_plan_keys(data),
         **{report.stream_name: data.reports.keys_of(report.report_type) for report in REPORT_TYPES},
     }
+
+
+def inbound_plan_keys(data: Dataset) -> dict[str, set[Any]]:
+    """Keys of the inbound 2024 and Tracking streams a run without listed identifiers
+    emits: plans Amazon refuses (#4641) list but yield no shipments, partnered shipments
+    (#4606) no tracking numbers."""
+    shipments = {
+        shipment_id: shipment
+        for shipment_id, shipment in data.plan_shipments.items()
+        if data.plan_of_shipment[shipment_id] not in data.refused_plan_ids
+    }
+    trackings = {
+        # The tap names the carrier pair `carrierTracking` (the setting's type).
+        (key[0].split(".")[0], key[1]): detail
+        for key, detail in data.shipment_trackings.items()
+        if detail["identifier"] not in data.listed_tracking_identifiers
+        and (key[0] == "aftn" or _tracked_inbound(data, shipments, key[1]))
+    }
+    return {
+        "inbound_plans": {p["inboundPlanId"] for p in data.inbound_plans},
+        "inbound_plan_shipments": set(shipments),
+        "inbound_plan_shipment_items": {
+            (s, i["msku"]) for s in shipments for i in data.plan_shipment_items[s]
+        },
+        "inbound_plan_shipment_boxes": {
+            (s, b["packageId"]) for s in shipments for b in data.plan_shipment_boxes[s]
+        },
+        "shipment_tracking": set(trackings),
+        "shipment_tracking_milestones": {
+            (*key, m["occurredAt"], m["status"]["code"])
+            for key, detail in trackings.items()
+            for m in detail["milestoneHistory"]
+        },
+    }
+
+
+def _tracked_inbound(data: Dataset, shipments: dict[str, Any], number: str) -> bool:
+    """Whether an inbound carrier number reaches the tap (its shipment is read and is not
+    answered without tracking details)."""
+    return any(
+        item["trackingId"] == number
+        for shipment_id, shipment in shipments.items()
+        if shipment_id not in data.partnered_shipment_ids
+        for item in shipment["trackingDetails"]["spdTrackingDetail"]["spdTrackingItems"]
+    )
 
 
 KEYS = {
@@ -246,6 +292,17 @@ KEYS = {
     "orders": ("orderId",),
     "order_items": ("orderId", "orderItemId"),
     "order_packages": ("orderId", "packageReferenceId"),
+    "inbound_plans": ("inboundPlanId",),
+    "inbound_plan_shipments": ("shipmentId",),
+    "inbound_plan_shipment_items": ("shipmentId", "msku"),
+    "inbound_plan_shipment_boxes": ("shipmentId", "packageId"),
+    "shipment_tracking": ("identifierType", "identifierValue"),
+    "shipment_tracking_milestones": (
+        "identifierType",
+        "identifierValue",
+        "occurredAt",
+        "statusCode",
+    ),
     **{report.stream_name: report.keys for report in REPORT_TYPES},
 }
 
@@ -267,6 +324,10 @@ SAMPLE_CONTEXT = {
     "carrierId": "X",
     "trackingId": "T-1",  # a label's partition always names it
     "orderId": "ORDER-CONTEXT",
+    "inboundPlanId": "wf-CONTEXT",
+    "shipmentId": "sh-CONTEXT",
+    "identifierType": "aftn",
+    "identifierValue": "AFTN1",
 }
 
 

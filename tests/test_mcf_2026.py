@@ -199,3 +199,17 @@ def test_list_orders_faults_and_throttling_are_retried_and_every_order_arrives()
     assert output.failures is not None and not output.failures.reported
     for stream in READ:
         assert emitted(output, stream) == expected[stream], stream
+
+
+def test_the_packages_amazon_tracking_numbers_are_tracked_as_in_2020():
+    # shipment_tracking asks the Tracking API for the AFTN of every MCF package, whichever
+    # API version read the packages.
+    with StandIn(StandInConfig(seed=43, rate_scale=50.0)) as server:
+        config = tap_config(server, max_concurrency=4, **MCF_2026)
+        streams = {"outbound_orders", "outbound_shipments", "shipment_tracking"}
+        output = run_tap(config, catalog=select_only(config, streams))
+        expected = expected_keys(server.dataset)["shipment_tracking"]
+    aftns = {key for key in expected if key[0] == "aftn"}
+    assert aftns, "the stand-in has no MCF package with an AFTN"
+    tracked = {key_of("shipment_tracking", r) for r in output.records("shipment_tracking")}
+    assert tracked == aftns

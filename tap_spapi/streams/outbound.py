@@ -9,6 +9,7 @@ from typing_extensions import override
 from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
@@ -131,12 +132,24 @@ class OrderDetailStream(SPAPIStream):
         yield from self.records_in(body, account)
 
 
-class OutboundShipmentsStream(OrderDetailStream):
-    """Shipments of each changed order (getFulfillmentOrder → fulfillmentShipments)."""
+class OutboundShipmentsStream(OrderDetailStream, NotesTrackingIdentifiers):
+    """Shipments of each changed order (getFulfillmentOrder → fulfillmentShipments).
+
+    Each package's `amazonFulfillmentTrackingNumber` is noted for shipment_tracking.
+    """
 
     name = "outbound_shipments"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "amazonShipmentId"]
     records_jsonpath = "$.payload.fulfillmentShipments[*]"
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The order's shipments, noting their packages' tracking numbers as emitted."""
+        for record in super().get_records(context):
+            for package in record.get("fulfillmentShipmentPackage") or []:
+                aftn = package.get("amazonFulfillmentTrackingNumber")
+                self.note_identifier(record[ACCOUNT_KEY], seen_identifier("aftn", aftn))
+            yield record
 
     @override
     def generate_child_contexts(

@@ -26,10 +26,11 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.settings import MCF_2026
 from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.embedded import EmbeddedListStream
+from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant, isoformat
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk import Stream
     from singer_sdk.helpers.types import Context
@@ -125,14 +126,28 @@ class McfOrderListStream(EmbeddedListStream):
     derived_keys = (ORDER_ID,)
 
 
-class McfShipmentsStream(McfOrderListStream):
-    """Shipments of each changed order (`shipments`, with packages and tracking numbers)."""
+class McfShipmentsStream(McfOrderListStream, NotesTrackingIdentifiers):
+    """Shipments of each changed order (`shipments`, with packages and tracking numbers).
+
+    Each package's Amazon tracking number (2020-07-01's `amazonFulfillmentTrackingNumber`)
+    is noted for shipment_tracking, as the 2020-07-01 stream does.
+    """
 
     name = "outbound_shipments"
     schema = schema_2026("outbound_shipments")
     primary_keys: ClassVar[list[str]] = v2020.OutboundShipmentsStream.primary_keys
     pii_fields = SHIPMENT_PII
     embedded_field = "shipments"
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """The order's shipments, noting their packages' Amazon tracking numbers."""
+        for record in super().get_records(context):
+            for package in record.get("packages") or []:
+                amazon = (package.get("tracking") or {}).get("amazon") or {}
+                aftn = seen_identifier("aftn", amazon.get("trackingNumber"))
+                self.note_identifier(record[ACCOUNT_KEY], aftn)
+            yield record
 
 
 class McfOrderItemsStream(McfOrderListStream):

@@ -1,0 +1,321 @@
+"""FBA inbound 2024-03-20 streams: Send to Amazon plans, their shipments, items and boxes.
+
+v0 `getShipments` stays beside these (the only source of received quantities); a 2024
+shipment's `shipmentConfirmationId` is the v0 `ShipmentId` (the `FBA...` id on the
+labels), which is how the two join.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from functools import cached_property
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_spapi.client import DecodedBodyPaginator, SPAPIStream
+from tap_spapi.concurrency import context_key
+from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.responses import SPAPIRequestError, decoded_body
+from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
+from tap_spapi.windows import instant
+
+if TYPE_CHECKING:
+    import datetime
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+# Shipment statuses after which a shipment never changes, from the "Possible values" of
+# the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.
+FINAL_SHIPMENT_STATUSES = frozenset({"CLOSED", "CANCELLED", "DELETED", "ABANDONED"})
+FINAL_BOOKMARK = "final_shipments"
+PLANS_PAGE = 30  # listInboundPlans' largest pageSize
+LIST_PAGE = 1000  # listShipmentItems' and listShipmentBoxes' largest pageSize
+# getInboundPlan's refusal of plans of the cross-border programs (Seller Export and
+# Delivery, Amazon Global Logistics): selling-partner-api-models #4641, #4091, #4337.
+REFUSED_PLAN = "is not supported for the cross border"
+_SINCE_LOCK = threading.Lock()  # readers and the main thread compute `_since_of` alike
+
+
+class InboundPlansStream(SPAPIStream):
+    """Inbound plans changed since the bookmark (listInboundPlans).
+
+    listInboundPlans has no "updated since" filter: the stream asks for plans sorted by
+    LAST_UPDATED_TIME, newest first, and stops paging at the first plan last updated
+    before the bookmark minus `lookback_window`. That relies on Amazon's sort being by
+    `lastUpdatedAt` and on a change to a plan's shipments updating the plan (see the
+    README); the lookback absorbs a plan updated while the run pages.
+    """
+
+    name = "inbound_plans"
+    operation_id = "listInboundPlans"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "inboundPlanId"]
+    replication_key = "lastUpdatedAt"
+    is_sorted = False  # newest first: the bookmark moves when the stream completes
+    records_jsonpath = "$.inboundPlans[*]"
+    next_token_path = "pagination.nextToken"
+    partitioned_by_account = True
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """Newest first, the largest page; later pages add the token."""
+        params: dict[str, Any] = {
+            "sortBy": "LAST_UPDATED_TIME",
+            "sortOrder": "DESC",
+            "pageSize": PLANS_PAGE,
+        }
+        if next_page_token:
+            params["paginationToken"] = next_page_token
+        return params
+
+    # Plans (and, through the pool, their shipments) are read ahead from the start of
+    # the run: the plans' getInboundPlan requests are then not held back by the sync of
+    # their shipments (getShipment has twice the requests at the same plan).
+    read_ahead = True
+
+    def _since_of(self, account: str) -> datetime.datetime:
+        """The oldest last update this run reads for `account`: the bookmark minus the
+        lookback, else the start date (the state is read, not written: readers call this)."""
+        with _SINCE_LOCK:
+            if account not in self._since:
+                partitions = self.tap_state.get("bookmarks", {}).get(self.name, {})
+                bookmark = next(
+                    (
+                        p.get("replication_key_value")
+                        for p in partitions.get("partitions") or []
+                        if p.get("context") == {ACCOUNT_KEY: account}
+                    ),
+                    None,
+                )
+                self._since[account] = (
+                    instant(bookmark) - self.lookback if bookmark else self.run.default_start
+                )
+            return self._since[account]
+
+    @cached_property
+    def _since(self) -> dict[str, datetime.datetime]:
+        return {}
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The account's pages, from the newest plan to the first older than the cutoff."""
+        if context is not None:
+            self._since_of(context[ACCOUNT_KEY])
+        yield from super().request_records(context)
+
+    def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
+        """Whether `plan` predates what this run reads of the response's account."""
+        since = self._since.get(self._account_of(response).name)
+        updated = plan.get(self.replication_key)
+        return since is not None and isinstance(updated, str) and instant(updated) < since
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The page's plans changed since the bookmark (minus the lookback)."""
+        for record in super().parse_response(response):
+            if self._older(response, record):
+                return  # sorted newest first: every later plan is older still
+            yield record
+
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator[Any]:
+        """The token paginator, stopping after a page that reached an older plan."""
+        return _StopAtOlderPlan(self)
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Shipments are read per changed plan."""
+        return {ACCOUNT_KEY: record[ACCOUNT_KEY], "inboundPlanId": record["inboundPlanId"]}
+
+
+class _StopAtOlderPlan(DecodedBodyPaginator):
+    """No next page once a page holds a plan older than what the run reads."""
+
+    def __init__(self, stream: InboundPlansStream) -> None:
+        super().__init__(f"$.{stream.next_token_path}", f"stream '{stream.name}'")
+        self._stream = stream
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        plans = (decoded_body(response) or {}).get("inboundPlans") or []
+        if any(self._stream._older(response, plan) for plan in plans):
+            return None
+        return super().get_next(response)
+
+
+class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
+    """Shipments of each changed plan: getInboundPlan for their ids, then getShipment.
+
+    A shipment emitted in a final status is not requested again. A plan Amazon refuses
+    by design (cross-border programs) is skipped with a warning naming it. Shipments by
+    an Amazon-partnered carrier come without `trackingDetails` (#4606): the column is
+    null then. Each box's carrier tracking number is noted for shipment_tracking.
+    """
+
+    name = "inbound_plan_shipments"
+    prefetch = True
+    operation_id = "fulfillmentInbound_2024-03-20.getShipment"
+    parent_stream_type = InboundPlansStream
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "shipmentId"]
+    records_jsonpath = "$"
+    context_keys_on_records = ("inboundPlanId",)
+    # One state per account: the shipments emitted in a final status.
+    state_partitioning_keys: ClassVar[list[str]] = [ACCOUNT_KEY]
+    path_params: ClassVar[dict[str, str]] = {
+        "inboundPlanId": "inboundPlanId",
+        "shipmentId": "shipmentId",
+    }
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """getInboundPlan for the plan's shipments, then each non-final one's getShipment.
+
+        The getShipment requests go to the pool as fetches of their own (taken back in
+        order): a worker that held the plan while it waited for each shipment's token
+        would leave getInboundPlan's tokens unspent, pacing it to getShipment's.
+        """
+        assert context is not None
+        final = self._final_before_run.get(context[ACCOUNT_KEY], {})
+        shipments = [
+            {**context, "shipmentId": shipment["shipmentId"]}
+            for shipment in self._shipments_of(context)
+            if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
+        ]
+        fetches = [
+            (context_key(self.name, shipment), functools.partial(self._shipment, shipment))
+            for shipment in shipments
+        ]
+        for key, fetch in fetches:
+            self.prefetcher.submit(key, fetch, priority=-self.depth)
+        for key, fetch in fetches:
+            yield from self.prefetcher.take(key, fetch)
+
+    def _shipment(self, context: Context) -> list[dict[str, Any]]:
+        """getShipment of one shipment of the plan."""
+        return list(super().request_records(context))
+
+    def _shipments_of(self, context: Context) -> list[dict[str, Any]]:
+        plan_id = context["inboundPlanId"]
+        try:
+            plan = self.call("getInboundPlan", context, path_values={"inboundPlanId": plan_id})
+        except SPAPIRequestError as exc:
+            if exc.status != HTTPStatus.BAD_REQUEST or REFUSED_PLAN not in str(exc):
+                raise
+            self.logger.warning(
+                "Inbound plan %s of account '%s' left out: Amazon does not return plans of "
+                "its cross-border programs through getInboundPlan (%s)",
+                plan_id,
+                context[ACCOUNT_KEY],
+                exc,
+            )
+            return []
+        shipments: list[dict[str, Any]] = (plan or {}).get("shipments") or []
+        return shipments
+
+    @cached_property
+    def _final_before_run(self) -> dict[str, dict[str, str]]:
+        """Per account, the shipments final in the state when the stream started (read,
+        never written, here: workers call this)."""
+        partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
+        return {
+            p["context"][ACCOUNT_KEY]: dict(p.get(FINAL_BOOKMARK) or {})
+            for p in partitions or []
+            if ACCOUNT_KEY in p.get("context", {})
+        }
+
+    @override
+    def parse_response(self, response: Any) -> Iterable[dict[str, Any]]:
+        """The shipment (the body is the Shipment itself)."""
+        if decoded_body(response):
+            yield from super().parse_response(response)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The plan's shipments; note tracking numbers and final statuses once emitted."""
+        for record in super().get_records(context):
+            spd = (record.get("trackingDetails") or {}).get("spdTrackingDetail") or {}
+            for item in spd.get("spdTrackingItems") or []:
+                self.note_identifier(
+                    record[ACCOUNT_KEY], seen_identifier(CARRIER, item.get("trackingId"))
+                )
+            yield record
+            if record.get("status") in FINAL_SHIPMENT_STATUSES:
+                state = self.get_context_state(context)
+                final = {**state.get(FINAL_BOOKMARK, {}), record["shipmentId"]: record["status"]}
+                self.save_bookmark(context, **{FINAL_BOOKMARK: final})
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """`trackingDetails` null when Amazon leaves it out (partnered carriers, #4606)."""
+        row.setdefault("trackingDetails", None)
+        return super().post_process(row, context)
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Items and boxes are listed per shipment."""
+        return {
+            ACCOUNT_KEY: record[ACCOUNT_KEY],
+            "inboundPlanId": record["inboundPlanId"],
+            "shipmentId": record["shipmentId"],
+        }
+
+
+class ShipmentListStream(SPAPIStream):
+    """A paginated list of one inbound 2024 shipment (items or boxes)."""
+
+    prefetch = True
+    parent_stream_type = InboundPlanShipmentsStream
+    next_token_path = "pagination.nextToken"
+    context_keys_on_records = ("inboundPlanId", "shipmentId")
+    derived_keys = ("shipmentId",)
+    # Bookmarks live with the parent; one state partition per shipment would grow forever.
+    state_partitioning_keys: ClassVar[list[str]] = []
+    path_params: ClassVar[dict[str, str]] = {
+        "inboundPlanId": "inboundPlanId",
+        "shipmentId": "shipmentId",
+    }
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The largest page, then the token."""
+        params: dict[str, Any] = {"pageSize": LIST_PAGE}
+        if next_page_token:
+            params["paginationToken"] = next_page_token
+        return params
+
+
+class InboundPlanShipmentItemsStream(ShipmentListStream):
+    """Items of each shipment emitted (listShipmentItems)."""
+
+    name = "inbound_plan_shipment_items"
+    operation_id = "listShipmentItems"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "shipmentId", "msku"]
+    records_jsonpath = "$.items[*]"
+
+
+class InboundPlanShipmentBoxesStream(ShipmentListStream):
+    """Boxes of each shipment emitted (listShipmentBoxes)."""
+
+    name = "inbound_plan_shipment_boxes"
+    operation_id = "listShipmentBoxes"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "shipmentId", "packageId"]
+    records_jsonpath = "$.boxes[*]"
+
+
+INBOUND_PLAN_STREAM_TYPES: tuple[type[SPAPIStream], ...] = (
+    InboundPlansStream,
+    InboundPlanShipmentsStream,
+    InboundPlanShipmentItemsStream,
+    InboundPlanShipmentBoxesStream,
+)

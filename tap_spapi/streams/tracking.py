@@ -1,0 +1,306 @@
+"""Tracking API 2026-01-30 streams: milestones of parcels and freight, by identifier.
+
+Amazon's Tracking API cannot list shipments either: it answers one identifier at a time.
+The tap asks it for the identifiers it sees itself, the `amazonFulfillmentTrackingNumber`
+of each MCF package (outbound_shipments) and the carrier tracking number of each box of
+an inbound 2024 small-parcel shipment (inbound_plan_shipments), plus those a user lists
+(`shipment_tracking_ids`, `shipment_tracking_ids_file`).
+
+The identifiers the tap sees are written into this stream's state as they are emitted
+(`note_identifier`), not held in memory: the STATE message that moves the parent's
+bookmark past a package already carries its identifier, so a run killed between the
+parent and this stream still tracks it on resume. An identifier whose latest milestone
+is final is not requested again.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_spapi.accounts import configured_accounts
+from tap_spapi.client import SPAPIStream
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.responses import decode, decoded_body
+from tap_spapi.shipment_identifiers import CARRIER, ShipmentIdentifier, configured_identifiers
+from tap_spapi.windows import instant
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+TRACKING_STREAM = "shipment_tracking"
+# `latestMilestone.status.code` values after which nothing more happens to the parcel or
+# container, from the model's TrackingMilestoneStatus enum: delivered or picked up,
+# lost or destroyed, cancelled, back with the sender, an empty container returned.
+FINAL_MILESTONES = frozenset(
+    {
+        "DELIVERED",
+        "CUSTOMER_PICKUP_COMPLETED",
+        "LOST",
+        "UNDELIVERABLE_DESTROY_IN_FIELD",
+        "ORDER_CANCELLED",
+        "BOOKING_CANCELLED",
+        "RETURN_RECEIVED",
+        "EMPTY_RETURN",
+    }
+)
+FINAL_BOOKMARK = "final_milestone"
+
+
+class NotesTrackingIdentifiers(SPAPIStream):
+    """A stream whose records carry identifiers the Tracking API answers for."""
+
+    def note_identifier(self, account: str, identifier: ShipmentIdentifier | None) -> None:
+        """Add `identifier` to the tracking stream's state partitions (if not there yet).
+
+        Called on the main thread while this stream emits the record that carries it, so
+        the next STATE message (the one that may move the parent's bookmark) persists it.
+        """
+        if identifier is None:
+            return
+        context = {ACCOUNT_KEY: account, **identifier.as_context()}
+        key = tuple(sorted(context.items()))
+        if key in self._noted:
+            return
+        self._tracking_partitions.append({"context": context})
+        self._noted.add(key)
+
+    @cached_property
+    def _tracking_partitions(self) -> list[dict[str, Any]]:
+        bookmarks = self.tap_state.setdefault("bookmarks", {})
+        partitions: list[dict[str, Any]] = bookmarks.setdefault(TRACKING_STREAM, {}).setdefault(
+            "partitions", []
+        )
+        return partitions
+
+    @cached_property
+    def _noted(self) -> set[tuple[Any, ...]]:
+        """Identifier contexts already in the tracking state (earlier runs' included)."""
+        return {
+            tuple(sorted(p["context"].items())) for p in self._tracking_partitions if "context" in p
+        }
+
+
+class ShipmentTrackingStream(SPAPIStream):
+    """Tracking of each identifier (getShipmentTracking), one state partition each."""
+
+    name = TRACKING_STREAM
+    prefetch = True
+    operation_id = "getShipmentTracking"
+    primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "identifierType", "identifierValue"]
+    replication_key = "latestMilestoneTime"
+    derived_keys = ("identifierType", "identifierValue", "latestMilestoneTime")
+    records_jsonpath = "$.trackingDetail"
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]]:
+        """Listed identifiers (under their account, else the first) and those noted by
+        the parents in this and earlier runs, each once."""
+        first = configured_accounts(self.config)[0].name
+        listed = [
+            {ACCOUNT_KEY: ident.account or first, **ident.as_context()}
+            for ident in configured_identifiers(self.config)
+        ]
+        seen = [
+            dict(p["context"])
+            for p in (self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions"))
+            or []
+            if "context" in p
+        ]
+        unique = {tuple(sorted(c.items())): c for c in [*listed, *seen]}
+        return [c for c in unique.values() if c[ACCOUNT_KEY] in self.run.accounts]
+
+    @override
+    def wants(self, context: Context | None) -> bool:
+        """Identifiers whose latest milestone was final in an earlier run are not asked."""
+        return self._final_before_run.get(_key(context)) not in FINAL_MILESTONES
+
+    @cached_property
+    def _final_before_run(self) -> dict[tuple[Any, ...], str]:
+        """Final milestones in the state at the start of the stream (read, not written:
+        workers call `wants` too)."""
+        partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
+        return {
+            _key(p["context"]): p[FINAL_BOOKMARK]
+            for p in partitions or []
+            if "context" in p and FINAL_BOOKMARK in p
+        }
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The one identifier of the context."""
+        assert context is not None
+        return _identifier(context).query()
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """404: Amazon tracks nothing under the identifier (yet); warned, asked next run."""
+        if response.status_code == HTTPStatus.NOT_FOUND:
+            decode(response, self.response_error_message)
+            self.logger.warning(
+                "%s; nothing loaded for it, it is asked again next run.",
+                self.response_error_message(response),
+            )
+            return
+        super().validate_response(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The tracking detail (none for a 404)."""
+        if response.status_code == HTTPStatus.NOT_FOUND:
+            return iter(())
+        if not (decoded_body(response) or {}).get("trackingDetail"):
+            return iter(())
+        return super().parse_response(response)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The identifier's record; mark it final once emitted with a final milestone."""
+        if context is None:
+            return
+        for record in super().get_records(context):
+            code = ((record.get("latestMilestone") or {}).get("status") or {}).get("code")
+            yield record
+            if code in FINAL_MILESTONES:
+                self.save_bookmark(context, **{FINAL_BOOKMARK: code})
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """Name the identifier; hand the milestones over; drop it if nothing is new."""
+        context = context or {}
+        row["identifierType"] = context.get("identifierType")
+        row["identifierValue"] = context.get("identifierValue")
+        row["carrierCode"] = context.get("carrierCode")
+        milestones = row.pop("milestoneHistory", None) or []
+        times = [m.get("occurredAt") for m in milestones]
+        latest = max((t for t in times if t), default=None)
+        row[self.replication_key] = latest
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if bookmark and latest and instant(latest) <= instant(bookmark):
+            return None
+        for child in self.child_streams:
+            if isinstance(child, ShipmentTrackingMilestonesStream):
+                child.keep(row, milestones)
+        return super().post_process(row, context)
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Milestones belong to one identifier."""
+        return {
+            ACCOUNT_KEY: record[ACCOUNT_KEY],
+            "identifierType": record["identifierType"],
+            "identifierValue": record["identifierValue"],
+        }
+
+
+class ShipmentTrackingMilestonesStream(SPAPIStream):
+    """One row per milestone of each tracking emitted (its `milestoneHistory`).
+
+    From the parent's response, without a request of its own: the parent hands each
+    identifier's milestones over in `post_process`, and singer-sdk syncs this stream for
+    that identifier right after.
+    """
+
+    name = "shipment_tracking_milestones"
+    operation_id = "getShipmentTracking"
+    parent_stream_type = ShipmentTrackingStream
+    primary_keys: ClassVar[list[str]] = [
+        ACCOUNT_KEY,
+        "identifierType",
+        "identifierValue",
+        "occurredAt",
+        "statusCode",
+    ]
+    derived_keys = ("identifierType", "identifierValue", "statusCode")
+    state_partitioning_keys: ClassVar[list[str]] = []
+
+    @cached_property
+    def _held(self) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+        return {}
+
+    def keep(self, tracking: dict[str, Any], milestones: list[dict[str, Any]]) -> None:
+        """Hold the milestones of `tracking` for the sync of its child context."""
+        if self.selected:
+            self._held[_key(self.parent_context_of(tracking))] = self._rows(tracking, milestones)
+
+    def _rows(
+        self, tracking: dict[str, Any], milestones: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for milestone in milestones:
+            row = {
+                **milestone,
+                "statusCode": (milestone.get("status") or {}).get("code"),
+                "identifierType": tracking["identifierType"],
+                "identifierValue": tracking["identifierValue"],
+                ACCOUNT_KEY: tracking[ACCOUNT_KEY],
+                SELLER_KEY: tracking.get(SELLER_KEY),
+            }
+            self._check_required_fields(row)
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def parent_context_of(tracking: dict[str, Any]) -> dict[str, Any]:
+        """The child context the SDK will sync these milestones under."""
+        return {
+            ACCOUNT_KEY: tracking[ACCOUNT_KEY],
+            "identifierType": tracking["identifierType"],
+            "identifierValue": tracking["identifierValue"],
+        }
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The milestones of a getShipmentTracking answer (the parent's), each naming the
+        identifier the answer gives."""
+        account = self._account_of(response)
+        detail = (decoded_body(response) or {}).get("trackingDetail") or {}
+        kind, value = next(iter((detail.get("identifier") or {"id": None}).items()))
+        if isinstance(value, dict):  # carrierTracking: {trackingNumber, carrierCode}
+            value = value.get("trackingNumber")
+        tracking = {
+            "identifierType": kind,
+            "identifierValue": value,
+            ACCOUNT_KEY: account.name,
+            SELLER_KEY: account.settings.selling_partner_id,
+        }
+        yield from self._rows(tracking, detail.get("milestoneHistory") or [])
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """The milestones held for the context's identifier."""
+        assert context is not None
+        yield from self._held.pop(_key(context), [])
+
+
+def _identifier(context: Context) -> ShipmentIdentifier:
+    return ShipmentIdentifier(
+        context["identifierType"], context["identifierValue"], context.get("carrierCode")
+    )
+
+
+def _key(context: Context | None) -> tuple[Any, ...]:
+    return tuple(sorted((k, v) for k, v in (context or {}).items() if k != "carrierCode"))
+
+
+def seen_identifier(kind: str, value: str | None) -> ShipmentIdentifier | None:
+    """An identifier found in a record (None when the record has none)."""
+    return ShipmentIdentifier(kind, value) if value else None
+
+
+TRACKING_STREAM_TYPES: tuple[type[SPAPIStream], ...] = (
+    ShipmentTrackingStream,
+    ShipmentTrackingMilestonesStream,
+)
+__all__ = ["CARRIER", "TRACKING_STREAM_TYPES", "NotesTrackingIdentifiers", "seen_identifier"]
