@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli, tap_config
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.redact import MASK, redact
+from tap_spapi.redact import MASK, redact, register_secret
 
 CLIENT_SECRET = "sentinel-client-secret-5f1e"
 REFRESH_TOKEN = "Atzr|sentinel-refresh-token-77c2"
@@ -141,3 +141,15 @@ def test_a_pre_signed_link_is_masked_by_shape_without_being_registered(text):
         assert value not in scrubbed
     assert MASK in scrubbed
     assert "x-amz-signature" in scrubbed.lower()  # what was there stays readable
+
+
+def test_a_token_shaped_secret_is_masked_by_its_shape_and_not_added_to_the_pattern():
+    from tap_spapi import redact as redaction
+
+    before = len(redaction._secrets)
+    register_secret("Atza|IwEBIsentinel-access-token-0001")
+    register_secret("a-client-secret-not-token-shaped-42")
+    assert len(redaction._secrets) == before + 1
+    assert redact(
+        "Bearer Atza|IwEBIsentinel-access-token-0001 and a-client-secret-not-token-shaped-42"
+    ) == (f"Bearer {MASK} and {MASK}")
