@@ -51,6 +51,7 @@ from tap_spapi.retries import (
 )
 from tap_spapi.run import Run
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
+from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
@@ -344,6 +345,11 @@ class SPAPIStream(ContainsFailures):
     def lookback(self) -> datetime.timedelta:
         """Setting `lookback_window`: how far before a bookmark each run asks again."""
         return datetime.timedelta(minutes=self.run.settings.lookback_window)
+
+    def start_after(self, bookmark: str | None) -> datetime.datetime:
+        """Where this run's query after `bookmark` starts: the bookmark minus the
+        lookback, else the run's default start (`start_date`)."""
+        return instant(bookmark) - self.lookback if bookmark else self.run.default_start
 
     # --- responses ----------------------------------------------------------------
 

@@ -108,8 +108,7 @@ def range_after_bookmark(stream: SPAPIStream, context: Context) -> QueryWindow:
     """`context`'s window bookmark minus the lookback (else `start_date`) to the start of
     the run: what this run must ask for."""
     bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
-    start = instant(bookmark) - stream.lookback if bookmark else stream.run.default_start
-    return QueryWindow(start, stream.run.run_started_at)
+    return QueryWindow(stream.start_after(bookmark), stream.run.run_started_at)
 
 
 def windows_after_bookmark(

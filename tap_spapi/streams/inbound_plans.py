@@ -94,9 +94,7 @@ class InboundPlansStream(SPAPIStream):
                     ),
                     None,
                 )
-                self._since[account] = (
-                    instant(bookmark) - self.lookback if bookmark else self.run.default_start
-                )
+                self._since[account] = self.start_after(bookmark)
             return self._since[account]
 
     @cached_property

@@ -10,7 +10,7 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
-from tap_spapi.windows import instant, isoformat
+from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -65,8 +65,7 @@ class OutboundOrdersStream(SPAPIStream):
         if next_page_token:
             return {"nextToken": next_page_token}
         bookmark = self.get_context_state(context).get("replication_key_value")
-        start = instant(bookmark) - self.lookback if bookmark else self.run.default_start
-        return {"queryStartDate": isoformat(start)}
+        return {"queryStartDate": isoformat(self.start_after(bookmark))}
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from tap_spapi.settings import MCF_2026
 from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.embedded import EmbeddedListStream
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
-from tap_spapi.windows import instant, isoformat
+from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -82,8 +82,7 @@ class McfOrdersStream(SPAPIStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """The query, repeated with the token on later pages; shipments only when read."""
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        start = instant(bookmark) - self.lookback if bookmark else self.run.default_start
+        start = self.start_after(self.get_context_state(context).get("replication_key_value"))
         shipments = any(
             isinstance(child, McfShipmentsStream) and child.selected for child in self.child_streams
         )
