@@ -84,7 +84,8 @@ GRANTLESS: set[tuple[str, str]] = set()
 # one request a second without a burst (the tap's most cautious plan), marked
 # `fallback_plan` in operations.json. The pacer adopts the rate Amazon sends in
 # `x-amzn-RateLimit-Limit` with the first answer, so a higher real plan is used from the
-# second request on. Any other operation without a table still stops the generator:
+# second request on (with an assumed burst of 2 at 2/s or more: pacing.py says why).
+# Any other operation without a table still stops the generator:
 # a fallback is a decision taken per operation, never a silent default.
 FALLBACK_PLAN = (1.0, 1)
 FALLBACK_PLAN_OPERATIONS = {

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from tap_spapi.account import Account
     from tap_spapi.operations import Operation
+    from tap_spapi.pacing import OperationLane
 
 
 class _Unchanged(AuthBase):
@@ -162,6 +163,11 @@ class SPAPIStream(ContainsFailures):
     def account_for(self, context: Context | None) -> Account:
         """The selling-partner account `context` belongs to (every context names one)."""
         return self.run.account_named((context or {}).get(ACCOUNT_KEY))
+
+    @override
+    def fetch_lane(self, context: Context | None) -> OperationLane:
+        """This stream's operation at the context's account."""
+        return self.account_for(context).limiter.lane(self.operation_id)
 
     @cached_property
     @override

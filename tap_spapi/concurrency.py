@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Fetch = Callable[[], list[dict[str, Any]]]
 
@@ -30,16 +30,31 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Hashable
     return stream_name, json.dumps(context or {}, sort_keys=True, default=str)
 
 
+class Lane(Protocol):
+    """Where a fetch's first request will wait: its operation's usage plan at its
+    account (pacing.OperationLane). Hashable: fetches of one lane queue together."""
+
+    def ready_in(self) -> float:
+        """Seconds until a request of this lane sent now would get its token."""
+        ...
+
+
+_Entry = tuple[int, int, "Future[list[dict[str, Any]]]", Fetch]
+
+
 class Prefetcher:
     """Runs announced fetches on at most `workers` threads; results are taken once.
 
     Waiting workers are the norm here: a fetch holds its worker while it waits for a
-    usage-plan token. In a first-in-first-out pool, a grandchild announced behind a
-    window of children would wait for every child's token first, even when its own
-    operation has tokens to spare (package tracking started 3 s late at Amazon's
-    rates). So each worker runs the best fetch *when it starts*: the lowest
-    `priority` first (streams pass their depth, negated: grandchildren first), then
-    the earliest announced.
+    usage-plan token. A pool that hands out fetches in the order they came (or by
+    depth) lets every worker fall asleep on the one operation with the longest queue
+    while another operation's tokens go unspent: getInboundPlan was paced at
+    getShipment's speed (1.80 of its minimum) because the workers all waited for
+    getShipment tokens. So fetches queue per *lane* (their operation at their account,
+    see `Lane`), and each worker, when it starts, runs the fetch of the lane whose
+    token comes soonest; among lanes with a token to spare, the lowest `priority`
+    (streams pass their depth, negated: grandchildren first), then the earliest
+    announced. A fetch without a lane counts as ready.
 
     With `workers=0` nothing runs ahead: every fetch runs when it is taken, in the
     caller's thread (the sequential mode, `max_concurrency: 1`).
@@ -52,11 +67,13 @@ class Prefetcher:
         )
         self._lock = threading.Lock()
         self._pending: dict[Hashable, Future[list[dict[str, Any]]]] = {}
-        self._queue: list[tuple[int, int, Future[list[dict[str, Any]]], Fetch]] = []
+        self._lanes: dict[Lane | None, list[_Entry]] = {}
         self._announced = itertools.count()
 
-    def submit(self, key: Hashable, fetch: Fetch, priority: int = 0) -> None:
-        """Queue `fetch` for the pool unless `key` is already pending."""
+    def submit(
+        self, key: Hashable, fetch: Fetch, priority: int = 0, lane: Lane | None = None
+    ) -> None:
+        """Queue `fetch` for the pool (in `lane`) unless `key` is already pending."""
         if not self.workers:
             return
         with self._lock:
@@ -64,7 +81,8 @@ class Prefetcher:
                 return
             future: Future[list[dict[str, Any]]] = Future()
             self._pending[key] = future
-            heapq.heappush(self._queue, (priority, next(self._announced), future, fetch))
+            entry = (priority, next(self._announced), future, fetch)
+            heapq.heappush(self._lanes.setdefault(lane, []), entry)
         # One run per queued fetch; each run takes whichever fetch is best by then.
         self._pool.submit(self._run_best)
 
@@ -89,7 +107,7 @@ class Prefetcher:
         """Drop what was not taken (a failed run) and stop the workers."""
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
-            self._queue.clear()
+            self._lanes.clear()
         for future in pending:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -97,15 +115,34 @@ class Prefetcher:
     def _run_best(self) -> None:
         while True:
             with self._lock:
-                if not self._queue:
+                entry = self._pop_best()
+                if entry is None:
                     return  # taken by the caller or dropped by close: nothing to run
-                _, _, future, fetch = heapq.heappop(self._queue)
+                _, _, future, fetch = entry
             if future.set_running_or_notify_cancel():
                 break
         try:
             future.set_result(fetch())
         except BaseException as exc:  # handed to whoever takes the result
             future.set_exception(exc)
+
+    def _pop_best(self) -> _Entry | None:
+        """The head of the lane whose token comes first (then by priority, order)."""
+        best: tuple[tuple[float, int, int], Lane | None] | None = None
+        for lane, queue in self._lanes.items():
+            if not queue:
+                continue
+            priority, order, _, _ = queue[0]
+            rank = (lane.ready_in() if lane is not None else 0.0, priority, order)
+            if best is None or rank < best[0]:
+                best = (rank, lane)
+        if best is None:
+            return None
+        queue = self._lanes[best[1]]
+        entry = heapq.heappop(queue)
+        if not queue:
+            del self._lanes[best[1]]
+        return entry
 
 
 Produce = Callable[[], Iterable[dict[str, Any]]]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-    from tap_spapi.concurrency import Prefetcher, ReadAhead
+    from tap_spapi.concurrency import Lane, Prefetcher, ReadAhead
     from tap_spapi.run import Run
 
 
@@ -102,7 +102,13 @@ class FetchesAhead(RESTStream[str]):
                 context_key(self.name, context),
                 functools.partial(self._fetch_ahead, context),
                 priority=-self.depth,
+                lane=self.fetch_lane(context),
             )
+
+    def fetch_lane(self, context: Context | None) -> Lane | None:
+        """The usage plan `context`'s fetch first waits on (the pool runs first the fetch
+        whose plan has a token soonest); None: no plan to wait on."""
+        return None
 
     @property
     def depth(self) -> int:

@@ -41,6 +41,12 @@ FALLBACK_PLAN_RATE = 1.0
 FALLBACK_PLAN_BURST = 1
 # How long requests of a probe-first operation wait for the first one's answer.
 PROBE_WAIT_SECONDS = 30.0
+# The burst a fallback plan assumes once Amazon's header gave its rate (the header has
+# no burst). Every usage plan in Amazon's models has a burst of at least its rate
+# (tests/test_pacing.py checks the catalog), so a plan of 2/s or more holds at least 2
+# tokens: one to send at the full rate and one kept back at Amazon for delays, instead
+# of NO_HEADROOM_SPACING on every request. A 429 takes it back to a burst of 1.
+FALLBACK_ASSUMED_BURST = 2
 
 
 class LimiterClosedError(RuntimeError):
@@ -121,6 +127,8 @@ class RateLimiter:
         # seconds computed at that rate after the header had raised it.
         self._probe_first = probe_first
         self._probes: dict[str, threading.Event] = {}
+        # Fallback-plan operations Amazon throttled: their burst is 1 from then on.
+        self._burst_refuted: set[str] = set()
         self._overrides = dict(overrides or {})
         self._clock = clock
         self._closed = threading.Event()
@@ -176,6 +184,10 @@ class RateLimiter:
                 return
         probe.wait(PROBE_WAIT_SECONDS)
 
+    def lane(self, operation_id: str) -> OperationLane:
+        """The queue of `operation_id`'s requests, for a pool choosing what to run next."""
+        return OperationLane(self, operation_id)
+
     def seconds_for(self, operation_id: str, requests: int) -> float:
         """How long `requests` more requests to `operation_id` take from now, at the
         plan in force and with the tokens (or the queue) the bucket holds now."""
@@ -186,17 +198,24 @@ class RateLimiter:
             return max(0.0, short) / bucket.plan.paced_rate
 
     def observe_throttled(self, operation_id: str) -> None:
-        """Amazon answered 429: its bucket is empty, so ours is too (from now on)."""
+        """Amazon answered 429: its bucket is empty, so ours is too (from now on).
+
+        On a fallback plan the burst was assumed, and a 429 refutes it: back to 1.
+        """
         with self._lock:
             bucket = self._bucket(operation_id)
             bucket.refill(self._clock())
             bucket.tokens = min(bucket.tokens, 0.0)
             bucket.throttled += 1
+            if self._assumes_burst(operation_id) and bucket.plan.burst > 1:
+                self._burst_refuted.add(operation_id)
+                bucket.plan = UsagePlan(bucket.plan.rate, 1)
 
     def observe_limit_header(self, operation_id: str, header: str | None) -> None:
         """Adopt the rate in `x-amzn-RateLimit-Limit` (the account's actual plan).
 
-        The header carries the rate only, so the burst stays the model's. A configured
+        The header carries the rate only, so the burst stays the model's, or on a
+        fallback plan becomes FALLBACK_ASSUMED_BURST at rates that imply it. A configured
         override wins over the header: it is the operator's explicit choice.
         """
         probe = self._probes.get(operation_id)
@@ -207,9 +226,16 @@ class RateLimiter:
             return
         with self._lock:
             bucket = self._bucket(operation_id)
-            if not math.isclose(bucket.plan.rate, rate, rel_tol=1e-6):
+            burst = bucket.plan.burst
+            if self._assumes_burst(operation_id) and operation_id not in self._burst_refuted:
+                burst = max(burst, min(FALLBACK_ASSUMED_BURST, math.ceil(rate)))
+            if not math.isclose(bucket.plan.rate, rate, rel_tol=1e-6) or burst != bucket.plan.burst:
                 bucket.refill(self._clock())
-                bucket.plan = UsagePlan(rate, bucket.plan.burst)
+                bucket.plan = UsagePlan(rate, burst)
+
+    def _assumes_burst(self, operation_id: str) -> bool:
+        """Whether the operation's burst is ours to assume (a fallback plan, no override)."""
+        return operation_id in self._probe_first and operation_id not in self._overrides
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         """Per operation used so far: plan, requests, throttles and seconds waited."""
@@ -242,6 +268,19 @@ class RateLimiter:
             bucket = _Bucket(self._initial_plan(operation_id), self._clock())
             self._buckets[operation_id] = bucket
         return bucket
+
+
+@dataclass(frozen=True)
+class OperationLane:
+    """One operation's requests at one account: a pool runs first the fetch whose
+    lane has a token soonest (concurrency.Prefetcher)."""
+
+    limiter: RateLimiter
+    operation_id: str
+
+    def ready_in(self) -> float:
+        """Seconds until a request sent now would get its token (0: there is one)."""
+        return self.limiter.seconds_for(self.operation_id, 1)
 
 
 def _parse_rate(header: str | None) -> float | None:

@@ -131,7 +131,7 @@ def endless(name: str, produced: list[int]):
     return produce
 
 
-def wait_until_still(produced: list[int], settle: float = 0.2) -> int:
+def wait_until_still(produced: list, settle: float = 0.2) -> int:
     """How many records a producer made once it stopped making more."""
     while True:
         seen = len(produced)
@@ -192,6 +192,72 @@ def test_a_free_worker_runs_the_best_fetch_announced_so_far():
         assert prefetcher.take(key, fetch("inline")) == [{"name": key}]
     prefetcher.close()
     assert ran == ["busy", "grandchild", "child-1", "child-2"]
+
+
+class FixedLane:
+    """A lane whose next token is `seconds` away (a test's stand-in for a usage plan)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def ready_in(self) -> float:
+        return self.seconds
+
+
+class OneWorker:
+    """A pool of one worker, held by a first fetch until `release`; fetches log their name."""
+
+    def __init__(self) -> None:
+        self.prefetcher = Prefetcher(1)
+        self.ran: list[str] = []
+        self._gate, busy = threading.Event(), threading.Event()
+
+        def hold() -> list[dict[str, str]]:
+            busy.set()
+            self._gate.wait(5)
+            return self.fetch("busy")()
+
+        self.prefetcher.submit("busy", hold)
+        assert busy.wait(5)
+
+    def fetch(self, name: str):
+        def run() -> list[dict[str, str]]:
+            self.ran.append(name)
+            return [{"name": name}]
+
+        return run
+
+    def release_and_settle(self) -> list[str]:
+        """Let the worker go; what it ran once it ran everything queued."""
+        self._gate.set()
+        wait_until_still(self.ran)
+        return self.ran
+
+
+def test_a_free_worker_runs_first_the_fetch_whose_operation_has_a_token():
+    # getInboundPlan was paced at getShipment's speed when every worker slept on
+    # getShipment tokens: a lane with a token now goes before a deeper one that waits.
+    pool = OneWorker()
+    waiting, ready = FixedLane(2.0), FixedLane(0.0)
+    for name, priority, lane in (
+        ("shipment-1", -2, waiting),
+        ("shipment-2", -2, waiting),
+        ("plan-1", -1, ready),
+        ("plan-2", -1, ready),
+    ):
+        pool.prefetcher.submit(name, pool.fetch(name), priority=priority, lane=lane)
+    assert pool.release_and_settle() == ["busy", "plan-1", "plan-2", "shipment-1", "shipment-2"]
+    for key in ("plan-1", "plan-2", "shipment-1", "shipment-2"):
+        assert pool.prefetcher.take(key, pool.fetch("inline")) == [{"name": key}]
+    pool.prefetcher.close()
+
+
+def test_among_lanes_with_a_token_the_deepest_fetch_goes_first():
+    pool = OneWorker()
+    pool.prefetcher.submit("order", pool.fetch("order"), priority=-1, lane=FixedLane(0.0))
+    pool.prefetcher.submit("package", pool.fetch("package"), priority=-2, lane=FixedLane(0.0))
+    assert pool.release_and_settle() == ["busy", "package", "order"]
+    pool.prefetcher.close()
 
 
 def test_taking_a_fetch_no_worker_started_runs_it_in_the_caller():

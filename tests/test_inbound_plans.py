@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import expected_keys, key_of, run_tap, select_only, tap_config
+from singer_sdk import RESTStream
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.errors import SettingError
 from tap_spapi.operations import load_catalog
+from tap_spapi.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
 from tap_spapi.shipment_identifiers import configured_identifiers
 from tap_spapi.tap import TapSpapi
 
@@ -208,3 +210,52 @@ def test_the_models_letter_shows_every_plan_and_tracking_detail():
     shipments = output.records("inbound_plan_shipments")
     assert len(shipments) == len(server.dataset.plan_shipments)
     assert all(s["trackingDetails"] for s in shipments)
+
+
+def _page_two_refused(server: StandIn) -> None:
+    server.inject(
+        "listInboundPlans",
+        status=400,
+        body={"errors": [{"code": "InvalidInput", "message": "PAGE-TWO-REFUSED"}]},
+        matching="paginationToken",
+    )
+
+
+@pytest.mark.parametrize("max_concurrency", [16, 1])
+def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_bookmark(
+    max_concurrency,
+):
+    # The plans' pages are walked by a thread of their own (pages_ahead.py) unless the
+    # run is sequential: both ways, page one's plans are emitted, page two's error is
+    # the stream's one failure naming the operation, and the bookmark does not move.
+    with StandIn(StandInConfig(seed=12, rate_scale=50.0, inbound_plans=75)) as server:
+        _page_two_refused(server)
+        output = _run(server, {"inbound_plans"}, max_concurrency=max_concurrency)
+        asked = server.stats.count("listInboundPlans")
+    assert output.failures is not None
+    ((where, message),) = output.failures.stopped.items()
+    assert where == ("inbound_plans", "default")
+    assert "listInboundPlans" in message and "PAGE-TWO-REFUSED" in message
+    assert len(output.records("inbound_plans")) == 30  # the first page, one largest page
+    assert asked == 2
+    partitions = output.states[-1]["bookmarks"]["inbound_plans"].get("partitions", [])
+    assert all("replication_key_value" not in p for p in partitions), partitions
+
+
+def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
+    with StandIn(StandInConfig(seed=13, rate_scale=50.0, inbound_plans=200)) as server:
+        config = tap_config(server)
+        tap = TapSpapi(config=config, catalog=select_only(config, {"inbound_plans"}))
+        try:
+            stream = tap.streams["inbound_plans"]
+            assert isinstance(stream, RESTStream)
+            pages = records_with_pages_ahead(stream, {"account": "default"})
+            first = next(pages)
+            pages.close()
+        finally:
+            tap.run.close()
+        asked = server.stats.count("listInboundPlans")
+    assert first["inboundPlanId"]
+    assert PAGES_AHEAD + 2 < 200 // 30
+    # The page handed on, at most PAGES_AHEAD waiting, and the one in flight.
+    assert asked <= 1 + PAGES_AHEAD + 1

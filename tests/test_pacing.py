@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import (
+    FALLBACK_ASSUMED_BURST,
     NO_HEADROOM_SPACING,
     LimiterClosedError,
     RateLimiter,
@@ -106,6 +108,61 @@ def test_an_override_beats_both_the_model_and_the_header():
     )
     pacer.observe_limit_header("op", "0.5")
     assert pacer.plan("op") == UsagePlan(10.0, 3)
+
+
+def fallback_limiter(clock: FakeClock, overrides: dict[str, UsagePlan] | None = None):
+    return RateLimiter(
+        {"op": UsagePlan(1.0, 1)},
+        overrides,
+        clock=clock,
+        sleep=clock.sleep,
+        probe_first=frozenset({"op"}),
+    )
+
+
+def test_a_fallback_plan_assumes_a_burst_of_two_once_amazon_gives_a_rate_of_two_or_more():
+    clock = FakeClock()
+    pacer = fallback_limiter(clock)
+    pacer.acquire("op")  # the probe
+    pacer.observe_limit_header("op", "4.0")
+    assert pacer.plan("op") == UsagePlan(4.0, FALLBACK_ASSUMED_BURST)
+    # One token kept back at Amazon, so requests go at the full rate, not 10% slower.
+    assert [pacer.acquire("op") for _ in range(3)] == [0.25, 0.5, 0.75]
+
+
+def test_a_fallback_plan_at_one_a_second_keeps_a_burst_of_one():
+    pacer = fallback_limiter(FakeClock())
+    pacer.observe_limit_header("op", "1.0")
+    assert pacer.plan("op") == UsagePlan(1.0, 1)
+
+
+def test_a_429_on_an_assumed_burst_takes_it_back_to_one_for_the_rest_of_the_run():
+    clock = FakeClock()
+    pacer = fallback_limiter(clock)
+    pacer.observe_limit_header("op", "4.0")
+    pacer.observe_throttled("op")
+    assert pacer.plan("op") == UsagePlan(4.0, 1)
+    pacer.observe_limit_header("op", "4.0")
+    assert pacer.plan("op") == UsagePlan(4.0, 1)
+    assert pacer.acquire("op") == pytest.approx((1 + NO_HEADROOM_SPACING) / 4.0)
+
+
+def test_a_burst_is_assumed_neither_for_a_models_plan_nor_over_an_override():
+    clock = FakeClock()
+    modelled = limiter(clock, op=(1.0, 1))
+    modelled.observe_limit_header("op", "4.0")
+    assert modelled.plan("op") == UsagePlan(4.0, 1)
+    overridden = fallback_limiter(clock, {"op": UsagePlan(3.0, 1)})
+    overridden.observe_limit_header("op", "4.0")
+    assert overridden.plan("op") == UsagePlan(3.0, 1)
+
+
+def test_every_usage_plan_in_amazons_models_has_a_burst_of_at_least_its_rate():
+    # What FALLBACK_ASSUMED_BURST rests on: if Amazon ever publishes a plan with a
+    # burst below its rate, a fallback plan's assumed burst is no longer safe.
+    plans = [op for op in load_catalog() if not op.fallback_plan]
+    assert len(plans) > 50
+    assert [op.operation_id for op in plans if op.burst < op.rate] == []
 
 
 def test_the_catalog_seeds_every_operation_with_the_models_plan():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import tap_config
 from singer_sdk import Stream, Tap
-from singer_sdk.pagination import JSONPathPaginator
+from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams._state import StreamStateManager
@@ -25,6 +25,8 @@ from typing_extensions import override
 from tap_spapi.tap import TapSpapi
 
 if TYPE_CHECKING:
+    import requests
+
     from spapi_standin.server import StandIn
 
 
@@ -82,6 +84,34 @@ def test_request_sends_a_prepared_request_through_the_session() -> None:
     source = inspect.getsource(RESTStream._request)
     assert "self.requests_session.send(" in source
     assert "self.validate_response(" in source
+
+
+class AtPage(BaseAPIPaginator[str]):
+    """A paginator standing at one page token."""
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        return None
+
+
+def test_prepare_request_builds_the_page_the_paginator_is_at(tap: TapSpapi) -> None:
+    """pages_ahead.py walks a chain of pages with the SDK's loop, step for step; it builds
+    each request with `_prepare_request(context=, page=)` (our `get_http_request` at the
+    paginator's token), and the loop it copies must still be the one it copies."""
+    stream = tap.streams["inbound_plans"]
+    assert isinstance(stream, RESTStream)
+    prepared = stream._prepare_request(context={"account": "default"}, page=AtPage("PAGE-TWO"))
+    assert "paginationToken=PAGE-TWO" in (prepared.url or "")
+    loop = inspect.getsource(RESTStream.request_records)
+    for step in (
+        "self._prepare_request(context=context, page=paginator)",
+        "decorated_request(prepared_request, context)",
+        "request_counter.increment()",
+        "self.update_sync_costs(prepared_request, resp, context)",
+        "paginator.continue_if_empty(resp)",
+        "paginator.advance(resp)",
+    ):
+        assert step in loop, step
 
 
 def test_jsonpath_paginator_keeps_its_path_as_underscore_jsonpath() -> None:

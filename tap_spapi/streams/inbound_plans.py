@@ -18,6 +18,7 @@ from typing_extensions import override
 from tap_spapi.client import DecodedBodyPaginator, SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.pages_ahead import records_with_pages_ahead
 from tap_spapi.responses import SPAPIRequestError, decoded_body
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
+
+    from tap_spapi.pacing import OperationLane
 
 # Shipment statuses after which a shipment never changes, from the "Possible values" of
 # the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.
@@ -103,10 +106,18 @@ class InboundPlansStream(SPAPIStream):
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The account's pages, from the newest plan to the first older than the cutoff."""
+        """The account's pages, from the newest plan to the first older than the cutoff.
+
+        The pages are asked by a thread of their own (pages_ahead.py) while the plans
+        are announced to the pool: in the SDK's loop, a chain of 14 pages took 1.09-1.16
+        times a bare loop's time in the inbound-plans benchmark, and 1.03 so.
+        """
         if context is not None:
             self._since_of(context[ACCOUNT_KEY])
-        yield from super().request_records(context)
+        if self.run.sequential:
+            yield from super().request_records(context)
+        else:
+            yield from records_with_pages_ahead(self, context)
 
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
         """Whether `plan` predates what this run reads of the response's account."""
@@ -171,29 +182,73 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         "shipmentId": "shipmentId",
     }
 
+    # The plan's fetch asks getInboundPlan only and hands each shipment's getShipment
+    # to the pool as a fetch of its own, in getShipment's lane: a worker that held the
+    # plan until its shipments were fetched paced getInboundPlan to getShipment's queue
+    # (1.80 of its minimum). The records are still taken in order, plan by plan.
+
+    @override
+    def fetch_lane(self, context: Context | None) -> OperationLane:
+        """A plan's fetch is its getInboundPlan."""
+        return self.account_for(context).limiter.lane("getInboundPlan")
+
+    @override
+    def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+        """In a worker: the plan's non-final shipments, each one's fetch announced."""
+        assert context is not None
+        return [] if self.abandoned(context) else self._shipments_to_fetch(context)
+
+    @override
+    def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The plan's shipments, taken from the pool one by one (see request_records)."""
+        return self.request_records(context)
+
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """getInboundPlan for the plan's shipments, then each non-final one's getShipment.
-
-        The getShipment requests go to the pool as fetches of their own (taken back in
-        order): a worker that held the plan while it waited for each shipment's token
-        would leave getInboundPlan's tokens unspent, pacing it to getShipment's.
-        """
+        """getInboundPlan for the plan's shipments, then each non-final one's getShipment
+        (each taken from the pool if it was fetched ahead, else asked here)."""
         assert context is not None
+        shipments = self.prefetcher.take(
+            context_key(self.name, context),
+            functools.partial(self._shipments_to_fetch, context),
+        )
+        for shipment in shipments:
+            yield from self.prefetcher.take(
+                context_key(self.name, shipment), functools.partial(self._shipment, shipment)
+            )
+
+    def _shipments_to_fetch(self, context: Context) -> list[dict[str, Any]]:
+        """The contexts of the plan's shipments not final before the run (getInboundPlan),
+        each one's getShipment announced to the pool."""
         final = self._final_before_run.get(context[ACCOUNT_KEY], {})
         shipments = [
             {**context, "shipmentId": shipment["shipmentId"]}
             for shipment in self._shipments_of(context)
             if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
         ]
-        fetches = [
-            (context_key(self.name, shipment), functools.partial(self._shipment, shipment))
-            for shipment in shipments
-        ]
-        for key, fetch in fetches:
-            self.prefetcher.submit(key, fetch, priority=-self.depth)
-        for key, fetch in fetches:
-            yield from self.prefetcher.take(key, fetch)
+        lane = self._shipment_lane(context)
+        for shipment in shipments:
+            self.prefetcher.submit(
+                context_key(self.name, shipment),
+                functools.partial(self._shipment_ahead, shipment, context),
+                priority=-self.depth,
+                lane=lane,
+            )
+        return shipments
+
+    def _shipment_lane(self, context: Context) -> OperationLane:
+        """getShipment's lane at the plan's account."""
+        return self.account_for(context).limiter.lane(self.operation_id)
+
+    def _shipment_ahead(self, shipment: Context, plan: Context) -> list[dict[str, Any]]:
+        """In a worker: one shipment (getShipment), its items and boxes announced."""
+        if self.abandoned(plan):
+            return []
+        records = self._shipment(shipment)
+        children = self._prefetching_children()
+        for record in records if children else []:
+            self._announce_children_of(record, plan, children)
+        return records
 
     def _shipment(self, context: Context) -> list[dict[str, Any]]:
         """getShipment of one shipment of the plan."""
