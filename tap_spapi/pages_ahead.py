@@ -37,8 +37,13 @@ def records_with_pages_ahead(
     """`stream`'s records of `context`, its pages asked by a thread of their own."""
     pages: queue.Queue[Any] = queue.Queue(PAGES_AHEAD)
     stopped = threading.Event()
+    # A daemon: a consumer that is never closed (held by a traceback) must not keep the
+    # process alive with the walker blocked on a full queue.
     walker = threading.Thread(
-        target=_walk, args=(stream, context, pages, stopped), name=f"{stream.name}-pages"
+        target=_walk,
+        args=(stream, context, pages, stopped),
+        name=f"{stream.name}-pages",
+        daemon=True,
     )
     walker.start()
     try:
