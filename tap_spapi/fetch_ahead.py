@@ -20,7 +20,7 @@ from singer_sdk import RESTStream
 from tap_spapi.concurrency import context_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -119,9 +119,15 @@ class FetchesAhead(RESTStream[str]):
         return depth
 
     def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+        return self._fetched_with_children(context, lambda: list(self.request_records(context)))
+
+    def _fetched_with_children(
+        self, context: Context | None, fetch: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """In a worker: `fetch()`'s records of `context`, their children announced."""
         if self.abandoned(context):
             return []  # e.g. skipped for a missing role since it was announced
-        records = list(self.request_records(context))
+        records = fetch()
         children = self._prefetching_children()
         if children:
             for record in records:

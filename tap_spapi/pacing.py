@@ -175,7 +175,7 @@ class RateLimiter:
     def _wait_for_probe(self, operation_id: str) -> None:
         """The first request of a probe-first operation goes on; later ones wait (at
         most PROBE_WAIT_SECONDS) until its answer was seen."""
-        if operation_id not in self._probe_first or operation_id in self._overrides:
+        if not self._on_fallback_plan(operation_id):
             return
         with self._lock:
             probe = self._probes.get(operation_id)
@@ -207,7 +207,7 @@ class RateLimiter:
             bucket.refill(self._clock())
             bucket.tokens = min(bucket.tokens, 0.0)
             bucket.throttled += 1
-            if self._assumes_burst(operation_id) and bucket.plan.burst > 1:
+            if self._on_fallback_plan(operation_id) and bucket.plan.burst > 1:
                 self._burst_refuted.add(operation_id)
                 bucket.plan = UsagePlan(bucket.plan.rate, 1)
 
@@ -227,14 +227,15 @@ class RateLimiter:
         with self._lock:
             bucket = self._bucket(operation_id)
             burst = bucket.plan.burst
-            if self._assumes_burst(operation_id) and operation_id not in self._burst_refuted:
+            if self._on_fallback_plan(operation_id) and operation_id not in self._burst_refuted:
                 burst = max(burst, min(FALLBACK_ASSUMED_BURST, math.ceil(rate)))
             if not math.isclose(bucket.plan.rate, rate, rel_tol=1e-6) or burst != bucket.plan.burst:
                 bucket.refill(self._clock())
                 bucket.plan = UsagePlan(rate, burst)
 
-    def _assumes_burst(self, operation_id: str) -> bool:
-        """Whether the operation's burst is ours to assume (a fallback plan, no override)."""
+    def _on_fallback_plan(self, operation_id: str) -> bool:
+        """Whether the operation runs on its fallback plan (no override): its first
+        request goes alone and its burst is ours to assume."""
         return operation_id in self._probe_first and operation_id not in self._overrides
 
     def snapshot(self) -> dict[str, dict[str, float]]:

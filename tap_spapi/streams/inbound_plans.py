@@ -226,7 +226,7 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             for shipment in self._shipments_of(context)
             if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
         ]
-        lane = self._shipment_lane(context)
+        lane = super().fetch_lane(context)  # getShipment's, at the plan's account
         for shipment in shipments:
             self.prefetcher.submit(
                 context_key(self.name, shipment),
@@ -236,19 +236,9 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             )
         return shipments
 
-    def _shipment_lane(self, context: Context) -> OperationLane:
-        """getShipment's lane at the plan's account."""
-        return self.account_for(context).limiter.lane(self.operation_id)
-
     def _shipment_ahead(self, shipment: Context, plan: Context) -> list[dict[str, Any]]:
         """In a worker: one shipment (getShipment), its items and boxes announced."""
-        if self.abandoned(plan):
-            return []
-        records = self._shipment(shipment)
-        children = self._prefetching_children()
-        for record in records if children else []:
-            self._announce_children_of(record, plan, children)
-        return records
+        return self._fetched_with_children(plan, functools.partial(self._shipment, shipment))
 
     def _shipment(self, context: Context) -> list[dict[str, Any]]:
         """getShipment of one shipment of the plan."""
