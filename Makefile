@@ -38,24 +38,28 @@ lint: $(VENV)/.installed
 ## typecheck: mypy, strict on the code; tests/ may leave test functions unannotated
 ## (pytest fixtures) but their bodies are checked (see pyproject's [tool.mypy])
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks orchestrate
+	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks orchestrate testkit.py
 	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests
 
-## unit: the fast tests only (no `slow` or `e2e` marker), a few minutes: run it while working
+## unit: the tap's parts and the stand-in, no tap run (tests/unit, tests/standin): run it while working
 unit: $(VENV)/.installed
-	$(PY) -m pytest -p no:cacheprovider -m "not slow and not e2e"
+	$(PY) -m pytest tests/unit tests/standin
 
-## suite: every test, against the stand-in, Meltano and PostgreSQL included
+## suite: every tier, the tap against the stand-in and end to end through Meltano and
+## PostgreSQL included, on $(WORKERS) workers; prints the slowest tests and branch coverage
+WORKERS ?= 4
 suite: $(VENV)/.installed $(MELTANO_VENV)/.installed
-	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest
+	MELTANO_BIN=$(abspath $(MELTANO)) $(PY) -m pytest -n $(WORKERS) --dist loadgroup \
+		--durations=25 --cov=tap_spapi --cov=spapi_standin --cov-branch --cov-report=term:skip-covered
 
-## timeshift: the fast modules again with the wall clock moved by SHIFT (libfaketime), so a
-## test that depends on the day fails the day it is written (CI runs SHIFT=+400d)
+## timeshift: the date-dependent modules again with the wall clock moved by SHIFT
+## (libfaketime), so a test that depends on the day fails the day it is written (CI runs SHIFT=+400d)
 SHIFT ?= +400d
-TIMESHIFT_MODULES := tests/test_reports.py tests/test_streams.py tests/test_resume.py tests/test_standin.py
+TIMESHIFT_MODULES := tests/tap/test_reports.py tests/tap/test_streams.py tests/e2e/test_resume.py \
+	tests/standin/test_standin.py
 timeshift: $(VENV)/.installed
 	FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/faketime \
-		faketime -f '$(SHIFT)' $(PY) -m pytest -p no:cacheprovider $(TIMESHIFT_MODULES)
+		faketime -f '$(SHIFT)' $(PY) -m pytest -n $(WORKERS) $(TIMESHIFT_MODULES)
 
 ## generate: regenerate schemas and the operation tables from the vendored models/
 generate: $(VENV)/.installed

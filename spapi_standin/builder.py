@@ -7,9 +7,12 @@ multiplier; timestamps fall in the `history_days` before `now`.
 
 from __future__ import annotations
 
+import pickle
 import random
 import string
+import threading
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -65,8 +68,43 @@ PACKAGE_EVENTS = (
 )
 
 
+# Data sets built in this process, pickled, by `StandInConfig.data_key()`: building a
+# small one takes about a second and a medium one ten, copying it from here a tenth of
+# that. A test session starts dozens of stand-ins over a handful of seeds and sizes.
+_BUILT: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+_BUILT_MOST = 24
+_BUILT_LARGEST = 64 * 1024 * 1024  # bytes pickled; larger data sets are built each time
+
+
 def build_dataset(config: StandInConfig) -> Dataset:
-    """The data set for `config` (deterministic for a given seed and `now`)."""
+    """The data set for `config` (deterministic for a given seed and `now`).
+
+    Each call returns a data set of its own (a stand-in's `touch` changes it), copied
+    from the first one this process built for the same data settings. With `now`
+    unset, that first build's time is the data's `now` for the rest of the process.
+    """
+    key = config.data_key()
+    with _BUILT_LOCK:
+        pickled = _BUILT.get(key)
+        if pickled is not None:
+            _BUILT.move_to_end(key)
+    if pickled is not None:
+        copy: Dataset = pickle.loads(pickled)
+        return copy
+    dataset = _build(config)
+    pickled = pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(pickled) <= _BUILT_LARGEST:
+        with _BUILT_LOCK:
+            _BUILT[key] = pickled
+            while len(_BUILT) > _BUILT_MOST:
+                _BUILT.popitem(last=False)
+    return dataset
+
+
+_BUILT_LOCK = threading.Lock()
+
+
+def _build(config: StandInConfig) -> Dataset:
     now = utc(config.now or datetime.now(UTC)).replace(microsecond=0)
     schemas = load_schemas(schemas_path(config.response_schemas_path))
     dataset = Dataset(now=now, _touch_rng=random.Random(f"{config.seed}:touch"))

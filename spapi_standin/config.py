@@ -29,6 +29,19 @@ DEMO_CLIENT_SECRET = "demo-client-secret-not-a-real-secret"
 DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token-not-real"
 
 
+# The fields read while serving, never while the data set is built: stand-ins that
+# differ only in these share one data set (`data_key`).
+SERVING_FIELDS = frozenset({
+    "host", "port", "report_processing_seconds", "report_longest_range_days",
+    "report_charset", "document_bytes_per_second", "report_rows", "inbound_page_size",
+    "outbound_page_size", "orders_page_size", "overlapping_pages", "looping_page_tokens",
+    "client_id", "client_secret", "refresh_tokens", "grantless_scopes", "token_lifetime",
+    "rdt_lifetime", "require_sigv4", "aws_credentials", "aws_secret_lookup", "aws_region",
+    "rate_limits", "rate_scale", "rate_overrides", "per_account_buckets", "plans_path",
+    "latency_ms", "latency_jitter_ms", "error_rate", "drop_rate", "storm_rate",
+})  # fmt: skip
+
+
 @dataclass
 class StandInConfig:
     """Configuration of one stand-in; every field has a default."""
@@ -118,6 +131,15 @@ class StandInConfig:
     # a 429 storm its own pacing cannot prevent, such as another job spending the same
     # seller's quota (the issue-14 probe answered half the requests this way). Seeded.
     storm_rate: float = 0.0
+
+    def data_key(self) -> tuple[object, ...]:
+        """What the data set depends on: every field but those read while serving
+        (`SERVING_FIELDS`). Two configs with the same key get the same records."""
+        return tuple(
+            (name, repr(getattr(self, name)))
+            for name in self.__dataclass_fields__
+            if name not in SERVING_FIELDS
+        )
 
     @property
     def count_multiplier(self) -> int:

@@ -97,6 +97,20 @@ class Dataset:
     _touch_rng: random.Random = field(default_factory=random.Random, repr=False)
     _index: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    # -- copies --------------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The data alone: no lock, no cached indexes, no reports service (the server's)."""
+        state = dict(self.__dict__)
+        del state["lock"]
+        state["_index"] = {}
+        state["reports"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # -- convenience views ---------------------------------------------------------------------
 
     @property

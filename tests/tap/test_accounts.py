@@ -1,0 +1,214 @@
+"""Several selling-partner accounts in one run: their own data, state, limits and failures."""
+
+from __future__ import annotations
+
+import json
+import string
+import time
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from spapi_standin import StandIn, StandInConfig
+from spapi_standin.config import EU_MARKETPLACE
+from tap_spapi.accounts import in_shard
+from testkit import (
+    KEYS,
+    SingerOutput,
+    expected_keys,
+    history_start,
+    key_of,
+    run_cli,
+    run_tap,
+    select_only,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+NA_TOKEN, EU_TOKEN, SECOND_NA_TOKEN = "Atzr|acme-na", "Atzr|acme-eu", "Atzr|globex-na"
+REVOKED_TOKEN = "Atzr|revoked-by-the-seller"
+
+
+@pytest.fixture
+def regions() -> Iterator[tuple[StandIn, StandIn]]:
+    """Two regions with different data: North America (two sellers) and Europe."""
+    na = StandInConfig(
+        seed=41, rate_scale=50.0, refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN}, outbound_orders=40
+    )
+    eu = StandInConfig(
+        seed=42,
+        rate_scale=50.0,
+        refresh_tokens={EU_TOKEN},
+        inbound_marketplaces=[EU_MARKETPLACE],
+        inbound_shipments_per_marketplace=30,
+        outbound_orders=25,
+        shipping_trackings=10,
+    )
+    with ExitStack() as stack:
+        yield stack.enter_context(StandIn(na)), stack.enter_context(StandIn(eu))
+
+
+def account(name: str, server: StandIn, token: str, region: str) -> dict[str, Any]:
+    """An `accounts` entry served by `server` (its region's endpoint and LWA)."""
+    return {
+        "name": name,
+        "refresh_token": token,
+        "region": region,
+        "selling_partner_id": f"SELLER-{name.upper()}",
+        "api_url": server.base_url,
+        "lwa_token_url": server.lwa_token_url,
+    }
+
+
+def accounts_config(entries: list[tuple[dict[str, Any], StandIn]], **extra: Any) -> dict[str, Any]:
+    """Settings for `entries`, every label of each account's stand-in named with its account."""
+    server = entries[0][1]
+    labels = [
+        {**label, "account": entry["name"]}
+        for entry, served_by in entries
+        for label in served_by.dataset.tracking_labels()
+    ]
+    return {
+        "client_id": server.config.client_id,
+        "client_secret": server.config.client_secret,
+        "accounts": [entry for entry, _ in entries],
+        "start_date": history_start(entries[0][1]),
+        "tracking_ids": labels,
+        "max_retry_seconds": 60,
+        "lookback_window": 0,
+        **extra,
+    }
+
+
+def keys_by_account(output: SingerOutput, stream: str) -> dict[str, set[Any]]:
+    found: dict[str, set[Any]] = {}
+    for record in output.records(stream):
+        found.setdefault(record["account"], set()).add(key_of(stream, record))
+    return found
+
+
+def test_two_accounts_in_two_regions_keep_their_own_data(regions):
+    na, eu = regions
+    config = accounts_config([(account("acme-na", na, NA_TOKEN, "na"), na),
+                              (account("acme-eu", eu, EU_TOKEN, "eu"), eu)])  # fmt: skip
+    output = run_tap(config)
+
+    for stream in KEYS:
+        expected = {
+            "acme-na": expected_keys(na.dataset)[stream],
+            "acme-eu": expected_keys(eu.dataset)[stream],
+        }
+        # An account with no rows of a stream (returns are rare) has no entry at all.
+        expected = {name: keys for name, keys in expected.items() if keys}
+        assert expected, f"the stand-ins have no {stream} data"
+        assert keys_by_account(output, stream) == expected, stream
+        keys = [(r["account"], key_of(stream, r)) for r in output.records(stream)]
+        assert len(keys) == len(set(keys)), f"{stream}: a key emitted twice"
+    for record in output.records("inbound_shipments"):
+        assert record["selling_partner_id"] == f"SELLER-{record['account'].upper()}"
+    # The EU account asked only for its region's marketplace.
+    eu_inbound = [r for r in output.records("inbound_shipments") if r["account"] == "acme-eu"]
+    assert {r["marketplace_id"] for r in eu_inbound} == {EU_MARKETPLACE}
+    # Each region's stand-in saw one LWA exchange, for its own seller.
+    assert na.stats.count("lwa", "refresh_token") == 1
+    assert eu.stats.count("lwa", "refresh_token") == 1
+    # State is partitioned per account (and per marketplace where queries are).
+    partitions = output.states[-1]["bookmarks"]["inbound_shipments"]["partitions"]
+    assert {p["context"]["account"] for p in partitions} == {"acme-na", "acme-eu"}
+    orders = output.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
+    assert sorted(p["context"]["account"] for p in orders) == ["acme-eu", "acme-na"]
+
+
+def test_a_revoked_account_is_named_and_the_others_finish(regions, tmp_path):
+    na, eu = regions
+    config = accounts_config([(account("acme-na", na, NA_TOKEN, "na"), na),
+                              (account("revoked", na, REVOKED_TOKEN, "na"), na),
+                              (account("acme-eu", eu, EU_TOKEN, "eu"), eu)])  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+
+    result = run_cli(["--config", str(path)])
+
+    assert result.returncode == 1
+    assert "account 'revoked'" in result.stderr
+    assert "invalid_grant" in result.stderr
+    assert REVOKED_TOKEN not in result.stdout + result.stderr
+    output = SingerOutput.parse(result.stdout)
+    for stream in KEYS:
+        found = keys_by_account(output, stream)
+        assert "revoked" not in found, stream
+        assert found.get("acme-na", set()) == expected_keys(na.dataset)[stream], stream
+        assert found.get("acme-eu", set()) == expected_keys(eu.dataset)[stream], stream
+    # The good accounts' bookmarks were saved; the revoked one has none to resume from.
+    orders = output.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
+    saved = {p["context"]["account"] for p in orders if p.get("replication_key_value")}
+    assert saved == {"acme-na", "acme-eu"}
+
+
+@pytest.mark.parametrize("shard_count", [1, 2, 3, 5, 8])
+def test_shards_cover_every_account_exactly_once(shard_count):
+    names = [f"seller-{letter}{number}" for letter in string.ascii_lowercase for number in (1, 2)]
+    shards = [
+        {name for name in names if in_shard(name, index, shard_count)}
+        for index in range(shard_count)
+    ]
+    assert set().union(*shards) == set(names)
+    assert sum(len(shard) for shard in shards) == len(names)
+    # Stable: a new account never moves an existing one to another shard.
+    for index, shard in enumerate(shards):
+        with_newcomer = {n for n in [*names, "newcomer"] if in_shard(n, index, shard_count)}
+        assert with_newcomer - {"newcomer"} == shard
+
+
+def test_a_shard_extracts_only_its_accounts(regions):
+    na, eu = regions
+    entries = [(account("acme-na", na, NA_TOKEN, "na"), na),
+               (account("globex-na", na, SECOND_NA_TOKEN, "na"), na),
+               (account("acme-eu", eu, EU_TOKEN, "eu"), eu)]  # fmt: skip
+    seen: dict[str, int] = {}
+    for index in range(2):
+        config = accounts_config(entries, shard_index=index, shard_count=2)
+        catalog_streams = {"marketplace_participations"}
+        output = run_tap(config, catalog=select_only(config, catalog_streams))
+        for name in keys_by_account(output, "marketplace_participations"):
+            seen[name] = seen.get(name, 0) + 1
+            assert in_shard(name, index, 2)
+    assert seen == {"acme-na": 1, "globex-na": 1, "acme-eu": 1}
+
+
+def test_state_of_three_accounts_is_kept_when_a_fourth_is_added(regions):
+    na, eu = regions
+    three = [(account("acme-na", na, NA_TOKEN, "na"), na),
+             (account("globex-na", na, SECOND_NA_TOKEN, "na"), na),
+             (account("acme-eu", eu, EU_TOKEN, "eu"), eu)]  # fmt: skip
+    streams = {"inbound_shipments"}
+    config = accounts_config(three)
+    first = run_tap(config, catalog=select_only(config, streams))
+    assert set(keys_by_account(first, "inbound_shipments")) == {"acme-na", "globex-na", "acme-eu"}
+    # Window bounds are whole seconds: a second run within the first one's second would
+    # have an empty window (no run is that close in practice).
+    time.sleep(1.1)
+    changed = set(na.touch("inbound_shipments", 2))
+
+    four = [*three, (account("initech-na", na, SECOND_NA_TOKEN, "na"), na)]
+    config = accounts_config(four)
+    second = run_tap(config, state=first.states[-1], catalog=select_only(config, streams))
+
+    found = keys_by_account(second, "inbound_shipments")
+    # The newcomer starts from the beginning; the others continue from their bookmarks.
+    assert found["initech-na"] == expected_keys(na.dataset)["inbound_shipments"]
+    assert found["acme-na"] == changed
+    assert found["globex-na"] == changed
+    assert "acme-eu" not in found
+
+
+def test_a_shard_without_accounts_extracts_nothing_and_succeeds(regions):
+    na, _ = regions
+    entries = [(account("acme-na", na, NA_TOKEN, "na"), na)]
+    empty = next(i for i in range(4) if not in_shard("acme-na", i, 4))
+    config = accounts_config(entries, shard_index=empty, shard_count=4)
+    output = run_tap(config)
+    assert not [m for m in output.messages if m["type"] == "RECORD"]
+    assert na.stats.count("lwa", "refresh_token") == 0

@@ -1,0 +1,97 @@
+"""The base client: retries, error messages, headers, pagination plumbing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from testkit import run_cli, run_tap, tap_config
+
+STREAM = "marketplace_participations"
+OPERATION = "getMarketplaceParticipations"
+
+
+def requests_to(server, operation: str) -> int:
+    return int(server.stats.snapshot()[operation]["requests"])
+
+
+def test_429_is_retried_until_success(standin):
+    standin.inject(OPERATION, status=429, times=2)
+    # Live 429s carry no x-amzn-RateLimit-Limit, and these come before any 2xx could
+    # announce the stand-in's x50 plan: pace to that plan, not Amazon's one a minute.
+    overrides = {OPERATION: {"rate": 0.016 * 50, "burst": 15}}
+    output = run_tap(tap_config(standin, rate_limit_overrides=overrides))
+    assert len(output.records(STREAM)) == len(standin.dataset.marketplace_participations)
+    assert requests_to(standin, OPERATION) == 3
+
+
+@pytest.mark.parametrize("fault", [500, 503, "drop", "truncate"])
+def test_server_fault_is_retried_until_success(standin, fault):
+    standin.inject(OPERATION, status=fault, times=1)
+    output = run_tap(tap_config(standin))
+    assert len(output.records(STREAM)) == len(standin.dataset.marketplace_participations)
+
+
+def stopped_because(output, stream: str = STREAM) -> str:
+    """Why `stream` stopped for the default account (the run went on without it)."""
+    assert output.failures is not None
+    return output.failures.stopped[(stream, "default")]
+
+
+def test_retries_exhausted_gives_a_clear_error(standin):
+    standin.inject(OPERATION, status=500, times=50)
+    message = stopped_because(run_tap(tap_config(standin, max_retries=2)))
+    assert f"stream '{STREAM}' ({OPERATION})" in message
+    assert "HTTP 500" in message and "x-amzn-RequestId: " in message
+    assert "x-amzn-RequestId: none" not in message
+    assert requests_to(standin, OPERATION) == 3
+
+
+def test_400_fails_fast_with_amazons_code_and_request_id(standin):
+    standin.inject(OPERATION, status=400, times=1)
+    message = stopped_because(run_tap(tap_config(standin)))
+    assert "HTTP 400 InvalidInput" in message
+    assert f"stream '{STREAM}' ({OPERATION})" in message
+    assert requests_to(standin, OPERATION) == 1
+
+
+def test_cli_prints_the_failure_as_one_line_without_traceback(standin, tmp_path):
+    standin.inject(OPERATION, status=400, times=1)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(standin)))
+    result = run_cli(["--config", str(config)])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-spapi: error: the run is incomplete: ")
+    first = next(line for line in result.stderr.splitlines() if line.startswith("tap-spapi:"))
+    assert first.startswith("tap-spapi: error: stream 'marketplace_participations' of account")
+    assert "HTTP 400 InvalidInput" in first
+    assert "Traceback" not in result.stderr
+
+
+def test_every_request_carries_token_date_and_user_agent(standin):
+    run_tap(tap_config(standin, user_agent="MyApp/2.1"))
+    seen = standin.stats.snapshot()[OPERATION]
+    assert seen["requests"] >= 1
+    agent = standin.last_request_headers(OPERATION)["User-Agent"]
+    assert agent.startswith("MyApp/2.1 (Language=Python/")
+    assert "Platform=" in agent and len(agent) <= 500
+
+
+def test_marketplace_participations_have_a_top_level_key(standin):
+    output = run_tap(tap_config(standin))
+    records = output.records(STREAM)
+    assert {r["marketplace_id"] for r in records} == {
+        p["marketplace"]["id"] for p in standin.dataset.marketplace_participations
+    }
+    assert all(r["marketplace"]["id"] == r["marketplace_id"] for r in records)
+
+
+def test_default_marketplaces_are_those_of_the_region(standin):
+    from tap_spapi.tap import TapSpapi
+
+    tap = TapSpapi(config=tap_config(standin))
+    ids = tap.run.marketplace_ids_of("default")
+    assert ids and "A1PA6795UKMFR9" not in ids  # a German participation: region eu
+    assert set(ids) <= {"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"}

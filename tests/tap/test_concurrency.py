@@ -1,0 +1,277 @@
+"""The worker pools: concurrent runs equal sequential ones, memory stays bounded."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+
+import pytest
+
+from spapi_standin import StandIn, StandInConfig
+from tap_spapi.concurrency import Prefetcher, ReadAhead
+from testkit import run_tap, tap_config
+
+PACED = {
+    "inbound_shipments",
+    "inbound_shipment_items",
+    "outbound_orders",
+    "outbound_shipments",
+    "outbound_package_tracking",
+    "shipping_tracking",
+}
+
+
+def throttled(server: StandIn) -> dict[str, int]:
+    """429s the stand-in has answered so far, per operation that got any."""
+    return {
+        operation: counters["429"]
+        for operation, counters in server.stats.snapshot().items()
+        if counters.get("429")
+    }
+
+
+def records_in_order(output) -> list[tuple[str, object]]:
+    """Every RECORD message's stream and record, in output order.
+
+    Without `report_id`: the second run asks Amazon for new reports (its windows end at
+    its own start), so only the ids of the reports differ, not their rows.
+    """
+    return [
+        (m["stream"], {k: v for k, v in m["record"].items() if k != "report_id"})
+        for m in output.messages
+        if m["type"] == "RECORD"
+    ]
+
+
+def without_run_times(state: object, since: datetime.datetime) -> object:
+    """`state` with every timestamp from `since` on masked: they only say "now"."""
+    if isinstance(state, dict):
+        return {key: without_run_times(value, since) for key, value in state.items()}
+    if isinstance(state, list):
+        return [without_run_times(value, since) for value in state]
+    if isinstance(state, str):
+        try:
+            moment = datetime.datetime.fromisoformat(state)
+        except ValueError:
+            return state
+        if moment.tzinfo is not None and moment >= since:
+            return "<now>"
+    return state
+
+
+def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
+    # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
+    # alone must keep every operation under its plan.
+    config = StandInConfig(seed=21, latency_ms=10, rate_scale=40.0)
+    # searchOrders echoes a `lastUpdatedBefore` of two minutes before each request (the
+    # model: at least 2 minutes before now), which the orders bookmark keeps: a run time too.
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=2, seconds=1)
+    with StandIn(config) as server:
+        tracking = server.dataset.tracking_labels()
+        sequential = run_tap(tap_config(server, max_concurrency=1, tracking_ids=tracking))
+        sequential_429s = throttled(server)
+        # A fresh start at Amazon too: the first run spent createReport's burst of 15,
+        # which a second run a second later cannot know about.
+        server.reset_rate_limits()
+        concurrent = run_tap(tap_config(server, max_concurrency=8, tracking_ids=tracking))
+        all_429s = throttled(server)
+        concurrent_429s = {op: n - sequential_429s.get(op, 0) for op, n in all_429s.items()}
+
+    assert sum(1 for m in concurrent.messages if m["type"] == "RECORD") > 100
+    assert {m["stream"] for m in concurrent.messages if m["type"] == "RECORD"} >= PACED
+    assert records_in_order(concurrent) == records_in_order(sequential)
+    # The same final bookmarks, except those that are "now" (signposts, window ends).
+    final = [without_run_times(run.states[-1], started) for run in (sequential, concurrent)]
+    assert final[0] == final[1]
+    assert sequential_429s == {}
+    assert {op: n for op, n in concurrent_429s.items() if n} == {}
+
+
+def test_sequential_mode_starts_no_thread():
+    before = threading.active_count()
+    prefetcher, reader = Prefetcher(0), ReadAhead(0)
+    prefetcher.submit("a", lambda: [{"id": 1}])
+    reader.announce("b", lambda: [{"id": 2}])
+    assert threading.active_count() == before
+    assert prefetcher.take("a", lambda: [{"id": 3}]) == [{"id": 3}]
+    assert list(reader.take("b", lambda: [{"id": 4}])) == [{"id": 4}]
+
+
+def test_prefetched_results_are_taken_once_then_fetched_again():
+    prefetcher = Prefetcher(2)
+    calls: list[str] = []
+
+    def fetch(name: str):
+        def run():
+            calls.append(name)
+            return [{"id": name}]
+
+        return run
+
+    prefetcher.submit("a", fetch("ahead"))
+    prefetcher.submit("a", fetch("duplicate"))  # already pending: not run twice
+    assert prefetcher.take("a", fetch("inline")) == [{"id": "ahead"}]
+    assert prefetcher.take("a", fetch("inline")) == [{"id": "inline"}]
+    prefetcher.close()
+    assert calls == ["ahead", "inline"]
+
+
+def endless(name: str, produced: list[int]):
+    """A producer of endless records that counts what it produced."""
+
+    def produce():
+        number = 0
+        while True:
+            produced.append(number)
+            yield {"stream": name, "n": number}
+            number += 1
+
+    return produce
+
+
+def wait_until_still(produced: list, settle: float = 0.2) -> int:
+    """How many records a producer made once it stopped making more."""
+    while True:
+        seen = len(produced)
+        time.sleep(settle)
+        if len(produced) == seen:
+            return seen
+
+
+@pytest.mark.parametrize("budget", [10, 50])
+def test_read_ahead_buffers_at_most_its_budget_even_for_the_head(budget):
+    reader = ReadAhead(2, budget=budget)
+    head: list[int] = []
+    later: list[int] = []
+    reader.announce("head", endless("head", head))
+    reader.announce("later", endless("later", later))
+    # Nobody consumes: the head stops at its own budget, the later one at what is left.
+    assert wait_until_still(head) <= budget + 1
+    assert wait_until_still(later) <= budget + 1
+    taken = reader.take("head", endless("inline", []))
+    first = [next(taken)["n"] for _ in range(3 * budget)]
+    assert first == list(range(3 * budget))  # in order, and the head was not stuck
+    reader.close()
+
+
+def test_taking_a_later_context_drops_the_skipped_ones():
+    reader = ReadAhead(2, budget=10)
+    skipped: list[int] = []
+    reader.announce("skipped", endless("skipped", skipped))
+    reader.announce("wanted", lambda: iter([{"n": 1}, {"n": 2}]))
+    assert list(reader.take("wanted", lambda: iter([]))) == [{"n": 1}, {"n": 2}]
+    stopped_at = wait_until_still(skipped)
+    assert stopped_at <= 11
+    reader.close()
+
+
+def test_a_free_worker_runs_the_best_fetch_announced_so_far():
+    prefetcher = Prefetcher(1)
+    gate, busy = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def fetch(name: str, wait: bool = False):
+        def run():
+            if wait:
+                busy.set()
+                gate.wait(5)
+            ran.append(name)
+            return [{"name": name}]
+
+        return run
+
+    prefetcher.submit("busy", fetch("busy", wait=True))
+    assert busy.wait(5)  # the only worker is taken
+    prefetcher.submit("child-1", fetch("child-1"), priority=-1)
+    prefetcher.submit("child-2", fetch("child-2"), priority=-1)
+    prefetcher.submit("grandchild", fetch("grandchild"), priority=-2)
+    gate.set()
+    for key in ("busy", "grandchild", "child-1", "child-2"):
+        assert prefetcher.take(key, fetch("inline")) == [{"name": key}]
+    prefetcher.close()
+    assert ran == ["busy", "grandchild", "child-1", "child-2"]
+
+
+class FixedLane:
+    """A lane whose next token is `seconds` away (a test's stand-in for a usage plan)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def ready_in(self) -> float:
+        return self.seconds
+
+
+class OneWorker:
+    """A pool of one worker, held by a first fetch until `release`; fetches log their name."""
+
+    def __init__(self) -> None:
+        self.prefetcher = Prefetcher(1)
+        self.ran: list[str] = []
+        self._gate, busy = threading.Event(), threading.Event()
+
+        def hold() -> list[dict[str, str]]:
+            busy.set()
+            self._gate.wait(5)
+            return self.fetch("busy")()
+
+        self.prefetcher.submit("busy", hold)
+        assert busy.wait(5)
+
+    def fetch(self, name: str):
+        def run() -> list[dict[str, str]]:
+            self.ran.append(name)
+            return [{"name": name}]
+
+        return run
+
+    def release_and_settle(self) -> list[str]:
+        """Let the worker go; what it ran once it ran everything queued."""
+        self._gate.set()
+        wait_until_still(self.ran)
+        return self.ran
+
+
+def test_a_free_worker_runs_first_the_fetch_whose_operation_has_a_token():
+    # getInboundPlan was paced at getShipment's speed when every worker slept on
+    # getShipment tokens: a lane with a token now goes before a deeper one that waits.
+    pool = OneWorker()
+    waiting, ready = FixedLane(2.0), FixedLane(0.0)
+    for name, priority, lane in (
+        ("shipment-1", -2, waiting),
+        ("shipment-2", -2, waiting),
+        ("plan-1", -1, ready),
+        ("plan-2", -1, ready),
+    ):
+        pool.prefetcher.submit(name, pool.fetch(name), priority=priority, lane=lane)
+    assert pool.release_and_settle() == ["busy", "plan-1", "plan-2", "shipment-1", "shipment-2"]
+    for key in ("plan-1", "plan-2", "shipment-1", "shipment-2"):
+        assert pool.prefetcher.take(key, pool.fetch("inline")) == [{"name": key}]
+    pool.prefetcher.close()
+
+
+def test_among_lanes_with_a_token_the_deepest_fetch_goes_first():
+    pool = OneWorker()
+    pool.prefetcher.submit("order", pool.fetch("order"), priority=-1, lane=FixedLane(0.0))
+    pool.prefetcher.submit("package", pool.fetch("package"), priority=-2, lane=FixedLane(0.0))
+    assert pool.release_and_settle() == ["busy", "package", "order"]
+    pool.prefetcher.close()
+
+
+def test_taking_a_fetch_no_worker_started_runs_it_in_the_caller():
+    prefetcher = Prefetcher(1)
+    gate, busy = threading.Event(), threading.Event()
+
+    def hold_the_only_worker() -> list[dict[str, bool]]:
+        busy.set()
+        return [{"id": gate.wait(5)}]
+
+    prefetcher.submit("busy", hold_the_only_worker)
+    assert busy.wait(5)
+    prefetcher.submit("queued", lambda: [{"by": threading.current_thread().name}])
+    records = prefetcher.take("queued", lambda: [{"by": threading.current_thread().name}])
+    gate.set()
+    assert records == [{"by": threading.current_thread().name}]
+    assert prefetcher.take("busy", lambda: []) == [{"id": True}]
+    prefetcher.close()

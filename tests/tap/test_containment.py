@@ -1,0 +1,181 @@
+"""Failures stay contained: transient 403s are retried, a refused id fails alone, a stream
+that fails for good stops for its account only, and nothing missed loses its bookmark."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from spapi_standin import StandIn, StandInConfig
+from testkit import (
+    SingerOutput,
+    all_streams_config,
+    assert_complete,
+    error_line,
+    expected_keys,
+    key_of,
+    run_cli,
+    run_tap,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UNAUTHORIZED = {
+    "errors": [
+        {
+            "code": "Unauthorized",
+            "message": "Access to requested resource is denied.",
+            "details": "",
+        }
+    ]
+}
+PER_ID_OPERATIONS = (
+    "getPackageTrackingDetails",
+    "getFulfillmentOrder",
+    "getShipmentItemsByShipmentId",
+)
+
+
+def run_cli_with(server: StandIn, tmp_path: Path, state: dict[str, Any] | None = None) -> Any:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(all_streams_config(server)))
+    args = ["--config", str(config)]
+    if state is not None:
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps(state))
+        args += ["--state", str(state_file)]
+    return run_cli(args)
+
+
+def order_bookmarks(state: dict[str, Any]) -> list[Any]:
+    """The outbound_orders bookmark of every partition in `state`."""
+    partitions = state.get("bookmarks", {}).get("outbound_orders", {}).get("partitions", [])
+    return [p.get("replication_key_value") for p in partitions]
+
+
+def package_numbers(server: StandIn) -> list[int]:
+    return sorted(expected_keys(server.dataset)["outbound_package_tracking"])
+
+
+@pytest.mark.parametrize("operation", PER_ID_OPERATIONS)
+def test_one_403_on_the_first_call_of_a_per_id_operation_loses_nothing(operation: str):
+    with StandIn(StandInConfig(seed=81, rate_scale=50.0)) as server:
+        server.inject(operation, status=403, times=1, body=UNAUTHORIZED)
+        output = run_tap(all_streams_config(server))
+        assert server.stats.count(operation, "403") == 1
+        assert_complete(output, server)
+    assert output.failures is not None
+    assert not output.failures.skipped and not output.failures.failed_contexts
+
+
+def test_a_403_on_one_id_after_others_succeeded_fails_that_id_and_keeps_the_bookmark(
+    tmp_path: Path,
+):
+    with StandIn(StandInConfig(seed=82, rate_scale=50.0)) as server:
+        last = max(package_numbers(server))  # the largest: no other number starts with it
+        server.inject(
+            "getPackageTrackingDetails",
+            status=403,
+            times=1000,
+            body=UNAUTHORIZED,
+            matching=f"packageNumber={last}",
+        )
+        first = run_cli_with(server, tmp_path)
+        server.clear_faults()
+        output = SingerOutput.parse(first.stdout)
+        resumed = run_cli_with(server, tmp_path, state=output.states[-1])
+        expected = expected_keys(server.dataset)
+
+    assert first.returncode == 1, first.stderr[-2000:]
+    line = error_line(first.stderr)
+    assert "stream 'outbound_package_tracking' of account 'default'" in line
+    assert f"packageNumber={last}" in line and "HTTP 403 Unauthorized" in line
+    assert "x-amzn-RequestId" in line
+    assert "skipped" not in first.stderr  # not taken for a missing role
+    packages = {key_of("outbound_package_tracking", r) for r in output.records(
+        "outbound_package_tracking")}  # fmt: skip
+    assert packages == expected["outbound_package_tracking"] - {last}
+    for stream in ("outbound_orders", "outbound_shipments", "inbound_shipment_items"):
+        assert {key_of(stream, r) for r in output.records(stream)} == expected[stream]
+    # The orders' bookmark did not move past the package that was missed ...
+    assert order_bookmarks(output.states[-1]) == [None]
+    # ... so the next run fetches it.
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    again = SingerOutput.parse(resumed.stdout).records("outbound_package_tracking")
+    assert last in {key_of("outbound_package_tracking", r) for r in again}
+
+
+def test_a_child_stream_refused_every_time_is_skipped_with_its_role_and_fetched_later(
+    tmp_path: Path,
+):
+    with StandIn(StandInConfig(seed=83, rate_scale=50.0)) as server:
+        server.inject("getPackageTrackingDetails", status=403, times=100_000, body=UNAUTHORIZED)
+        first = run_cli_with(server, tmp_path)
+        refused = server.stats.count("getPackageTrackingDetails", "403")
+        server.clear_faults()
+        output = SingerOutput.parse(first.stdout)
+        resumed = run_cli_with(server, tmp_path, state=output.states[-1])
+        expected = expected_keys(server.dataset)
+
+    assert first.returncode == 0, first.stderr[-2000:]  # not strict: a warning
+    assert "Stream 'outbound_package_tracking' skipped for account 'default'" in first.stderr
+    assert "'Amazon Fulfillment' role" in first.stderr
+    assert not output.records("outbound_package_tracking")
+    assert refused <= 4 * 8  # retried, then skipped: not retried for every package
+    for stream in ("outbound_orders", "outbound_shipments", "shipping_tracking"):
+        assert {key_of(stream, r) for r in output.records(stream)} == expected[stream]
+    assert order_bookmarks(output.states[-1]) == [None]
+    again = SingerOutput.parse(resumed.stdout).records("outbound_package_tracking")
+    assert {key_of("outbound_package_tracking", r) for r in again} == expected[
+        "outbound_package_tracking"
+    ]
+
+
+def test_a_page_token_repeated_in_inbound_shipments_leaves_the_other_streams_complete(
+    tmp_path: Path,
+):
+    with StandIn(StandInConfig(seed=85, rate_scale=50.0)) as server:
+        shipment = server.dataset.all_inbound_shipments()[0]
+        page = {"payload": {"ShipmentData": [shipment], "NextToken": "LOOP-TOKEN"}}
+        # The first page of some window hands out a token; following it hands it out again.
+        server.inject("getShipments", status=200, times=1, body=page)
+        server.inject("getShipments", status=200, times=1, body=page, matching="LOOP-TOKEN")
+        first = run_cli_with(server, tmp_path)
+        output = SingerOutput.parse(first.stdout)
+        resumed = SingerOutput.parse(run_cli_with(server, tmp_path, output.states[-1]).stdout)
+        expected = expected_keys(server.dataset)
+
+    assert first.returncode == 1
+    line = error_line(first.stderr)
+    assert "stream 'inbound_shipments' of account 'default'" in line
+    assert "(getShipments)" in line and "page token already followed" in line
+    assert "x-amzn-RequestId" in line
+    # The only failure: it is the last line too (several end with a summary line).
+    assert first.stderr.strip().splitlines()[-1] == line
+    for stream, keys in expected.items():
+        if not stream.startswith("inbound_"):
+            assert {key_of(stream, r) for r in output.records(stream)} == keys, stream
+    # The failed window kept its bookmark: the next run reads what this one missed.
+    for stream in ("inbound_shipments", "inbound_shipment_items"):
+        both = [*output.records(stream), *resumed.records(stream)]
+        assert {key_of(stream, r) for r in both} == expected[stream], stream
+
+
+def test_a_report_document_without_its_key_column_stops_that_report_stream_only():
+    with StandIn(StandInConfig(seed=86, rate_scale=50.0)) as server:
+        server.reports.dropped_columns.add("shipment-id")  # a key of the first report type
+        output = run_tap(all_streams_config(server))
+        expected = expected_keys(server.dataset)
+    assert output.failures is not None
+    stopped = output.failures.stopped
+    assert list(stopped) == [("amazon_fulfilled_shipments_data_general", "default")]
+    assert "without 'shipment_id'" in stopped[("amazon_fulfilled_shipments_data_general",
+                                               "default")]  # fmt: skip
+    for stream, keys in expected.items():
+        if stream != "amazon_fulfilled_shipments_data_general":
+            assert {key_of(stream, r) for r in output.records(stream)} == keys, stream
+    state = output.states[-1]["bookmarks"]["amazon_fulfilled_shipments_data_general"]
+    assert all("window_end" not in p for p in state.get("partitions", [])), state

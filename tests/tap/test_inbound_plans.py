@@ -1,0 +1,261 @@
+"""FBA inbound 2024-03-20 plans and shipments, and the Tracking API's milestones."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from contextlib import redirect_stdout
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from singer_sdk import RESTStream
+
+from spapi_standin import StandIn, StandInConfig
+from tap_spapi.errors import SettingError
+from tap_spapi.operations import load_catalog
+from tap_spapi.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
+from tap_spapi.shipment_identifiers import configured_identifiers
+from tap_spapi.tap import TapSpapi
+from testkit import expected_keys, key_of, run_tap, select_only, tap_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PLAN_STREAMS = {
+    "inbound_plans",
+    "inbound_plan_shipments",
+    "inbound_plan_shipment_items",
+    "inbound_plan_shipment_boxes",
+}
+TRACKING_STREAMS = {"shipment_tracking", "shipment_tracking_milestones"}
+MCF_STREAMS = {"outbound_orders", "outbound_shipments"}
+ALL = PLAN_STREAMS | TRACKING_STREAMS | MCF_STREAMS
+
+
+def _keys(output: Any, stream: str) -> set[Any]:
+    return {key_of(stream, record) for record in output.records(stream)}
+
+
+def _run(server: StandIn, streams: set[str], state: dict[str, Any] | None = None, **settings: Any):
+    config = tap_config(server, **settings)
+    return run_tap(config, state=state, catalog=select_only(config, streams))
+
+
+def _listed(server: StandIn) -> list[dict[str, str]]:
+    """The data set's seller-only identifiers as `shipment_tracking_ids` entries."""
+    entries = []
+    for identifier in server.dataset.listed_tracking_identifiers:
+        ((kind, value),) = identifier.items()
+        if kind == "carrierTracking":
+            entries.append(
+                {
+                    "type": kind,
+                    "value": value["trackingNumber"],
+                    "carrier_code": value["carrierCode"],
+                }
+            )
+        else:
+            entries.append({"type": kind, "value": value})
+    return entries
+
+
+def test_every_plan_shipment_item_box_and_tracking_of_the_data_set_is_emitted(standin):
+    output = _run(standin, ALL)
+    expected = expected_keys(standin.dataset)
+    for stream in ALL:
+        assert _keys(output, stream) == expected[stream], stream
+    assert output.failures is not None and not output.failures.reported
+
+
+def test_a_2024_shipment_joins_its_v0_shipment_by_confirmation_id(standin):
+    output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
+    v0_ids = {s["ShipmentId"] for s in standin.dataset.all_inbound_shipments()}
+    shipments = output.records("inbound_plan_shipments")
+    assert shipments
+    assert {s["shipmentConfirmationId"] for s in shipments} <= v0_ids
+    plans = {p["inboundPlanId"] for p in output.records("inbound_plans")}
+    assert {s["inboundPlanId"] for s in shipments} <= plans
+
+
+def test_a_cross_border_plan_is_skipped_by_name_with_a_warning_not_a_failed_run(standin, caplog):
+    refused = standin.dataset.refused_plan_ids
+    assert refused
+    with caplog.at_level(logging.WARNING):
+        output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
+    for plan_id in refused:
+        assert f"Inbound plan {plan_id} of account 'default' left out" in caplog.text
+    assert "GetInboundPlan is not supported for the cross border" in caplog.text
+    assert output.failures is not None and not output.failures.reported
+    emitted_plans = {s["inboundPlanId"] for s in output.records("inbound_plan_shipments")}
+    assert not emitted_plans & refused
+
+
+def test_partnered_shipments_come_with_null_tracking_details(standin):
+    output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
+    partnered = standin.dataset.partnered_shipment_ids
+    by_id = {s["shipmentId"]: s for s in output.records("inbound_plan_shipments")}
+    seen = partnered & set(by_id)
+    assert seen
+    assert all(by_id[s]["trackingDetails"] is None for s in seen)
+    others = set(by_id) - partnered
+    assert all(by_id[s]["trackingDetails"] for s in others)
+
+
+def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_identifiers():
+    with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
+        first = _run(server, ALL, lookback_window=0)
+        state = first.states[-1]
+        data = server.dataset
+        newest = max(p["lastUpdatedAt"] for p in data.inbound_plans)
+        touched = set(data.touch("inbound_plans", 3))
+        server.stats.reset()
+        second = _run(server, ALL, state=state, lookback_window=0)
+        asked_plans = {p["inboundPlanId"] for p in second.records("inbound_plans")}
+        unchanged_newest = {
+            p["inboundPlanId"] for p in data.inbound_plans if p["lastUpdatedAt"] == newest
+        }
+        assert asked_plans == touched | unchanged_newest
+        assert server.stats.count("listInboundPlans") == 1
+        assert server.stats.count("getInboundPlan") == len(asked_plans)
+        final = {"CLOSED", "CANCELLED", "DELETED", "ABANDONED"}
+        open_shipments = [
+            s
+            for s, shipment in data.plan_shipments.items()
+            if data.plan_of_shipment[s] in asked_plans - data.refused_plan_ids
+            and shipment["status"] not in final
+        ]
+        assert server.stats.count("fulfillmentInbound_2024-03-20.getShipment") == len(
+            open_shipments
+        )
+        emitted = first.records("shipment_tracking")
+        open_ones = [
+            t
+            for t in emitted
+            if (t["latestMilestone"] or {}).get("status", {}).get("code") != "DELIVERED"
+        ]
+        assert len(open_ones) < len(emitted)
+        assert server.stats.count("getShipmentTracking") == len(open_ones)
+
+
+def test_identifiers_seen_before_a_kill_are_tracked_on_resume(standin):
+    # A run that ends after the MCF shipments (as if killed before shipment_tracking)
+    # leaves their identifiers in the state; the next run tracks them without re-reading
+    # the orders.
+    before = _run(standin, MCF_STREAMS)
+    state = before.states[-1]
+    partitions = state["bookmarks"]["shipment_tracking"]["partitions"]
+    assert partitions and all(p["context"]["identifierType"] == "aftn" for p in partitions)
+    after = _run(standin, TRACKING_STREAMS, state=state)
+    aftns = {k for k in expected_keys(standin.dataset)["shipment_tracking"] if k[0] == "aftn"}
+    assert _keys(after, "shipment_tracking") == aftns
+
+
+def test_listed_identifiers_of_every_kind_are_tracked_from_the_setting_and_a_file(
+    standin, tmp_path: Path
+):
+    listed = _listed(standin)
+    kinds = {entry["type"] for entry in listed}
+    assert kinds == {"containerNumber", "houseBillOfLadingNumber", "acsin", "carrierTracking"}
+    half = len(listed) // 2
+    path = tmp_path / "identifiers.jsonl"
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in listed[half:]))
+    output = _run(
+        standin,
+        TRACKING_STREAMS,
+        shipment_tracking_ids=listed[:half],
+        shipment_tracking_ids_file=str(path),
+    )
+    assert _keys(output, "shipment_tracking") == {(e["type"], e["value"]) for e in listed}
+    assert output.records("shipment_tracking_milestones")
+
+
+def test_a_listed_identifier_of_an_unknown_type_names_the_setting_and_item():
+    with pytest.raises(SettingError, match=r"shipment_tracking_ids.*item 2.*'type' must be"):
+        configured_identifiers(
+            {
+                "shipment_tracking_ids": [
+                    {"type": "aftn", "value": "AFTN1"},
+                    {"type": "proNumber", "value": "123"},
+                ]
+            }
+        )
+
+
+def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_rate(standin):
+    assert load_catalog()["getShipmentTracking"].fallback_plan
+    config = tap_config(standin, shipment_tracking_ids=_listed(standin))
+    tap = TapSpapi(config=config, catalog=select_only(config, {"shipment_tracking"}))
+    try:
+        with redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+            tap.sync_all()
+            tap.finish_output()
+        snapshot = tap.run.accounts["default"].limiter.snapshot()["getShipmentTracking"]
+    finally:
+        tap.run.close()
+    assert snapshot["rate"] == standin.app.limiter.plan("getShipmentTracking")[0]
+    assert snapshot["throttled"] == 0
+    assert standin.stats.count("getShipmentTracking", "429") == 0
+
+
+def test_the_models_letter_shows_every_plan_and_tracking_detail():
+    config = StandInConfig(seed=11, rate_scale=50.0)
+    config.live = dataclasses.replace(
+        config.live, cross_border_plans_refused=False, partnered_tracking_absent=False
+    )
+    with StandIn(config) as server:
+        assert not server.dataset.refused_plan_ids
+        output = _run(server, {"inbound_plans", "inbound_plan_shipments"})
+    shipments = output.records("inbound_plan_shipments")
+    assert len(shipments) == len(server.dataset.plan_shipments)
+    assert all(s["trackingDetails"] for s in shipments)
+
+
+def _page_two_refused(server: StandIn) -> None:
+    server.inject(
+        "listInboundPlans",
+        status=400,
+        body={"errors": [{"code": "InvalidInput", "message": "PAGE-TWO-REFUSED"}]},
+        matching="paginationToken",
+    )
+
+
+@pytest.mark.parametrize("max_concurrency", [16, 1])
+def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_bookmark(
+    max_concurrency,
+):
+    # The plans' pages are walked by a thread of their own (pages_ahead.py) unless the
+    # run is sequential: both ways, page one's plans are emitted, page two's error is
+    # the stream's one failure naming the operation, and the bookmark does not move.
+    with StandIn(StandInConfig(seed=12, rate_scale=50.0, inbound_plans=75)) as server:
+        _page_two_refused(server)
+        output = _run(server, {"inbound_plans"}, max_concurrency=max_concurrency)
+        asked = server.stats.count("listInboundPlans")
+    assert output.failures is not None
+    ((where, message),) = output.failures.stopped.items()
+    assert where == ("inbound_plans", "default")
+    assert "listInboundPlans" in message and "PAGE-TWO-REFUSED" in message
+    assert len(output.records("inbound_plans")) == 30  # the first page, one largest page
+    assert asked == 2
+    partitions = output.states[-1]["bookmarks"]["inbound_plans"].get("partitions", [])
+    assert all("replication_key_value" not in p for p in partitions), partitions
+
+
+def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
+    with StandIn(StandInConfig(seed=13, rate_scale=50.0, inbound_plans=200)) as server:
+        config = tap_config(server)
+        tap = TapSpapi(config=config, catalog=select_only(config, {"inbound_plans"}))
+        try:
+            stream = tap.streams["inbound_plans"]
+            assert isinstance(stream, RESTStream)
+            pages = records_with_pages_ahead(stream, {"account": "default"})
+            first = next(pages)
+            pages.close()
+        finally:
+            tap.run.close()
+        asked = server.stats.count("listInboundPlans")
+    assert first["inboundPlanId"]
+    assert PAGES_AHEAD + 2 < 200 // 30
+    # The page handed on, at most PAGES_AHEAD waiting, and the one in flight.
+    assert asked <= 1 + PAGES_AHEAD + 1

@@ -1,0 +1,173 @@
+"""Settings: the public contract, start-up checks and their one-line errors."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+from tap_spapi.errors import MissingExtraError, SettingError
+from tap_spapi.tap import TapSpapi
+from testkit import VALID, run_cli, write_config
+
+CONTRACT = [
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "selling_partner_id",
+    "accounts",
+    "max_parallel_accounts",
+    "shard_index",
+    "shard_count",
+    "strict",
+    "region",
+    "marketplace_ids",
+    "start_date",
+    "sandbox",
+    "api_url",
+    "lwa_token_url",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "role_arn",
+    "user_agent",
+    "request_timeout",
+]
+
+
+def test_about_markdown_lists_every_setting_of_the_contract():
+    result = run_cli(["--about", "--format=markdown"])
+    assert result.returncode == 0, result.stderr
+    for setting in CONTRACT:
+        assert f"| {setting}" in result.stdout, setting
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting", "words"),
+    [
+        ({"region": "us"}, "region", "unknown region 'us'"),
+        ({"marketplace_ids": ["A1PA6795UKMFR9"]}, "marketplace_ids", "belongs to region 'eu'"),
+        ({"aws_access_key_id": "AKIDEXAMPLE"}, "aws_secret_access_key", "is required"),
+        ({"aws_secret_access_key": "s3cr3t-aws-key"}, "aws_access_key_id", "is required"),
+        ({"start_date": "last tuesday"}, "start_date", "not an ISO 8601"),
+        ({"api_url": "ftp://example"}, "api_url", "http(s) URL"),
+        ({"request_timeout": 0}, "request_timeout", "must be at least 1"),
+        ({"rate_limit_overrides": {"getShipments": {"rate": -1}}}, "rate_limit_overrides", ""),
+        ({"accounts": [{"name": "acme"}]}, "accounts[0].refresh_token", "is required"),
+        ({"accounts": [{"name": "a b", "refresh_token": "Atzr|x"}]}, "accounts[0].name", ""),
+        (
+            {
+                "accounts": [
+                    {"name": "a", "refresh_token": "x"},
+                    {"name": "a", "refresh_token": "y"},
+                ]
+            },
+            "accounts[1].name",
+            "used twice",
+        ),
+        (
+            {
+                "accounts": [
+                    {
+                        "name": "a",
+                        "refresh_token": "x",
+                        "region": "eu",
+                        "marketplace_ids": ["ATVPDKIKX0DER"],
+                    }
+                ]
+            },
+            "accounts[0].marketplace_ids",
+            "belongs to region 'na'",
+        ),
+        ({"accounts": []}, "accounts", "non-empty list"),
+        ({"shard_index": 2, "shard_count": 2}, "shard_index", "below shard_count"),
+        ({"max_parallel_accounts": 0}, "max_parallel_accounts", "at least 1"),
+    ],
+)
+def test_bad_setting_gives_one_line_error_naming_it(tmp_path, overrides, setting, words):
+    result = run_cli(["--config", write_config(tmp_path, **overrides)])
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("tap-spapi: error: setting ")
+    assert f"'{setting}'" in last_line and words in last_line
+    assert "Traceback" not in result.stderr
+
+
+def test_secret_of_wrong_type_is_not_echoed(tmp_path):
+    result = run_cli(["--config", write_config(tmp_path, client_secret=1234567890123)])
+    assert result.returncode != 0
+    assert "setting 'client_secret': must be a string, got int" in result.stderr
+    assert "1234567890123" not in result.stderr + result.stdout
+
+
+def test_settings_come_from_tap_spapi_environment_variables(monkeypatch):
+    monkeypatch.setenv("TAP_SPAPI_CLIENT_ID", "id-from-env")
+    monkeypatch.setenv("TAP_SPAPI_CLIENT_SECRET", "secret-from-env")
+    monkeypatch.setenv("TAP_SPAPI_REFRESH_TOKEN", "Atzr|from-env")
+    monkeypatch.setenv("TAP_SPAPI_REGION", "eu")
+    monkeypatch.setenv("TAP_SPAPI_MARKETPLACE_IDS", '["A1PA6795UKMFR9","A1F83G8C2ARO7P"]')
+    monkeypatch.setenv("TAP_SPAPI_REQUEST_TIMEOUT", "30")
+    tap = TapSpapi(config={}, parse_env_config=True)
+    assert tap.config["region"] == "eu"
+    assert tap.config["marketplace_ids"] == ["A1PA6795UKMFR9", "A1F83G8C2ARO7P"]
+    assert tap.config["request_timeout"] == 30
+    assert tap.run.accounts["default"].base_url == "https://sellingpartnerapi-eu.amazon.com"
+
+
+def test_sandbox_and_region_choose_the_endpoint():
+    tap = TapSpapi(config={**VALID, "region": "fe", "sandbox": True})
+    assert tap.run.accounts["default"].base_url == "https://sandbox.sellingpartnerapi-fe.amazon.com"
+
+
+def test_unknown_setting_is_warned_not_fatal(caplog):
+    TapSpapi(config={**VALID, "refresh_tokn": "typo"})
+    assert "Ignoring unknown setting 'refresh_tokn'" in caplog.text
+
+
+def test_aws_settings_without_botocore_name_the_extra(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def no_botocore(name, *args, **kwargs):
+        return None if name == "botocore" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_botocore)
+    with pytest.raises(MissingExtraError, match=r"tap-spapi\[aws\]"):
+        TapSpapi(config={**VALID, "aws_access_key_id": "AKID", "aws_secret_access_key": "x" * 40})
+
+
+def test_setting_error_is_raised_in_process_too():
+    with pytest.raises(SettingError, match="setting 'region'"):
+        TapSpapi(config={**VALID, "region": "moon"})
+
+
+def test_an_accounts_refresh_token_of_the_wrong_type_is_not_echoed(tmp_path):
+    accounts = [{"name": "acme", "refresh_token": 9876543210123}]
+    result = run_cli(["--config", write_config(tmp_path, accounts=accounts)])
+    assert result.returncode != 0
+    assert "setting 'accounts[0].refresh_token'" in result.stderr
+    assert "9876543210123" not in result.stderr + result.stdout
+
+
+def test_a_state_file_that_is_not_json_is_named(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text('{"bookmarks": {"outbound_orders": ')
+    result = run_cli(["--config", write_config(tmp_path), "--state", str(state)])
+    assert result.returncode == 1
+    assert f"tap-spapi: error: --state {state}: not JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bookmark_in_the_future_is_refused_before_anything_is_skipped(tmp_path):
+    state = tmp_path / "state.json"
+    tomorrow = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    moment = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = {"context": {"account": "default"}, "replication_key_value": moment}
+    state.write_text(json.dumps({"bookmarks": {"outbound_orders": {"partitions": [future]}}}))
+    result = run_cli(["--config", write_config(tmp_path), "--state", str(state)])
+    assert result.returncode == 1
+    assert f"stream 'outbound_orders' replication_key_value {moment}" in result.stderr
+    assert "in the future" in result.stderr
+    assert "Traceback" not in result.stderr

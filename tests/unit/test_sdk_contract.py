@@ -1,0 +1,150 @@
+"""The SDK's private members the tap relies on, and what it relies on them to do.
+
+singer-sdk gives no promise about its underscored names. The tap uses a few of them where
+the public API has no hook (see each test's docstring for where and why). When an SDK
+upgrade renames or changes one, a test here fails with the member's name, instead of the
+tap failing on a live account. The static half of the contract is mypy's
+`explicit-override` check (pyproject's `[tool.mypy]`): every method that overrides one of
+the SDK's carries `@override`, so a renamed hook is a type error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from singer_sdk import Stream, Tap
+from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator
+from singer_sdk.plugin_base import PluginBase
+from singer_sdk.streams import RESTStream
+from singer_sdk.streams._state import StreamStateManager
+from typing_extensions import override
+
+from tap_spapi.tap import TapSpapi
+from testkit import tap_config
+
+if TYPE_CHECKING:
+    import requests
+
+    from spapi_standin.server import StandIn
+
+
+@pytest.fixture
+def tap(standin: StandIn) -> TapSpapi:
+    return TapSpapi(config=tap_config(standin))
+
+
+def a_stream(tap: TapSpapi) -> Stream:
+    return next(iter(tap.streams.values()))
+
+
+def test_stream_keeps_its_tap_as_underscore_tap(tap: TapSpapi) -> None:
+    """Streams reach the run through `Stream._tap` (the SDK has no public accessor)."""
+    for stream in tap.streams.values():
+        assert stream._tap is tap
+
+
+def test_tap_streams_property_returns_the_cached_underscore_streams(tap: TapSpapi) -> None:
+    """`TapSpapi.streams` reorders the SDK's streams by assigning `Tap._streams`, which the
+    SDK's own `streams` property must then return as it is (it sorts by name otherwise)."""
+    reordered = dict(reversed(list(tap.streams.items())))
+    tap._streams = reordered
+    assert Tap.streams.fget(tap) is reordered  # type: ignore[attr-defined]
+
+
+def test_validate_config_is_the_hook_the_constructor_calls() -> None:
+    """`TapSpapi._validate_config` runs our checks (naming the setting, never echoing a
+    secret) before the SDK's JSON-schema validation; `Tap._config` is the raw config."""
+    signature = inspect.signature(PluginBase._validate_config)
+    assert signature.parameters["raise_errors"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert "self._validate_config(" in inspect.getsource(PluginBase.__init__)
+    assert "self._config" in inspect.getsource(PluginBase.__init__)
+
+
+def test_validate_config_sees_the_raw_config(standin: StandIn) -> None:
+    seen: dict[str, Any] = {}
+
+    class Probe(TapSpapi):
+        @override
+        def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+            seen.update(self._config)
+            return super()._validate_config(raise_errors=raise_errors)
+
+    config = tap_config(standin)
+    Probe(config=config)
+    assert seen["client_id"] == config["client_id"]
+
+
+def test_request_sends_a_prepared_request_through_the_session() -> None:
+    """`SPAPIStream` sends its own prepared requests (createReport, RDT) through
+    `RESTStream._request` wrapped in `request_decorator`: the SDK's retries and metrics."""
+    parameters = list(inspect.signature(RESTStream._request).parameters)
+    assert parameters == ["self", "prepared_request", "context"]
+    source = inspect.getsource(RESTStream._request)
+    assert "self.requests_session.send(" in source
+    assert "self.validate_response(" in source
+
+
+class AtPage(BaseAPIPaginator[str]):
+    """A paginator standing at one page token."""
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        return None
+
+
+def test_prepare_request_builds_the_page_the_paginator_is_at(tap: TapSpapi) -> None:
+    """pages_ahead.py walks a chain of pages with the SDK's loop, step for step; it builds
+    each request with `_prepare_request(context=, page=)` (our `get_http_request` at the
+    paginator's token), and the loop it copies must still be the one it copies."""
+    stream = tap.streams["inbound_plans"]
+    assert isinstance(stream, RESTStream)
+    prepared = stream._prepare_request(context={"account": "default"}, page=AtPage("PAGE-TWO"))
+    assert "paginationToken=PAGE-TWO" in (prepared.url or "")
+    loop = inspect.getsource(RESTStream.request_records)
+    for step in (
+        "self._prepare_request(context=context, page=paginator)",
+        "decorated_request(prepared_request, context)",
+        "request_counter.increment()",
+        "self.update_sync_costs(prepared_request, resp, context)",
+        "paginator.continue_if_empty(resp)",
+        "paginator.advance(resp)",
+    ):
+        assert step in loop, step
+
+
+def test_jsonpath_paginator_keeps_its_path_as_underscore_jsonpath() -> None:
+    """`DecodedBodyPaginator` reads `_jsonpath` to match on the already decoded body."""
+    assert JSONPathPaginator("$.payload.NextToken")._jsonpath == "$.payload.NextToken"
+
+
+def test_write_state_message_writes_once_until_marked_unflushed(
+    tap: TapSpapi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`save_bookmark` sets `state_manager.is_flushed = False` and calls
+    `_write_state_message()`, so a window's bookmark is on stdout before the next window."""
+    stream = a_stream(tap)
+    assert isinstance(stream.state_manager, StreamStateManager)
+    written: list[dict[str, Any]] = []
+    monkeypatch.setattr(tap.state_writer, "write_state", written.append)
+    stream.state_manager.is_flushed = False
+    stream._write_state_message()
+    stream._write_state_message()
+    assert len(written) == 1
+    assert stream.state_manager.is_flushed is True
+
+
+def test_write_schema_message_sends_each_map_s_transformed_schema(
+    tap: TapSpapi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report with columns the tap does not know widens `stream_map.transformed_schema`
+    in place and re-sends the SCHEMA with `_write_schema_message()`."""
+    stream = a_stream(tap)
+    sent: list[Any] = []
+    monkeypatch.setattr(tap, "write_message", sent.append)
+    for stream_map in stream.stream_maps:
+        stream_map.transformed_schema["properties"]["x_contract_column"] = {"type": ["string"]}
+    stream._write_schema_message()
+    assert sent, "no SCHEMA message written"
+    assert all("x_contract_column" in message.schema["properties"] for message in sent)
