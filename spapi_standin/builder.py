@@ -120,7 +120,6 @@ class _Builder:
         self.config = config
         self.schemas = schemas
         self.data = dataset
-        self.multiplier = config.count_multiplier
         self.start = dataset.now - timedelta(days=config.history_days)
         self._used: set[str] = set()
 
@@ -175,7 +174,7 @@ class _Builder:
             *paths.INBOUND_SHIPMENTS, "payload", "ShipmentData", "[]"
         )
         item_schema = self.schemas.item(*paths.INBOUND_ITEMS, "payload", "ItemData", "[]")
-        count = self.config.inbound_shipments_per_marketplace * self.multiplier
+        count = self.config.scaled(self.config.inbound_shipments_per_marketplace)
         for marketplace_id in self.config.inbound_marketplaces:
             records = self.data.inbound_shipments.setdefault(marketplace_id, [])
             for _ in range(count):
@@ -237,7 +236,7 @@ class _Builder:
         detail_schema = self.schemas.payload(*paths.OUTBOUND_ORDER)
         tracking_schema = self.schemas.payload(*paths.PACKAGE_TRACKING)
         packages = _Counter(gen.rng.randint(100_000, 900_000))
-        for index in range(self.config.outbound_orders * self.multiplier):
+        for index in range(self.config.scaled(self.config.outbound_orders)):
             order = self.outbound_order(gen, order_schema, index)
             detail = _OrderDetail(self, gen, detail_schema, tracking_schema, packages).build(order)
             self.data.outbound_orders.append(order)
@@ -286,7 +285,7 @@ class _Builder:
         event_schema = self.schemas.item(*paths.SHIPPING_TRACKING, "payload", "eventHistory", "[]")
         carriers = [a["carrierId"] for a in self.data.carrier_accounts] or ["AMZN_US"]
         statuses = list(TRACKING_EVENTS)
-        for index in range(self.config.shipping_trackings * self.multiplier):
+        for index in range(self.config.scaled(self.config.shipping_trackings)):
             # Alternate final and open statuses so both kinds are always present.
             final = index % 2 == 0
             status = gen.rng.choice([s for s in statuses if (s in FINAL_TRACKING) == final])
@@ -348,7 +347,7 @@ class _Builder:
     def orders(self) -> None:
         gen = self.generator("orders_2026")
         schema = self.schemas.item(*paths.SEARCH_ORDERS, "orders", "[]")
-        for _ in range(self.config.orders * self.multiplier):
+        for _ in range(self.config.scaled(self.config.orders)):
             self.data.orders.append(self.order(gen, schema))
 
     def order(self, gen: InstanceGenerator, schema: Record) -> Record:

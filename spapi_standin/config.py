@@ -21,7 +21,8 @@ NA_MARKETPLACES = ("ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8")
 # A German participation: a client configured for the NA region must filter it out.
 EU_MARKETPLACE = "A1PA6795UKMFR9"
 GRANTLESS_SCOPES = frozenset({"sellingpartnerapi::notifications", "sellingpartnerapi::migration"})
-SIZES = {"small": 1, "medium": 10, "large": 100}
+# Record counts times these: `tiny` for checks that need a few records of each kind.
+SIZES = {"tiny": 0.1, "small": 1, "medium": 10, "large": 100}
 
 # The demo credentials (meltano.yml's `demo` environment uses the same made-up values).
 DEMO_CLIENT_ID = "demo-client-id"
@@ -54,7 +55,7 @@ class StandInConfig:
     seed: int = 1
     now: datetime | None = None  # end of the data's time span; None = real now (UTC)
     history_days: int = 90
-    size: str = "small"  # small | medium | large: counts x1, x10, x100
+    size: str = "small"  # tiny | small | medium | large: counts x0.1, x1, x10, x100
     marketplaces: list[str] = field(default_factory=lambda: [*NA_MARKETPLACES, EU_MARKETPLACE])
     inbound_marketplaces: list[str] = field(default_factory=lambda: list(NA_MARKETPLACES[:2]))
     inbound_shipments_per_marketplace: int = 120
@@ -142,9 +143,13 @@ class StandInConfig:
         )
 
     @property
-    def count_multiplier(self) -> int:
+    def count_multiplier(self) -> float:
         """How much `size` multiplies the record counts."""
         try:
             return SIZES[self.size]
         except KeyError:
             raise ValueError(f"size must be one of {', '.join(SIZES)}, not {self.size!r}") from None
+
+    def scaled(self, count: int) -> int:
+        """`count` records at this `size` (at least one)."""
+        return max(1, round(count * self.count_multiplier))

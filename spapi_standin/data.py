@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from typing_extensions import override
+
 from spapi_standin.instances import iso
 
 Record = dict[str, Any]
@@ -99,6 +101,7 @@ class Dataset:
 
     # -- copies --------------------------------------------------------------------------------
 
+    @override
     def __getstate__(self) -> dict[str, Any]:
         """The data alone: no lock, no cached indexes, no reports service (the server's)."""
         state = dict(self.__dict__)

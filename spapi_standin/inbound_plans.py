@@ -81,7 +81,7 @@ def build(builder: Any) -> None:
     v0 = sorted(
         data.all_inbound_shipments(), key=lambda s: data.inbound_last_updated[s["ShipmentId"]]
     )
-    wanted = config.inbound_plans * builder.multiplier
+    wanted = config.scaled(config.inbound_plans)
     pool = v0[-2 * wanted :] if wanted else []
     while pool and len(data.inbound_plans) < wanted:
         group = [pool.pop() for _ in range(min(len(pool), gen.rng.randint(1, 3)))]

@@ -130,7 +130,7 @@ class ReportsService:
 
     def rows_of(self, report_type: ReportFixture) -> int:
         """How many rows the data set holds for `report_type`."""
-        default = self.config.report_rows * self.config.count_multiplier
+        default = self.config.scaled(self.config.report_rows)
         return self.row_counts.get(report_type.report_type, default)
 
     def row_time(self, report_type: ReportFixture, index: int) -> datetime:
