@@ -39,7 +39,9 @@ lint: $(VENV)/.installed
 ## (pytest fixtures) but their bodies are checked (see pyproject's [tool.mypy])
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy tap_spapi spapi_standin scripts benchmarks orchestrate testkit.py
-	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests
+	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests/conftest.py tests/unit \
+		tests/standin tests/tap
+	$(VENV)/bin/mypy --allow-untyped-defs --check-untyped-defs tests/e2e  # its own conftest
 
 ## unit: the tap's parts and the stand-in, no tap run (tests/unit, tests/standin): run it while working
 unit: $(VENV)/.installed
@@ -59,17 +61,18 @@ TIMESHIFT_MODULES := tests/tap/test_reports.py tests/tap/test_streams.py tests/e
 	tests/standin/test_standin.py
 timeshift: $(VENV)/.installed
 	FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/faketime \
-		faketime -f '$(SHIFT)' $(PY) -m pytest -n $(WORKERS) $(TIMESHIFT_MODULES)
+		faketime -f '$(SHIFT)' $(PY) -m pytest -n $(WORKERS) --dist loadgroup $(TIMESHIFT_MODULES)
 
 ## generate: regenerate schemas and the operation tables from the vendored models/
 generate: $(VENV)/.installed
 	$(PY) scripts/generate_from_models.py
 
-## benchmark: pacing, throughput and accounts tables (not part of the test suite)
+## benchmark: pacing, throughput, accounts and shards tables (not part of the test suite)
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/run.py pacing
 	$(PY) benchmarks/run.py throughput
 	$(PY) benchmarks/run.py accounts
+	$(PY) benchmarks/run.py shards
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

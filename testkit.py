@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 import requests
 
+from tap_spapi.accounts import in_shard
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi, main
 
@@ -119,6 +120,20 @@ def write_config(tmp_path: Path, **overrides: object) -> str:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**VALID, **overrides}))
     return str(path)
+
+
+def sharded_accounts(shards: int, per_shard: int) -> dict[int, list[str]]:
+    """The first `per_shard` account names of each of `shards` shards, by the tap's own
+    hash (the orchestration test and the shards benchmark run these)."""
+    found: dict[int, list[str]] = {index: [] for index in range(shards)}
+    number = 0
+    while any(len(names) < per_shard for names in found.values()):
+        name = f"seller-{number:03d}"
+        index = next(i for i in range(shards) if in_shard(name, i, shards))
+        if len(found[index]) < per_shard:
+            found[index].append(name)
+        number += 1
+    return found
 
 
 # -- catalogs ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
+    python benchmarks/run.py shards [--shards 4] [--per-shard 8] [--rate 0.3] [--burst 2]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
 one network latency per row group; the tap runs as a real process with its Singer output
@@ -39,6 +40,16 @@ streams with `mcf_api_version: 2026-07-04` (listOrders pages with shipments and 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
 
+`shards`: the shard planner (tap_spapi/planner.py) against the shards' measured wall. Every
+shard of `--shards` shards of `--per-shard` accounts is a tap process, all side by side,
+reading one report stream (4 monthly windows an account) with createReport's plan made
+to bind (`--rate`/s after a burst of `--burst`, on the stand-in and told to the tap);
+every other plan is Amazon's times 50. The planner leaves the fixed start-up (imports,
+discovery, LWA; under Meltano, Meltano and the target too) to be measured: here it is
+the median wall of an incremental run of the same shards (one report an account, within
+the burst). Per shard: accounts, reports an account, the estimate and the measured wall
+(the planner is meant to be within 20%), and the incremental run's wall.
+
 `report`: one actionable-orders report document of each size (rows); the document's gzipped
 and TSV size, the tap's peak RSS and its wall time (including Amazon's, here the stand-in's,
 building the document), to show that memory does not grow with the document.
@@ -49,7 +60,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gzip
-import io
 import json
 import math
 import os
@@ -58,7 +68,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +79,10 @@ from spapi_standin.data import InboundQuery
 from spapi_standin.peak import run_tap_with_peak
 from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import RateLimiter
+from tap_spapi.planner import plan_shards
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
+from testkit import catalog_selecting, credentials, sharded_accounts
 
 REPO = Path(__file__).resolve().parents[1]
 PACED_STREAMS = {
@@ -96,26 +107,11 @@ class TapRun:
 def tap_config(server: StandIn, **extra: Any) -> dict[str, Any]:
     """The tap's settings for `server` (its demo credentials, every label)."""
     return {
-        "client_id": server.config.client_id,
-        "client_secret": server.config.client_secret,
-        "refresh_token": min(server.config.refresh_tokens),
-        "api_url": server.base_url,
-        "lwa_token_url": server.lwa_token_url,
+        **credentials(server),
         "start_date": (server.dataset.now.replace(year=server.dataset.now.year - 1)).isoformat(),
         "tracking_ids": server.dataset.tracking_labels(),
         **extra,
     }
-
-
-def catalog_selecting(config: dict[str, Any], streams: set[str]) -> dict[str, Any]:
-    """Discovery's catalog with only `streams` selected."""
-    with redirect_stdout(io.StringIO()):
-        catalog = TapSpapi(config=config).catalog_dict
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if not metadata["breadcrumb"]:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
 
 
 def run_tap(
@@ -776,6 +772,97 @@ def bench_mcf(options: argparse.Namespace) -> None:
     print_table(["path", *MCF_OPERATIONS, "requests", "429", "records", "wall s"], rows)
 
 
+SHARD_STREAM = "amazon_fulfilled_shipments_data_general"  # one report window a month
+
+
+def run_shards_side_by_side(
+    settings: dict[str, Any], shards: int, workdir: Path, label: str
+) -> list[float]:
+    """Every shard's tap process at once, reading SHARD_STREAM from the STATE of the last
+    run in `workdir` (if any) and leaving its own; each shard's wall, from its start to
+    its exit."""
+    catalog = workdir / "catalog.json"
+    if not catalog.exists():
+        catalog.write_text(json.dumps(catalog_selecting(settings, {SHARD_STREAM})))
+    processes = []
+    for index in range(shards):
+        config, state = workdir / f"config-{index}.json", workdir / f"state-{index}.json"
+        config.write_text(json.dumps({**settings, "shard_index": index}))
+        args = [sys.executable, "-m", "tap_spapi", "--config", str(config),
+                "--catalog", str(catalog)]  # fmt: skip
+        if state.exists():
+            args += ["--state", str(state)]
+        out = (workdir / f"{label}-{index}.out").open("wb")
+        err = (workdir / f"{label}-{index}.err").open("wb")
+        process = subprocess.Popen(args, stdout=out, stderr=err, cwd=REPO)
+        processes.append((process, time.monotonic(), out, err))
+    walls = []
+    for index, (process, started, out, err) in enumerate(processes):
+        code = process.wait()
+        walls.append(time.monotonic() - started)
+        out.close()
+        err.close()
+        if code != 0:
+            log = (workdir / f"{label}-{index}.err").read_text()
+            raise SystemExit(f"shard {index} failed:\n{log[-3000:]}")
+        lines = (workdir / f"{label}-{index}.out").read_text().splitlines()
+        states = [line for line in lines if '"STATE"' in line]
+        (workdir / f"state-{index}.json").write_text(json.dumps(json.loads(states[-1])["value"]))
+    return walls
+
+
+def bench_shards(options: argparse.Namespace) -> None:
+    """The planner's estimate per shard against the shards' measured wall."""
+    shards = sharded_accounts(options.shards, options.per_shard)
+    names = [name for index in range(options.shards) for name in shards[index]]
+    scale = 50.0
+    config = StandInConfig(
+        seed=41,
+        rate_scale=scale,
+        # The stand-in scales overrides too: this is `--rate` itself.
+        rate_overrides={"createReport": (options.rate / scale, options.burst)},
+        refresh_tokens={f"Atzr|{name}-token" for name in names},
+        report_rows=20,
+    )
+    with StandIn(config) as server, tempfile.TemporaryDirectory() as tmp:
+        start = server.dataset.now - datetime.timedelta(days=config.history_days + 5)
+        settings = tap_config(
+            server,
+            start_date=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            accounts=[{"name": name, "refresh_token": f"Atzr|{name}-token"} for name in names],
+            rate_limit_overrides={"createReport": {"rate": options.rate, "burst": options.burst}},
+            max_parallel_accounts=options.per_shard,
+            shard_count=options.shards,
+            max_retry_seconds=3600,
+        )
+        settings.pop("refresh_token")
+        settings.pop("tracking_ids")
+        first = run_shards_side_by_side(settings, options.shards, Path(tmp), "first")
+        server.reset_rate_limits()  # the next day: every account's bucket is full again
+        again = run_shards_side_by_side(settings, options.shards, Path(tmp), "again")
+        throttled = server.stats.count("createReport", "429")
+    startup = sorted(again)[len(again) // 2]
+    plans = plan_shards(
+        settings, shard_count=options.shards, streams=[SHARD_STREAM], startup=startup
+    )
+    print(
+        f"{options.shards} shards of {options.per_shard} accounts side by side, createReport "
+        f"{options.rate:g}/s after a burst of {options.burst}; start-up {startup:.1f} s "
+        f"(median incremental run); {throttled} createReport 429s"
+    )
+    rows = [
+        [str(plan.index), str(plan.accounts), str(plan.reports_per_account),
+         f"{plan.seconds:.1f}", f"{measured:.1f}", f"{measured / plan.seconds:.2f}",
+         f"{incremental:.1f}"]
+        for plan, measured, incremental in zip(plans, first, again, strict=True)
+    ]  # fmt: skip
+    print_table(
+        ["shard", "accounts", "reports/account", "estimate s", "measured s",
+         "measured/estimate", "incremental s"],
+        rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     """Parse the mode and its options, run it."""
     parser = argparse.ArgumentParser(
@@ -805,8 +892,15 @@ def main() -> None:
     accounts.add_argument("--rate-scale", type=float, default=10.0)
     report = modes.add_parser("report", help="memory and time by report document size")
     report.add_argument("--rows", type=int, nargs="+", default=[2_000, 200_000, 700_000])
+    shards = modes.add_parser("shards", help="the shard planner's estimate against the wall")
+    shards.add_argument("--shards", type=int, default=4)
+    shards.add_argument("--per-shard", type=int, default=8, help="accounts a shard")
+    shards.add_argument("--rate", type=float, default=0.3, help="createReport's rate (/s)")
+    shards.add_argument("--burst", type=int, default=2, help="createReport's burst")
     options = parser.parse_args()
-    if options.mode == "pacing":
+    if options.mode == "shards":
+        bench_shards(options)
+    elif options.mode == "pacing":
         scenarios = {
             "first-run": bench_first_run,
             "report-backfill": bench_report_backfill,

@@ -17,13 +17,14 @@ from tap_spapi.errors import AmazonError, AuthError
 from tap_spapi.operations import OperationCatalog, load_catalog
 from tap_spapi.pacing import RateLimiter, parse_rate_limit_overrides
 from tap_spapi.regions import LWA_TOKEN_URL, REGIONS
-from tap_spapi.retries import RetryPolicy, TransientFault
+from tap_spapi.retries import RetryPolicy, ThrottledError, TransientFault
 from tap_spapi.transport import PacedAdapter, paced_session
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# Five attempts, 2 s, 4 s, 8 s and 10 s apart (the Tokens API's plan refills at 1/s).
+# Faults: five attempts, 2 s, 4 s, 8 s and 10 s apart. 429s: waits of a refill of the
+# Tokens API's plan (1/s) and longer, until max_retry_seconds (retries.py).
 RDT_RETRIES = RetryPolicy(max_faults=4, first_wait=2.0, max_wait=10.0, jitter=False)
 
 
@@ -50,6 +51,7 @@ class AccountSettings:
     role_arn: str | None
     user_agent: str
     request_timeout: float
+    max_retry_seconds: float
     rate_limit_overrides: Mapping[str, Any] | None
     max_concurrency: int
 
@@ -153,7 +155,11 @@ class Account:
             except requests.RequestException as exc:
                 raise TransientFault(type(exc).__name__) from exc
             last[:] = [response]
-            if response.status_code == 429 or response.status_code >= 500:
+            if response.status_code == 429:
+                # A throttle, as for every SP-API call: bounded by max_retry_seconds,
+                # not by the count of fault retries (a storm would throw the run away).
+                raise ThrottledError(f"HTTP 429 from {operation.operation_id}", response)
+            if response.status_code >= 500:
                 raise TransientFault(response.status_code)
             return response
 
@@ -161,7 +167,8 @@ class Account:
             problem = amazon_error(last[0]).describe() if last else "no response"
             return AuthError(f"account '{self.name}': createRestrictedDataToken failed: {problem}")
 
-        response = RDT_RETRIES.call(attempt, explain=failed)
+        policy = RDT_RETRIES.with_waits(max_seconds=self.settings.max_retry_seconds)
+        response = policy.call(attempt, retry_on=(TransientFault, ThrottledError), explain=failed)
         if response.status_code != 200:
             raise failed()
         return response

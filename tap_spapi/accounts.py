@@ -50,6 +50,7 @@ def _account(settings: Settings, entry: Mapping[str, Any]) -> AccountSettings:
         role_arn=settings.role_arn,
         user_agent=settings.user_agent,
         request_timeout=float(settings.request_timeout),
+        max_retry_seconds=float(settings.max_retry_seconds),
         rate_limit_overrides=settings.rate_limit_overrides,
         max_concurrency=settings.max_concurrency,
     )

@@ -13,7 +13,7 @@ another (singer-sdk syncs a stream's partitions in turn, and only the first
 `REPORTS_IN_FLIGHT` reports of each account are requested ahead, within the burst), so
 within one process the accounts' createReport waits come one after another: a shard
 takes the sum of its accounts' waits, plus a fixed start-up (Meltano, the tap,
-discovery). Measured so by tests/test_orchestrate.py; if the accounts come to wait side
+discovery). Measured so by `benchmarks/run.py shards`; if the accounts come to wait side
 by side, a shard takes its slowest account per wave of `max_parallel_accounts`
 instead, and `shard_seconds` must say so.
 """

@@ -211,18 +211,24 @@ def await_report(
     *,
     max_wait: float,
     too_long: Callable[[dict[str, Any]], Exception],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """`poll` (getReport) until the report is DONE, CANCELLED or FATAL: the first poll at
-    once, then waits doubling from 1 s to a minute; `too_long` past `max_wait` s."""
-    started = time.monotonic()
+    once, then waits doubling from 1 s to a minute; `too_long` past `max_wait` s.
+
+    `clock` and `sleep` are a test's to replace: waiting out `report_wait_minutes` must
+    not take a test real minutes.
+    """
+    started = clock()
     wait = POLL_FIRST_WAIT
     while True:
         report = poll()
         if report.get("processingStatus") in TERMINAL:
             return report
-        if time.monotonic() - started + wait > max_wait:
+        if clock() - started + wait > max_wait:
             raise too_long(report)
-        time.sleep(wait)
+        sleep(wait)
         wait = min(POLL_MAX_WAIT, wait * 2)
 
 

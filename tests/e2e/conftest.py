@@ -10,6 +10,7 @@ missing Meltano or PostgreSQL fails the run instead of skipping.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -63,19 +64,13 @@ def meltano_project(meltano_bin: str) -> Path:
     """The repository's Meltano project, installed once, outside the repository; the
     tap comes from this checkout (editable), so it runs the code under test."""
     project = project_dir()
-    if not (project / INSTALLED_MARK).exists():
-        shutil.rmtree(project, ignore_errors=True)
-        project.mkdir(parents=True)
-        definition = (REPO / "meltano.yml").read_text(encoding="utf-8")
-        if "pip_url: -e .\n" not in definition:
-            pytest.fail("meltano.yml no longer installs the tap with `pip_url: -e .`")
-        definition = definition.replace("pip_url: -e .\n", f"pip_url: -e {REPO}\n")
-        (project / "meltano.yml").write_text(definition, encoding="utf-8")
-        installed = subprocess.run(
-            [meltano_bin, "install"], cwd=project, capture_output=True, text=True, check=False
-        )
-        assert installed.returncode == 0, installed.stderr[-4000:]
-        (project / INSTALLED_MARK).touch()
+    project.parent.mkdir(parents=True, exist_ok=True)
+    # Two sessions on one checkout (a second terminal, the time-shifted re-run) install
+    # in turn: the second finds the first's mark instead of deleting its half-done work.
+    with (project.parent / f"{project.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (project / INSTALLED_MARK).exists():
+            install_project(meltano_bin, project)
     for leftover in RUN_LEFTOVERS:
         path = project / leftover
         if path.is_dir():
@@ -83,6 +78,23 @@ def meltano_project(meltano_bin: str) -> Path:
         else:
             path.unlink(missing_ok=True)
     return project
+
+
+def install_project(meltano_bin: str, project: Path) -> None:
+    """A fresh project: the repository's meltano.yml with the tap from this checkout,
+    `meltano install`ed, then marked as complete (an interrupted install is redone)."""
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    definition = (REPO / "meltano.yml").read_text(encoding="utf-8")
+    if "pip_url: -e .\n" not in definition:
+        pytest.fail("meltano.yml no longer installs the tap with `pip_url: -e .`")
+    definition = definition.replace("pip_url: -e .\n", f"pip_url: -e {REPO}\n")
+    (project / "meltano.yml").write_text(definition, encoding="utf-8")
+    installed = subprocess.run(
+        [meltano_bin, "install"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, installed.stderr[-4000:]
+    (project / INSTALLED_MARK).touch()
 
 
 @dataclass(frozen=True)

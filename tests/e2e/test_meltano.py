@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -22,6 +21,8 @@ from spapi_standin.__main__ import write_tracking_ids
 from testkit import KEYS, expected_keys, history_start
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conftest import Meltano
     from postgres import Postgres
 
@@ -51,6 +52,8 @@ def run_meltano(meltano: Meltano, server: StandIn, tmp_path: Path, *args: str, *
 
 
 def test_meltano_run_into_jsonl(meltano, tmp_path):
+    # The stream it checks, selected through Meltano's `select` (a run of every stream
+    # through Meltano is the DuckDB and PostgreSQL tests' own).
     with StandIn(StandInConfig(seed=31, rate_scale=50.0)) as server:
         run_meltano(
             meltano,
@@ -61,10 +64,12 @@ def test_meltano_run_into_jsonl(meltano, tmp_path):
             "tap-spapi",
             "target-jsonl",
             TARGET_JSONL_DESTINATION_PATH=str(tmp_path),
+            TAP_SPAPI__SELECT=json.dumps(["marketplace_participations.*"]),
         )
         expected = {p["marketplace"]["id"] for p in server.dataset.marketplace_participations}
     lines = (tmp_path / "marketplace_participations.jsonl").read_text().splitlines()
     assert {json.loads(line)["marketplace_id"] for line in lines} == expected
+    assert [path.name for path in tmp_path.glob("*.jsonl")] == ["marketplace_participations.jsonl"]
 
 
 def test_meltano_run_into_duckdb(meltano, tmp_path):

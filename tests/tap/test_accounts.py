@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import datetime
 import json
 import string
-import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,6 +18,7 @@ from spapi_standin.config import EU_MARKETPLACE
 from tap_spapi.accounts import in_shard
 from testkit import (
     KEYS,
+    UNREACHED_RETRY_SECONDS,
     SingerOutput,
     expected_keys,
     history_start,
@@ -26,13 +30,16 @@ from testkit import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
+
+    from testkit import CliResult
 
 NA_TOKEN, EU_TOKEN, SECOND_NA_TOKEN = "Atzr|acme-na", "Atzr|acme-eu", "Atzr|globex-na"
 REVOKED_TOKEN = "Atzr|revoked-by-the-seller"
 
 
-@pytest.fixture
-def regions() -> Iterator[tuple[StandIn, StandIn]]:
+@contextlib.contextmanager
+def two_regions() -> Iterator[tuple[StandIn, StandIn]]:
     """Two regions with different data: North America (two sellers) and Europe."""
     na = StandInConfig(
         seed=41, rate_scale=50.0, refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN}, outbound_orders=40
@@ -48,6 +55,13 @@ def regions() -> Iterator[tuple[StandIn, StandIn]]:
     )
     with ExitStack() as stack:
         yield stack.enter_context(StandIn(na)), stack.enter_context(StandIn(eu))
+
+
+@pytest.fixture
+def regions() -> Iterator[tuple[StandIn, StandIn]]:
+    """Stand-ins of two regions of the test's own (tests touch their data)."""
+    with two_regions() as servers:
+        yield servers
 
 
 def account(name: str, server: StandIn, token: str, region: str) -> dict[str, Any]:
@@ -76,7 +90,7 @@ def accounts_config(entries: list[tuple[dict[str, Any], StandIn]], **extra: Any)
         "accounts": [entry for entry, _ in entries],
         "start_date": history_start(entries[0][1]),
         "tracking_ids": labels,
-        "max_retry_seconds": 60,
+        "max_retry_seconds": UNREACHED_RETRY_SECONDS,
         "lookback_window": 0,
         **extra,
     }
@@ -89,17 +103,44 @@ def keys_by_account(output: SingerOutput, stream: str) -> dict[str, set[Any]]:
     return found
 
 
-def test_two_accounts_in_two_regions_keep_their_own_data(regions):
-    na, eu = regions
-    config = accounts_config([(account("acme-na", na, NA_TOKEN, "na"), na),
-                              (account("acme-eu", eu, EU_TOKEN, "eu"), eu)])  # fmt: skip
-    output = run_tap(config)
+@dataclass
+class ThreeAccountsRun:
+    """One command-line run of every stream for three accounts: two good ones in two
+    regions and one whose refresh token the seller revoked."""
 
+    na: StandIn
+    eu: StandIn
+    result: CliResult
+    output: SingerOutput
+
+
+# The tests of the run go to one xdist worker, which runs it once (each worker would
+# run a module fixture of its own).
+SHARES_THE_RUN = pytest.mark.xdist_group("test_accounts.three_accounts")
+
+
+@pytest.fixture(scope="module")
+def three_accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreeAccountsRun]:
+    # Every stream of two accounts is the costliest sync of this module: the tests of
+    # separate data per account and of the revoked account share it (nothing here
+    # changes the stand-ins' data, so the module keeps one pair).
+    with two_regions() as (na, eu):
+        config = accounts_config([(account("acme-na", na, NA_TOKEN, "na"), na),
+                                  (account("revoked", na, REVOKED_TOKEN, "na"), na),
+                                  (account("acme-eu", eu, EU_TOKEN, "eu"), eu)])  # fmt: skip
+        path: Path = tmp_path_factory.mktemp("three_accounts") / "config.json"
+        path.write_text(json.dumps(config))
+        result = run_cli(["--config", str(path)])
+        yield ThreeAccountsRun(na, eu, result, SingerOutput.parse(result.stdout))
+
+
+@SHARES_THE_RUN
+def test_two_accounts_in_two_regions_keep_their_own_data(three_accounts):
+    na, eu, output = three_accounts.na, three_accounts.eu, three_accounts.output
+
+    na_keys, eu_keys = expected_keys(na.dataset), expected_keys(eu.dataset)
     for stream in KEYS:
-        expected = {
-            "acme-na": expected_keys(na.dataset)[stream],
-            "acme-eu": expected_keys(eu.dataset)[stream],
-        }
+        expected = {"acme-na": na_keys[stream], "acme-eu": eu_keys[stream]}
         # An account with no rows of a stream (returns are rare) has no entry at all.
         expected = {name: keys for name, keys in expected.items() if keys}
         assert expected, f"the stand-ins have no {stream} data"
@@ -111,36 +152,33 @@ def test_two_accounts_in_two_regions_keep_their_own_data(regions):
     # The EU account asked only for its region's marketplace.
     eu_inbound = [r for r in output.records("inbound_shipments") if r["account"] == "acme-eu"]
     assert {r["marketplace_id"] for r in eu_inbound} == {EU_MARKETPLACE}
-    # Each region's stand-in saw one LWA exchange, for its own seller.
+    # Each region's stand-in issued one token, for its own seller (the revoked seller's
+    # request was refused, and a refusal issues none).
     assert na.stats.count("lwa", "refresh_token") == 1
     assert eu.stats.count("lwa", "refresh_token") == 1
     # State is partitioned per account (and per marketplace where queries are).
     partitions = output.states[-1]["bookmarks"]["inbound_shipments"]["partitions"]
     assert {p["context"]["account"] for p in partitions} == {"acme-na", "acme-eu"}
+    # One partition per account (the revoked one's holds no bookmark: see below).
     orders = output.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
-    assert sorted(p["context"]["account"] for p in orders) == ["acme-eu", "acme-na"]
+    assert sorted(p["context"]["account"] for p in orders) == ["acme-eu", "acme-na", "revoked"]
 
 
-def test_a_revoked_account_is_named_and_the_others_finish(regions, tmp_path):
-    na, eu = regions
-    config = accounts_config([(account("acme-na", na, NA_TOKEN, "na"), na),
-                              (account("revoked", na, REVOKED_TOKEN, "na"), na),
-                              (account("acme-eu", eu, EU_TOKEN, "eu"), eu)])  # fmt: skip
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-
-    result = run_cli(["--config", str(path)])
-
+@SHARES_THE_RUN
+def test_a_revoked_account_is_named_and_the_others_finish(three_accounts):
+    result = three_accounts.result
     assert result.returncode == 1
     assert "account 'revoked'" in result.stderr
     assert "invalid_grant" in result.stderr
     assert REVOKED_TOKEN not in result.stdout + result.stderr
-    output = SingerOutput.parse(result.stdout)
+    output = three_accounts.output
+    na_keys = expected_keys(three_accounts.na.dataset)
+    eu_keys = expected_keys(three_accounts.eu.dataset)
     for stream in KEYS:
         found = keys_by_account(output, stream)
         assert "revoked" not in found, stream
-        assert found.get("acme-na", set()) == expected_keys(na.dataset)[stream], stream
-        assert found.get("acme-eu", set()) == expected_keys(eu.dataset)[stream], stream
+        assert found.get("acme-na", set()) == na_keys[stream], stream
+        assert found.get("acme-eu", set()) == eu_keys[stream], stream
     # The good accounts' bookmarks were saved; the revoked one has none to resume from.
     orders = output.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
     saved = {p["context"]["account"] for p in orders if p.get("replication_key_value")}
@@ -178,6 +216,23 @@ def test_a_shard_extracts_only_its_accounts(regions):
     assert seen == {"acme-na": 1, "globex-na": 1, "acme-eu": 1}
 
 
+REWIND = datetime.timedelta(minutes=1)
+
+
+def rewound(
+    state: dict[str, Any], stream: str, by: datetime.timedelta
+) -> tuple[dict[str, Any], datetime.datetime]:
+    """`state` with every window bookmark of `stream` moved `by` back, and the earliest
+    of them (the state is a copy; the run's own is left as it wrote it)."""
+    state = copy.deepcopy(state)
+    ends = []
+    for partition in state["bookmarks"][stream]["partitions"]:
+        end = datetime.datetime.fromisoformat(partition["window_end"]) - by
+        partition["window_end"] = end.isoformat()
+        ends.append(end)
+    return state, min(ends)
+
+
 def test_state_of_three_accounts_is_kept_when_a_fourth_is_added(regions):
     na, eu = regions
     three = [(account("acme-na", na, NA_TOKEN, "na"), na),
@@ -187,14 +242,18 @@ def test_state_of_three_accounts_is_kept_when_a_fourth_is_added(regions):
     config = accounts_config(three)
     first = run_tap(config, catalog=select_only(config, streams))
     assert set(keys_by_account(first, "inbound_shipments")) == {"acme-na", "globex-na", "acme-eu"}
-    # Window bounds are whole seconds: a second run within the first one's second would
-    # have an empty window (no run is that close in practice).
-    time.sleep(1.1)
-    changed = set(na.touch("inbound_shipments", 2))
+    # A run's windows end when it starts, in whole seconds: a second run within the first
+    # one's second would have an empty window. Rather than wait out that second, the
+    # bookmarks move a minute back and the changes fall inside that minute.
+    state, bookmark = rewound(first.states[-1], "inbound_shipments", REWIND)
+    for server in (na, eu):
+        newest = max(server.dataset.inbound_last_updated.values())
+        assert newest < bookmark, "the minute before the first run must be free of changes"
+    changed = set(na.touch("inbound_shipments", 2, at=bookmark + REWIND / 2))
 
     four = [*three, (account("initech-na", na, SECOND_NA_TOKEN, "na"), na)]
     config = accounts_config(four)
-    second = run_tap(config, state=first.states[-1], catalog=select_only(config, streams))
+    second = run_tap(config, state=state, catalog=select_only(config, streams))
 
     found = keys_by_account(second, "inbound_shipments")
     # The newcomer starts from the beginning; the others continue from their bookmarks.

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import threading
-import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi import account as account_module
 from tap_spapi import auth
 from tap_spapi.account import Account
 from tap_spapi.accounts import configured_accounts
-from tap_spapi.auth import SigV4Signer
+from tap_spapi.auth import EXPIRY_MARGIN_SECONDS, RestrictedDataTokens, SigV4Signer
 from tap_spapi.errors import AuthError
-from testkit import run_tap, tap_config
+from testkit import assert_complete, run_tap, tap_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 AWS_KEY_ID = "AKIDTAPSPAPITEST0001"
 AWS_SECRET = "sentinel-aws-secret-key-0123456789abcdefgh"
@@ -26,6 +30,41 @@ def account_for(server: StandIn, **overrides: object) -> Account:
 
 def lwa_requests(server: StandIn) -> int:
     return int(server.stats.snapshot().get("lwa", {}).get("requests", 0))
+
+
+def rdt_requests(server: StandIn) -> int:
+    return int(server.stats.snapshot()[RestrictedDataTokens.OPERATION]["requests"])
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand: a token's life ends when the test says,
+    not after seconds that a busy machine may stretch."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lwa_tokens_on(clock: Callable[[], float], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts built from now on cache LWA tokens by `clock`."""
+
+    class ClockedLwaTokens(auth.LwaTokenManager):
+        def __init__(self, **settings: Any) -> None:
+            super().__init__(**settings, clock=clock)
+
+    monkeypatch.setattr(auth, "LwaTokenManager", ClockedLwaTokens)
+
+
+def rdts_on(clock: Callable[[], float], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts built from now on cache Restricted Data Tokens by `clock`."""
+
+    class ClockedRdts(RestrictedDataTokens):
+        def __init__(self, **settings: Any) -> None:
+            super().__init__(**settings, clock=clock)
+
+    monkeypatch.setattr(account_module, "RestrictedDataTokens", ClockedRdts)
 
 
 def test_one_lwa_call_serves_many_requests_and_threads(standin):
@@ -45,24 +84,43 @@ def test_one_lwa_call_serves_many_requests_and_threads(standin):
     assert lwa_requests(standin) == 1
 
 
-def test_refreshes_token_once_when_it_expires_mid_run():
-    # The stand-in issues tokens that live 2 s; the run outlives several of them.
-    with StandIn(StandInConfig(seed=3, token_lifetime=2, rate_scale=50.0)) as server:
-        account = account_for(server)
-        session = account.session()
-        url = server.base_url + "/sellers/v1/marketplaceParticipations"
-        import time
+def test_refreshes_token_once_when_it_expires_mid_run(standin, monkeypatch):
+    # The tap's clock passes the token's life (as Amazon's `expires_in` said) while the
+    # run goes on; the stand-in's own clock still takes it, so no request is refused.
+    clock = FakeClock()
+    lwa_tokens_on(clock, monkeypatch)
+    account = account_for(standin)
+    url = standin.base_url + "/sellers/v1/marketplaceParticipations"
+    lifetime = standin.config.token_lifetime
+    # 14 calls in all: within getMarketplaceParticipations' burst of 15, so none waits
+    # for the tap's pacing to Amazon's plan of one a minute.
+    statuses: list[int] = []
 
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            assert session.get(url, timeout=10).status_code == 200
-            time.sleep(0.2)
-        assert 2 <= lwa_requests(server) <= 5
+    def call() -> None:
+        session = account.session()  # one a thread, as the tap's workers have
+        statuses.extend(session.get(url, timeout=10).status_code for _ in range(2))
+
+    call()
+    assert lwa_requests(standin) == 1
+    clock.now = lifetime - EXPIRY_MARGIN_SECONDS - 1  # nearly due: still the same token
+    call()
+    assert lwa_requests(standin) == 1
+    clock.now = lifetime  # due: one refresh, however many threads ask for a token
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert lwa_requests(standin) == 2
+    clock.now += lifetime  # and once more for the next token
+    call()
+    assert lwa_requests(standin) == 3
+    assert statuses == [200] * 14
 
 
 def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(standin):
     config = tap_config(standin)
-    first = run_tap(config)
+    first = run_tap(config, streams={"marketplace_participations"})
     assert first.records("marketplace_participations")
     # Amazon expires tokens before `expires_in` says (e.g. revoked sessions): the
     # stand-in forgets every token; the tap sees 403 "expired", refreshes, retries.
@@ -121,7 +179,7 @@ def check_rdt_flow(standin: StandIn) -> None:
         response = session.get(url, timeout=10)
         assert response.status_code == 200, response.text
         assert response.json()["payload"]["ShipmentId"] == shipment_id
-    assert standin.stats.snapshot()["createRestrictedDataToken"]["requests"] == 1
+    assert rdt_requests(standin) == 1
     # The seller's LWA token alone is not enough for that operation.
     plain = requests.get(
         url,
@@ -135,24 +193,51 @@ def check_rdt_flow(standin: StandIn) -> None:
     assert plain.status_code == 403
 
 
-def test_sigv4_signed_run_is_accepted_by_botocore_verification():
-    config = StandInConfig(
-        seed=5, rate_scale=50.0, require_sigv4=True, aws_credentials={AWS_KEY_ID: AWS_SECRET}
+# What a signature covers differs by request: a bare GET (marketplace participations),
+# a query of dates, lists and page tokens (inbound shipments, orders), the Shipping API's
+# tracking query, and a restricted report's POST bodies (createReport,
+# createRestrictedDataToken) and RDT-authorised document. Signing is the same for every
+# other stream, so the signed run syncs these, not all of them.
+SIGNED_STREAMS = {
+    "marketplace_participations",
+    "inbound_shipments",
+    "orders",
+    "shipping_tracking",
+    "flat_file_actionable_order_data_shipping",
+}
+
+
+def sigv4_standin() -> StandInConfig:
+    """A stand-in that checks every signature, with the `standin` fixture's data set (seed
+    11, built once a process: the settings that differ are only read while serving)."""
+    return StandInConfig(
+        seed=11, rate_scale=50.0, require_sigv4=True, aws_credentials={AWS_KEY_ID: AWS_SECRET}
     )
-    with StandIn(config) as server:
+
+
+def test_sigv4_signed_run_is_accepted_by_botocore_verification():
+    with StandIn(sigv4_standin()) as server:
         output = run_tap(
-            tap_config(server, aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET)
+            tap_config(
+                server,
+                aws_access_key_id=AWS_KEY_ID,
+                aws_secret_access_key=AWS_SECRET,
+                tracking_ids=server.dataset.tracking_labels()[:5],
+            ),
+            streams=SIGNED_STREAMS,
         )
-        assert output.records("marketplace_participations")
-        assert server.stats.snapshot()["sigv4"]["verified"] >= 1
-        assert server.stats.snapshot()["sigv4"].get("failed", 0) == 0
+        assert_complete(output, server, streams=SIGNED_STREAMS - {"shipping_tracking"})
+        assert output.records("shipping_tracking")
+        assert output.failures is not None and not output.failures.stopped
+        stats = server.stats.snapshot()
+        assert stats["createReport"]["requests"] >= 1
+        assert stats[RestrictedDataTokens.OPERATION]["requests"] >= 1
+        assert stats["sigv4"]["verified"] >= 1
+        assert stats["sigv4"].get("failed", 0) == 0
 
 
 def test_tampered_sigv4_request_is_rejected():
-    config = StandInConfig(
-        seed=5, rate_scale=50.0, require_sigv4=True, aws_credentials={AWS_KEY_ID: AWS_SECRET}
-    )
-    with StandIn(config) as server:
+    with StandIn(sigv4_standin()) as server:
         account = account_for(
             server, aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET
         )
@@ -166,10 +251,7 @@ def test_tampered_sigv4_request_is_rejected():
 
 
 def test_wrong_aws_secret_is_rejected_with_a_clear_error():
-    config = StandInConfig(
-        seed=5, rate_scale=50.0, require_sigv4=True, aws_credentials={AWS_KEY_ID: AWS_SECRET}
-    )
-    with StandIn(config) as server:
+    with StandIn(sigv4_standin()) as server:
         account = account_for(
             server, aws_access_key_id=AWS_KEY_ID, aws_secret_access_key="wrong" * 8
         )
@@ -195,11 +277,15 @@ def test_threads_needing_the_same_rdt_share_one_issuance():
         for thread in threads:
             thread.join()
         assert statuses == [200] * 4
-        assert standin.stats.snapshot()["createRestrictedDataToken"]["requests"] == 1
+        assert rdt_requests(standin) == 1
         assert lwa_requests(standin) == 1
 
 
-# The expiring case renews the STS keys before every signature: over two minutes.
+# The expiring case renews the STS keys before every signature (an AssumeRole call each):
+# it syncs two streams of two APIs, a handful of signatures, not the whole catalog.
+STS_STREAMS = {"marketplace_participations", "shipping_tracking"}
+
+
 @pytest.mark.parametrize(
     "key_life",
     [None, 900],
@@ -230,7 +316,7 @@ def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch, key_life):
             return None
 
         config = StandInConfig(
-            seed=5, rate_scale=50.0, require_sigv4=True, aws_secret_lookup=issued_secret
+            seed=11, rate_scale=50.0, require_sigv4=True, aws_secret_lookup=issued_secret
         )
         with StandIn(config) as server:
             output = run_tap(
@@ -240,7 +326,8 @@ def test_sts_role_is_assumed_and_its_temporary_keys_sign(monkeypatch, key_life):
                     aws_secret_access_key="source-secret-key-for-moto",
                     role_arn="arn:aws:iam::123456789012:role/SellingPartnerAPIRole",
                     tracking_ids=server.dataset.tracking_labels()[:5],
-                )
+                ),
+                streams=STS_STREAMS,
             )
             assert output.records("marketplace_participations")
             assert output.records("shipping_tracking")
@@ -281,16 +368,21 @@ def test_signer_overwrites_rather_than_appends_headers():
     assert first.split("Signature=")[0] == prepared.headers["Authorization"].split("Signature=")[0]
 
 
-def test_an_expired_rdt_is_replaced_by_a_new_one():
-    config = StandInConfig(
-        seed=11, rate_scale=2.0, rate_overrides={"getShipment": (2.0, 4)}, rdt_lifetime=1
-    )
-    with StandIn(config) as standin:
+def test_an_expired_rdt_is_replaced_by_a_new_one(monkeypatch):
+    # The tap's clock passes the RDT's life (the `expiresIn` Amazon gave); the stand-in's
+    # own clock has it valid still, so the second RDT comes from the tap's cache expiring,
+    # not from a refusal.
+    clock = FakeClock()
+    rdts_on(clock, monkeypatch)
+    with StandIn(rdt_standin()) as standin:
         account = account_for(standin)
         shipment_id = standin.dataset.mfn_shipment_ids[0]
         url = f"{standin.base_url}/mfn/v0/shipments/{shipment_id}"
         session = account.session()
         assert session.get(url, timeout=10).status_code == 200
-        time.sleep(1.5)  # the RDT's one-second life is over
+        clock.now = standin.config.rdt_lifetime - EXPIRY_MARGIN_SECONDS - 1
         assert session.get(url, timeout=10).status_code == 200
-        assert standin.stats.snapshot()["createRestrictedDataToken"]["requests"] == 2
+        assert rdt_requests(standin) == 1
+        clock.now = standin.config.rdt_lifetime  # the RDT's life is over
+        assert session.get(url, timeout=10).status_code == 200
+        assert rdt_requests(standin) == 2

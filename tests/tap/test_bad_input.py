@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from typing_extensions import override
 
-from spapi_standin import StandIn, StandInConfig
 from tap_spapi.tap import TapSpapi
-from testkit import VALID, run_cli, run_tap, select_only, tap_config, write_config
+from testkit import VALID, run_cli, run_tap, tap_config, write_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from spapi_standin import StandIn
 
 ORDERS = "outbound_orders"
 
@@ -110,19 +111,18 @@ def test_state_of_an_account_that_is_not_configured_is_warned_of(caplog):
     assert "belongs to account 'renamed-shop', which is not configured" in caplog.text
 
 
-def test_a_final_status_that_is_not_one_is_warned_of_and_the_label_tracked(caplog):
-    with StandIn(StandInConfig(seed=95, rate_scale=50.0)) as server:
-        labels = server.dataset.tracking_labels()
-        config = tap_config(server, tracking_ids=labels)
-        label = labels[0]
-        context = {"account": "default", "trackingId": label["tracking_id"],
-                   "carrierId": label["carrier_id"]}  # fmt: skip
-        state = {"bookmarks": {"shipping_tracking": {"partitions": [
-            {"context": context, "final_status": "Deliverd"}]}}}  # fmt: skip
-        with caplog.at_level(logging.WARNING):
-            output = run_tap(
-                config, state=state, catalog=select_only(config, {"shipping_tracking"})
-            )
+def test_a_final_status_that_is_not_one_is_warned_of_and_the_label_tracked(
+    caplog, standin: StandIn
+):
+    labels = standin.dataset.tracking_labels()
+    config = tap_config(standin, tracking_ids=labels)
+    label = labels[0]
+    context = {"account": "default", "trackingId": label["tracking_id"],
+               "carrierId": label["carrier_id"]}  # fmt: skip
+    state = {"bookmarks": {"shipping_tracking": {"partitions": [
+        {"context": context, "final_status": "Deliverd"}]}}}  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        output = run_tap(config, state=state, streams={"shipping_tracking"})
     assert "'Deliverd', which is not a final status" in caplog.text
     tracked = {record["trackingId"] for record in output.records("shipping_tracking")}
     assert label["tracking_id"] in tracked

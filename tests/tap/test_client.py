@@ -1,15 +1,28 @@
-"""The base client: retries, error messages, headers, pagination plumbing."""
+"""The base client: retries, error messages, headers, pagination plumbing.
+
+Every test here is about one operation, getMarketplaceParticipations, and syncs its
+stream only (the base client is the same for every stream).
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from testkit import run_cli, run_tap, tap_config
+from testkit import catalog_selecting, run_cli, run_tap, tap_config
+
+if TYPE_CHECKING:
+    from testkit import SingerOutput
 
 STREAM = "marketplace_participations"
 OPERATION = "getMarketplaceParticipations"
+
+
+def sync(config: dict[str, Any]) -> SingerOutput:
+    """A run of the stream these tests are about."""
+    return run_tap(config, streams={STREAM})
 
 
 def requests_to(server, operation: str) -> int:
@@ -21,7 +34,7 @@ def test_429_is_retried_until_success(standin):
     # Live 429s carry no x-amzn-RateLimit-Limit, and these come before any 2xx could
     # announce the stand-in's x50 plan: pace to that plan, not Amazon's one a minute.
     overrides = {OPERATION: {"rate": 0.016 * 50, "burst": 15}}
-    output = run_tap(tap_config(standin, rate_limit_overrides=overrides))
+    output = sync(tap_config(standin, rate_limit_overrides=overrides))
     assert len(output.records(STREAM)) == len(standin.dataset.marketplace_participations)
     assert requests_to(standin, OPERATION) == 3
 
@@ -29,7 +42,7 @@ def test_429_is_retried_until_success(standin):
 @pytest.mark.parametrize("fault", [500, 503, "drop", "truncate"])
 def test_server_fault_is_retried_until_success(standin, fault):
     standin.inject(OPERATION, status=fault, times=1)
-    output = run_tap(tap_config(standin))
+    output = sync(tap_config(standin))
     assert len(output.records(STREAM)) == len(standin.dataset.marketplace_participations)
 
 
@@ -41,7 +54,7 @@ def stopped_because(output, stream: str = STREAM) -> str:
 
 def test_retries_exhausted_gives_a_clear_error(standin):
     standin.inject(OPERATION, status=500, times=50)
-    message = stopped_because(run_tap(tap_config(standin, max_retries=2)))
+    message = stopped_because(sync(tap_config(standin, max_retries=2)))
     assert f"stream '{STREAM}' ({OPERATION})" in message
     assert "HTTP 500" in message and "x-amzn-RequestId: " in message
     assert "x-amzn-RequestId: none" not in message
@@ -50,20 +63,27 @@ def test_retries_exhausted_gives_a_clear_error(standin):
 
 def test_400_fails_fast_with_amazons_code_and_request_id(standin):
     standin.inject(OPERATION, status=400, times=1)
-    message = stopped_because(run_tap(tap_config(standin)))
+    message = stopped_because(sync(tap_config(standin)))
     assert "HTTP 400 InvalidInput" in message
     assert f"stream '{STREAM}' ({OPERATION})" in message
     assert requests_to(standin, OPERATION) == 1
 
 
 def test_cli_prints_the_failure_as_one_line_without_traceback(standin, tmp_path):
+    # A second stream fails too (one request of its own): a run with one failure prints
+    # just that line, a run with more adds the summary line checked here.
     standin.inject(OPERATION, status=400, times=1)
+    standin.inject("getCarrierAccounts", status=400, times=1)
+    settings = tap_config(standin)
     config = tmp_path / "config.json"
-    config.write_text(json.dumps(tap_config(standin)))
-    result = run_cli(["--config", str(config)])
+    config.write_text(json.dumps(settings))
+    catalog = tmp_path / "catalog.json"
+    selected = {STREAM, "shipping_carrier_accounts"}
+    catalog.write_text(json.dumps(catalog_selecting(settings, selected)))
+    result = run_cli(["--config", str(config), "--catalog", str(catalog)])
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("tap-spapi: error: the run is incomplete: ")
+    assert last.startswith("tap-spapi: error: the run is incomplete: 2 failure(s) ")
     first = next(line for line in result.stderr.splitlines() if line.startswith("tap-spapi:"))
     assert first.startswith("tap-spapi: error: stream 'marketplace_participations' of account")
     assert "HTTP 400 InvalidInput" in first
@@ -71,7 +91,7 @@ def test_cli_prints_the_failure_as_one_line_without_traceback(standin, tmp_path)
 
 
 def test_every_request_carries_token_date_and_user_agent(standin):
-    run_tap(tap_config(standin, user_agent="MyApp/2.1"))
+    sync(tap_config(standin, user_agent="MyApp/2.1"))
     seen = standin.stats.snapshot()[OPERATION]
     assert seen["requests"] >= 1
     agent = standin.last_request_headers(OPERATION)["User-Agent"]
@@ -80,7 +100,7 @@ def test_every_request_carries_token_date_and_user_agent(standin):
 
 
 def test_marketplace_participations_have_a_top_level_key(standin):
-    output = run_tap(tap_config(standin))
+    output = sync(tap_config(standin))
     records = output.records(STREAM)
     assert {r["marketplace_id"] for r in records} == {
         p["marketplace"]["id"] for p in standin.dataset.marketplace_participations

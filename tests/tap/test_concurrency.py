@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 
 import pytest
+from typing_extensions import override
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.concurrency import Prefetcher, ReadAhead
@@ -20,6 +20,27 @@ PACED = {
     "outbound_package_tracking",
     "shipping_tracking",
 }
+
+
+# Requests that can be on their way at once: a token taken, the request not yet at the
+# stand-in (8 workers, as many readers ahead, page walkers, the main thread), and more.
+IN_FLIGHT = 32
+
+
+def with_headroom(server: StandIn) -> None:
+    """Every usage plan of `server` with IN_FLIGHT more tokens of burst, at the same rate.
+
+    The tap's limiter takes a token, then sends; on a busy machine requests that left one
+    refill apart may reach the stand-in together, which a bucket of the tap's burst would
+    answer 429. Any burst of arrivals is at most what the tap's own bucket allowed plus
+    what was on its way, so with this headroom a tap that keeps to its plans never meets a
+    429, however late the machine delivers its requests; the rates are unchanged, so a tap
+    running faster than a plan drains the headroom within the run and does.
+    """
+    scale = server.config.rate_scale
+    for operation in server.app.operations.routes:
+        rate, burst = server.app.limiter.plan(operation)
+        server.config.rate_overrides[operation] = (rate / scale, burst + IN_FLIGHT)
 
 
 def throttled(server: StandIn) -> dict[str, int]:
@@ -63,11 +84,12 @@ def without_run_times(state: object, since: datetime.datetime) -> object:
 def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
     # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
     # alone must keep every operation under its plan.
-    config = StandInConfig(seed=21, latency_ms=10, rate_scale=40.0)
+    config = StandInConfig(seed=11, latency_ms=10, rate_scale=40.0)
     # searchOrders echoes a `lastUpdatedBefore` of two minutes before each request (the
     # model: at least 2 minutes before now), which the orders bookmark keeps: a run time too.
     started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=2, seconds=1)
     with StandIn(config) as server:
+        with_headroom(server)
         tracking = server.dataset.tracking_labels()
         sequential = run_tap(tap_config(server, max_concurrency=1, tracking_ids=tracking))
         sequential_429s = throttled(server)
@@ -130,25 +152,80 @@ def endless(name: str, produced: list[int]):
     return produce
 
 
-def wait_until_still(produced: list, settle: float = 0.2) -> int:
-    """How many records a producer made once it stopped making more."""
-    while True:
-        seen = len(produced)
-        time.sleep(settle)
-        if len(produced) == seen:
-            return seen
+# How long a test waits for something that happens within milliseconds before it fails:
+# a bound on a hung test, never a pause that lets things settle.
+STUCK = 60.0
+
+
+class WatchedCondition(threading.Condition):
+    """A condition that counts the threads waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+        self._parked = threading.Condition()
+
+    @override
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._parked:
+            self.waiting += 1
+            self._parked.notify_all()
+        try:
+            return super().wait(timeout)
+        finally:
+            with self._parked:
+                self.waiting -= 1
+
+    def until_waiting(self, threads: int) -> None:
+        """Return holding nothing once `threads` threads wait on this condition."""
+        with self._parked:
+            assert self._parked.wait_for(lambda: self.waiting >= threads, STUCK)
+
+
+def stopped(reader: ReadAhead, threads: int) -> None:
+    """Return once `threads` readers of `reader` wait for room in its budget.
+
+    Then nothing moves until someone takes records: every reader is blocked on the one
+    condition, and only a taker notifies it. (The reader's condition is swapped for one
+    that counts its waiters, before anything is announced.)
+    """
+    changed = reader._changed
+    assert isinstance(changed, WatchedCondition)
+    changed.until_waiting(threads)
+    with changed:  # the readers counted have released it: they are parked in wait()
+        pass
+
+
+def watched(reader: ReadAhead) -> ReadAhead:
+    """`reader`, its condition counting the threads that wait on it."""
+    reader._changed = WatchedCondition()
+    return reader
+
+
+def ended(produce_name: str, produced: list[int], done: threading.Event):
+    """`endless`, setting `done` once its reader lets it go (the generator is closed)."""
+    inner = endless(produce_name, produced)
+
+    def produce():
+        try:
+            yield from inner()
+        finally:
+            done.set()
+
+    return produce
 
 
 @pytest.mark.parametrize("budget", [10, 50])
 def test_read_ahead_buffers_at_most_its_budget_even_for_the_head(budget):
-    reader = ReadAhead(2, budget=budget)
+    reader = watched(ReadAhead(2, budget=budget))
     head: list[int] = []
     later: list[int] = []
     reader.announce("head", endless("head", head))
     reader.announce("later", endless("later", later))
     # Nobody consumes: the head stops at its own budget, the later one at what is left.
-    assert wait_until_still(head) <= budget + 1
-    assert wait_until_still(later) <= budget + 1
+    stopped(reader, threads=2)
+    assert budget <= len(head) <= budget + 1
+    assert len(later) <= budget + 1
     taken = reader.take("head", endless("inline", []))
     first = [next(taken)["n"] for _ in range(3 * budget)]
     assert first == list(range(3 * budget))  # in order, and the head was not stuck
@@ -158,10 +235,13 @@ def test_read_ahead_buffers_at_most_its_budget_even_for_the_head(budget):
 def test_taking_a_later_context_drops_the_skipped_ones():
     reader = ReadAhead(2, budget=10)
     skipped: list[int] = []
-    reader.announce("skipped", endless("skipped", skipped))
+    let_go = threading.Event()
+    reader.announce("skipped", ended("skipped", skipped, let_go))
     reader.announce("wanted", lambda: iter([{"n": 1}, {"n": 2}]))
     assert list(reader.take("wanted", lambda: iter([]))) == [{"n": 1}, {"n": 2}]
-    stopped_at = wait_until_still(skipped)
+    # Its reader let it go: it stopped reading, not just filled the budget.
+    assert let_go.wait(STUCK)
+    stopped_at = len(skipped)
     assert stopped_at <= 11
     reader.close()
 
@@ -209,6 +289,7 @@ class OneWorker:
     def __init__(self) -> None:
         self.prefetcher = Prefetcher(1)
         self.ran: list[str] = []
+        self._ran = threading.Condition()
         self._gate, busy = threading.Event(), threading.Event()
 
         def hold() -> list[dict[str, str]]:
@@ -221,16 +302,20 @@ class OneWorker:
 
     def fetch(self, name: str):
         def run() -> list[dict[str, str]]:
-            self.ran.append(name)
+            with self._ran:
+                self.ran.append(name)
+                self._ran.notify_all()
             return [{"name": name}]
 
         return run
 
-    def release_and_settle(self) -> list[str]:
-        """Let the worker go; what it ran once it ran everything queued."""
+    def release_and_settle(self, fetches: int) -> list[str]:
+        """Let the worker go; what it ran once it ran `fetches` fetches (the first one's
+        and those queued: the takes that follow would find any other)."""
         self._gate.set()
-        wait_until_still(self.ran)
-        return self.ran
+        with self._ran:
+            assert self._ran.wait_for(lambda: len(self.ran) >= fetches, STUCK)
+        return list(self.ran)
 
 
 def test_a_free_worker_runs_first_the_fetch_whose_operation_has_a_token():
@@ -245,7 +330,8 @@ def test_a_free_worker_runs_first_the_fetch_whose_operation_has_a_token():
         ("plan-2", -1, ready),
     ):
         pool.prefetcher.submit(name, pool.fetch(name), priority=priority, lane=lane)
-    assert pool.release_and_settle() == ["busy", "plan-1", "plan-2", "shipment-1", "shipment-2"]
+    ran = pool.release_and_settle(5)
+    assert ran == ["busy", "plan-1", "plan-2", "shipment-1", "shipment-2"]
     for key in ("plan-1", "plan-2", "shipment-1", "shipment-2"):
         assert pool.prefetcher.take(key, pool.fetch("inline")) == [{"name": key}]
     pool.prefetcher.close()
@@ -255,7 +341,7 @@ def test_among_lanes_with_a_token_the_deepest_fetch_goes_first():
     pool = OneWorker()
     pool.prefetcher.submit("order", pool.fetch("order"), priority=-1, lane=FixedLane(0.0))
     pool.prefetcher.submit("package", pool.fetch("package"), priority=-2, lane=FixedLane(0.0))
-    assert pool.release_and_settle() == ["busy", "package", "order"]
+    assert pool.release_and_settle(3) == ["busy", "package", "order"]
     pool.prefetcher.close()
 
 

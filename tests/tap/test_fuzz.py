@@ -48,7 +48,8 @@ EXTRA_VALUE = st.recursive(
 @pytest.fixture(scope="module")
 def world():
     """A stand-in's sample records per stream, and a tap whose streams parse them."""
-    with StandIn(StandInConfig(seed=61, rate_scale=50.0)) as server:
+    # The suite's `standin` data set (seed 11): a worker builds it once.
+    with StandIn(StandInConfig(seed=11, rate_scale=50.0)) as server:
         data = server.dataset
         samples = {
             "inbound_shipments": data.all_inbound_shipments()[0],
@@ -99,7 +100,15 @@ def test_fuzzed_documents_still_give_records_valid_against_the_schema(world, str
     wrap = BODIES[stream_name]
     keys = tuple(k for k in BOOKMARKED[stream_name] if k in samples[stream_name])
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # The same 40 documents every run (derandomize, no example database): a failure here
+    # is a change in the tap, never the luck of the draw or a file left by an earlier run.
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(document=mutated(copy.deepcopy(samples[stream_name]), keys))
     def check(document: dict[str, Any]) -> None:
         try:

@@ -21,7 +21,10 @@ from tap_spapi.tap import TapSpapi
 from testkit import expected_keys, key_of, run_tap, select_only, tap_config
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
+
+    from testkit import SingerOutput
 
 PLAN_STREAMS = {
     "inbound_plans",
@@ -32,6 +35,11 @@ PLAN_STREAMS = {
 TRACKING_STREAMS = {"shipment_tracking", "shipment_tracking_milestones"}
 MCF_STREAMS = {"outbound_orders", "outbound_shipments"}
 ALL = PLAN_STREAMS | TRACKING_STREAMS | MCF_STREAMS
+
+
+# The tests that read `first_run` run on one worker under `--dist loadgroup` (each
+# worker would otherwise run it again for its share).
+FIRST_RUN = pytest.mark.xdist_group("test_inbound_plans-first-run")
 
 
 def _keys(output: Any, stream: str) -> set[Any]:
@@ -61,16 +69,32 @@ def _listed(server: StandIn) -> list[dict[str, str]]:
     return entries
 
 
-def test_every_plan_shipment_item_box_and_tracking_of_the_data_set_is_emitted(standin):
-    output = _run(standin, ALL)
-    expected = expected_keys(standin.dataset)
+def seed_11() -> StandIn:
+    """A stand-in with the suite's `standin` data set (a worker builds it once; each
+    stand-in holds a copy of its own)."""
+    return StandIn(StandInConfig(seed=11, rate_scale=50.0))
+
+
+@pytest.fixture(scope="module")
+def first_run() -> Iterator[tuple[StandIn, SingerOutput]]:
+    """Every plan, tracking and MCF stream, a first run (lookback 0, as the incremental
+    test's first run): its tests only read it and its stand-in."""
+    with seed_11() as server:
+        yield server, _run(server, ALL, lookback_window=0)
+
+
+@FIRST_RUN
+def test_every_plan_shipment_item_box_and_tracking_of_the_data_set_is_emitted(first_run):
+    server, output = first_run
+    expected = expected_keys(server.dataset)
     for stream in ALL:
         assert _keys(output, stream) == expected[stream], stream
     assert output.failures is not None and not output.failures.reported
 
 
-def test_a_2024_shipment_joins_its_v0_shipment_by_confirmation_id(standin):
-    output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
+@FIRST_RUN
+def test_a_2024_shipment_joins_its_v0_shipment_by_confirmation_id(first_run):
+    standin, output = first_run
     v0_ids = {s["ShipmentId"] for s in standin.dataset.all_inbound_shipments()}
     shipments = output.records("inbound_plan_shipments")
     assert shipments
@@ -92,8 +116,9 @@ def test_a_cross_border_plan_is_skipped_by_name_with_a_warning_not_a_failed_run(
     assert not emitted_plans & refused
 
 
-def test_partnered_shipments_come_with_null_tracking_details(standin):
-    output = _run(standin, {"inbound_plans", "inbound_plan_shipments"})
+@FIRST_RUN
+def test_partnered_shipments_come_with_null_tracking_details(first_run):
+    standin, output = first_run
     partnered = standin.dataset.partnered_shipment_ids
     by_id = {s["shipmentId"]: s for s in output.records("inbound_plan_shipments")}
     seen = partnered & set(by_id)
@@ -103,14 +128,18 @@ def test_partnered_shipments_come_with_null_tracking_details(standin):
     assert all(by_id[s]["trackingDetails"] for s in others)
 
 
-def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_identifiers():
-    with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
-        first = _run(server, ALL, lookback_window=0)
+@FIRST_RUN
+def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_identifiers(
+    first_run,
+):
+    _, first = first_run
+    # The second run goes to a stand-in of its own with the same data (the first run's
+    # is shared and must not be touched); its counts start at zero.
+    with seed_11() as server:
         state = first.states[-1]
         data = server.dataset
         newest = max(p["lastUpdatedAt"] for p in data.inbound_plans)
         touched = set(data.touch("inbound_plans", 3))
-        server.stats.reset()
         second = _run(server, ALL, state=state, lookback_window=0)
         asked_plans = {p["inboundPlanId"] for p in second.records("inbound_plans")}
         unchanged_newest = {
@@ -212,6 +241,12 @@ def test_the_models_letter_shows_every_plan_and_tracking_detail():
     assert all(s["trackingDetails"] for s in shipments)
 
 
+def many_plans() -> StandInConfig:
+    """200 plans, pages of 30: more pages than the walker runs ahead. One data set for
+    the tests of many pages (a worker builds it once)."""
+    return StandInConfig(seed=13, rate_scale=50.0, inbound_plans=200)
+
+
 def _page_two_refused(server: StandIn) -> None:
     server.inject(
         "listInboundPlans",
@@ -228,7 +263,7 @@ def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_book
     # The plans' pages are walked by a thread of their own (pages_ahead.py) unless the
     # run is sequential: both ways, page one's plans are emitted, page two's error is
     # the stream's one failure naming the operation, and the bookmark does not move.
-    with StandIn(StandInConfig(seed=12, rate_scale=50.0, inbound_plans=75)) as server:
+    with StandIn(many_plans()) as server:
         _page_two_refused(server)
         output = _run(server, {"inbound_plans"}, max_concurrency=max_concurrency)
         asked = server.stats.count("listInboundPlans")
@@ -243,7 +278,7 @@ def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_book
 
 
 def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
-    with StandIn(StandInConfig(seed=13, rate_scale=50.0, inbound_plans=200)) as server:
+    with StandIn(many_plans()) as server:
         config = tap_config(server)
         tap = TapSpapi(config=config, catalog=select_only(config, {"inbound_plans"}))
         try:

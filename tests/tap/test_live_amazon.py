@@ -7,6 +7,7 @@ the stand-in enforces all of them by default.
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +29,11 @@ from testkit import (
 
 if TYPE_CHECKING:
     import requests
+
+
+# The data set of the tap tier (the `standin` fixture's): built once a process, where each
+# seed of its own would cost seconds.
+SEED = 11
 
 
 def _queries(server: Any, operation_id: str) -> list[dict[str, list[str]]]:
@@ -78,7 +84,7 @@ def test_every_live_behaviour_is_switchable_and_in_the_readme():
 
 
 def test_a_date_range_without_a_status_or_id_list_is_refused_as_live_amazon_does():
-    with StandIn(StandInConfig(seed=3, rate_limits=False)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_limits=False)) as server:
         refused = _get(server, SHIPMENTS, **WHOLE_RANGE)
         assert refused.status_code == 400
         (error,) = refused.json()["errors"]
@@ -90,7 +96,7 @@ def test_a_date_range_without_a_status_or_id_list_is_refused_as_live_amazon_does
 
 
 def test_a_next_token_sent_with_the_first_querys_filters_returns_the_first_page_again():
-    config = StandInConfig(seed=3, rate_limits=False, inbound_page_size=5)
+    config = StandInConfig(seed=SEED, rate_limits=False, inbound_page_size=5)
     with StandIn(config) as server:
         first_query = {**WHOLE_RANGE, "ShipmentStatusList": ",".join(model_shipment_statuses())}
         first = _get(server, SHIPMENTS, **first_query).json()["payload"]
@@ -104,7 +110,7 @@ def test_a_next_token_sent_with_the_first_querys_filters_returns_the_first_page_
 
 
 def test_the_tap_follows_inbound_pages_with_the_token_alone_to_a_complete_stream():
-    with StandIn(StandInConfig(seed=3, rate_scale=50.0, inbound_page_size=7)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0, inbound_page_size=7)) as server:
         config = tap_config(server)
         output = run_tap(config, catalog=select_only(config, {"inbound_shipments"}))
         emitted = [key_of("inbound_shipments", r) for r in output.records("inbound_shipments")]
@@ -188,13 +194,21 @@ def test_a_report_window_without_data_ends_cancelled_and_the_stream_moves_on(rep
         assert datetime.datetime.fromisoformat(bookmark) >= now.replace(microsecond=0)
 
 
-def test_an_expired_document_link_is_replaced_by_a_fresh_one():
-    config = StandInConfig(seed=5, rate_scale=50.0)
-    # Amazon's is 5 minutes. Three 500s make the tap wait at least 7 s (1, 2, then 4 s) before
-    # it reads again, so a 5 s link has expired by then, and the fresh link has 5 s to be used
-    # even on a loaded machine (1.5 s was not always enough with CI and four test runs at once).
-    config.live.document_link_seconds = 5.0
-    with StandIn(config) as server:
+def test_an_expired_document_link_is_replaced_by_a_fresh_one(monkeypatch: pytest.MonkeyPatch):
+    # Amazon's links last 5 minutes. The first one expires when the tap reads it again
+    # after three 500s: the stand-in's links last no time at all for that one download,
+    # a point in the run rather than a lifetime in seconds that a busy machine may
+    # stretch past (or not), and last 5 minutes again for the fresh link.
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+        live, counted, downloads = server.config.live, server.app.stats.request, itertools.count(1)
+        lifetime = live.document_link_seconds
+
+        def request(key: str, headers: Any, target: str = "") -> None:
+            counted(key, headers, target)
+            if key == "reportDocumentDownload":
+                live.document_link_seconds = 1e-9 if next(downloads) == 4 else lifetime
+
+        monkeypatch.setattr(server.app.stats, "request", request)
         stream = "flat_file_actionable_order_data_shipping"
         for _ in range(3):
             server.inject("reportDocumentDownload", 500)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from pii_leaks import leaked
+
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.settings import DEFAULTS
 from testkit import SingerOutput, expected_keys, key_of, run_cli, run_tap, select_only, tap_config
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
     import pytest
 
+# The data set of the suite's `standin` fixture: a worker builds it once, and each
+# stand-in here gets a copy of its own (a test's changes stay its own).
+SEED = 11
 MCF_2026 = {"mcf_api_version": "2026-07-04"}
 READ = ("outbound_orders", "outbound_shipments", "outbound_order_items")
 NOT_IN_2026 = ("outbound_returns", "outbound_return_authorizations", "outbound_package_tracking")
@@ -34,7 +39,7 @@ def list_orders_queries(server: StandIn) -> list[dict[str, list[str]]]:
 
 
 def test_every_order_shipment_and_item_with_2020s_keys_and_no_request_per_order():
-    with StandIn(StandInConfig(seed=41, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, max_concurrency=4, **MCF_2026)
         output = run_tap(config, catalog=select_only(config, set(READ)))
         expected = expected_keys(server.dataset)
@@ -66,7 +71,7 @@ def test_every_order_shipment_and_item_with_2020s_keys_and_no_request_per_order(
 
 
 def test_without_the_shipments_stream_list_orders_leaves_shipments_out():
-    with StandIn(StandInConfig(seed=42, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, **MCF_2026)
         output = run_tap(config, catalog=select_only(config, {"outbound_orders"}))
         queries = list_orders_queries(server)
@@ -77,7 +82,7 @@ def test_without_the_shipments_stream_list_orders_leaves_shipments_out():
 
 def test_a_second_run_asks_from_the_bookmark_minus_lookback_and_emits_only_changed_orders():
     lookback = timedelta(minutes=30)
-    with StandIn(StandInConfig(seed=43, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, lookback_window=30, **MCF_2026)
         catalog = select_only(config, set(READ))
         first = run_tap(config, catalog=catalog)
@@ -107,14 +112,14 @@ def test_a_second_run_asks_from_the_bookmark_minus_lookback_and_emits_only_chang
 
 
 def test_destination_addresses_are_dropped_unless_pii_is_asked_for():
-    with StandIn(StandInConfig(seed=44, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, **MCF_2026)
         without = run_tap(config, catalog=select_only(config, set(READ)))
         pii_config = {**config, "include_pii": True}
         with_pii = run_tap(pii_config, catalog=select_only(pii_config, set(READ)))
         sentinels = server.dataset.pii_sentinels
     assert without.records("outbound_orders")
-    assert not [s for s in sentinels if s in json.dumps(without.messages)]
+    assert not leaked(json.dumps(without.messages), sentinels)
     assert "destination" not in without.schema("outbound_orders")["properties"]
     shipment_package = without.schema("outbound_shipments")["properties"]["packages"]["items"]
     assert "proofOfDelivery" not in shipment_package["properties"]["tracking"]["properties"]
@@ -132,7 +137,7 @@ def test_destination_addresses_are_dropped_unless_pii_is_asked_for():
 def test_streams_2026_has_no_data_for_are_skipped_with_one_warning_each(
     caplog: pytest.LogCaptureFixture,
 ):
-    with StandIn(StandInConfig(seed=45, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, max_concurrency=4, **MCF_2026)
         with caplog.at_level(logging.WARNING):
             output = run_tap(config, catalog=select_only(config, {*READ, *NOT_IN_2026}))
@@ -148,7 +153,7 @@ def test_streams_2026_has_no_data_for_are_skipped_with_one_warning_each(
 
 
 def test_the_command_line_exits_0_when_only_a_skipped_stream_is_selected(tmp_path: Path):
-    with StandIn(StandInConfig(seed=46, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, **MCF_2026)
         (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
         catalog = select_only(config, {"outbound_returns"})
@@ -165,7 +170,7 @@ def test_the_command_line_exits_0_when_only_a_skipped_stream_is_selected(tmp_pat
 
 def test_a_switch_from_2020_07_01_continues_from_its_bookmark():
     # Both versions bookmark the time the order's status last changed.
-    with StandIn(StandInConfig(seed=47, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config_2020 = tap_config(server)
         first = run_tap(config_2020, catalog=select_only(config_2020, {"outbound_orders"}))
         (partition,) = first.states[-1]["bookmarks"]["outbound_orders"]["partitions"]
@@ -188,7 +193,7 @@ def test_a_switch_from_2020_07_01_continues_from_its_bookmark():
 
 
 def test_list_orders_faults_and_throttling_are_retried_and_every_order_arrives():
-    with StandIn(StandInConfig(seed=48, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, max_retry_seconds=60, **MCF_2026)
         server.inject("listOrders", status=503, times=1)
         server.inject("listOrders", status=429, times=1, matching="pageToken")
@@ -203,7 +208,7 @@ def test_list_orders_faults_and_throttling_are_retried_and_every_order_arrives()
 def test_the_packages_amazon_tracking_numbers_are_tracked_as_in_2020():
     # shipment_tracking asks the Tracking API for the AFTN of every MCF package, whichever
     # API version read the packages.
-    with StandIn(StandInConfig(seed=43, rate_scale=50.0)) as server:
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
         config = tap_config(server, max_concurrency=4, **MCF_2026)
         streams = {"outbound_orders", "outbound_shipments", "shipment_tracking"}
         output = run_tap(config, catalog=select_only(config, streams))

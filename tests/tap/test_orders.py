@@ -6,11 +6,13 @@ import copy
 import datetime
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
+from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import requests
-    from conftest import SingerOutput
+
+    from testkit import SingerOutput
 
 ORDER_STREAMS = {"orders", "order_items", "order_packages"}
 
@@ -41,10 +44,16 @@ def orders_catalog(config: dict[str, Any], streams: set[str] = ORDER_STREAMS) ->
     return select_only(config, streams)
 
 
+def paged_config() -> StandInConfig:
+    """Pages of 7 orders: a query needs a dozen of them. The data set is the suite's
+    `standin` fixture's (seed 11), which a worker builds once; a page size is only served."""
+    return StandInConfig(seed=11, rate_scale=50.0, orders_page_size=7)
+
+
 @pytest.fixture(scope="module")
 def paged() -> Iterator[StandIn]:
-    """Pages of 7 orders: a query needs a dozen of them."""
-    with StandIn(StandInConfig(seed=23, rate_scale=50.0, orders_page_size=7)) as server:
+    """The stand-in of `paged_run`: its tests only read it (none injects or syncs)."""
+    with StandIn(paged_config()) as server:
         yield server
 
 
@@ -52,6 +61,14 @@ def paged() -> Iterator[StandIn]:
 def paged_run(paged: StandIn) -> SingerOutput:
     config = tap_config(paged)
     return run_tap(config, catalog=orders_catalog(config))
+
+
+@pytest.fixture
+def own_paged() -> Iterator[StandIn]:
+    """A paged stand-in of the test's own, for a test that injects faults or asks it
+    directly (the searchOrders targets `paged_run`'s tests read stay the run's)."""
+    with StandIn(paged_config()) as server:
+        yield server
 
 
 def test_every_order_item_and_package_is_emitted_once_over_many_pages(paged, paged_run):
@@ -90,7 +107,7 @@ def test_live_packages_without_detailed_status_are_loaded(paged_run):
 
 
 def test_detailed_status_passes_through_when_amazon_sends_it():
-    config = StandInConfig(seed=23, rate_scale=50.0, live=LiveBehaviours.models_letter())
+    config = StandInConfig(seed=11, rate_scale=50.0, live=LiveBehaviours.models_letter())
     with StandIn(config) as server:
         tap = tap_config(server)
         output = run_tap(tap, catalog=orders_catalog(tap, {"order_packages"}))
@@ -155,7 +172,7 @@ def test_buyer_and_recipient_are_asked_and_kept_only_with_include_pii(standin):
     sentinels = standin.dataset.pii_sentinels
     without = run_tap(config, catalog=catalog)
     text = json.dumps(without.messages)
-    assert sentinels and not [s for s in sentinels if s in text]
+    assert sentinels and not leaked(text, sentinels)
     assert not {"buyer", "recipient", "tax"} & set(without.schema("orders")["properties"])
     packing = without.schema("order_items")["properties"]["fulfillment"]["properties"]["packing"]
     assert set(packing["properties"]["giftOption"]["properties"]) == {"giftWrapLevel"}
@@ -191,22 +208,19 @@ def test_bookmark_is_the_echoed_last_updated_before_and_the_next_run_starts_ther
     assert all(o["lastUpdatedTime"] >= after for o in second.records("orders"))
 
 
-def test_a_query_stopped_on_a_later_page_keeps_the_bookmark(paged):
-    config = tap_config(paged)
+def test_a_query_stopped_on_a_later_page_keeps_the_bookmark(own_paged):
+    config = tap_config(own_paged)
     catalog = orders_catalog(config, {"orders"})
-    paged.reset_rate_limits()
-    paged.inject("searchOrders", 400, times=1, matching="paginationToken")
-    try:
-        failed = run_tap(config, catalog=catalog)
-    finally:
-        paged.clear_faults()
+    own_paged.inject("searchOrders", 400, times=1, matching="paginationToken")
+    failed = run_tap(config, catalog=catalog)
     partitions = failed.states[-1]["bookmarks"]["orders"].get("partitions", [])
     assert not any("window_end" in p for p in partitions)
-    paged.reset_rate_limits()
-    asked_before = len(queries(paged))
+    own_paged.reset_rate_limits()
+    asked_before = len(queries(own_paged))
     again = run_tap(config, catalog=catalog, state=failed.states[-1])
-    assert {o["orderId"] for o in again.records("orders")} == expected_keys(paged.dataset)["orders"]
-    assert "paginationToken" not in queries(paged)[asked_before]  # the query asked anew
+    expected = expected_keys(own_paged.dataset)["orders"]
+    assert {o["orderId"] for o in again.records("orders")} == expected
+    assert "paginationToken" not in queries(own_paged)[asked_before]  # the query asked anew
 
 
 def test_the_run_says_what_a_page_costs_before_it_starts(standin, caplog):
@@ -217,15 +231,23 @@ def test_the_run_says_what_a_page_costs_before_it_starts(standin, caplog):
 
 
 def test_pages_that_wait_on_the_plan_say_when_the_next_comes(caplog):
-    # A plan of one request at once, then 0.8 a second: every later page waits 1.25 s.
-    config = StandInConfig(seed=23, orders_page_size=25, rate_overrides={"searchOrders": (0.8, 1)})
+    # A plan of one request at once, then 0.3 a second (paced a tenth slower): the second
+    # of two pages waits about 3.7 s. The line is said when page one is parsed, so it
+    # reads "about 4 s" or, on a busy machine that took its time over page one, less;
+    # below 1 s it would not be said at all, which a 2.7 s margin keeps out of reach.
+    config = StandInConfig(seed=11, orders_page_size=40, rate_overrides={"searchOrders": (0.3, 1)})
     with StandIn(config) as server:
-        tap = tap_config(server, rate_limit_overrides={"searchOrders": {"rate": 0.8, "burst": 1}})
+        tap = tap_config(server, rate_limit_overrides={"searchOrders": {"rate": 0.3, "burst": 1}})
         with caplog.at_level(logging.INFO):
             output = run_tap(tap, catalog=orders_catalog(tap, {"orders"}))
         assert server.stats.count("searchOrders", "429") == 0
+        assert server.stats.count("searchOrders") == 2
     assert len(output.records("orders")) == len(server.dataset.orders)
-    assert "orders of account 'default': 1 pages read; the next in about 1 s" in caplog.text
+    said = re.compile(
+        r"orders of account 'default': 1 pages read; "
+        r"the next in about [1-4] s \(searchOrders' usage plan\)"
+    )
+    assert [r for r in caplog.records if said.fullmatch(r.getMessage())], caplog.text
 
 
 # -- the stand-in's searchOrders, as the model's parameter notes describe it ----------------
@@ -269,13 +291,12 @@ def test_standin_echoes_the_settled_instant_and_keeps_pii_and_packages_unless_as
     assert all(o["fulfillment"]["fulfilledBy"] == "MERCHANT" for o in asked if o.get("packages"))
 
 
-def test_standin_page_tokens_need_the_same_query(paged):
-    paged.reset_rate_limits()
+def test_standin_page_tokens_need_the_same_query(own_paged):
     start = _ago(days=400)
-    token = _search(paged, lastUpdatedAfter=start).json()["pagination"]["nextToken"]
-    same = _search(paged, lastUpdatedAfter=start, paginationToken=token, includedData="TAX")
+    token = _search(own_paged, lastUpdatedAfter=start).json()["pagination"]["nextToken"]
+    same = _search(own_paged, lastUpdatedAfter=start, paginationToken=token, includedData="TAX")
     assert same.status_code == 200  # includedData may change between pages
-    other = _search(paged, lastUpdatedAfter=_ago(days=300), paginationToken=token)
+    other = _search(own_paged, lastUpdatedAfter=_ago(days=300), paginationToken=token)
     assert other.status_code == 400
 
 

@@ -10,17 +10,18 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.peak import run_tap_with_peak
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURES_BY_TYPE
 from tap_spapi.report_documents import TypedRows, charset_of, parse_datetime, text_of
+from tap_spapi.report_requests import await_report
 from tap_spapi.report_types import BY_STREAM, REPORT_TYPES
 from testkit import REPO, SingerOutput, history_start, run_cli, run_tap, select_only, tap_config
 
@@ -112,10 +113,10 @@ def test_buyer_pii_columns_follow_include_pii(server):
     assert not [c for c in pii if c in without.schema(FULFILLED)["properties"]]
     text = json.dumps(without.messages)
     assert server.reports.pii_sentinels
-    assert not [s for s in server.reports.pii_sentinels if s in text]
+    assert not leaked(text, server.reports.pii_sentinels)
     with_pii = run_stream(server, FULFILLED, include_pii=True)
     assert all(c in with_pii.schema(FULFILLED)["properties"] for c in pii)
-    assert [s for s in server.reports.pii_sentinels if s in json.dumps(with_pii.messages)]
+    assert leaked(json.dumps(with_pii.messages), server.reports.pii_sentinels)
 
 
 def test_windows_are_split_at_the_report_types_documented_range(server):
@@ -260,13 +261,74 @@ def test_columns_the_tap_does_not_know_are_kept_as_strings_with_a_warning(server
 
 
 def test_a_report_that_takes_too_long_stops_with_a_clear_error(server, tmp_path):
+    # A wait of 0 minutes is over at the first getReport that finds the report unfinished:
+    # the error path of `report_wait_minutes` without waiting real minutes (the schedule
+    # of the waits is tested below with a clock the test controls).
     server.config.report_processing_seconds = 3600.0
-    args = write_run_files(tmp_path, report_config(server, report_wait_minutes=1), {ACTIONABLE})
-    started = time.monotonic()
-    result = run_cli(args, timeout=180)
+    args = write_run_files(tmp_path, report_config(server, report_wait_minutes=0), {ACTIONABLE})
+    result = run_cli(args)
     assert result.returncode == 1
-    assert "report_wait_minutes" in result.stderr.strip().splitlines()[-1]
-    assert time.monotonic() - started < 120
+    last = result.stderr.strip().splitlines()[-1]
+    assert "report_wait_minutes" in last and f"stream '{ACTIONABLE}'" in last
+    assert server.stats.count("getReport") == 1
+    assert server.stats.count("getReportDocument") == 0
+
+
+class PollClock:
+    """A clock that moves only when the tap sleeps or polls (each getReport taking
+    `poll_seconds`), and the getReport answers: unfinished until poll `done_at`."""
+
+    def __init__(self, *, poll_seconds: float = 0.0, done_at: int | None = None) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.polls = 0
+        self.poll_seconds = poll_seconds
+        self.done_at = done_at
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def poll(self) -> dict[str, Any]:
+        self.polls += 1
+        self.now += self.poll_seconds
+        done = self.done_at is not None and self.polls >= self.done_at
+        return {"reportId": "1", "processingStatus": "DONE" if done else "IN_PROGRESS"}
+
+    def await_report(self, max_wait: float) -> dict[str, Any]:
+        return await_report(
+            self.poll,
+            max_wait=max_wait,
+            too_long=lambda report: TimeoutError(report["processingStatus"]),
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+
+def test_get_report_is_polled_at_doubling_waits_until_report_wait_minutes_is_spent():
+    one_minute = PollClock()
+    with pytest.raises(TimeoutError, match="IN_PROGRESS"):
+        one_minute.await_report(max_wait=60.0)
+    # Polls at 0, 1, 3, 7, 15 and 31 s; the next wait (32 s) would end past the minute.
+    assert one_minute.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert one_minute.polls == 6
+    # The time getReport itself takes counts too: one wait fewer.
+    slow = PollClock(poll_seconds=10.0)
+    with pytest.raises(TimeoutError):
+        slow.await_report(max_wait=60.0)
+    assert slow.sleeps == [1.0, 2.0, 4.0, 8.0]
+    # Waits stop doubling at a minute; a report done on the eighth poll is returned.
+    ten_minutes = PollClock(done_at=8)
+    assert ten_minutes.await_report(max_wait=600.0)["processingStatus"] == "DONE"
+    assert ten_minutes.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
+    # With no wait allowed, one poll decides (the command-line test above).
+    at_once = PollClock()
+    with pytest.raises(TimeoutError):
+        at_once.await_report(max_wait=0.0)
+    assert (at_once.polls, at_once.sleeps) == (1, [])
 
 
 def test_document_links_stay_out_of_debug_logs(server, tmp_path):
@@ -299,13 +361,44 @@ def test_documents_in_other_encodings_are_decoded():
 # --- size and interruption: the tap as a user runs it ---------------------------------------
 
 
-def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
+def copied_rows(server: StandIn, report_type: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of `report_type` copied from its first thousand with an identity of their own.
+
+    The stand-in derives each row from its own seeded generator, a half minute of CPU for
+    200,000 rows; a test of the tap's memory needs the size and shape of real rows, not
+    200,000 different values.
+    """
+    reports = server.reports
+    own_row = reports.row
+    fixture = FIXTURES_BY_TYPE[report_type]
+    positions = {reports.header(fixture).index(column): column for column in fixture.identity}
+    firsts: dict[int, list[str]] = {}
+
+    def row(kind: Any, index: int) -> list[str]:
+        if kind.report_type != report_type:
+            return own_row(kind, index)
+        first = index % 1_000
+        if first not in firsts:
+            firsts[first] = own_row(kind, first)
+        values = list(firsts[first])
+        for position, column in positions.items():  # as the stand-in names them
+            values[position] = f"{column[:3].upper()}-{index:07d}"
+        return values
+
+    monkeypatch.setattr(reports, "row", row)
+
+
+def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path, monkeypatch):
+    # 150,000 rows make about 58 MB of TSV: over 50 MB without emitting more records than
+    # that needs (each costs the tap's process CPU); a hundredth of them is the baseline.
+    small, large = 1_500, 150_000
     with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
         report = BY_STREAM[ACTIONABLE]
+        copied_rows(server, report.report_type, monkeypatch)
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
         peaks: dict[int, float] = {}
         sizes: dict[int, int] = {}
-        for rows in (2_000, 200_000):
+        for rows in (small, large):
             server.reports.row_counts[report.report_type] = rows
             server.reports.reports.clear()  # a fresh report, not the last run's snapshot
             with (tmp_path / f"out-{rows}").open("wb") as out:
@@ -318,9 +411,9 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path):
             with (tmp_path / f"out-{rows}").open() as written:
                 emitted = sum(1 for line in written if '"RECORD"' in line)
             assert emitted == rows
-    assert sizes[200_000] > 50 * 1024 * 1024, "the large document is over 50 MB of TSV"
+    assert sizes[large] > 50 * 1024 * 1024, "the large document is over 50 MB of TSV"
     # 100 times the rows, and the peak grows by less than a tenth of the document's size.
-    assert peaks[200_000] - peaks[2_000] < sizes[200_000] / 1024 / 1024 / 10, peaks
+    assert peaks[large] - peaks[small] < sizes[large] / 1024 / 1024 / 10, peaks
 
 
 def test_a_kill_during_a_report_download_resumes_without_gaps(tmp_path):

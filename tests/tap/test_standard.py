@@ -1,12 +1,16 @@
 """singer-sdk's standard tap tests, run against a stand-in started for this module.
 
-The SDK builds the test class at collection time, so the stand-in has to be up (and
-its URL known) when this module is imported, before any fixture could start it.
+The SDK builds the test class when pytest collects this module: it makes a tap from the
+settings given here to list the streams and their properties, without sending a request.
+So the settings start as the stand-in's credentials with a placeholder address, and the
+stand-in (its data set built, its server bound) starts only when a test of this module
+runs, in a module fixture that fills in its address, start date and labels. Collecting
+(each xdist worker, `pytest --collect-only`) builds no data and starts no server.
 """
 
 from __future__ import annotations
 
-import atexit
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
@@ -15,19 +19,51 @@ from spapi_standin import StandIn, StandInConfig
 from tap_spapi.tap import TapSpapi
 from testkit import tap_config
 
-# The SDK warns when a schema field never appears in the sampled records. Optional
-# fields that Amazon sends only in some marketplaces (MCF `deliveryWindow` exists for
-# JP Scheduled Delivery only) are rightly absent from the stand-in's NA data.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Fields in transformed catalog but not in records:UserWarning"
-)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
-_STANDIN = StandIn(StandInConfig(seed=21, rate_scale=50.0))
-_STANDIN.start()
-atexit.register(_STANDIN.stop)
+pytestmark = [
+    # The SDK warns when a schema field never appears in the sampled records. Optional
+    # fields that Amazon sends only in some marketplaces (MCF `deliveryWindow` exists for
+    # JP Scheduled Delivery only) are rightly absent from the stand-in's NA data.
+    pytest.mark.filterwarnings(
+        "ignore:Fields in transformed catalog but not in records:UserWarning"
+    ),
+    # The suite's runner syncs once per process (a class fixture): keep its few hundred
+    # tests on one xdist worker rather than one sync on each worker that gets some.
+    pytest.mark.xdist_group("sdk_standard"),
+]
+
+# The `standin` fixture's settings (tests/conftest.py): a worker that built its data set
+# for another module reuses it here (the stand-in caches data sets per process).
+STANDIN = StandInConfig(seed=11, rate_scale=50.0)
+# Nothing listens on the discard port: should the SDK ever copy the settings instead of
+# keeping the dict given to it, the sync fails at once on a refused connection instead
+# of reaching Amazon.
+UNSTARTED = "http://127.0.0.1:9"
+
+# The settings the SDK keeps (the same dict: its runner makes each tap from it), filled
+# in by `standin_for_suite` before the suite's first sync.
+SETTINGS: dict[str, Any] = {
+    "client_id": STANDIN.client_id,
+    "client_secret": STANDIN.client_secret,
+    "refresh_token": min(STANDIN.refresh_tokens),
+    "api_url": UNSTARTED,
+    "lwa_token_url": f"{UNSTARTED}/auth/o2/token",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def standin_for_suite() -> Iterator[StandIn]:
+    """The stand-in the suite syncs from; its address, start date and labels in SETTINGS
+    (a module fixture comes before the SDK's class-scoped runner, which syncs)."""
+    with StandIn(STANDIN) as server:
+        SETTINGS.update(tap_config(server, tracking_ids=server.dataset.tracking_labels()))
+        yield server
+
 
 TestTapSpapi = get_tap_test_class(
     TapSpapi,
-    config=tap_config(_STANDIN, tracking_ids=_STANDIN.dataset.tracking_labels()),
+    config=SETTINGS,
     suite_config=SuiteConfig(max_records_limit=500),
 )

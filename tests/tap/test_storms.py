@@ -1,28 +1,59 @@
-"""429 storms: retries bounded by time, waits that grow from one refill of the plan."""
+"""429 storms: retries bounded by attempts, waits that grow from one refill of the plan."""
 
 from __future__ import annotations
 
 import logging
 import re
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.operations import load_catalog
-from testkit import all_streams_config, assert_complete, run_tap, tap_config
+from testkit import (
+    UNREACHED_RETRY_SECONDS,
+    all_streams_config,
+    assert_complete,
+    run_tap,
+    tap_config,
+)
+
+if TYPE_CHECKING:
+    import pytest
 
 OPERATION = "getMarketplaceParticipations"
 RETRY_LINE = re.compile(rf"Retrying {OPERATION} in (\d+\.\d) s after attempt (\d+)")
 
 
+def standin_plans(server: StandIn) -> dict[str, dict[str, Any]]:
+    """The stand-in's (scaled) usage plan of every operation the tap calls, as the
+    `rate_limit_overrides` setting spells them.
+
+    Live 429s carry no x-amzn-RateLimit-Limit: a 429 that comes before any 2xx of its
+    operation announced the stand-in's scaled plan would wait a refill of Amazon's own
+    plan (a minute for getReportDocument, three for searchOrders). The tap is told the
+    plans, as a user would tell it theirs, so every wait is a refill of the plan in force.
+    """
+    routes = server.app.operations.routes
+    plans = {}
+    for operation in load_catalog():
+        if operation.operation_id in routes:
+            rate, burst = server.app.limiter.plan(operation.operation_id)
+            plans[operation.operation_id] = {"rate": rate, "burst": burst}
+    return plans
+
+
 def test_a_storm_answering_half_the_requests_429_completes_with_the_full_data_set():
-    # searchOrders refills once in three minutes at Amazon's rate: a 429 that comes before
-    # any 2xx announced the stand-in's scaled plan would wait that long, past
-    # max_retry_seconds. The tap is told the scaled plan, as a user would tell it theirs.
-    plan = load_catalog()["searchOrders"]
-    overrides = {"searchOrders": {"rate": plan.rate * 50.0, "burst": plan.burst}}
-    with StandIn(StandInConfig(seed=91, rate_scale=50.0, storm_rate=0.5)) as server:
-        output = run_tap(all_streams_config(server, max_retries=2, rate_limit_overrides=overrides))
+    # Every stream: a storm is about every operation. Another application spends half
+    # of every bucket (a seeded draw per request); 429s are not counted against
+    # max_retries, and the only time bound, max_retry_seconds, is one no run reaches
+    # however busy the machine, so the outcome is the same on every run: complete.
+    # Plans x200: each 429 waits a refill of its plan, so the run takes what its waits
+    # add up to, not more (x50 spent a minute and a half sleeping).
+    with StandIn(StandInConfig(seed=91, rate_scale=200.0, storm_rate=0.5)) as server:
+        config = all_streams_config(
+            server, max_retries=2, rate_limit_overrides=standin_plans(server)
+        )
+        assert config["max_retry_seconds"] == UNREACHED_RETRY_SECONDS
+        output = run_tap(config)
         throttled = sum(c.get("429", 0) for c in server.stats.snapshot().values())
         assert output.failures is not None
         assert not output.failures.stopped and not output.failures.failed_contexts
@@ -33,15 +64,17 @@ def test_a_storm_answering_half_the_requests_429_completes_with_the_full_data_se
 def test_consecutive_429s_wait_at_least_one_refill_and_longer_each_time(
     caplog: pytest.LogCaptureFixture,
 ):
-    # 0.016 requests/s x 300: a refill takes about 0.2 s.
+    # 0.016 requests/s x 300: a refill takes about 0.2 s. The waits checked are the ones
+    # the tap plans and logs, not the time that passed.
     plan = load_catalog()[OPERATION]
     # Live 429s carry no x-amzn-RateLimit-Limit, and these come before any 2xx could
     # announce the stand-in's scaled plan: the tap is told it, as a user would tell it theirs.
     overrides = {OPERATION: {"rate": plan.rate * 300.0, "burst": plan.burst}}
-    with StandIn(StandInConfig(seed=92, rate_scale=300.0)) as server:
+    with StandIn(StandInConfig(seed=11, rate_scale=300.0)) as server:
         server.inject(OPERATION, status=429, times=3)
+        config = tap_config(server, max_retries=0, rate_limit_overrides=overrides)
         with caplog.at_level(logging.INFO):
-            output = run_tap(tap_config(server, max_retries=0, rate_limit_overrides=overrides))
+            output = run_tap(config, streams={"marketplace_participations"})
     refill = 1 / (plan.rate * 300.0)
     waits = [float(m.group(1)) for m in RETRY_LINE.finditer(caplog.text)]
     assert len(waits) == 3  # 429s are not counted against max_retries

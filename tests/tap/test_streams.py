@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
+from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import EU_MARKETPLACE, NA_MARKETPLACES
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 
 CHILD_STREAMS = ("inbound_shipment_items", "outbound_shipments", "outbound_package_tracking")
+# The tests that read the one full sync of the module run on one worker under
+# `--dist loadgroup`: each worker would otherwise sync every stream again for its share.
+FULL_RUN = pytest.mark.xdist_group("test_streams-full-run")
 
 
 def emitted_keys(output: SingerOutput, stream: str) -> list[Any]:
@@ -44,9 +48,12 @@ def paged_standin() -> Iterator[StandIn]:
 
 @pytest.fixture(scope="module")
 def full_run(paged_standin: StandIn) -> SingerOutput:
+    """Every stream, once for the module: its tests only read it and the stand-in's
+    counts (none touches, injects or syncs again on `paged_standin`)."""
     return run_tap(full_config(paged_standin))
 
 
+@FULL_RUN
 def test_every_stream_emits_the_whole_data_set_once(paged_standin, full_run):
     expected = expected_keys(paged_standin.dataset)
     for stream, keys in expected.items():
@@ -56,6 +63,7 @@ def test_every_stream_emits_the_whole_data_set_once(paged_standin, full_run):
         assert len(got) == len(set(got)), f"{stream} emitted a key twice"
 
 
+@FULL_RUN
 def test_list_operations_follow_their_page_tokens(paged_standin, full_run):
     stats = paged_standin.stats
     inbound = len(paged_standin.dataset.all_inbound_shipments())
@@ -65,6 +73,7 @@ def test_list_operations_follow_their_page_tokens(paged_standin, full_run):
     assert stats.count("listAllFulfillmentOrders") >= -(-orders // 9) > 1
 
 
+@FULL_RUN
 def test_children_are_fetched_once_per_parent_and_never_refetch_parent_pages(
     paged_standin, full_run
 ):
@@ -78,6 +87,7 @@ def test_children_are_fetched_once_per_parent_and_never_refetch_parent_pages(
     assert stats.count("getPackageTrackingDetails", "200") == tracked
 
 
+@FULL_RUN
 def test_child_records_name_their_parent(paged_standin, full_run):
     data = paged_standin.dataset
     for record in full_run.records("inbound_shipment_items"):
@@ -95,6 +105,7 @@ def test_child_records_name_their_parent(paged_standin, full_run):
         assert order_of_shipment[record["amazonShipmentId"]] == record["sellerFulfillmentOrderId"]
 
 
+@FULL_RUN
 def test_every_record_validates_against_its_schema(full_run):
     checked = 0
     for stream in KEYS:
@@ -108,6 +119,7 @@ def test_every_record_validates_against_its_schema(full_run):
     assert checked > 100
 
 
+@FULL_RUN
 def test_state_is_partitioned_per_marketplace_and_per_label(paged_standin, full_run):
     state = full_run.states[-1]["bookmarks"]
     inbound = state["inbound_shipments"]["partitions"]
@@ -123,22 +135,31 @@ def test_state_is_partitioned_per_marketplace_and_per_label(paged_standin, full_
         assert not state.get(child, {}).get("partitions")
 
 
+@FULL_RUN
 def test_the_marketplaces_of_another_region_are_not_queried(paged_standin, full_run):
     inbound = full_run.records("inbound_shipments")
     assert {r["marketplace_id"] for r in inbound} <= set(NA_MARKETPLACES)
     assert EU_MARKETPLACE in paged_standin.dataset.participating_marketplace_ids
 
 
+SECOND_RUN_STREAMS = {
+    "inbound_shipments",
+    "inbound_shipment_items",
+    "outbound_orders",
+    "shipping_tracking",
+}
+
+
 def test_a_second_run_emits_only_what_changed(standin):
     config = full_config(standin, lookback_window=0)
-    first = run_tap(config)
+    first = run_tap(config, streams=SECOND_RUN_STREAMS)
     touched_at = datetime.now(UTC).replace(microsecond=0)
     inbound = set(standin.touch("inbound_shipments", 4, at=touched_at))
     orders = set(standin.touch("outbound_orders", 3, at=touched_at))
     labels = set(standin.touch("shipping_trackings", 3, at=touched_at))
     assert inbound and orders and labels
 
-    second = run_tap(config, state=first.states[-1])
+    second = run_tap(config, state=first.states[-1], streams=SECOND_RUN_STREAMS)
 
     assert set(emitted_keys(second, "inbound_shipments")) == inbound
     assert {k[0] for k in emitted_keys(second, "inbound_shipment_items")} <= inbound
@@ -170,17 +191,20 @@ def test_final_trackings_are_not_requested_again(standin):
     assert requested == len(standin.dataset.shipping_trackings) - len(final)
 
 
-def test_pii_is_dropped_unless_asked_for(standin):
-    config = full_config(standin)
-    catalog = select_only(
-        config, {"outbound_orders", "outbound_shipments", "outbound_package_tracking"}
-    )
+@FULL_RUN
+def test_pii_is_dropped_from_every_stream_by_default(paged_standin, full_run):
+    sentinels = paged_standin.dataset.pii_sentinels | paged_standin.reports.pii_sentinels
+    assert paged_standin.dataset.pii_sentinels and paged_standin.reports.pii_sentinels
+    without = json.dumps(full_run.messages)
+    assert not leaked(without, sentinels)
+
+
+def test_pii_is_kept_when_asked_for(standin):
+    config = full_config(standin, include_pii=True)
+    streams = {"outbound_orders", "outbound_shipments", "outbound_package_tracking"}
     sentinels = standin.dataset.pii_sentinels
-    assert sentinels
-    without = json.dumps(run_tap(config, catalog=catalog).messages)
-    assert not [s for s in sentinels if s in without]
-    with_pii = json.dumps(run_tap({**config, "include_pii": True}, catalog=catalog).messages)
-    assert [s for s in sentinels if s in with_pii]
+    with_pii = json.dumps(run_tap(config, streams=streams).messages)
+    assert leaked(with_pii, sentinels)
 
 
 def test_a_tracking_file_with_a_bad_row_names_the_line(standin, tmp_path):

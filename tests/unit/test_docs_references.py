@@ -26,6 +26,6 @@ def test_every_test_the_docs_name_exists():
         source = REPO / path
         if not source.is_file():
             missing.append(path)
-        elif name and not re.search(rf"^def {name}\(", source.read_text(), flags=re.M):
+        elif name and not re.search(rf"^def {name}\(", source.read_text(), flags=re.MULTILINE):
             missing.append(f"{path}::{name}")
     assert not missing, f"named in the docs but not found: {missing}"
