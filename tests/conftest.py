@@ -29,6 +29,7 @@ TIERS = ("unit", "standin", "tap", "e2e")
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its folder's tier."""
     for item in items:
@@ -36,10 +37,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: a test lives in one of {TIERS}")
         item.add_marker(getattr(pytest.mark, tier))
-        if tier == "e2e":
-            # One worker runs the end-to-end tests, in turn: they share one Meltano install
-            # and one PostgreSQL server (session fixtures are per worker under xdist).
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+        if tier == "e2e" and not any(item.iter_markers("xdist_group")):
+            # One worker runs an end-to-end module's tests, in turn: they share its
+            # PostgreSQL server and, in Meltano's project, its run directory.
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
 
 
 @pytest.fixture

@@ -60,23 +60,31 @@ def project_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def meltano_project(meltano_bin: str) -> Path:
+def meltano_project(meltano_bin: str, testrun_uid: str) -> Path:
     """The repository's Meltano project, installed once, outside the repository; the
     tap comes from this checkout (editable), so it runs the code under test."""
     project = project_dir()
     project.parent.mkdir(parents=True, exist_ok=True)
     # Two sessions on one checkout (a second terminal, the time-shifted re-run) install
     # in turn: the second finds the first's mark instead of deleting its half-done work.
+    # Under xdist every worker comes here: the first of a run (`testrun_uid` is the
+    # run's) clears what earlier runs left, the others find it cleared, so no worker
+    # deletes what another's test is using.
     with (project.parent / f"{project.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (project / INSTALLED_MARK).exists():
             install_project(meltano_bin, project)
-    for leftover in RUN_LEFTOVERS:
-        path = project / leftover
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+        cleared = project / f".cleared-{testrun_uid}"
+        if not cleared.exists():
+            for stale in project.glob(".cleared-*"):
+                stale.unlink()
+            for leftover in RUN_LEFTOVERS:
+                path = project / leftover
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            cleared.touch()
     return project
 
 
