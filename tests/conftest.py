@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TIERS = ("unit", "standin", "tap", "e2e")
+# Fixtures (tests/e2e/conftest.py) whose tests must not run side by side.
+SHARED_SERVICES = frozenset({"meltano", "meltano_project", "postgres"})
 HERE = Path(__file__).resolve().parent
 
 
@@ -37,10 +39,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: a test lives in one of {TIERS}")
         item.add_marker(getattr(pytest.mark, tier))
-        if tier == "e2e" and not any(item.iter_markers("xdist_group")):
-            # One worker runs an end-to-end module's tests, in turn: they share its
-            # PostgreSQL server and, in Meltano's project, its run directory.
-            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
+        shares = SHARED_SERVICES & set(getattr(item, "fixturenames", ()))
+        if shares and not any(item.iter_markers("xdist_group")):
+            # One worker runs the tests of a module that uses Meltano or PostgreSQL, in
+            # turn: they share its PostgreSQL server and, in Meltano's project, its run
+            # directory. Other tests (each with its own stand-in) spread over the workers.
+            item.add_marker(pytest.mark.xdist_group(f"{tier}-{item.path.stem}"))
 
 
 @pytest.fixture
