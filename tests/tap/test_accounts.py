@@ -41,11 +41,13 @@ REVOKED_TOKEN = "Atzr|revoked-by-the-seller"
 @contextlib.contextmanager
 def two_regions() -> Iterator[tuple[StandIn, StandIn]]:
     """Two regions with different data: North America (two sellers) and Europe."""
+    # Tiny data sets (counts x0.1): what is checked is whose data is whose, not volume.
     na = StandInConfig(
-        seed=41, rate_scale=50.0, refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN}, outbound_orders=40
+        seed=12, size="tiny", rate_scale=50.0, refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN}
     )
     eu = StandInConfig(
         seed=42,
+        size="tiny",
         rate_scale=50.0,
         refresh_tokens={EU_TOKEN},
         inbound_marketplaces=[EU_MARKETPLACE],
