@@ -50,8 +50,8 @@ def test_a_storm_answering_half_the_requests_429_completes_with_the_full_data_se
     # add up to, not more (x50 spent a minute and a half sleeping).
     # The tiny data set of seed 12 has records in every stream (680): a storm over every
     # operation, at a tenth of the small data set's requests.
-    config = StandInConfig(seed=12, size="tiny", rate_scale=200.0, storm_rate=0.5)
-    with StandIn(config) as server:
+    storm = StandInConfig(seed=12, size="tiny", rate_scale=200.0, storm_rate=0.5)
+    with StandIn(storm) as server:
         config = all_streams_config(
             server, max_retries=2, rate_limit_overrides=standin_plans(server)
         )
