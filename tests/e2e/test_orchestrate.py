@@ -1,9 +1,11 @@
 """Shards as parallel Dagster runs of `meltano run`, Meltano's state in PostgreSQL.
 
-End to end: four shards of three accounts against the stand-in, each a partition of
+End to end: two shards of two accounts against the stand-in, each a partition of
 orchestrate/definitions.py materialised by Dagster in-process, side by side, into
 target-postgres, with Meltano's system database (its state backend) in the same
-PostgreSQL server. Amazon's plans (scaled up) do not bind: each account's four reports
+PostgreSQL server. Each `meltano run` costs seconds of Meltano's own start-up, so the
+test makes few: two shards side by side, the failed one's retry, and the good shard's
+incremental run. Amazon's plans (scaled up) do not bind: each account's four reports
 fit its createReport burst. How the shard planner's estimate compares with the shards'
 wall when the plan binds is a measurement, not a test: `benchmarks/run.py shards`.
 """
@@ -32,13 +34,13 @@ from testkit import expected_keys, history_start
 if TYPE_CHECKING:
     from postgres import Postgres
 
-# Several accounts a shard (the revoked shard keeps two good ones), few enough that a
+# Several accounts a shard (the revoked shard keeps a good one), few enough that a
 # shard's reports are asked and polled in seconds.
-SHARDS, PER_SHARD = 4, 3
+SHARDS, PER_SHARD = 2, 2
 STREAM = "amazon_fulfilled_shipments_data_general"  # one report window a month: 4 per account
 TARGET = "target-postgres"
 RATE_SCALE = 50.0
-REVOKED_SHARD = 3
+REVOKED_SHARD = 1
 
 
 def sharded_accounts() -> dict[int, list[str]]:
@@ -74,9 +76,9 @@ def accounts_in(state: dict[str, Any], stream: str) -> set[str]:
     return {p["context"]["account"] for p in partitions if p.get(WINDOW_BOOKMARK)}
 
 
-def materialize_shards(job: Any, instance: Any) -> dict[int, Any]:
-    """Every shard's run at once, as the schedule asks for them."""
-    with ThreadPoolExecutor(SHARDS) as pool:
+def materialize_shards(job: Any, instance: Any, shards: range = range(SHARDS)) -> dict[int, Any]:
+    """The shards' runs at once, as the schedule asks for them."""
+    with ThreadPoolExecutor(len(shards)) as pool:
         futures = {
             index: pool.submit(
                 job.execute_in_process,
@@ -84,7 +86,7 @@ def materialize_shards(job: Any, instance: Any) -> dict[int, Any]:
                 instance=instance,
                 raise_on_error=False,
             )
-            for index in range(SHARDS)
+            for index in shards
         }
         return {index: future.result() for index, future in futures.items()}
 
@@ -104,7 +106,7 @@ def test_schedule_asks_for_one_run_per_shard(tmp_path):
     with dg.build_schedule_context(scheduled_execution_time=tick) as context:
         requests = cast("list[dg.RunRequest]", schedule(context))
     assert all(isinstance(request, dg.RunRequest) for request in requests)
-    assert [request.partition_key for request in requests] == ["0", "1", "2", "3"]
+    assert [request.partition_key for request in requests] == ["0", "1"]
     assert len({request.run_key for request in requests}) == SHARDS
 
 
@@ -194,10 +196,11 @@ def test_shards_run_in_parallel_share_postgres_state_and_resume_incrementally(
             expected = set(shards[index]) - {revoked}
             assert accounts_in(state, STREAM) == expected, index
 
-        second = materialize_shards(job, instance)
+        # The next run of the good shards (the failed one's was seen failing and retried).
+        second = materialize_shards(job, instance, range(REVOKED_SHARD))
 
     # The second run is incremental: each shard reads only the last window again.
-    assert [index for index, result in second.items() if not result.success] == [REVOKED_SHARD]
+    assert all(result.success for result in second.values())
     for index in summaries:
         again = materialized(second[index])["records_per_stream"].get(STREAM, 0)
         assert again < PER_SHARD * per_account, index

@@ -26,10 +26,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-# The data set of the tap tier (the `standin` fixture's): built once a process, where each
-# seed of its own would cost seconds. Each test syncs the streams its faults fall on, and
-# a few others to show they are untouched, not every stream (a thousand requests).
-SEED = 11
+# A tiny data set with records in every stream (built once a process). Each test syncs
+# the streams its faults fall on, and a few others to show they are untouched, not every
+# stream; what it checks is which records and bookmarks survive, not how many there are.
+SEED = 12
+
+
+def every_stream() -> StandInConfig:
+    return StandInConfig(seed=SEED, size="tiny", rate_scale=50.0)
+
 
 UNAUTHORIZED = {
     "errors": [
@@ -91,7 +96,7 @@ def package_numbers(server: StandIn) -> list[int]:
 @pytest.mark.parametrize("operation", PER_ID_OPERATIONS)
 def test_one_403_on_the_first_call_of_a_per_id_operation_loses_nothing(operation: str):
     streams = PER_ID_OPERATIONS[operation]
-    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.inject(operation, status=403, times=1, body=UNAUTHORIZED)
         output = run_tap(all_streams_config(server), streams=streams)
         assert server.stats.count(operation, "403") == 1
@@ -103,7 +108,7 @@ def test_one_403_on_the_first_call_of_a_per_id_operation_loses_nothing(operation
 def test_a_403_on_one_id_after_others_succeeded_fails_that_id_and_keeps_the_bookmark(
     tmp_path: Path,
 ):
-    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         last = max(package_numbers(server))  # the largest: no other number starts with it
         server.inject(
             "getPackageTrackingDetails",
@@ -148,7 +153,7 @@ def test_a_403_on_one_id_after_others_succeeded_fails_that_id_and_keeps_the_book
 def test_a_child_stream_refused_every_time_is_skipped_with_its_role_and_fetched_later(
     tmp_path: Path,
 ):
-    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.inject("getPackageTrackingDetails", status=403, times=100_000, body=UNAUTHORIZED)
         streams = (
             "outbound_orders",
@@ -197,7 +202,7 @@ LOOP_STREAMS = (
 def test_a_page_token_repeated_in_inbound_shipments_leaves_the_other_streams_complete(
     tmp_path: Path,
 ):
-    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         shipment = server.dataset.all_inbound_shipments()[0]
         page = {"payload": {"ShipmentData": [shipment], "NextToken": "LOOP-TOKEN"}}
         # The first page of some window hands out a token; following it hands it out again.
@@ -231,7 +236,7 @@ REPORT_STREAMS = ("marketplace_participations", *(r.stream_name for r in REPORT_
 
 
 def test_a_report_document_without_its_key_column_stops_that_report_stream_only():
-    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.reports.dropped_columns.add("shipment-id")  # a key of the first report type
         output = run_tap(all_streams_config(server), streams=REPORT_STREAMS)
         expected = expected_keys(server.dataset)

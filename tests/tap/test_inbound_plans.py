@@ -69,17 +69,18 @@ def _listed(server: StandIn) -> list[dict[str, str]]:
     return entries
 
 
-def seed_11() -> StandIn:
-    """A stand-in with the suite's `standin` data set (a worker builds it once; each
+def every_stream() -> StandIn:
+    """A stand-in with a tiny data set that has records in every stream, partnered
+    shipments and delivered identifiers among them (a worker builds it once; each
     stand-in holds a copy of its own)."""
-    return StandIn(StandInConfig(seed=11, rate_scale=50.0))
+    return StandIn(StandInConfig(seed=12, size="tiny", rate_scale=50.0))
 
 
 @pytest.fixture(scope="module")
 def first_run() -> Iterator[tuple[StandIn, SingerOutput]]:
     """Every plan, tracking and MCF stream, a first run (lookback 0, as the incremental
     test's first run): its tests only read it and its stand-in."""
-    with seed_11() as server:
+    with every_stream() as server:
         yield server, _run(server, ALL, lookback_window=0)
 
 
@@ -135,7 +136,7 @@ def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_iden
     _, first = first_run
     # The second run goes to a stand-in of its own with the same data (the first run's
     # is shared and must not be touched); its counts start at zero.
-    with seed_11() as server:
+    with every_stream() as server:
         state = first.states[-1]
         data = server.dataset
         newest = max(p["lastUpdatedAt"] for p in data.inbound_plans)

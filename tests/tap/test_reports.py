@@ -361,8 +361,14 @@ def test_documents_in_other_encodings_are_decoded():
 # --- size and interruption: the tap as a user runs it ---------------------------------------
 
 
-def copied_rows(server: StandIn, report_type: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows of `report_type` copied from its first thousand with an identity of their own.
+def copied_rows(
+    server: StandIn,
+    report_type: str,
+    monkeypatch: pytest.MonkeyPatch,
+    widen: tuple[str, int] | None = None,
+) -> None:
+    """Rows of `report_type` copied from its first thousand with an identity of their own,
+    and the column `widen` names, if any, repeated to that many characters.
 
     The stand-in derives each row from its own seeded generator, a half minute of CPU for
     200,000 rows; a test of the tap's memory needs the size and shape of real rows, not
@@ -371,7 +377,8 @@ def copied_rows(server: StandIn, report_type: str, monkeypatch: pytest.MonkeyPat
     reports = server.reports
     own_row = reports.row
     fixture = FIXTURES_BY_TYPE[report_type]
-    positions = {reports.header(fixture).index(column): column for column in fixture.identity}
+    header = reports.header(fixture)
+    positions = {header.index(column): column for column in fixture.identity}
     firsts: dict[int, list[str]] = {}
 
     def row(kind: Any, index: int) -> list[str]:
@@ -379,7 +386,12 @@ def copied_rows(server: StandIn, report_type: str, monkeypatch: pytest.MonkeyPat
             return own_row(kind, index)
         first = index % 1_000
         if first not in firsts:
-            firsts[first] = own_row(kind, first)
+            values = own_row(kind, first)
+            if widen is not None:
+                position, width = header.index(widen[0]), widen[1]
+                text = values[position] or "item"
+                values[position] = (text + " ") * (width // (len(text) + 1))
+            firsts[first] = values
         values = list(firsts[first])
         for position, column in positions.items():  # as the stand-in names them
             values[position] = f"{column[:3].upper()}-{index:07d}"
@@ -389,12 +401,14 @@ def copied_rows(server: StandIn, report_type: str, monkeypatch: pytest.MonkeyPat
 
 
 def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path, monkeypatch):
-    # 150,000 rows make about 58 MB of TSV: over 50 MB without emitting more records than
-    # that needs (each costs the tap's process CPU); a hundredth of them is the baseline.
-    small, large = 1_500, 150_000
-    with StandIn(StandInConfig(seed=5, rate_scale=50.0)) as server:
+    # 50,000 rows with product names of a kilobyte make about 60 MB of TSV: over 50 MB
+    # with a third of the records rows of the usual width would need (each record costs
+    # the tap's process CPU, not memory); a hundredth of them is the baseline. A tap that
+    # held the rows would hold the kilobytes too.
+    small, large = 500, 50_000
+    with StandIn(StandInConfig(seed=5, size="tiny", rate_scale=50.0)) as server:
         report = BY_STREAM[ACTIONABLE]
-        copied_rows(server, report.report_type, monkeypatch)
+        copied_rows(server, report.report_type, monkeypatch, widen=("product-name", 1_000))
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
         peaks: dict[int, float] = {}
         sizes: dict[int, int] = {}
