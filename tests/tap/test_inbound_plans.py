@@ -230,7 +230,7 @@ def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_r
 
 
 def test_the_models_letter_shows_every_plan_and_tracking_detail():
-    config = StandInConfig(seed=11, rate_scale=50.0)
+    config = StandInConfig(seed=12, size="tiny", rate_scale=50.0)
     config.live = dataclasses.replace(
         config.live, cross_border_plans_refused=False, partnered_tracking_absent=False
     )
@@ -240,6 +240,10 @@ def test_the_models_letter_shows_every_plan_and_tracking_detail():
     shipments = output.records("inbound_plan_shipments")
     assert len(shipments) == len(server.dataset.plan_shipments)
     assert all(s["trackingDetails"] for s in shipments)
+
+
+# The tests of many plans share a worker, which builds their data set once.
+MANY_PLANS = pytest.mark.xdist_group("test_inbound_plans-many-plans")
 
 
 def many_plans() -> StandInConfig:
@@ -257,6 +261,7 @@ def _page_two_refused(server: StandIn) -> None:
     )
 
 
+@MANY_PLANS
 @pytest.mark.parametrize("max_concurrency", [16, 1])
 def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_bookmark(
     max_concurrency,
@@ -278,6 +283,7 @@ def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_book
     assert all("replication_key_value" not in p for p in partitions), partitions
 
 
+@MANY_PLANS
 def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
     with StandIn(many_plans()) as server:
         config = tap_config(server)
