@@ -9,6 +9,7 @@
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
+    python benchmarks/run.py state-growth [--sizes 1000 4000 16000 64000]
     python benchmarks/run.py shards [--shards 4] [--per-shard 8] [--rate 0.3] [--burst 2]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
@@ -49,6 +50,13 @@ discovery, LWA; under Meltano, Meltano and the target too) to be measured: here 
 the median wall of an incremental run of the same shards (one report an account, within
 the burst). Per shard: accounts, reports an account, the estimate and the measured wall
 (the planner is meant to be within 20%), and the incremental run's wall.
+
+`state-growth`: the per-identifier streams at growing sizes, rate limits off, so the tap's
+own CPU is all that counts: `shipment_tracking` over `--sizes` identifiers listed in a
+file (half of them final, as the stand-in builds them), and `shipping_tracking` over as
+many Amazon Shipping labels. Per stream and size: records, the tap's CPU seconds, CPU per
+record, the bytes of STATE it wrote, the size of its final STATE and its peak RSS. Cost
+linear in the data means CPU per record stays flat as the size grows.
 
 `report`: one actionable-orders report document of each size (rows); the document's gzipped
 and TSV size, the tap's peak RSS and its wall time (including Amazon's, here the stand-in's,
@@ -492,6 +500,96 @@ def run_bare_loop(server: StandIn, marketplaces: list[str], since: str) -> tuple
     return int(records), time.monotonic() - started
 
 
+def growth_run(config: dict[str, Any], stream: str) -> list[str]:
+    """One tap process on `stream`: records, CPU s, CPU ms/record, STATE bytes written,
+    final STATE bytes, peak RSS (its output read from a file after it ends)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
+        out_file = Path(tmp, "stdout")
+        config_file.write_text(json.dumps(config))
+        catalog_file.write_text(json.dumps(catalog_selecting(config, {stream})))
+        before = os.times()
+        with out_file.open("wb") as out:
+            code, peak_mb = run_tap_with_peak(
+                ["--config", str(config_file), "--catalog", str(catalog_file)],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                cwd=REPO,
+            )
+        after = os.times()
+        if code != 0:
+            raise SystemExit(f"the tap failed on {stream} (exit {code})")
+        cpu = (after.children_user - before.children_user) + (
+            after.children_system - before.children_system
+        )
+        records, state_bytes, last_state = 0, 0, b""
+        with out_file.open("rb") as written:
+            for line in written:
+                if line.startswith(b'{"type":"RECORD"') and f'"{stream}"'.encode() in line[:80]:
+                    records += 1
+                elif b'"STATE"' in line[:20]:
+                    state_bytes += len(line)
+                    last_state = line
+    per_record = cpu / records * 1000 if records else float("nan")
+    return [
+        f"{records:,}",
+        f"{cpu:.1f}",
+        f"{per_record:.2f}",
+        f"{state_bytes / 1024:,.0f} KB",
+        f"{len(last_state) / 1024:,.1f} KB",
+        f"{peak_mb:.0f}",
+    ]
+
+
+def bench_state_growth(options: argparse.Namespace) -> None:
+    """Tracking identifiers and Shipping labels at each size, rate limits off."""
+    rows = []
+    for size in options.sizes:
+        config = StandInConfig(
+            seed=1,
+            size="tiny",
+            rate_limits=False,
+            listed_shipment_trackings=max(1, size // 4),  # four kinds of identifier
+            shipping_trackings=size * 10,  # counts of a tiny data set are a tenth
+        )
+        with StandIn(config) as server, tempfile.TemporaryDirectory() as tmp:
+            identifiers, labels = Path(tmp, "identifiers.jsonl"), Path(tmp, "labels.jsonl")
+            with identifiers.open("w") as out:
+                for identifier in server.dataset.listed_tracking_identifiers:
+                    ((kind, value),) = identifier.items()
+                    entry = {"type": kind, "value": value}
+                    if kind == "carrierTracking":
+                        entry = {**entry, "value": value["trackingNumber"]}
+                        entry["carrier_code"] = value["carrierCode"]
+                    out.write(json.dumps(entry) + "\n")
+            with labels.open("w") as out:
+                out.writelines(
+                    json.dumps(label) + "\n" for label in server.dataset.tracking_labels()
+                )
+            unpaced = {
+                operation: {"rate": 1_000_000, "burst": 1_000_000}
+                for operation in ("getShipmentTracking", "getTracking")
+            }
+            settings = {
+                **credentials(server),
+                "start_date": "2020-01-01T00:00:00Z",
+                "rate_limit_overrides": unpaced,
+            }
+            tracking = {**settings, "shipment_tracking_ids_file": str(identifiers)}
+            shipping = {**settings, "tracking_ids_file": str(labels)}
+            rows.append(
+                ["shipment_tracking", f"{size:,}", *growth_run(tracking, "shipment_tracking")]
+            )
+            rows.append(
+                ["shipping_tracking", f"{size:,}", *growth_run(shipping, "shipping_tracking")]
+            )
+    print_table(
+        ["stream", "ids", "records", "CPU s", "CPU ms/record", "STATE written", "final STATE",
+         "peak MB"],
+        rows,
+    )  # fmt: skip
+
+
 def bench_throughput(options: argparse.Namespace) -> None:
     """Tap vs bare loop, inbound_shipments only, rate limits off."""
     per_marketplace = options.records // 2
@@ -897,8 +995,12 @@ def main() -> None:
     shards.add_argument("--per-shard", type=int, default=8, help="accounts a shard")
     shards.add_argument("--rate", type=float, default=0.3, help="createReport's rate (/s)")
     shards.add_argument("--burst", type=int, default=2, help="createReport's burst")
+    growth = modes.add_parser("state-growth", help="CPU and state by tracking identifiers")
+    growth.add_argument("--sizes", type=int, nargs="+", default=[1_000, 4_000, 16_000, 64_000])
     options = parser.parse_args()
-    if options.mode == "shards":
+    if options.mode == "state-growth":
+        bench_state_growth(options)
+    elif options.mode == "shards":
         bench_shards(options)
     elif options.mode == "pacing":
         scenarios = {

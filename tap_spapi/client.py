@@ -50,6 +50,7 @@ from tap_spapi.retries import (
     waits,
 )
 from tap_spapi.run import Run
+from tap_spapi.state import IndexedStateManager
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 from tap_spapi.windows import instant
 
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
+    from singer_sdk.streams._state import StreamStateManager
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
     from tap_spapi.account import Account
@@ -332,6 +334,22 @@ class SPAPIStream(ContainsFailures):
         return operation in self._account_of(error.response).adapter.succeeded
 
     # --- state --------------------------------------------------------------------
+
+    @property
+    @override
+    def state_manager(self) -> StreamStateManager:
+        """singer-sdk's manager, made as it makes it, with partitions found through an
+        index (state.IndexedStateManager) instead of a search of the list."""
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     def save_bookmark(self, context: Context | None, **values: Any) -> None:
         """Store `values` in the partition's state and emit a STATE message at once.

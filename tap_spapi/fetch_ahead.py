@@ -180,12 +180,21 @@ class FetchesAhead(RESTStream[str]):
         yield from window
 
     def _announce_partitions_after(self, context: Context | None) -> None:
-        order = self._partition_order
-        position = order.get(context_key(self.name, context))
+        """Announce the `lookahead` partitions after `context`, each once a run (asking
+        every partition again for each context cost `lookahead` times the checks)."""
+        position = self._partition_order.get(context_key(self.name, context))
         if position is None:
             return
-        for upcoming in self._partition_list[position + 1 : position + 1 + self.lookahead]:
+        if position == 0:
+            self._announced_up_to = 0  # a sync of the stream (again) starts
+        start = max(position + 1, self._announced_up_to)
+        end = position + 1 + self.lookahead
+        for upcoming in self._partition_list[start:end]:
             self.announce(upcoming)
+        self._announced_up_to = max(self._announced_up_to, end)
+
+    #: The partitions before this position were announced (`_announce_partitions_after`).
+    _announced_up_to: int = 0
 
     @cached_property
     def _partition_list(self) -> list[dict[str, Any]]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -41,22 +41,35 @@ class BatchFlushingWriter(MsgSpecWriter):
     the next write after the interval, or at the end of the run (`finish`). Every STATE
     still follows all the records it covers; a killed run resumes from an older STATE
     and emits again what came after it, never less.
+
+    The state waits by reference (`hold_state`, from state.PacedStateWriter) and is
+    encoded when its STATE is written: a bookmark costs the same whatever the state's
+    size. That is safe because singer-sdk and the streams move a bookmark only after the
+    records it covers were handed to this writer, and everything is on the main thread.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
         self._last_state = b""
-        self._held_state: bytes | None = None
+        self._held_state: Mapping[str, Any] | None = None
         self._schemas: dict[str, bytes] = {}
         self._last_flush = time.monotonic()
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
         if _ENTRY_POINT_WRITERS is not None:
             _ENTRY_POINT_WRITERS.append(self)
 
+    def hold_state(self, state: Mapping[str, Any]) -> None:
+        """The newest state: written (encoded then) with the next write after the interval."""
+        self._held_state = state
+        self.flush()
+
     @override
     def write_message(self, message: Message) -> None:
         """Queue `message`; write the queue out unless it is a record or STATE that can wait."""
+        if message.type == SingerMessageType.STATE:
+            self.hold_state(getattr(message, "value", {}))
+            return
         line = self.format_message(message)
         if message.type == SingerMessageType.SCHEMA:
             # singer-sdk sends a child stream's SCHEMA again before every parent record's
@@ -65,11 +78,8 @@ class BatchFlushingWriter(MsgSpecWriter):
             if self._schemas.get(stream) == line:
                 return
             self._schemas[stream] = bytes(line)
-        if message.type == SingerMessageType.STATE:
-            self._hold_state(bytes(line))
-        else:
-            self._pending += line
-        # Any non-record message (a STATE too, even one that waits) writes the records out,
+        self._pending += line
+        # Any non-record message (and a held state, `hold_state`) writes the records out,
         # so a run's last records never wait for a STATE that is held back.
         if (
             message.type != SingerMessageType.RECORD
@@ -78,10 +88,6 @@ class BatchFlushingWriter(MsgSpecWriter):
             or self._state_due()
         ):
             self.flush()
-
-    def _hold_state(self, line: bytes) -> None:
-        if line != self._last_state:  # an unchanged state says nothing new
-            self._held_state = line
 
     def _state_due(self) -> bool:
         return (
@@ -92,8 +98,11 @@ class BatchFlushingWriter(MsgSpecWriter):
     def flush(self, *, final: bool = False) -> None:
         """Write out the queued records, then the held STATE if it is due (or `final`)."""
         if self._held_state is not None and (final or self._state_due()):
-            self._pending += self._held_state
-            self._last_state, self._held_state = self._held_state, None
+            line = bytes(serialize_jsonl({"type": "STATE", "value": self._held_state}))
+            if line != self._last_state:  # an unchanged state says nothing new
+                self._pending += line
+                self._last_state = line
+            self._held_state = None
             self._last_state_at = time.monotonic()
         if self._pending:
             sys.stdout.buffer.write(self._pending)

@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 # Reports are kept 90 days ("Report Type Values"; changelog 2024-05-30, where a type
 # states none); getReports looks no further back. This is about documents, not data.
 RETENTION = datetime.timedelta(days=90)
-# State key: the longest range (days) createReport accepted after refusing a longer one,
-# for report types whose limit Amazon does not document.
-LONGEST_ACCEPTED = "longest_accepted_range_days"
 # Halving stops here: a refusal of a shorter range is not about its length.
 SHORTEST_PROBE = DAY = datetime.timedelta(days=1)
 

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from tap_spapi.errors import TapSpapiError
+from tap_spapi.state import REPLICATION_KEY, TIME_BOOKMARKS
 
 # Clock skew allowed between the machine that wrote a bookmark and this one.
 FUTURE_TOLERANCE = datetime.timedelta(hours=1)
-BOOKMARK_KEYS = ("replication_key_value", "window_end")
-REPLICATION_KEY = "replication_key_value"
 # Top-level keys of a tap state (singer-sdk writes only "bookmarks").
 STATE_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
@@ -106,7 +105,7 @@ def check_state(state: dict[str, Any], now: datetime.datetime) -> None:
                 f"--state: stream '{stream}' 'partitions' must be a list of objects"
             )
         for partition in [stream_state, *partitions]:
-            for key in BOOKMARK_KEYS:
+            for key in TIME_BOOKMARKS:
                 _check_bookmark(stream, key, partition.get(key), now)
             markers = partition.get("progress_markers")
             if isinstance(markers, dict):

@@ -20,6 +20,7 @@ from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
 from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
+from tap_spapi.state import PacedStateWriter
 from tap_spapi.state_files import (
     check_state,
     checked_config_file,
@@ -80,6 +81,14 @@ class TapSpapi(Tap):
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     # msgspec serialises records about 1.5x faster than the default writer.
     message_writer_class = BatchFlushingWriter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # singer-sdk's StateWriter formats, compares and copies the whole state on every
+        # bookmark; ours hands it to the writer by reference (state.py). `sync_all` and
+        # the SIGTERM handler use `_state_writer` itself, the streams `state_writer`.
+        if isinstance(self.message_writer, BatchFlushingWriter):
+            self._state_writer = PacedStateWriter(self.message_writer)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

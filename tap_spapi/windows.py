@@ -23,6 +23,8 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tap_spapi.state import INTERRUPTED_RUNS, QUERY_IN_FLIGHT, WINDOW_BOOKMARK
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -30,12 +32,6 @@ if TYPE_CHECKING:
 
     from tap_spapi.client import SPAPIStream
 
-WINDOW_BOOKMARK = "window_end"
-# Set when a run starts querying a partition's range, removed when the range was read:
-# found set at the start of a run, it means the previous run did not finish the range.
-QUERY_IN_FLIGHT = "query_in_flight"
-# How many runs in a row left the range unfinished: the range is split in 2**n windows.
-INTERRUPTED_RUNS = "interrupted_runs"
 # Splitting stops here: 64 windows, or windows of a day, whichever is longer.
 MAX_HALVINGS = 6
 SHORTEST_SPLIT = datetime.timedelta(days=1)

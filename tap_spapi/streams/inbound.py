@@ -13,10 +13,8 @@ from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
+from tap_spapi.state import INTERRUPTED_RUNS, QUERY_IN_FLIGHT, WINDOW_BOOKMARK
 from tap_spapi.windows import (
-    INTERRUPTED_RUNS,
-    QUERY_IN_FLIGHT,
-    WINDOW_BOOKMARK,
     context_in_window,
     halved,
     halvings_after_interruptions,

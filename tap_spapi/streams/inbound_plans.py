@@ -20,6 +20,7 @@ from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.pages_ahead import records_with_pages_ahead
 from tap_spapi.responses import SPAPIRequestError, decoded_body
+from tap_spapi.state import FINAL_SHIPMENTS
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 # Shipment statuses after which a shipment never changes, from the "Possible values" of
 # the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.
 FINAL_SHIPMENT_STATUSES = frozenset({"CLOSED", "CANCELLED", "DELETED", "ABANDONED"})
-FINAL_BOOKMARK = "final_shipments"
 PLANS_PAGE = 30  # listInboundPlans' largest pageSize
 LIST_PAGE = 1000  # listShipmentItems' and listShipmentBoxes' largest pageSize
 # getInboundPlan's refusal of plans of the cross-border programs (Seller Export and
@@ -268,7 +268,7 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         never written, here: workers call this)."""
         partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
         return {
-            p["context"][ACCOUNT_KEY]: dict(p.get(FINAL_BOOKMARK) or {})
+            p["context"][ACCOUNT_KEY]: dict(p.get(FINAL_SHIPMENTS) or {})
             for p in partitions or []
             if ACCOUNT_KEY in p.get("context", {})
         }
@@ -291,8 +291,8 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             yield record
             if record.get("status") in FINAL_SHIPMENT_STATUSES:
                 state = self.get_context_state(context)
-                final = {**state.get(FINAL_BOOKMARK, {}), record["shipmentId"]: record["status"]}
-                self.save_bookmark(context, **{FINAL_BOOKMARK: final})
+                final = {**state.get(FINAL_SHIPMENTS, {}), record["shipmentId"]: record["status"]}
+                self.save_bookmark(context, **{FINAL_SHIPMENTS: final})
 
     @override
     def post_process(

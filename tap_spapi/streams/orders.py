@@ -19,8 +19,9 @@ from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
+from tap_spapi.state import WINDOW_BOOKMARK
 from tap_spapi.streams.embedded import EmbeddedListStream
-from tap_spapi.windows import WINDOW_BOOKMARK, instant, isoformat, range_after_bookmark
+from tap_spapi.windows import instant, isoformat, range_after_bookmark
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

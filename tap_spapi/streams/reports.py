@@ -39,7 +39,6 @@ from tap_spapi.report_requests import ReportRequests, RequestBook
 from tap_spapi.report_types import REPORT_TYPES, ReportType
 from tap_spapi.report_windows import (
     DAY,
-    LONGEST_ACCEPTED,
     RETENTION,
     amazon_message,
     beyond_retention,
@@ -48,8 +47,8 @@ from tap_spapi.report_windows import (
     window_context,
     window_in,
 )
+from tap_spapi.state import LONGEST_ACCEPTED, WINDOW_BOOKMARK
 from tap_spapi.windows import (
-    WINDOW_BOOKMARK,
     QueryWindow,
     range_after_bookmark,
     split_windows,

@@ -10,6 +10,7 @@ from typing_extensions import override
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.state import FINAL_STATUS
 from tap_spapi.tracking_ids import configured_labels
 from tap_spapi.windows import instant
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 # with ReturnInitiated after it (the parcel goes back to the sender, tracked under
 # `alternateLegTrackingId`), so it is still worth polling.
 FINAL_STATUSES = frozenset({"Delivered", "Lost", "Rejected", "PickupCancelled"})
-FINAL_BOOKMARK = "final_status"
 SHIPPING_BUSINESS_HEADER = "x-amzn-shipping-business-id"
 
 
@@ -90,7 +90,7 @@ class ShippingTrackingStream(ShippingStream):
         Any other value in the state (edited by hand, or from a later version) is no
         reason to stop tracking a label: it is requested, with a warning.
         """
-        status = self.get_context_state(context).get(FINAL_BOOKMARK)
+        status = self.get_context_state(context).get(FINAL_STATUS)
         if status is not None and status not in FINAL_STATUSES:
             label = (context or {}).get("trackingId")
             if label in self._warned_labels:
@@ -99,7 +99,7 @@ class ShippingTrackingStream(ShippingStream):
             self.logger.warning(
                 "State of label %s has %s %r, which is not a final status (%s); tracking it.",
                 label,
-                FINAL_BOOKMARK,
+                FINAL_STATUS,
                 status,
                 ", ".join(sorted(FINAL_STATUSES)),
             )
@@ -123,7 +123,7 @@ class ShippingTrackingStream(ShippingStream):
             # After the yield the SDK has written the record, so the flag cannot
             # hide a record that never reached the output.
             if status in FINAL_STATUSES:
-                self.save_bookmark(context, **{FINAL_BOOKMARK: status})
+                self.save_bookmark(context, **{FINAL_STATUS: status})
 
     @override
     def post_process(

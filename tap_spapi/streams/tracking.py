@@ -26,6 +26,7 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.responses import decode, decoded_body
 from tap_spapi.shipment_identifiers import CARRIER, ShipmentIdentifier, configured_identifiers
+from tap_spapi.state import FINAL_MILESTONE
 from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ FINAL_MILESTONES = frozenset(
         "EMPTY_RETURN",
     }
 )
-FINAL_BOOKMARK = "final_milestone"
 
 
 class NotesTrackingIdentifiers(SPAPIStream):
@@ -128,9 +128,9 @@ class ShipmentTrackingStream(SPAPIStream):
         workers call `wants` too)."""
         partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
         return {
-            _key(p["context"]): p[FINAL_BOOKMARK]
+            _key(p["context"]): p[FINAL_MILESTONE]
             for p in partitions or []
-            if "context" in p and FINAL_BOOKMARK in p
+            if "context" in p and FINAL_MILESTONE in p
         }
 
     @override
@@ -171,7 +171,7 @@ class ShipmentTrackingStream(SPAPIStream):
             code = ((record.get("latestMilestone") or {}).get("status") or {}).get("code")
             yield record
             if code in FINAL_MILESTONES:
-                self.save_bookmark(context, **{FINAL_BOOKMARK: code})
+                self.save_bookmark(context, **{FINAL_MILESTONE: code})
 
     @override
     def post_process(

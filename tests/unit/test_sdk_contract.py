@@ -21,6 +21,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
+from tap_spapi.state import IndexedStateManager, PacedStateWriter
 from tap_spapi.tap import TapSpapi
 from testkit import tap_config
 
@@ -133,6 +134,54 @@ def test_write_state_message_writes_once_until_marked_unflushed(
     stream._write_state_message()
     assert len(written) == 1
     assert stream.state_manager.is_flushed is True
+
+
+def test_the_tap_s_state_writer_is_underscore_state_writer_and_sync_all_uses_it(
+    tap: TapSpapi,
+) -> None:
+    """`TapSpapi.__init__` replaces `Tap._state_writer` with `PacedStateWriter`: the
+    `state_writer` property must return it, and `sync_all` (the state it starts from)
+    and the SIGTERM handler (the state when killed) must write through it."""
+    assert isinstance(tap._state_writer, PacedStateWriter)
+    assert tap.state_writer is tap._state_writer
+    assert "self._state_writer.write_state(self.state)" in inspect.getsource(Tap.sync_all)
+    assert "self._state_writer.write_state(" in inspect.getsource(Tap._handle_termination)
+    assert "self._tap.state_writer.write_state(" in inspect.getsource(Stream._write_state_message)
+
+
+def test_state_manager_is_made_from_underscore_members_and_holds_every_lookup(
+    tap: TapSpapi,
+) -> None:
+    """`SPAPIStream.state_manager` makes `IndexedStateManager` as singer-sdk's property
+    makes its manager (from `Stream._state_manager` and `Stream._tap_state`), and every
+    partition lookup of the SDK goes through the manager's `get_context_state`."""
+    source = inspect.getsource(Stream.state_manager.fget)  # type: ignore[attr-defined]
+    assert "self._state_manager = StreamStateManager(" in source
+    for argument in ("tap_name", "stream_name", "tap_state=self._tap_state",
+                     "state_partitioning_keys", "is_sorted", "check_sorted"):  # fmt: skip
+        assert argument in source, argument
+    assert "self.state_manager.get_context_state(context)" in inspect.getsource(
+        Stream.get_context_state
+    )
+    stream = a_stream(tap)
+    assert isinstance(stream.state_manager, IndexedStateManager)
+    assert stream.state_manager.tap_state is tap.state
+
+
+def test_indexed_partitions_are_singer_sdk_s_partitions() -> None:
+    """Lookups find the entries singer-sdk (or anyone) appended, create what is missing
+    where singer-sdk would, and follow a list that was replaced."""
+    state: dict[str, Any] = {"bookmarks": {"s": {"partitions": [{"context": {"a": 1}}]}}}
+    manager = IndexedStateManager(stream_name="s", tap_state=state)
+    partitions = state["bookmarks"]["s"]["partitions"]
+    assert manager.get_context_state({"a": 1}) is partitions[0]
+    partitions.append({"context": {"a": 2}, "replication_key_value": "x"})
+    assert manager.get_context_state({"a": 2})["replication_key_value"] == "x"
+    created = manager.get_context_state({"a": 3})
+    assert partitions[-1] is created and created == {"context": {"a": 3}}
+    state["bookmarks"]["s"]["partitions"] = [{"context": {"a": 1}, "v": 1}]
+    assert manager.get_context_state({"a": 1}) == {"context": {"a": 1}, "v": 1}
+    assert manager.get_context_state(None) is state["bookmarks"]["s"]
 
 
 def test_write_schema_message_sends_each_map_s_transformed_schema(
