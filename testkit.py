@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 import requests
 
+from spapi_standin import StandInConfig
 from tap_spapi.accounts import in_shard
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi, main
@@ -58,6 +59,35 @@ def model_shipment_statuses() -> list[str]:
 
 
 # -- settings ------------------------------------------------------------------------------------
+
+
+# The tiny data set of this seed has records in every stream (680 in all): checks that
+# need every kind of record, but not volume, run over it.
+EVERY_STREAM_SEED = 12
+
+
+def every_stream(**settings: Any) -> StandInConfig:
+    """The stand-in settings of that data set, Amazon's plans x50 (`settings` override)."""
+    return StandInConfig(**{"seed": EVERY_STREAM_SEED, "size": "tiny", "rate_scale": 50.0,
+                            **settings})  # fmt: skip
+
+
+def listed_identifiers(data: Dataset) -> list[dict[str, str]]:
+    """The data set's seller-only tracking identifiers as `shipment_tracking_ids` entries."""
+    entries = []
+    for identifier in data.listed_tracking_identifiers:
+        ((kind, value),) = identifier.items()
+        if kind == "carrierTracking":
+            entries.append(
+                {
+                    "type": kind,
+                    "value": value["trackingNumber"],
+                    "carrier_code": value["carrierCode"],
+                }
+            )
+        else:
+            entries.append({"type": kind, "value": value})
+    return entries
 
 
 def history_start(server: StandIn) -> str:

@@ -90,7 +90,7 @@ from tap_spapi.pacing import RateLimiter
 from tap_spapi.planner import plan_shards
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
-from testkit import catalog_selecting, credentials, sharded_accounts
+from testkit import catalog_selecting, credentials, listed_identifiers, sharded_accounts
 
 REPO = Path(__file__).resolve().parents[1]
 PACED_STREAMS = {
@@ -554,18 +554,11 @@ def bench_state_growth(options: argparse.Namespace) -> None:
         )
         with StandIn(config) as server, tempfile.TemporaryDirectory() as tmp:
             identifiers, labels = Path(tmp, "identifiers.jsonl"), Path(tmp, "labels.jsonl")
-            with identifiers.open("w") as out:
-                for identifier in server.dataset.listed_tracking_identifiers:
-                    ((kind, value),) = identifier.items()
-                    entry = {"type": kind, "value": value}
-                    if kind == "carrierTracking":
-                        entry = {**entry, "value": value["trackingNumber"]}
-                        entry["carrier_code"] = value["carrierCode"]
-                    out.write(json.dumps(entry) + "\n")
-            with labels.open("w") as out:
-                out.writelines(
-                    json.dumps(label) + "\n" for label in server.dataset.tracking_labels()
-                )
+            for path, entries in (
+                (identifiers, listed_identifiers(server.dataset)),
+                (labels, server.dataset.tracking_labels()),
+            ):
+                path.write_text("".join(f"{json.dumps(entry)}\n" for entry in entries))
             unpaced = {
                 operation: {"rate": 1_000_000, "burst": 1_000_000}
                 for operation in ("getShipmentTracking", "getTracking")
@@ -577,12 +570,11 @@ def bench_state_growth(options: argparse.Namespace) -> None:
             }
             tracking = {**settings, "shipment_tracking_ids_file": str(identifiers)}
             shipping = {**settings, "tracking_ids_file": str(labels)}
-            rows.append(
-                ["shipment_tracking", f"{size:,}", *growth_run(tracking, "shipment_tracking")]
-            )
-            rows.append(
-                ["shipping_tracking", f"{size:,}", *growth_run(shipping, "shipping_tracking")]
-            )
+            for stream, stream_config in (
+                ("shipment_tracking", tracking),
+                ("shipping_tracking", shipping),
+            ):
+                rows.append([stream, f"{size:,}", *growth_run(stream_config, stream)])
     print_table(
         ["stream", "ids", "records", "CPU s", "CPU ms/record", "STATE written", "final STATE",
          "peak MB"],

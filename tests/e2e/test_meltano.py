@@ -16,9 +16,9 @@ import duckdb
 import psycopg
 from postgres import postgres_settings, table_facts
 
-from spapi_standin import StandIn, StandInConfig
+from spapi_standin import StandIn
 from spapi_standin.__main__ import write_tracking_ids
-from testkit import KEYS, expected_keys, history_start
+from testkit import KEYS, every_stream, expected_keys, history_start
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,10 +27,9 @@ if TYPE_CHECKING:
     from postgres import Postgres
 
 
-# The tiny data set of this seed has records in every stream (680 in all), so every
+# Over the tiny data set with records in every stream (testkit.every_stream), so every
 # table is created, loaded and checked; the small one has ten times as many, which
 # cost these loads minutes without checking anything more.
-TINY_SEED = 12
 
 
 def run_meltano(meltano: Meltano, server: StandIn, tmp_path: Path, *args: str, **env: str) -> None:
@@ -60,7 +59,7 @@ def run_meltano(meltano: Meltano, server: StandIn, tmp_path: Path, *args: str, *
 def test_meltano_run_into_jsonl(meltano, tmp_path):
     # The stream it checks, selected through Meltano's `select` (a run of every stream
     # through Meltano is the DuckDB and PostgreSQL tests' own).
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         run_meltano(
             meltano,
             server,
@@ -80,7 +79,7 @@ def test_meltano_run_into_jsonl(meltano, tmp_path):
 
 def test_meltano_run_into_duckdb(meltano, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         run_meltano(
             meltano,
             server,
@@ -133,12 +132,7 @@ def loaded_since(server: Postgres, name: str, moment: datetime) -> set[tuple[str
 
 
 def test_meltano_run_of_two_accounts_into_postgres_then_only_changes(meltano, postgres, tmp_path):
-    config = StandInConfig(
-        seed=TINY_SEED,
-        size="tiny",
-        rate_scale=50.0,
-        refresh_tokens={f"Atzr|{name}-token" for name in ACCOUNTS},
-    )
+    config = every_stream(refresh_tokens={f"Atzr|{name}-token" for name in ACCOUNTS})
     with StandIn(config) as server:
         settings = {**postgres_settings(postgres), **two_accounts(server, tmp_path)}
         run_meltano(

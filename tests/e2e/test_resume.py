@@ -19,8 +19,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
-from spapi_standin import StandIn, StandInConfig
-from testkit import REPO, catalog_selecting, expected_keys, full_config, key_of
+from spapi_standin import StandIn
+from testkit import REPO, catalog_selecting, every_stream, expected_keys, full_config, key_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -69,9 +69,9 @@ def run_until(
     return messages, finished
 
 
-# The tiny data set of this seed has records in every stream (680 in all): a kill cuts
-# every family of stream somewhere at a tenth of the small data set's runs.
-TINY = StandInConfig(seed=12, size="tiny", rate_scale=50.0)
+# The tiny data set with records in every stream: a kill cuts every family of stream
+# somewhere at a tenth of the small data set's runs.
+TINY = every_stream()
 
 
 def test_killed_runs_resumed_from_their_last_state_lose_nothing(tmp_path: Path) -> None:

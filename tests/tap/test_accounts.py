@@ -20,6 +20,7 @@ from testkit import (
     KEYS,
     UNREACHED_RETRY_SECONDS,
     SingerOutput,
+    every_stream,
     expected_keys,
     history_start,
     key_of,
@@ -42,9 +43,7 @@ REVOKED_TOKEN = "Atzr|revoked-by-the-seller"
 def two_regions() -> Iterator[tuple[StandIn, StandIn]]:
     """Two regions with different data: North America (two sellers) and Europe."""
     # Tiny data sets (counts x0.1): what is checked is whose data is whose, not volume.
-    na = StandInConfig(
-        seed=12, size="tiny", rate_scale=50.0, refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN}
-    )
+    na = every_stream(refresh_tokens={NA_TOKEN, SECOND_NA_TOKEN})
     eu = StandInConfig(
         seed=42,
         size="tiny",

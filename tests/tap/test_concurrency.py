@@ -8,9 +8,9 @@ import threading
 import pytest
 from typing_extensions import override
 
-from spapi_standin import StandIn, StandInConfig
+from spapi_standin import StandIn
 from tap_spapi.concurrency import Prefetcher, ReadAhead
-from testkit import run_tap, tap_config
+from testkit import every_stream, run_tap, tap_config
 
 PACED = {
     "inbound_shipments",
@@ -86,7 +86,7 @@ def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_do
     # alone must keep every operation under its plan.
     # The tiny data set (680 records in every stream): the limiter's work is per plan, not
     # per record, and a small one's 5,000 records made this run minutes long.
-    config = StandInConfig(seed=12, size="tiny", latency_ms=10, rate_scale=40.0)
+    config = every_stream(latency_ms=10, rate_scale=40.0)
     # searchOrders echoes a `lastUpdatedBefore` of two minutes before each request (the
     # model: at least 2 minutes before now), which the orders bookmark keeps: a run time too.
     started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=2, seconds=1)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from spapi_standin import StandIn, StandInConfig
+from spapi_standin import StandIn
 from tap_spapi.report_types import REPORT_TYPES
 from testkit import (
     SingerOutput,
@@ -16,6 +16,7 @@ from testkit import (
     assert_complete,
     catalog_selecting,
     error_line,
+    every_stream,
     expected_keys,
     key_of,
     run_cli,
@@ -29,12 +30,6 @@ if TYPE_CHECKING:
 # A tiny data set with records in every stream (built once a process). Each test syncs
 # the streams its faults fall on, and a few others to show they are untouched, not every
 # stream; what it checks is which records and bookmarks survive, not how many there are.
-SEED = 12
-
-
-def every_stream() -> StandInConfig:
-    return StandInConfig(seed=SEED, size="tiny", rate_scale=50.0)
-
 
 UNAUTHORIZED = {
     "errors": [

@@ -15,6 +15,7 @@ from testkit import (
     assert_complete,
     catalog_selecting,
     error_line,
+    every_stream,
     expected_keys,
     key_of,
     run_cli,
@@ -34,8 +35,7 @@ if TYPE_CHECKING:
 # seed of its own would cost seconds. What differs between tests is how it is served.
 SEED = 11
 # Where the data's volume does not matter (the faults fall on the first request of each
-# operation), the tiny data set of seed 12, with records in every stream.
-TINY_SEED = 12
+# operation), the tiny data set with records in every stream (testkit.every_stream).
 PAGED = "outbound_orders"
 # The per-id chain of outbound orders: a paged list, a per-order child, a per-package one.
 OUTBOUND_CHAIN = ("outbound_orders", "outbound_shipments", "outbound_package_tracking")
@@ -81,7 +81,7 @@ def test_a_page_token_that_comes_back_stops_the_stream_with_a_clear_error(tmp_pa
 
 
 def test_a_stream_without_its_role_is_skipped_and_the_others_finish(tmp_path: Path):
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.inject(
             "getShipments",
             status=403,
@@ -112,7 +112,7 @@ def test_a_stream_without_its_role_is_skipped_and_the_others_finish(tmp_path: Pa
 
 @pytest.mark.parametrize("fault", ["drop", "truncate", "html", "empty", 500, 503])
 def test_a_fault_on_every_operation_is_retried_to_a_complete_output(fault):
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         # A paged list, a per-id child and a per-label stream: each path of the client.
         for operation in ("listAllFulfillmentOrders", "getPackageTrackingDetails", "getTracking"):
             server.inject(operation, status=fault, times=1)
@@ -124,7 +124,7 @@ def test_a_fault_on_every_operation_is_retried_to_a_complete_output(fault):
 
 
 def test_a_storm_of_429s_on_every_operation_clears_and_the_run_completes():
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         for operation in KEYS_OPERATIONS:
             server.inject(operation, status=429, times=5)
         output = run_tap(all_streams_config(server), streams=KEYS_STREAMS)
@@ -141,8 +141,8 @@ KEYS_STREAMS = {"inbound_shipments", *OUTBOUND_CHAIN, "shipping_tracking"}
 def test_random_server_faults_at_five_percent_still_give_complete_output():
     # Every stream: random faults fall on every operation. Bounded by attempts
     # (max_retries); a request failing more often than that has odds of 1 in 10^8.
-    # Over the tiny data set of seed 12 (records in every stream, 180 requests a run).
-    config = StandInConfig(seed=12, size="tiny", rate_scale=50.0, error_rate=0.04, drop_rate=0.01)
+    # Over the tiny data set with records in every stream (180 requests a run).
+    config = every_stream(error_rate=0.04, drop_rate=0.01)
     with StandIn(config) as server:
         output = run_tap(all_streams_config(server))
         assert_complete(output, server)
@@ -174,7 +174,7 @@ def test_access_tokens_expiring_mid_run_and_an_lwa_fault_are_recovered(
 
 
 def test_a_fault_that_never_clears_ends_with_a_clear_error_and_valid_state(tmp_path: Path):
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.inject("getFulfillmentOrder", status=503, times=10_000)
         streams = ("outbound_orders", "outbound_shipments")
         result = run_cli(cli_args(tmp_path, all_streams_config(server, max_retries=2), streams))
@@ -193,7 +193,7 @@ def test_a_fault_that_never_clears_ends_with_a_clear_error_and_valid_state(tmp_p
 
 
 def test_an_answer_slower_than_request_timeout_is_abandoned_and_retried():
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         server.inject("listAllFulfillmentOrders", status="slow", times=1)
         server.inject("getTracking", status="slow", times=1)
         streams = {PAGED, "shipping_tracking"}
@@ -203,7 +203,7 @@ def test_an_answer_slower_than_request_timeout_is_abandoned_and_retried():
 
 
 def test_a_marketplace_the_account_does_not_sell_in_is_refused_clearly(tmp_path: Path):
-    with StandIn(StandInConfig(seed=TINY_SEED, size="tiny", rate_scale=50.0)) as server:
+    with StandIn(every_stream()) as server:
         brazil = "A2Q3Y263D00KWC"  # North America region, not among the account's
         config = all_streams_config(server, marketplace_ids=[brazil])
         result = run_cli(cli_args(tmp_path, config, {"inbound_shipments"}))

@@ -18,7 +18,15 @@ from tap_spapi.operations import load_catalog
 from tap_spapi.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
 from tap_spapi.shipment_identifiers import configured_identifiers
 from tap_spapi.tap import TapSpapi
-from testkit import expected_keys, key_of, run_tap, select_only, tap_config
+from testkit import (
+    every_stream,
+    expected_keys,
+    key_of,
+    listed_identifiers,
+    run_tap,
+    select_only,
+    tap_config,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,36 +59,11 @@ def _run(server: StandIn, streams: set[str], state: dict[str, Any] | None = None
     return run_tap(config, state=state, catalog=select_only(config, streams))
 
 
-def _listed(server: StandIn) -> list[dict[str, str]]:
-    """The data set's seller-only identifiers as `shipment_tracking_ids` entries."""
-    entries = []
-    for identifier in server.dataset.listed_tracking_identifiers:
-        ((kind, value),) = identifier.items()
-        if kind == "carrierTracking":
-            entries.append(
-                {
-                    "type": kind,
-                    "value": value["trackingNumber"],
-                    "carrier_code": value["carrierCode"],
-                }
-            )
-        else:
-            entries.append({"type": kind, "value": value})
-    return entries
-
-
-def every_stream() -> StandIn:
-    """A stand-in with a tiny data set that has records in every stream, partnered
-    shipments and delivered identifiers among them (a worker builds it once; each
-    stand-in holds a copy of its own)."""
-    return StandIn(StandInConfig(seed=12, size="tiny", rate_scale=50.0))
-
-
 @pytest.fixture(scope="module")
 def first_run() -> Iterator[tuple[StandIn, SingerOutput]]:
     """Every plan, tracking and MCF stream, a first run (lookback 0, as the incremental
     test's first run): its tests only read it and its stand-in."""
-    with every_stream() as server:
+    with StandIn(every_stream()) as server:
         yield server, _run(server, ALL, lookback_window=0)
 
 
@@ -136,7 +119,7 @@ def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_iden
     _, first = first_run
     # The second run goes to a stand-in of its own with the same data (the first run's
     # is shared and must not be touched); its counts start at zero.
-    with every_stream() as server:
+    with StandIn(every_stream()) as server:
         state = first.states[-1]
         data = server.dataset
         newest = max(p["lastUpdatedAt"] for p in data.inbound_plans)
@@ -185,7 +168,7 @@ def test_identifiers_seen_before_a_kill_are_tracked_on_resume(standin):
 def test_listed_identifiers_of_every_kind_are_tracked_from_the_setting_and_a_file(
     standin, tmp_path: Path
 ):
-    listed = _listed(standin)
+    listed = listed_identifiers(standin.dataset)
     kinds = {entry["type"] for entry in listed}
     assert kinds == {"containerNumber", "houseBillOfLadingNumber", "acsin", "carrierTracking"}
     half = len(listed) // 2
@@ -215,7 +198,7 @@ def test_a_listed_identifier_of_an_unknown_type_names_the_setting_and_item():
 
 def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_rate(standin):
     assert load_catalog()["getShipmentTracking"].fallback_plan
-    config = tap_config(standin, shipment_tracking_ids=_listed(standin))
+    config = tap_config(standin, shipment_tracking_ids=listed_identifiers(standin.dataset))
     tap = TapSpapi(config=config, catalog=select_only(config, {"shipment_tracking"}))
     try:
         with redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
@@ -230,7 +213,7 @@ def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_r
 
 
 def test_the_models_letter_shows_every_plan_and_tracking_detail():
-    config = StandInConfig(seed=12, size="tiny", rate_scale=50.0)
+    config = every_stream()
     config.live = dataclasses.replace(
         config.live, cross_border_plans_refused=False, partnered_tracking_absent=False
     )

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from spapi_standin import StandIn, StandInConfig
+from spapi_standin import StandIn
 from tap_spapi.tap import TapSpapi
-from testkit import tap_config
+from testkit import every_stream, tap_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,9 +34,9 @@ pytestmark = [
     pytest.mark.xdist_group("sdk_standard"),
 ]
 
-# The tiny data set of seed 12 has records in every stream, so every standard test has
-# records to look at, at a tenth of the small data set's sync.
-STANDIN = StandInConfig(seed=12, size="tiny", rate_scale=50.0)
+# The tiny data set with records in every stream, so every standard test has records to
+# look at, at a tenth of the small data set's sync.
+STANDIN = every_stream()
 # Nothing listens on the discard port: should the SDK ever copy the settings instead of
 # keeping the dict given to it, the sync fails at once on a refused connection instead
 # of reaching Amazon.

@@ -10,11 +10,12 @@ import jsonschema
 import pytest
 from pii_leaks import leaked
 
-from spapi_standin import StandIn, StandInConfig
+from spapi_standin import StandIn
 from spapi_standin.config import EU_MARKETPLACE, NA_MARKETPLACES
 from testkit import (
     KEYS,
     SingerOutput,
+    every_stream,
     expected_keys,
     full_config,
     key_of,
@@ -43,9 +44,7 @@ def paged_standin() -> Iterator[StandIn]:
     """Small pages so every list operation needs several of them, over the tiny data set
     of a seed with records in every stream (680 in all: 24 inbound shipments in four
     pages, 15 MCF orders in two)."""
-    config = StandInConfig(
-        seed=12, size="tiny", rate_scale=50.0, inbound_page_size=7, outbound_page_size=9
-    )
+    config = every_stream(inbound_page_size=7, outbound_page_size=9)
     with StandIn(config) as server:
         yield server
 
