@@ -50,7 +50,7 @@ from tap_spapi.retries import (
     waits,
 )
 from tap_spapi.run import Run
-from tap_spapi.state import IndexedStateManager
+from tap_spapi.state import IdentifierBook, IndexedStateManager
 from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 from tap_spapi.windows import instant
 
@@ -364,6 +364,32 @@ class SPAPIStream(ContainsFailures):
         self.get_context_state(context).update(values)
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def book(self, account: str) -> IdentifierBook:
+        """The identifiers (labels) of `account` in this stream's state, for the streams
+        that keep a book per account instead of a partition per identifier (state.py)."""
+        book = self._books.get(account)
+        if book is None:
+            book = IdentifierBook(self.get_context_state({ACCOUNT_KEY: account}))
+            self._books[account] = book
+        return book
+
+    @cached_property
+    def _books(self) -> dict[str, IdentifierBook]:
+        return {}
+
+    def _keep(
+        self, book: IdentifierBook, kind: str, value: str, record: dict[str, Any], *, final: bool
+    ) -> None:
+        """After `record` of identifier (label) `value` was handed to the SDK: keep its
+        newest event time (`post_process` set the replication key), or that it ended.
+        A record `post_process` dropped for being empty has neither: nothing is kept."""
+        latest = record.get(self.replication_key or "")
+        second = int(instant(latest).timestamp()) if latest else 0
+        if second or final:
+            now = int(self.run.run_started_at.timestamp())
+            book.loaded(kind, value, second or now, final=final)
+            self.state_manager.is_flushed = False
 
     @property
     def lookback(self) -> datetime.timedelta:

@@ -46,6 +46,12 @@ Participations = list[dict[str, Any]]
 _ENTRY_POINT_RUNS: list[Run] | None = None
 
 
+def utc_now() -> datetime.datetime:
+    """The wall clock: what the run starts at and a state file is checked against (one
+    function, so that a test sets the day the tap believes it is)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
 @contextlib.contextmanager
 def runs_of_entry_point() -> Iterator[list[Run]]:
     """The runs started while the block runs (the command line's, usually one)."""
@@ -173,7 +179,7 @@ class Run:
     @cached_property
     def run_started_at(self) -> datetime.datetime:
         """Fixed once per run: the upper bound of every query window of this run."""
-        return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        return utc_now().replace(microsecond=0)
 
     @cached_property
     def default_start(self) -> datetime.datetime:

@@ -8,9 +8,17 @@ Bookmark keys (in a stream's state partition, beside the SDK's `replication_key`
   many runs in a row did so (windows.py splits it into 2**n windows);
 - `longest_accepted_range_days`: the longest range createReport accepted after refusing a
   longer one (report types whose limit Amazon does not document);
-- `final_milestone` (shipment_tracking), `final_status` (shipping_tracking): the
-  identifier's or label's tracking ended, it is not asked again;
-- `final_shipments` (inbound_plans): `{shipmentId: status}` of shipments in a final status.
+- `open`, `final` (shipment_tracking, shipping_tracking, in one partition per account):
+  the identifiers (labels) to track, `{kind: {value: seconds}}` (`IdentifierBook`);
+- `final_shipments` (inbound_plan_shipments): `{shipmentId: seconds}`, the shipments
+  seen in a final status, not asked again while their plan is re-read.
+
+State holds what is still open. A final identifier, label or shipment stays for
+`FINAL_GRACE` beyond the lookback window after its final event (a lookback re-read of
+its parent then finds it final, not new), and leaves after that; a final identifier or
+label the settings still list stays while listed, since asking it again every run
+would cost a request each. `migrated` turns the state of 0.1.0 (a partition per
+identifier and label, final shipments by status) into this form as it is loaded.
 
 A partition's state is found through `IndexedStateManager`: singer-sdk searches the
 stream's whole partition list for each context, several times per record; with a
@@ -26,7 +34,9 @@ at most once per `STATE_INTERVAL` and at the end of the run.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.helpers._state import StateWriter
@@ -34,7 +44,7 @@ from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Mapping
+    from collections.abc import Callable, Container, Hashable, Iterable, Mapping
 
     from singer_sdk.helpers.types import Context
 
@@ -46,9 +56,24 @@ QUERY_IN_FLIGHT = "query_in_flight"
 # How many runs in a row left the range unfinished: the range is split in 2**n windows.
 INTERRUPTED_RUNS = "interrupted_runs"
 LONGEST_ACCEPTED = "longest_accepted_range_days"
+OPEN_IDS = "open"
+FINAL_IDS = "final"
+FINAL_SHIPMENTS = "final_shipments"
+# 0.1.0's per-identifier and per-label bookmarks, read by `migrated` only.
 FINAL_MILESTONE = "final_milestone"
 FINAL_STATUS = "final_status"
-FINAL_SHIPMENTS = "final_shipments"
+# How long, beyond the lookback window, a final identifier, label or shipment stays in
+# the state after its final event. A package's order or a shipment's plan is updated
+# about when the parcel arrives, and re-read for a lookback window after: a week more
+# covers parents updated days after the final event (a late delivery scan, a plan
+# closed after its last shipment). An identifier a parent sees again after that is
+# asked once more and found final again: one request, no lost or duplicated row.
+FINAL_GRACE = datetime.timedelta(days=7)
+# An open identifier with no event for this long (or none at all since it was noted:
+# Amazon answers 404 for it) is given up, unless listed. Parcels end within weeks and
+# containers within two months; without a limit, every identifier Amazon never tracks
+# would cost a request per run forever.
+NO_NEWS_LIMIT = datetime.timedelta(days=90)
 # The bookmarks that hold a time (checked against the clock when a state file is read).
 TIME_BOOKMARKS = (REPLICATION_KEY, WINDOW_BOOKMARK)
 
@@ -125,3 +150,207 @@ class IndexedStateManager(StreamStateManager):
 
 def _partition_key(context: Mapping[str, Any]) -> Hashable:
     return frozenset(context.items())
+
+
+class IdentifierBook:
+    """One account's identifiers to track, in the account's state partition.
+
+    `open`: `{kind: {value: second}}`, the epoch second of the newest event loaded for
+    the identifier, or minus the second it was noted while none was; `final`: the same
+    for identifiers whose tracking ended, with the second of the final event. About 30
+    bytes per identifier, against about 200 for 0.1.0's partition each. Kinds are
+    getShipmentTracking's identifier types (shipment_tracking) or carrier ids
+    (shipping_tracking's labels).
+
+    Written on the main thread only; workers read single entries (`is_final`).
+    """
+
+    def __init__(self, partition: dict[str, Any]) -> None:
+        self._open: dict[str, dict[str, int]] = partition.setdefault(OPEN_IDS, {})
+        self._final: dict[str, dict[str, int]] = partition.setdefault(FINAL_IDS, {})
+
+    def note(self, kind: str, value: str, second: int) -> None:
+        """Track `value` from now (`second`) on, unless it is known (open, or final)."""
+        if value in self._final.get(kind, ()) or value in self._open.get(kind, ()):
+            return
+        self._open.setdefault(kind, {})[value] = -second
+
+    def is_final(self, kind: str, value: str) -> bool:
+        """Whether the identifier's tracking ended (and it is still remembered)."""
+        return value in self._final.get(kind, ())
+
+    def latest(self, kind: str, value: str) -> int:
+        """The epoch second of the newest event loaded for it (0: none)."""
+        found = self._open.get(kind, {}).get(value)
+        if found is None:
+            found = self._final.get(kind, {}).get(value, 0)
+        return max(found, 0)
+
+    def loaded(self, kind: str, value: str, second: int, *, final: bool) -> None:
+        """Its record up to the event at `second` was emitted; `final`: tracking ended."""
+        kept = max(second, self.latest(kind, value))
+        if final:
+            _discard(self._open, kind, value)
+            self._final.setdefault(kind, {})[value] = kept
+        elif not self.is_final(kind, value):
+            self._open.setdefault(kind, {})[value] = kept
+
+    def open_identifiers(self) -> list[tuple[str, str]]:
+        """(kind, value) of every open identifier, in the order they were noted."""
+        return [(kind, value) for kind, values in self._open.items() for value in values]
+
+    def forget(
+        self, *, final_before: float, open_before: float, listed: Container[tuple[str, str]]
+    ) -> None:
+        """Drop what is not listed and final before `final_before`, or open with no
+        news (event, or noted) since `open_before` (epoch seconds)."""
+        for book, before in ((self._final, final_before), (self._open, open_before)):
+            for kind, values in list(book.items()):
+                for value in [v for v, second in values.items() if abs(second) < before]:
+                    if (kind, value) not in listed:
+                        del values[value]
+                if not values:
+                    del book[kind]
+
+
+def _discard(book: dict[str, dict[str, int]], kind: str, value: str) -> None:
+    values = book.get(kind)
+    if values is not None:
+        values.pop(value, None)
+        if not values:
+            del book[kind]
+
+
+def epoch_second(moment: str | None) -> int:
+    """The epoch second of an ISO 8601 time (0 for none); naive times are UTC."""
+    if not moment:
+        return 0
+    parsed = datetime.datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return int(parsed.timestamp())
+
+
+def grace_start(now: datetime.datetime, lookback: datetime.timedelta) -> int:
+    """The epoch second before which a final event has left the state."""
+    return int((now - lookback - FINAL_GRACE).timestamp())
+
+
+def news_start(now: datetime.datetime) -> int:
+    """The epoch second before which an open identifier with no news has left it."""
+    return int((now - NO_NEWS_LIMIT).timestamp())
+
+
+@dataclass(frozen=True)
+class PerIdentifierLayout:
+    """How 0.1.0 kept a per-identifier stream's state: one partition per identifier,
+    `{context: {account, <kind_key>, <value_key>, ...}, replication_key_value,
+    <final_key>}`, final when `<final_key>` holds one of `finals`."""
+
+    stream: str
+    kind_key: str
+    value_key: str
+    final_key: str
+    finals: frozenset[str]
+    #: What the stream calls one identifier, for the warning.
+    noun: str
+
+
+def migrated(
+    state: dict[str, Any],
+    layouts: Iterable[PerIdentifierLayout],
+    now: datetime.datetime,
+    warn: Callable[[str], None],
+) -> None:
+    """Turn 0.1.0's state in `state` into this release's, in place (see the module doc).
+
+    A partition per identifier becomes an entry of its account's `IdentifierBook`, with
+    its newest event time; a final one with no time gets `now` (kept for the grace).
+    `final_shipments` statuses become the epoch second of `now`. State already in this
+    form is left as it is.
+    """
+    bookmarks = state.get("bookmarks") or {}
+    for layout in layouts:
+        stream_state = bookmarks.get(layout.stream)
+        if isinstance(stream_state, dict):
+            _migrate_partitions(stream_state, layout, now, warn)
+    shipments = bookmarks.get("inbound_plan_shipments")
+    for partition in (shipments or {}).get("partitions") or []:
+        final = partition.get(FINAL_SHIPMENTS)
+        if isinstance(final, dict):
+            second = int(now.timestamp())
+            for shipment, value in final.items():
+                if not isinstance(value, int):
+                    final[shipment] = second
+
+
+def _migrate_partitions(
+    stream_state: dict[str, Any],
+    layout: PerIdentifierLayout,
+    now: datetime.datetime,
+    warn: Callable[[str], None],
+) -> None:
+    kept: list[dict[str, Any]] = []
+    accounts: dict[str, dict[str, Any]] = {}
+    old = []
+    for partition in stream_state.get("partitions") or []:
+        context = partition.get("context") or {}
+        if layout.value_key in context and layout.kind_key in context:
+            old.append(partition)
+            continue
+        kept.append(partition)
+        if set(context) == {"account"}:
+            accounts[context["account"]] = partition
+    for partition in old:
+        context = partition["context"]
+        account = str(context.get("account"))
+        if account not in accounts:
+            accounts[account] = {"context": {"account": account}}
+            kept.append(accounts[account])
+        book = IdentifierBook(accounts[account])
+        kind, value = str(context[layout.kind_key]), str(context[layout.value_key])
+        second = epoch_second(partition.get(REPLICATION_KEY))
+        status = partition.get(layout.final_key)
+        if status is not None and status not in layout.finals:
+            warn(
+                f"State of {layout.noun} {value} has {layout.final_key} {status!r}, which is "
+                f"not a final status ({', '.join(sorted(layout.finals))}); tracking it."
+            )
+        final = status in layout.finals
+        book.note(kind, value, int(now.timestamp()))
+        if second or final:
+            book.loaded(kind, value, second or int(now.timestamp()), final=final)
+    if old:
+        stream_state["partitions"] = kept
+
+
+def forget_final_shipments(state: dict[str, Any], before: int) -> None:
+    """Drop from `final_shipments` the shipments noted final before `before` (epoch s)."""
+    shipments = (state.get("bookmarks") or {}).get("inbound_plan_shipments") or {}
+    for partition in shipments.get("partitions") or []:
+        final = partition.get(FINAL_SHIPMENTS)
+        if isinstance(final, dict):
+            for shipment in [s for s, second in final.items() if second < before]:
+                del final[shipment]
+
+
+def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
+    """What is wrong with the tap's own bookmarks of `partition`, if anything (a state
+    edited by hand, or written by another program): `open` and `final` must map kinds
+    to `{value: integer}`, `final_shipments` shipment ids to an integer or a status."""
+    for key in (OPEN_IDS, FINAL_IDS):
+        book = partition.get(key)
+        if book is None:
+            continue
+        if not isinstance(book, dict) or not all(
+            isinstance(values, dict) and all(type(v) is int for v in values.values())
+            for values in book.values()
+        ):
+            return f"stream '{stream}' {key} must be an object of {{identifier: integer}} objects"
+    final = partition.get(FINAL_SHIPMENTS)
+    if final is not None and (
+        not isinstance(final, dict)
+        or not all(type(v) is int or isinstance(v, str) for v in final.values())
+    ):
+        return f"stream '{stream}' {FINAL_SHIPMENTS} must be an object of shipment ids"
+    return None

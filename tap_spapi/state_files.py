@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tap_spapi.errors import TapSpapiError
-from tap_spapi.state import REPLICATION_KEY, TIME_BOOKMARKS
+from tap_spapi.state import REPLICATION_KEY, TIME_BOOKMARKS, shape_error
 
 # Clock skew allowed between the machine that wrote a bookmark and this one.
 FUTURE_TOLERANCE = datetime.timedelta(hours=1)
@@ -105,6 +105,9 @@ def check_state(state: dict[str, Any], now: datetime.datetime) -> None:
                 f"--state: stream '{stream}' 'partitions' must be a list of objects"
             )
         for partition in [stream_state, *partitions]:
+            fault = shape_error(stream, partition)
+            if fault:
+                raise StateFileError(f"--state: {fault}")
             for key in TIME_BOOKMARKS:
                 _check_bookmark(stream, key, partition.get(key), now)
             markers = partition.get("progress_markers")

@@ -11,6 +11,7 @@ from typing import IO, Any
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
+from tap_spapi import run as run_module
 from tap_spapi.accounts import account_secrets, configured_accounts
 from tap_spapi.auth import full_user_agent
 from tap_spapi.client import SPAPIStream
@@ -20,7 +21,12 @@ from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
 from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
-from tap_spapi.state import PacedStateWriter
+from tap_spapi.state import (
+    PacedStateWriter,
+    forget_final_shipments,
+    grace_start,
+    migrated,
+)
 from tap_spapi.state_files import (
     check_state,
     checked_config_file,
@@ -42,8 +48,12 @@ from tap_spapi.streams.outbound import (
 from tap_spapi.streams.outbound_2026 import MCF_2026_TYPES
 from tap_spapi.streams.reports import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
-from tap_spapi.streams.shipping import ShippingCarrierAccountsStream, ShippingTrackingStream
-from tap_spapi.streams.tracking import TRACKING_STREAM_TYPES
+from tap_spapi.streams.shipping import (
+    LABELS_LAYOUT,
+    ShippingCarrierAccountsStream,
+    ShippingTrackingStream,
+)
+from tap_spapi.streams.tracking import TRACKING_LAYOUT, TRACKING_STREAM_TYPES
 from tap_spapi.version import __version__
 
 # Streams sync in this order (see `load_streams`), parents before children. The outbound
@@ -172,9 +182,15 @@ class TapSpapi(Tap):
     def load_state(self, state: dict[str, Any]) -> None:
         """singer-sdk's state loading, for a state in any form we understand (see
         state_files.py), refusing what it would trip over or bookmarks from the future
-        (they skip data), and warning of state the configured accounts do not own."""
+        (they skip data), migrating 0.1.0's (state.py), and warning of state the
+        configured accounts do not own."""
         state = unwrapped_state(state)
-        check_state(state, datetime.datetime.now(datetime.UTC))
+        now = run_module.utc_now()
+        check_state(state, now)
+        # 0.1.0's state (a partition per identifier and label) is read as today's.
+        migrated(state, (TRACKING_LAYOUT, LABELS_LAYOUT), now, self.logger.warning)
+        lookback = datetime.timedelta(minutes=self.settings.lookback_window)
+        forget_final_shipments(state, grace_start(now, lookback))
         configured = {account.name for account in configured_accounts(self.config)}
         for name, streams in sorted(unknown_accounts(state, configured).items()):
             self.logger.warning(

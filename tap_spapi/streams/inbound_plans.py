@@ -162,7 +162,8 @@ class _StopAtOlderPlan(DecodedBodyPaginator):
 class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
     """Shipments of each changed plan: getInboundPlan for their ids, then getShipment.
 
-    A shipment emitted in a final status is not requested again. A plan Amazon refuses
+    A shipment emitted in a final status is not requested again while its plan is re-read
+    (its id stays in the state for the grace period of state.py). A plan Amazon refuses
     by design (cross-border programs) is skipped with a warning naming it. Shipments by
     an Amazon-partnered carrier come without `trackingDetails` (#4606): the column is
     null then. Each box's carrier tracking number is noted for shipment_tracking.
@@ -220,11 +221,11 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
     def _shipments_to_fetch(self, context: Context) -> list[dict[str, Any]]:
         """The contexts of the plan's shipments not final before the run (getInboundPlan),
         each one's getShipment announced to the pool."""
-        final = self._final_before_run.get(context[ACCOUNT_KEY], {})
+        final = self._final_before_run.get(context[ACCOUNT_KEY], frozenset())
         shipments = [
             {**context, "shipmentId": shipment["shipmentId"]}
             for shipment in self._shipments_of(context)
-            if final.get(shipment["shipmentId"], "") not in FINAL_SHIPMENT_STATUSES
+            if shipment["shipmentId"] not in final
         ]
         lane = super().fetch_lane(context)  # getShipment's, at the plan's account
         for shipment in shipments:
@@ -263,12 +264,12 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         return shipments
 
     @cached_property
-    def _final_before_run(self) -> dict[str, dict[str, str]]:
+    def _final_before_run(self) -> dict[str, frozenset[str]]:
         """Per account, the shipments final in the state when the stream started (read,
         never written, here: workers call this)."""
         partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
         return {
-            p["context"][ACCOUNT_KEY]: dict(p.get(FINAL_SHIPMENTS) or {})
+            p["context"][ACCOUNT_KEY]: frozenset(p.get(FINAL_SHIPMENTS) or ())
             for p in partitions or []
             if ACCOUNT_KEY in p.get("context", {})
         }
@@ -290,9 +291,16 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
                 )
             yield record
             if record.get("status") in FINAL_SHIPMENT_STATUSES:
-                state = self.get_context_state(context)
-                final = {**state.get(FINAL_SHIPMENTS, {}), record["shipmentId"]: record["status"]}
-                self.save_bookmark(context, **{FINAL_SHIPMENTS: final})
+                self._note_final(context, record["shipmentId"])
+
+    def _note_final(self, context: Context | None, shipment_id: str) -> None:
+        """Keep `shipment_id` (emitted in a final status) out of later runs' requests,
+        for the grace period (the state is changed in place: O(1) per shipment)."""
+        if self.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
+            return
+        final = self.get_context_state(context).setdefault(FINAL_SHIPMENTS, {})
+        final[shipment_id] = int(self.run.run_started_at.timestamp())
+        self.save_bookmark(context)
 
     @override
     def post_process(

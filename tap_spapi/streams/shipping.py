@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from math import inf
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -10,7 +10,7 @@ from typing_extensions import override
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.state import FINAL_STATUS
+from tap_spapi.state import FINAL_STATUS, PerIdentifierLayout
 from tap_spapi.tracking_ids import configured_labels
 from tap_spapi.windows import instant
 
@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 # `alternateLegTrackingId`), so it is still worth polling.
 FINAL_STATUSES = frozenset({"Delivered", "Lost", "Rejected", "PickupCancelled"})
 SHIPPING_BUSINESS_HEADER = "x-amzn-shipping-business-id"
+# 0.1.0 kept a state partition per label (state.migrated reads it).
+LABELS_LAYOUT = PerIdentifierLayout(
+    stream="shipping_tracking",
+    kind_key="carrierId",
+    value_key="trackingId",
+    final_key=FINAL_STATUS,
+    finals=FINAL_STATUSES,
+    noun="label",
+)
 
 
 class ShippingStream(SPAPIStream):
@@ -41,13 +50,14 @@ class ShippingStream(SPAPIStream):
 
 
 class ShippingTrackingStream(ShippingStream):
-    """Tracking of Amazon Shipping labels (getTracking), one state partition per label.
+    """Tracking of Amazon Shipping labels (getTracking), one state partition per account.
 
     Amazon Shipping cannot list shipments, so labels come from the settings
     `tracking_ids` and `tracking_ids_file`. `latestEventTime` (the newest
     `eventHistory[].eventTime`) is added as the replication key: a label is emitted again
     only when it has a newer event, and a label whose status is final is not requested
-    again at all.
+    again at all. The state holds the listed labels only (state.IdentifierBook, by
+    carrier and tracking id): a label no longer listed leaves it.
     """
 
     name = "shipping_tracking"
@@ -59,21 +69,27 @@ class ShippingTrackingStream(ShippingStream):
     # Amazon sends a payload of nulls (post_process).
     derived_keys = ("latestEventTime", "trackingId")
     records_jsonpath = "$.payload"
+    state_partitioning_keys: ClassVar[list[str]] = [ACCOUNT_KEY]
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        """One partition per configured label, under the account it belongs to.
+        """One partition per configured label not final, under the account it belongs to.
 
         A label that names no account belongs to the first configured account; a label
         of an account outside this run's shard is left to that shard.
         """
         first = configured_accounts(self.config)[0].name
-        return [
-            {ACCOUNT_KEY: label.account or first, **label.as_context()}
-            for label in configured_labels(self.config)
-            if (label.account or first) in self.run.accounts
-        ]
+        listed: dict[str, set[tuple[str, str]]] = {name: set() for name in self.run.accounts}
+        contexts = []
+        for label in configured_labels(self.config):
+            account = label.account or first
+            if account in listed:
+                listed[account].add((label.carrier_id, label.tracking_id))
+                contexts.append({ACCOUNT_KEY: account, **label.as_context()})
+        for account, labels in listed.items():
+            self.book(account).forget(final_before=inf, open_before=inf, listed=labels)
+        return [context for context in contexts if self.wants(context)]
 
     @override
     def get_url_params(
@@ -85,45 +101,28 @@ class ShippingTrackingStream(ShippingStream):
 
     @override
     def wants(self, context: Context | None) -> bool:
-        """Labels whose status was final in an earlier run are not requested again.
-
-        Any other value in the state (edited by hand, or from a later version) is no
-        reason to stop tracking a label: it is requested, with a warning.
-        """
-        status = self.get_context_state(context).get(FINAL_STATUS)
-        if status is not None and status not in FINAL_STATUSES:
-            label = (context or {}).get("trackingId")
-            if label in self._warned_labels:
-                return True
-            self._warned_labels.add(label)
-            self.logger.warning(
-                "State of label %s has %s %r, which is not a final status (%s); tracking it.",
-                label,
-                FINAL_STATUS,
-                status,
-                ", ".join(sorted(FINAL_STATUSES)),
-            )
+        """Labels whose status was final in an earlier run are not requested again."""
+        if not context:
             return True
-        return not status
-
-    @cached_property
-    def _warned_labels(self) -> set[Any]:
-        return set()
+        return not self.book(context[ACCOUNT_KEY]).is_final(
+            context["carrierId"], context["trackingId"]
+        )
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Records of the label; mark the label final once its record is emitted."""
+        """Records of the label; its newest event (final or not) kept once emitted."""
         if context is None:
             # No partitions: the SDK syncs once without a context when no label is set.
             self.logger.info("No tracking_ids or tracking_ids_file configured; nothing to track")
             return
+        book = self.book(context[ACCOUNT_KEY])
         for record in super().get_records(context):
             status = (record.get("summary") or {}).get("status")
             yield record
-            # After the yield the SDK has written the record, so the flag cannot
+            # After the yield the SDK has written the record, so the state cannot
             # hide a record that never reached the output.
-            if status in FINAL_STATUSES:
-                self.save_bookmark(context, **{FINAL_STATUS: status})
+            self._keep(book, context["carrierId"], context["trackingId"], record,
+                       final=status in FINAL_STATUSES)  # fmt: skip
 
     @override
     def post_process(
@@ -145,14 +144,15 @@ class ShippingTrackingStream(ShippingStream):
                 (context or {}).get("carrierId"),
             )
             return None
-        row["trackingId"] = row.get("trackingId") or (context or {}).get("trackingId")
-        row["carrierId"] = (context or {}).get("carrierId")
+        assert context is not None
+        row["trackingId"] = row.get("trackingId") or context["trackingId"]
+        row["carrierId"] = context["carrierId"]
         times = [event.get("eventTime") for event in row.get("eventHistory") or []]
         row[self.replication_key] = max((t for t in times if t), default=None)
-        bookmark = self.get_context_state(context).get("replication_key_value")
         latest = row[self.replication_key]
-        if bookmark and latest and instant(latest) <= instant(bookmark):
-            return None
+        known = self.book(context[ACCOUNT_KEY]).latest(context["carrierId"], context["trackingId"])
+        if known and latest and instant(latest).timestamp() < known + 1:
+            return None  # nothing after the newest event loaded (to the second)
         return row
 
 

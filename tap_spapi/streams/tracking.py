@@ -9,8 +9,10 @@ an inbound 2024 small-parcel shipment (inbound_plan_shipments), plus those a use
 The identifiers the tap sees are written into this stream's state as they are emitted
 (`note_identifier`), not held in memory: the STATE message that moves the parent's
 bookmark past a package already carries its identifier, so a run killed between the
-parent and this stream still tracks it on resume. An identifier whose latest milestone
-is final is not requested again.
+parent and this stream still tracks it on resume. They are kept compactly, one
+partition per account (state.IdentifierBook); an identifier whose latest milestone is
+final is not requested again, and leaves the state after a grace period (state.py).
+Nothing is noted while this stream (and its milestones) is not selected.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.responses import decode, decoded_body
 from tap_spapi.shipment_identifiers import CARRIER, ShipmentIdentifier, configured_identifiers
-from tap_spapi.state import FINAL_MILESTONE
+from tap_spapi.state import (
+    FINAL_MILESTONE,
+    PerIdentifierLayout,
+    grace_start,
+    news_start,
+)
 from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
@@ -53,42 +60,47 @@ FINAL_MILESTONES = frozenset(
 )
 
 
+# 0.1.0 kept a state partition per identifier (state.migrated reads it).
+TRACKING_LAYOUT = PerIdentifierLayout(
+    stream=TRACKING_STREAM,
+    kind_key="identifierType",
+    value_key="identifierValue",
+    final_key=FINAL_MILESTONE,
+    finals=FINAL_MILESTONES,
+    noun="identifier",
+)
+
+
 class NotesTrackingIdentifiers(SPAPIStream):
     """A stream whose records carry identifiers the Tracking API answers for."""
 
     def note_identifier(self, account: str, identifier: ShipmentIdentifier | None) -> None:
-        """Add `identifier` to the tracking stream's state partitions (if not there yet).
+        """Add `identifier` to the tracking stream's state (if it is not there yet).
 
         Called on the main thread while this stream emits the record that carries it, so
         the next STATE message (the one that may move the parent's bookmark) persists it.
+        Nothing is noted when shipment_tracking (and its milestones) is not selected.
         """
-        if identifier is None:
+        if identifier is None or self._tracking is None:
             return
-        context = {ACCOUNT_KEY: account, **identifier.as_context()}
-        key = tuple(sorted(context.items()))
-        if key in self._noted:
-            return
-        self._tracking_partitions.append({"context": context})
-        self._noted.add(key)
+        self._tracking.book(account).note(identifier.kind, identifier.value, self._now)
 
     @cached_property
-    def _tracking_partitions(self) -> list[dict[str, Any]]:
-        bookmarks = self.tap_state.setdefault("bookmarks", {})
-        partitions: list[dict[str, Any]] = bookmarks.setdefault(TRACKING_STREAM, {}).setdefault(
-            "partitions", []
-        )
-        return partitions
+    def _tracking(self) -> ShipmentTrackingStream | None:
+        stream = self._tap.streams.get(TRACKING_STREAM)
+        if isinstance(stream, ShipmentTrackingStream) and (
+            stream.selected or stream.has_selected_descendents
+        ):
+            return stream
+        return None
 
     @cached_property
-    def _noted(self) -> set[tuple[Any, ...]]:
-        """Identifier contexts already in the tracking state (earlier runs' included)."""
-        return {
-            tuple(sorted(p["context"].items())) for p in self._tracking_partitions if "context" in p
-        }
+    def _now(self) -> int:
+        return int(self.run.run_started_at.timestamp())
 
 
 class ShipmentTrackingStream(SPAPIStream):
-    """Tracking of each identifier (getShipmentTracking), one state partition each."""
+    """Tracking of each identifier (getShipmentTracking), one state partition per account."""
 
     name = TRACKING_STREAM
     prefetch = True
@@ -97,41 +109,58 @@ class ShipmentTrackingStream(SPAPIStream):
     replication_key = "latestMilestoneTime"
     derived_keys = ("identifierType", "identifierValue", "latestMilestoneTime")
     records_jsonpath = "$.trackingDetail"
+    # The identifiers of an account share its partition (state.IdentifierBook); the
+    # SDK's own bookmark there is the newest milestone of any of them.
+    state_partitioning_keys: ClassVar[list[str]] = [ACCOUNT_KEY]
+
+    @cached_property
+    def _listed(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The identifiers of the settings, by (account, kind, value): their contexts."""
+        first = configured_accounts(self.config)[0].name
+        return {
+            (ident.account or first, ident.kind, ident.value): {
+                ACCOUNT_KEY: ident.account or first,
+                **ident.as_context(),
+            }
+            for ident in configured_identifiers(self.config)
+        }
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        """Listed identifiers (under their account, else the first) and those noted by
-        the parents in this and earlier runs, each once."""
-        first = configured_accounts(self.config)[0].name
-        listed = [
-            {ACCOUNT_KEY: ident.account or first, **ident.as_context()}
-            for ident in configured_identifiers(self.config)
+        """Listed identifiers (under their account, else the first) and the open ones
+        noted by the parents in this and earlier runs, each once; final ones past the
+        grace period and open ones without news for too long leave the state here."""
+        now = self.run.run_started_at
+        contexts = {
+            key: context for key, context in self._listed.items() if key[0] in self.run.accounts
+        }
+        for account in self.run.accounts:
+            book = self.book(account)
+            listed = {(kind, value) for (name, kind, value) in self._listed if name == account}
+            book.forget(
+                final_before=grace_start(now, self.lookback),
+                open_before=news_start(now),
+                listed=listed,
+            )
+            for kind, value in book.open_identifiers():
+                contexts.setdefault(
+                    (account, kind, value),
+                    {ACCOUNT_KEY: account, "identifierType": kind, "identifierValue": value},
+                )
+        return [
+            context
+            for (account, kind, value), context in contexts.items()
+            if not self.book(account).is_final(kind, value)
         ]
-        seen = [
-            dict(p["context"])
-            for p in (self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions"))
-            or []
-            if "context" in p
-        ]
-        unique = {tuple(sorted(c.items())): c for c in [*listed, *seen]}
-        return [c for c in unique.values() if c[ACCOUNT_KEY] in self.run.accounts]
 
     @override
     def wants(self, context: Context | None) -> bool:
-        """Identifiers whose latest milestone was final in an earlier run are not asked."""
-        return self._final_before_run.get(_key(context)) not in FINAL_MILESTONES
-
-    @cached_property
-    def _final_before_run(self) -> dict[tuple[Any, ...], str]:
-        """Final milestones in the state at the start of the stream (read, not written:
-        workers call `wants` too)."""
-        partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
-        return {
-            _key(p["context"]): p[FINAL_MILESTONE]
-            for p in partitions or []
-            if "context" in p and FINAL_MILESTONE in p
-        }
+        """Identifiers whose latest milestone was final are not asked."""
+        if not context:
+            return True
+        book = self.book(context[ACCOUNT_KEY])
+        return not book.is_final(context["identifierType"], context["identifierValue"])
 
     @override
     def get_url_params(
@@ -164,14 +193,15 @@ class ShipmentTrackingStream(SPAPIStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The identifier's record; mark it final once emitted with a final milestone."""
+        """The identifier's record; its newest milestone (final or not) kept once emitted."""
         if context is None:
             return
+        book = self.book(context[ACCOUNT_KEY])
         for record in super().get_records(context):
             code = ((record.get("latestMilestone") or {}).get("status") or {}).get("code")
             yield record
-            if code in FINAL_MILESTONES:
-                self.save_bookmark(context, **{FINAL_MILESTONE: code})
+            self._keep(book, context["identifierType"], context["identifierValue"], record,
+                       final=code in FINAL_MILESTONES)  # fmt: skip
 
     @override
     def post_process(
@@ -186,9 +216,11 @@ class ShipmentTrackingStream(SPAPIStream):
         times = [m.get("occurredAt") for m in milestones]
         latest = max((t for t in times if t), default=None)
         row[self.replication_key] = latest
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        if bookmark and latest and instant(latest) <= instant(bookmark):
-            return None
+        known = self.book(context[ACCOUNT_KEY]).latest(
+            context["identifierType"], context["identifierValue"]
+        )
+        if known and latest and instant(latest).timestamp() < known + 1:
+            return None  # nothing after the newest milestone loaded (to the second)
         for child in self.child_streams:
             if isinstance(child, ShipmentTrackingMilestonesStream):
                 child.keep(row, milestones)
@@ -303,4 +335,10 @@ TRACKING_STREAM_TYPES: tuple[type[SPAPIStream], ...] = (
     ShipmentTrackingStream,
     ShipmentTrackingMilestonesStream,
 )
-__all__ = ["CARRIER", "TRACKING_STREAM_TYPES", "NotesTrackingIdentifiers", "seen_identifier"]
+__all__ = [
+    "CARRIER",
+    "TRACKING_LAYOUT",
+    "TRACKING_STREAM_TYPES",
+    "NotesTrackingIdentifiers",
+    "seen_identifier",
+]

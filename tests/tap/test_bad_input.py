@@ -66,6 +66,11 @@ def test_a_config_file_missing_or_not_json_is_named(tmp_path: Path, content: Any
     assert line.startswith(f"tap-spapi: error: --config {path}: {words}")
 
 
+def final_shipments_state(final: Any) -> dict[str, Any]:
+    partition = {"context": {"account": "default"}, "final_shipments": final}
+    return {"bookmarks": {"inbound_plan_shipments": {"partitions": [partition]}}}
+
+
 @pytest.mark.parametrize(
     ("state", "words"),
     [
@@ -78,6 +83,19 @@ def test_a_config_file_missing_or_not_json_is_named(tmp_path: Path, content: Any
         (orders_state(replication_key_value=1767225600), "replication_key_value must be"),
         (orders_state(replication_key_value={"at": "x"}), "got dict"),
         ({"stream": ORDERS}, 'expected {"bookmarks": {...}}, a Singer STATE message'),
+        (
+            {"bookmarks": {"shipment_tracking": {"partitions": [{"open": {"aftn": "x"}}]}}},
+            "stream 'shipment_tracking' open must be an object of {identifier: integer}",
+        ),
+        (
+            {"bookmarks": {"shipping_tracking": {"partitions": [{"final": ["TBA1"]}]}}},
+            "stream 'shipping_tracking' final must be an object",
+        ),
+        (
+            final_shipments_state("sh1"),
+            "stream 'inbound_plan_shipments' final_shipments must be an object of shipment ids",
+        ),
+        (final_shipments_state({"sh1": [1]}), "final_shipments must be an object of shipment"),
     ],
 )
 def test_a_state_the_tap_cannot_use_is_refused_in_one_line(tmp_path: Path, state, words):

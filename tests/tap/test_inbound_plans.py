@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 import json
 import logging
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from singer_sdk import RESTStream
@@ -17,8 +19,12 @@ from tap_spapi.errors import SettingError
 from tap_spapi.operations import load_catalog
 from tap_spapi.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
 from tap_spapi.shipment_identifiers import configured_identifiers
+from tap_spapi.state import FINAL_GRACE
+from tap_spapi.streams.tracking import ShipmentTrackingStream
 from tap_spapi.tap import TapSpapi
+from tap_spapi.windows import instant
 from testkit import (
+    SingerOutput,
     every_stream,
     expected_keys,
     key_of,
@@ -31,8 +37,6 @@ from testkit import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-    from testkit import SingerOutput
 
 PLAN_STREAMS = {
     "inbound_plans",
@@ -149,20 +153,84 @@ def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_iden
             if (t["latestMilestone"] or {}).get("status", {}).get("code") != "DELIVERED"
         ]
         assert len(open_ones) < len(emitted)
-        assert server.stats.count("getShipmentTracking") == len(open_ones)
+        asked = [_asked_identifier(t) for t in server.stats.targets("getShipmentTracking")]
+        assert len(asked) == len(set(asked))
+        open_ids = {(t["identifierType"], t["identifierValue"]) for t in open_ones}
+        assert open_ids <= set(asked)
+        # Any other was final before the grace period (FINAL_GRACE beyond a lookback of
+        # 0), so it left the state, and a record re-read this run named it: asked once more.
+        final_at = {(t["identifierType"], t["identifierValue"]): t for t in emitted}
+        seen_again = _identifiers_in(second)
+        for extra in set(asked) - open_ids:
+            moment = instant(final_at[extra]["latestMilestoneTime"])
+            assert moment < data.now - FINAL_GRACE + datetime.timedelta(hours=1)
+            assert extra in seen_again
 
 
-def test_identifiers_seen_before_a_kill_are_tracked_on_resume(standin):
-    # A run that ends after the MCF shipments (as if killed before shipment_tracking)
-    # leaves their identifiers in the state; the next run tracks them without re-reading
-    # the orders.
-    before = _run(standin, MCF_STREAMS)
-    state = before.states[-1]
-    partitions = state["bookmarks"]["shipment_tracking"]["partitions"]
-    assert partitions and all(p["context"]["identifierType"] == "aftn" for p in partitions)
-    after = _run(standin, TRACKING_STREAMS, state=state)
+def _asked_identifier(target: str) -> tuple[str, str]:
+    """(type, value) of the identifier a getShipmentTracking request asked for."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+    if "carrierTracking.trackingNumber" in query:
+        return ("carrierTracking", query["carrierTracking.trackingNumber"])
+    ((kind, value),) = query.items()
+    return (kind, value)
+
+
+def _identifiers_in(output: SingerOutput) -> set[tuple[str, str]]:
+    """The identifiers the tap notes from a run's shipments (MCF packages, inbound boxes)."""
+    found = set()
+    for shipment in output.records("outbound_shipments"):
+        for package in shipment.get("fulfillmentShipmentPackage") or []:
+            found.add(("aftn", package["amazonFulfillmentTrackingNumber"]))
+    for shipment in output.records("inbound_plan_shipments"):
+        spd = (shipment.get("trackingDetails") or {}).get("spdTrackingDetail") or {}
+        for item in spd.get("spdTrackingItems") or []:
+            found.add(("carrierTracking", item["trackingId"]))
+    return found
+
+
+class _Killed(BaseException):
+    """The run dies here (as under SIGKILL: nothing after it is written)."""
+
+
+def test_identifiers_noted_before_a_kill_are_tracked_on_resume(standin, monkeypatch):
+    # A run killed as shipment_tracking starts, after the MCF shipments: the STATE that
+    # moved the orders' bookmark carries the identifiers, and the next run tracks them
+    # without re-reading the orders. Every STATE is written at once here (no pacing),
+    # so the kill point decides what the state holds, not the clock.
+    monkeypatch.setattr("tap_spapi.output.STATE_INTERVAL", 0.0)
+
+    def killed(self: ShipmentTrackingStream, context: Any = None) -> None:
+        raise _Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ShipmentTrackingStream, "sync", killed)
+        config = tap_config(standin)
+        tap = TapSpapi(config=config, catalog=select_only(config, MCF_STREAMS | TRACKING_STREAMS))
+        raw = io.BytesIO()
+        text = io.TextIOWrapper(raw, encoding="utf-8")
+        with redirect_stdout(text), pytest.raises(_Killed):
+            tap.sync_all()
+        tap.run.close()
+        text.flush()
+    state = SingerOutput.parse(raw.getvalue().decode()).states[-1]
+    assert state["bookmarks"]["outbound_orders"]["partitions"][0]["replication_key_value"]
+    (partition,) = state["bookmarks"]["shipment_tracking"]["partitions"]
+    assert partition["context"] == {"account": "default"}
+    assert list(partition["open"]) == ["aftn"] and partition["open"]["aftn"]
+    orders_before = standin.stats.count("listAllFulfillmentOrders")
+    after = _run(standin, MCF_STREAMS | TRACKING_STREAMS, state=state)
     aftns = {k for k in expected_keys(standin.dataset)["shipment_tracking"] if k[0] == "aftn"}
     assert _keys(after, "shipment_tracking") == aftns
+    # Tracked from the state: most of their orders were not read again.
+    assert len(aftns - _identifiers_in(after)) > len(aftns) // 2
+    assert standin.stats.count("listAllFulfillmentOrders") == orders_before + 1
+
+
+def test_nothing_is_noted_for_shipment_tracking_when_it_is_not_selected(standin):
+    output = _run(standin, MCF_STREAMS | PLAN_STREAMS)
+    assert output.records("outbound_shipments") and output.records("inbound_plan_shipments")
+    assert "shipment_tracking" not in output.states[-1]["bookmarks"]
 
 
 def test_listed_identifiers_of_every_kind_are_tracked_from_the_setting_and_a_file(

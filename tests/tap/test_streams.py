@@ -123,16 +123,25 @@ def test_every_record_validates_against_its_schema(full_run):
 
 
 @FULL_RUN
-def test_state_is_partitioned_per_marketplace_and_per_label(paged_standin, full_run):
+def test_state_is_partitioned_per_marketplace_and_labels_kept_per_account(paged_standin, full_run):
     state = full_run.states[-1]["bookmarks"]
     inbound = state["inbound_shipments"]["partitions"]
     # One partition per marketplace of the account in the configured region (na).
     assert {p["context"]["marketplace_id"] for p in inbound} == set(NA_MARKETPLACES)
     assert [p for p in inbound if "window_end" not in p] == []
-    labels = state["shipping_tracking"]["partitions"]
-    assert {p["context"]["trackingId"] for p in labels} == {
-        t["trackingId"] for t in paged_standin.dataset.shipping_trackings
+    # Labels: one partition for the account, each label under its carrier, open or final.
+    (labels,) = state["shipping_tracking"]["partitions"]
+    assert labels["context"] == {"account": "default"}
+    kept = {
+        (carrier, label): second
+        for book in (labels["open"], labels["final"])
+        for carrier, seconds in book.items()
+        for label, second in seconds.items()
     }
+    assert set(kept) == {
+        (t["carrier_id"], t["tracking_id"]) for t in paged_standin.dataset.tracking_labels()
+    }
+    assert all(second > 0 for second in kept.values())  # each one's newest event
     # Children keep no per-id partitions (their bookmarks live with the parent).
     for child in CHILD_STREAMS:
         assert not state.get(child, {}).get("partitions")

@@ -1,0 +1,73 @@
+"""The compact state of per-identifier streams (state.IdentifierBook)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any
+
+from tap_spapi.state import FINAL_GRACE, NO_NEWS_LIMIT, IdentifierBook, grace_start, news_start
+
+NOW = datetime.datetime(2026, 12, 7, 12, 0, tzinfo=datetime.UTC)
+SECOND = int(NOW.timestamp())
+DAY = 86_400
+
+
+def test_an_identifier_is_noted_once_and_keeps_its_newest_event() -> None:
+    partition: dict[str, Any] = {"context": {"account": "a"}}
+    book = IdentifierBook(partition)
+    book.note("aftn", "TBA1", SECOND)
+    book.note("aftn", "TBA1", SECOND + 5)  # seen again: nothing changes
+    assert partition["open"] == {"aftn": {"TBA1": -SECOND}}  # noted, no event yet
+    assert book.latest("aftn", "TBA1") == 0
+    book.loaded("aftn", "TBA1", SECOND - 100, final=False)
+    book.loaded("aftn", "TBA1", SECOND - 200, final=False)  # an older answer: kept newest
+    assert book.latest("aftn", "TBA1") == SECOND - 100
+    assert book.open_identifiers() == [("aftn", "TBA1")]
+
+
+def test_a_final_identifier_leaves_open_and_is_not_noted_again() -> None:
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    book.note("aftn", "TBA1", SECOND)
+    book.loaded("aftn", "TBA1", SECOND - 10, final=True)
+    assert partition == {"open": {}, "final": {"aftn": {"TBA1": SECOND - 10}}}
+    book.note("aftn", "TBA1", SECOND)
+    assert book.is_final("aftn", "TBA1") and not book.open_identifiers()
+
+
+def test_finals_leave_after_the_grace_period_unless_listed() -> None:
+    lookback = datetime.timedelta(hours=2)
+    before = grace_start(NOW, lookback)
+    assert before == SECOND - int((lookback + FINAL_GRACE).total_seconds())
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    for value, second in (("old", before - 1), ("recent", before), ("listed", before - DAY)):
+        book.note("aftn", value, SECOND)
+        book.loaded("aftn", value, second, final=True)
+    book.forget(final_before=before, open_before=-math.inf, listed={("aftn", "listed")})
+    assert partition["final"] == {"aftn": {"recent": before, "listed": before - DAY}}
+
+
+def test_open_identifiers_without_news_leave_unless_listed() -> None:
+    before = news_start(NOW)
+    assert before == SECOND - int(NO_NEWS_LIMIT.total_seconds())
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    book.note("aftn", "never-answered", before - 1)  # noted long ago, Amazon never knew it
+    book.note("aftn", "quiet", SECOND)
+    book.loaded("aftn", "quiet", before - 1, final=False)  # its last event long ago
+    book.note("aftn", "moving", SECOND)
+    book.loaded("aftn", "moving", before, final=False)
+    book.note("acsin", "listed", before - DAY)
+    book.forget(final_before=-math.inf, open_before=before, listed={("acsin", "listed")})
+    assert partition["open"] == {"aftn": {"moving": before}, "acsin": {"listed": -(before - DAY)}}
+
+
+def test_labels_no_longer_listed_leave_whatever_their_state() -> None:
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    for label, final in (("kept", True), ("dropped", True), ("dropped-open", False)):
+        book.loaded("UPS", label, SECOND, final=final)
+    book.forget(final_before=math.inf, open_before=math.inf, listed={("UPS", "kept")})
+    assert partition == {"open": {}, "final": {"UPS": {"kept": SECOND}}}
