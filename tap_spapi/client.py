@@ -21,10 +21,13 @@ from urllib.parse import quote
 import msgspec
 import requests
 from requests.auth import AuthBase
+from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator, SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.singerlib.catalog import SelectionMask
 from typing_extensions import override
 
 from tap_spapi.containment import ContainsFailures
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
+    from singer_sdk.mapper import StreamMap
     from singer_sdk.streams._state import StreamStateManager
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -134,8 +138,27 @@ class SchemaWithoutUnwantedPII(StreamSchema):
         return schema_without_pii(schema, fields)
 
 
+# A selection mask in which every field is selected (missing entries follow the root).
+_EVERY_FIELD = SelectionMask({(): True})
+
+
+class ReadWithoutOutput(RemoveRecordTransform):
+    """The map of a stream read only for the streams that need its records: no SCHEMA,
+    no RECORD (singer-sdk's map that removes a stream), but its children still synced
+    (that one would stop them, as a filter that drops every record)."""
+
+    @override
+    def get_filter_result(self, record: dict[str, Any]) -> bool:
+        return True
+
+
 class SPAPIStream(ContainsFailures):
     """A stream backed by one SP-API operation."""
+
+    #: Streams whose records this stream needs although it is not their child (e.g.
+    #: shipment_tracking: the shipments that carry its identifiers); they, and their
+    #: parents, are read when this stream is selected, as singer-sdk reads a child's parents.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     #: Operation id in Amazon's model; method, path and usage plan come from the catalog.
     operation_id: ClassVar[str]
@@ -303,6 +326,59 @@ class SPAPIStream(ContainsFailures):
         run = getattr(self._tap, "run", None)
         assert isinstance(run, Run), f"stream '{self.name}' belongs to a tap without a run"
         return run
+
+    # --- selection ----------------------------------------------------------------------
+
+    # mypy asks for @override on the decorator line of a property that has a setter.
+    @property  # type: ignore[explicit-override]
+    @override
+    def selected(self) -> bool:
+        """Selected in the catalog, or read only for the selected streams that need its
+        records (`read_for_others`): then it keeps its bookmarks but emits nothing."""
+        return self.catalog_selected or self.read_for_others
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        Stream.selected.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def catalog_selected(self) -> bool:
+        """Whether the catalog selects this stream (singer-sdk's `selected`)."""
+        return bool(Stream.mask.fget(self).get((), True))  # type: ignore[attr-defined]
+
+    @property
+    def read_for_others(self) -> bool:
+        """Whether this run reads the stream, unselected, for streams that need it (the
+        tap decides when the sync starts: `TapSpapi.sync_all`)."""
+        return self.name in getattr(self._tap, "read_for_others", ())
+
+    @property
+    @override
+    def mask(self) -> SelectionMask:
+        """singer-sdk's selection of fields; every field while `read_for_others` (the SDK
+        drops unselected fields from a record before it moves the bookmark by it)."""
+        if self.read_for_others:
+            return _EVERY_FIELD
+        return super().mask
+
+    @property
+    @override
+    def stream_maps(self) -> list[StreamMap]:
+        """singer-sdk's maps; none that writes anything while `read_for_others`."""
+        if not self.read_for_others:
+            return super().stream_maps
+        if self._silent_maps is None:
+            self._silent_maps = [
+                ReadWithoutOutput(
+                    stream_alias=self.name,
+                    raw_schema=self.schema,
+                    key_properties=self.primary_keys,
+                    flattening_options=None,
+                )
+            ]
+        return self._silent_maps
+
+    _silent_maps: list[StreamMap] | None = None
 
     # --- records ----------------------------------------------------------------------
 

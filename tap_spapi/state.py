@@ -11,7 +11,8 @@ Bookmark keys (in a stream's state partition, beside the SDK's `replication_key`
 - `open`, `final` (shipment_tracking, shipping_tracking, in one partition per account):
   the identifiers (labels) to track, `{kind: {value: seconds}}` (`IdentifierBook`);
 - `final_shipments` (inbound_plan_shipments): `{shipmentId: seconds}`, the shipments
-  seen in a final status, not asked again while their plan is re-read.
+  seen in a final status, not asked again while their plan is re-read;
+- `read_without_output` (a stream's state): read for other streams, never emitted.
 
 State holds what is still open. A final identifier, label or shipment stays for
 `FINAL_GRACE` beyond the lookback window after its final event (a lookback re-read of
@@ -59,6 +60,9 @@ LONGEST_ACCEPTED = "longest_accepted_range_days"
 OPEN_IDS = "open"
 FINAL_IDS = "final"
 FINAL_SHIPMENTS = "final_shipments"
+# On a stream's state (beside "partitions"): its bookmarks were moved by runs that read it
+# only for other streams, without emitting it. Once selected, it starts afresh.
+READ_WITHOUT_OUTPUT = "read_without_output"
 # 0.1.0's per-identifier and per-label bookmarks, read by `migrated` only.
 FINAL_MILESTONE = "final_milestone"
 FINAL_STATUS = "final_status"

@@ -22,6 +22,7 @@ from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
 from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.state import (
+    READ_WITHOUT_OUTPUT,
     PacedStateWriter,
     forget_final_shipments,
     grace_start,
@@ -99,6 +100,8 @@ class TapSpapi(Tap):
         # the SIGTERM handler use `_state_writer` itself, the streams `state_writer`.
         if isinstance(self.message_writer, BatchFlushingWriter):
             self._state_writer = PacedStateWriter(self.message_writer)
+        # The catalog is applied and the state loaded: which streams are read for others.
+        self._read_for_others()
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -200,6 +203,59 @@ class TapSpapi(Tap):
                 name,
             )
         super().load_state(state)
+
+    #: Streams this run reads, unselected, for the selected streams that need their
+    #: records (set once the catalog is applied; see `SPAPIStream.read_for_others`).
+    read_for_others: frozenset[str] = frozenset()
+
+    def _read_for_others(self) -> None:
+        """Decide which unselected streams this run reads for the selected ones.
+
+        singer-sdk reads a selected child's unselected parents without emitting them, but
+        keeps no bookmark for them: every run would read their whole history again. They,
+        and the streams a selected stream `needs` (shipment_tracking: the shipments that
+        carry its identifiers), are read with their bookmarks kept and marked; a stream
+        selected later whose bookmarks are so marked starts afresh, so that what was
+        never emitted is read and emitted once.
+        """
+        self.read_for_others = self._streams_read_for_others()
+        bookmarks = self.state.setdefault("bookmarks", {})
+        for name, stream in self.streams.items():
+            stream_state = bookmarks.get(name)
+            if name in self.read_for_others:
+                bookmarks.setdefault(name, {})[READ_WITHOUT_OUTPUT] = True
+            elif (
+                stream.selected
+                and isinstance(stream_state, dict)
+                and stream_state.get(READ_WITHOUT_OUTPUT)
+            ):
+                self.logger.info(
+                    "Stream '%s' was read before for other streams only, never emitted: "
+                    "it is read from the start this time.",
+                    name,
+                )
+                stream_state.clear()
+
+    def _streams_read_for_others(self) -> frozenset[str]:
+        by_type = {type(stream): stream for stream in self.streams.values()}
+        wanted: list[Stream] = [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, SPAPIStream) and stream.catalog_selected
+        ]
+        read: set[str] = set()
+        while wanted:
+            stream = wanted.pop()
+            needed = [
+                self.streams[name] for name in getattr(stream, "needs", ()) if name in self.streams
+            ]
+            parent = by_type.get(stream.parent_stream_type)  # type: ignore[arg-type]
+            for other in [*needed, *([parent] if parent is not None else [])]:
+                unselected = isinstance(other, SPAPIStream) and not other.catalog_selected
+                if unselected and other.name not in read:
+                    read.add(other.name)
+                    wanted.append(other)
+        return frozenset(read)
 
     def _start_reading_ahead(self) -> None:
         """Announce the contexts of every selected read-ahead stream (the run calls this

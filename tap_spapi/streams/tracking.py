@@ -112,6 +112,9 @@ class ShipmentTrackingStream(SPAPIStream):
     # The identifiers of an account share its partition (state.IdentifierBook); the
     # SDK's own bookmark there is the newest milestone of any of them.
     state_partitioning_keys: ClassVar[list[str]] = [ACCOUNT_KEY]
+    # The shipments whose packages and boxes carry the identifiers: read (not emitted)
+    # when this stream is selected without them, so it is complete on its own.
+    needs = ("outbound_shipments", "inbound_plan_shipments")
 
     @cached_property
     def _listed(self) -> dict[tuple[str, str, str], dict[str, Any]]:

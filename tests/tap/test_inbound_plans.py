@@ -217,11 +217,12 @@ def test_identifiers_noted_before_a_kill_are_tracked_on_resume(standin, monkeypa
     assert state["bookmarks"]["outbound_orders"]["partitions"][0]["replication_key_value"]
     (partition,) = state["bookmarks"]["shipment_tracking"]["partitions"]
     assert partition["context"] == {"account": "default"}
-    assert list(partition["open"]) == ["aftn"] and partition["open"]["aftn"]
+    assert partition["open"]["aftn"]  # (and the inbound boxes': those plans were read too)
     orders_before = standin.stats.count("listAllFulfillmentOrders")
     after = _run(standin, MCF_STREAMS | TRACKING_STREAMS, state=state)
-    aftns = {k for k in expected_keys(standin.dataset)["shipment_tracking"] if k[0] == "aftn"}
-    assert _keys(after, "shipment_tracking") == aftns
+    expected = expected_keys(standin.dataset)["shipment_tracking"]
+    assert _keys(after, "shipment_tracking") == expected
+    aftns = {k for k in expected if k[0] == "aftn"}
     # Tracked from the state: most of their orders were not read again.
     assert len(aftns - _identifiers_in(after)) > len(aftns) // 2
     assert standin.stats.count("listAllFulfillmentOrders") == orders_before + 1
@@ -248,8 +249,11 @@ def test_listed_identifiers_of_every_kind_are_tracked_from_the_setting_and_a_fil
         shipment_tracking_ids=listed[:half],
         shipment_tracking_ids_file=str(path),
     )
-    assert _keys(output, "shipment_tracking") == {(e["type"], e["value"]) for e in listed}
-    assert output.records("shipment_tracking_milestones")
+    # The listed ones, beside those of the data set's shipments (read for it, not emitted).
+    listed_keys = {(e["type"], e["value"]) for e in listed}
+    shipments_keys = expected_keys(standin.dataset)["shipment_tracking"]
+    assert _keys(output, "shipment_tracking") == listed_keys | shipments_keys
+    assert output.streams == TRACKING_STREAMS
 
 
 def test_a_listed_identifier_of_an_unknown_type_names_the_setting_and_item():
@@ -264,20 +268,23 @@ def test_a_listed_identifier_of_an_unknown_type_names_the_setting_and_item():
         )
 
 
-def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_rate(standin):
+def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_rate():
     assert load_catalog()["getShipmentTracking"].fallback_plan
-    config = tap_config(standin, shipment_tracking_ids=listed_identifiers(standin.dataset))
-    tap = TapSpapi(config=config, catalog=select_only(config, {"shipment_tracking"}))
-    try:
-        with redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
-            tap.sync_all()
-            tap.finish_output()
-        snapshot = tap.run.accounts["default"].limiter.snapshot()["getShipmentTracking"]
-    finally:
-        tap.run.close()
-    assert snapshot["rate"] == standin.app.limiter.plan("getShipmentTracking")[0]
-    assert snapshot["throttled"] == 0
-    assert standin.stats.count("getShipmentTracking", "429") == 0
+    # The listed identifiers and few others: the first requests are what this is about.
+    data = StandInConfig(seed=11, rate_scale=50.0, outbound_orders=1, inbound_plans=1)
+    with StandIn(data) as standin:
+        config = tap_config(standin, shipment_tracking_ids=listed_identifiers(standin.dataset))
+        tap = TapSpapi(config=config, catalog=select_only(config, {"shipment_tracking"}))
+        try:
+            with redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+                tap.sync_all()
+                tap.finish_output()
+            snapshot = tap.run.accounts["default"].limiter.snapshot()["getShipmentTracking"]
+        finally:
+            tap.run.close()
+        assert snapshot["rate"] == standin.app.limiter.plan("getShipmentTracking")[0]
+        assert snapshot["throttled"] == 0
+        assert standin.stats.count("getShipmentTracking", "429") == 0
 
 
 def test_the_models_letter_shows_every_plan_and_tracking_detail():

@@ -197,3 +197,24 @@ def test_write_schema_message_sends_each_map_s_transformed_schema(
     stream._write_schema_message()
     assert sent, "no SCHEMA message written"
     assert all("x_contract_column" in message.schema["properties"] for message in sent)
+
+
+def test_a_stream_read_for_others_writes_nothing_but_moves_its_bookmark() -> None:
+    """`SPAPIStream.read_for_others` relies on singer-sdk as follows: `selected` is the
+    mask's root (`Stream.mask.fget`, `Stream.selected.fset`); a `RemoveRecordTransform`
+    map writes no SCHEMA and no RECORD; children are synced when the first map's
+    `get_filter_result` is true; unselected fields are popped from the record (by the
+    mask) before the bookmark moves by it; a selected record increments the state."""
+    assert "self.mask.get((), True)" in inspect.getsource(Stream.selected.fget)  # type: ignore[attr-defined]
+    assert Stream.selected.fset is not None  # type: ignore[attr-defined]
+    schema_messages = inspect.getsource(Stream._generate_schema_messages)
+    assert "isinstance(stream_map, RemoveRecordTransform)" in schema_messages
+    record_messages = inspect.getsource(Stream._generate_record_messages)
+    assert "pop_deselected_record_properties(record, self.schema, self.mask)" in record_messages
+    assert "stream_map.transform(record)" in record_messages
+    process = inspect.getsource(Stream._process_record)
+    assert "self.stream_maps[0].get_filter_result(record)" in process
+    sync_records = inspect.getsource(Stream._sync_records)
+    write = sync_records.index("self._write_record_message(record)")
+    assert sync_records.index("self._increment_stream_state(record", write) > write
+    assert "selected = self.selected" in sync_records
