@@ -793,10 +793,25 @@ def bench_inbound_plans(options: argparse.Namespace) -> None:
             ratio = f"{(last - first) / minimum:.2f}" if minimum > 0 else "-"
             rows.append([op, str(made), str(throttled),
                          f"{last - first:.2f}", f"{minimum:.2f}", ratio])  # fmt: skip
+        # Tracking pipelined: from the first request that can name an identifier (a
+        # lower bound of when the first one is known) to the last getShipmentTracking,
+        # against the bound of getShipmentTracking's plan for the requests it needed.
+        known = min(spans[op][0] for op in IDENTIFIER_SOURCES if op in spans)
+        rate, burst = server.app.limiter.plan(TRACKING_OPERATION)
+        bound = max(0, server.stats.count(TRACKING_OPERATION) - burst) / rate
+        tracked = spans[TRACKING_OPERATION][1] - known
     rows.append(["(whole run)", "", "", f"{run.wall:.1f}", "", ""])
+    rows.append(["tracking, from the first identifier known", "", "", f"{tracked:.2f}",
+                 f"{bound:.2f}", f"{tracked / bound:.2f}" if bound else "-"])  # fmt: skip
     rows.append([f"{run.records} records, peak RSS {run.peak_rss_mb:.0f} MB, x{scale:g}",
                  "", "", "", "", ""])  # fmt: skip
     print_table(["operation", "requests", "429", "span s", "min s", "span/min"], rows)
+
+
+TRACKING_OPERATION = "getShipmentTracking"
+# The answers that name the identifiers shipment_tracking asks for: MCF orders' packages
+# (2020-07-01 getFulfillmentOrder) and inbound 2024 shipments' boxes (getShipment).
+IDENTIFIER_SOURCES = ("getFulfillmentOrder", "fulfillmentInbound_2024-03-20.getShipment")
 
 
 MCF_LISTS = {"outbound_orders", "outbound_shipments", "outbound_order_items"}

@@ -19,6 +19,11 @@ from singer_sdk import RESTStream
 
 from tap_spapi.concurrency import context_key
 
+# At most this many contexts fetched early wait to be taken, per stream: a tracking
+# answer is a few kilobytes, so this bounds the memory of fetching ahead of a sync that
+# starts hours later (a large seller's first run) to tens of megabytes.
+EARLY_LIMIT = 10_000
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
@@ -37,6 +42,10 @@ class FetchesAhead(RESTStream[str]):
     #: Top-level streams whose contexts are known at the start of the run: the tap reads
     #: them ahead while earlier streams sync (see concurrency.ReadAhead).
     read_ahead: ClassVar[bool] = False
+    #: Per-id streams synced after others whose contexts are known before their turn
+    #: (labels and identifiers listed or left open, identifiers noted by a parent): each
+    #: is fetched as soon as it is known (`fetch_early`), within the usage plan.
+    fetches_early: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod
@@ -54,10 +63,31 @@ class FetchesAhead(RESTStream[str]):
     def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
         key = context_key(self.name, context)
         if self.prefetch:
+            self._early.discard(key)
             self._announce_partitions_after(context)
             return self.prefetcher.take(key, lambda: list(self.request_records(context)))
         self.run.start_reading_ahead()
         return self.reader.take(key, lambda: self.request_records(context))
+
+    def fetch_early(self, context: Context | None) -> None:
+        """Fetch `context` in the pool now, long before the SDK syncs it, unless
+        `EARLY_LIMIT` early results wait already (each holds its records in memory)."""
+        if not self.prefetcher.workers or len(self._early) >= EARLY_LIMIT:
+            return
+        key = context_key(self.name, context)
+        if key not in self._early:
+            self._early.add(key)
+            self.announce(context)
+
+    def fetch_known_early(self) -> None:
+        """Fetch early every context known when the run starts (its partitions now)."""
+        for context in self.partitions or []:
+            self.fetch_early(context)
+
+    @cached_property
+    def _early(self) -> set[Any]:
+        """Keys fetched early and not taken yet (main thread only)."""
+        return set()
 
     @property
     def prefetcher(self) -> Prefetcher:

@@ -161,7 +161,8 @@ class IdentifierBook:
 
     `open`: `{kind: {value: second}}`, the epoch second of the newest event loaded for
     the identifier, or minus the second it was noted while none was; `final`: the same
-    for identifiers whose tracking ended, with the second of the final event. About 30
+    for identifiers whose tracking ended, with the second of the final event or of the
+    last run whose parents named it again, whichever is later. About 30
     bytes per identifier, against about 200 for 0.1.0's partition each. Kinds are
     getShipmentTracking's identifier types (shipment_tracking) or carrier ids
     (shipping_tracking's labels).
@@ -173,11 +174,20 @@ class IdentifierBook:
         self._open: dict[str, dict[str, int]] = partition.setdefault(OPEN_IDS, {})
         self._final: dict[str, dict[str, int]] = partition.setdefault(FINAL_IDS, {})
 
-    def note(self, kind: str, value: str, second: int) -> None:
-        """Track `value` from now (`second`) on, unless it is known (open, or final)."""
-        if value in self._final.get(kind, ()) or value in self._open.get(kind, ()):
-            return
+    def note(self, kind: str, value: str, second: int) -> bool:
+        """Track `value` from now (`second`) on, unless it is known; whether it was new.
+
+        A final one seen again (its parent re-read) stays for the grace period from now:
+        a box whose shipment is still being received is named by every re-read of its
+        plan, and is not asked again while that goes on."""
+        finals = self._final.get(kind)
+        if finals is not None and value in finals:
+            finals[value] = max(finals[value], second)
+            return False
+        if value in self._open.get(kind, ()):
+            return False
         self._open.setdefault(kind, {})[value] = -second
+        return True
 
     def is_final(self, kind: str, value: str) -> bool:
         """Whether the identifier's tracking ended (and it is still remembered)."""

@@ -266,6 +266,9 @@ class TapSpapi(Tap):
         for stream in self.streams.values():
             if isinstance(stream, SPAPIStream) and stream.read_ahead and stream.selected:
                 stream.start_reading()
+        for stream in self.streams.values():
+            if isinstance(stream, SPAPIStream) and stream.fetches_early and stream.selected:
+                stream.fetch_known_early()
 
     @property
     @override

@@ -62,6 +62,7 @@ class ShippingTrackingStream(ShippingStream):
 
     name = "shipping_tracking"
     prefetch = True
+    fetches_early = True
     operation_id = "getTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "trackingId"]
     replication_key = "latestEventTime"

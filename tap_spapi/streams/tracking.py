@@ -81,9 +81,12 @@ class NotesTrackingIdentifiers(SPAPIStream):
         the next STATE message (the one that may move the parent's bookmark) persists it.
         Nothing is noted when shipment_tracking (and its milestones) is not selected.
         """
-        if identifier is None or self._tracking is None:
+        tracking = self._tracking
+        if identifier is None or tracking is None:
             return
-        self._tracking.book(account).note(identifier.kind, identifier.value, self._now)
+        if tracking.book(account).note(identifier.kind, identifier.value, self._now):
+            context = {ACCOUNT_KEY: account, **identifier.as_context()}
+            tracking.fetch_early(context)  # asked now, not after every parent synced
 
     @cached_property
     def _tracking(self) -> ShipmentTrackingStream | None:
@@ -104,6 +107,7 @@ class ShipmentTrackingStream(SPAPIStream):
 
     name = TRACKING_STREAM
     prefetch = True
+    fetches_early = True
     operation_id = "getShipmentTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "identifierType", "identifierValue"]
     replication_key = "latestMilestoneTime"
@@ -132,20 +136,12 @@ class ShipmentTrackingStream(SPAPIStream):
     @override
     def partitions(self) -> list[dict[str, Any]]:
         """Listed identifiers (under their account, else the first) and the open ones
-        noted by the parents in this and earlier runs, each once; final ones past the
-        grace period and open ones without news for too long leave the state here."""
-        now = self.run.run_started_at
+        noted by the parents in this and earlier runs, each once."""
         contexts = {
             key: context for key, context in self._listed.items() if key[0] in self.run.accounts
         }
         for account in self.run.accounts:
             book = self.book(account)
-            listed = {(kind, value) for (name, kind, value) in self._listed if name == account}
-            book.forget(
-                final_before=grace_start(now, self.lookback),
-                open_before=news_start(now),
-                listed=listed,
-            )
             for kind, value in book.open_identifiers():
                 contexts.setdefault(
                     (account, kind, value),
@@ -156,6 +152,24 @@ class ShipmentTrackingStream(SPAPIStream):
             for (account, kind, value), context in contexts.items()
             if not self.book(account).is_final(kind, value)
         ]
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """singer-sdk's end of the stream's sync (`Tap.sync_all` calls it after `sync`);
+        first, final identifiers past the grace period and open ones without news for
+        too long leave the state (after the parents named again those they re-read,
+        state.IdentifierBook.note)."""
+        if not state:
+            now = self.run.run_started_at
+            for account in self.run.accounts:
+                listed = {(kind, value) for (name, kind, value) in self._listed if name == account}
+                self.book(account).forget(
+                    final_before=grace_start(now, self.lookback),
+                    open_before=news_start(now),
+                    listed=listed,
+                )
+            self.state_manager.is_flushed = False
+        super().finalize_state_progress_markers(state)
 
     @override
     def wants(self, context: Context | None) -> bool:

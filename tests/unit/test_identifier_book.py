@@ -71,3 +71,14 @@ def test_labels_no_longer_listed_leave_whatever_their_state() -> None:
         book.loaded("UPS", label, SECOND, final=final)
     book.forget(final_before=math.inf, open_before=math.inf, listed={("UPS", "kept")})
     assert partition == {"open": {}, "final": {"UPS": {"kept": SECOND}}}
+
+
+def test_a_final_identifier_named_again_by_a_parent_stays_for_another_grace() -> None:
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    book.note("carrierTracking", "1Z1", SECOND - 30 * DAY)
+    book.loaded("carrierTracking", "1Z1", SECOND - 20 * DAY, final=True)
+    assert not book.note("carrierTracking", "1Z1", SECOND)  # its plan re-read this run
+    assert partition["final"] == {"carrierTracking": {"1Z1": SECOND}}
+    book.forget(final_before=SECOND - DAY, open_before=-math.inf, listed=())
+    assert book.is_final("carrierTracking", "1Z1")
