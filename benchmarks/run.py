@@ -9,7 +9,7 @@
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
-    python benchmarks/run.py state-growth [--sizes 1000 4000 16000 64000]
+    python benchmarks/run.py state-growth [--sizes 1000 4000 16000 64000] [--noted] [--no-listed]
     python benchmarks/run.py shards [--shards 4] [--per-shard 8] [--rate 0.3] [--burst 2]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
@@ -56,7 +56,11 @@ own CPU is all that counts: `shipment_tracking` over `--sizes` identifiers liste
 file (half of them final, as the stand-in builds them), and `shipping_tracking` over as
 many Amazon Shipping labels. Per stream and size: records, the tap's CPU seconds, CPU per
 record, the bytes of STATE it wrote, the size of its final STATE and its peak RSS. Cost
-linear in the data means CPU per record stays flat as the size grows.
+linear in the data means CPU per record stays flat as the size grows. With `--noted`,
+also `shipment_tracking` selected alone over identifiers its parents note from a year of
+MCF 2026-07-04 orders (read without being emitted), with what the final state holds:
+open identifiers, final ones still in their grace period, and the bytes beyond 40 per
+open identifier.
 
 `report`: one actionable-orders report document of each size (rows); the document's gzipped
 and TSV size, the tap's peak RSS and its wall time (including Amazon's, here the stand-in's,
@@ -90,7 +94,13 @@ from tap_spapi.pacing import RateLimiter
 from tap_spapi.planner import plan_shards
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
-from testkit import catalog_selecting, credentials, listed_identifiers, sharded_accounts
+from testkit import (
+    catalog_selecting,
+    credentials,
+    history_start,
+    listed_identifiers,
+    sharded_accounts,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PACED_STREAMS = {
@@ -500,9 +510,10 @@ def run_bare_loop(server: StandIn, marketplaces: list[str], since: str) -> tuple
     return int(records), time.monotonic() - started
 
 
-def growth_run(config: dict[str, Any], stream: str) -> list[str]:
+def growth_run(config: dict[str, Any], stream: str, *, keep_state: bool = False) -> list[str]:
     """One tap process on `stream`: records, CPU s, CPU ms/record, STATE bytes written,
-    final STATE bytes, peak RSS (its output read from a file after it ends)."""
+    final STATE bytes, peak RSS (its output read from a file after it ends); and with
+    `keep_state`, the final state's JSON last."""
     with tempfile.TemporaryDirectory() as tmp:
         config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
         out_file = Path(tmp, "stdout")
@@ -538,13 +549,14 @@ def growth_run(config: dict[str, Any], stream: str) -> list[str]:
         f"{state_bytes / 1024:,.0f} KB",
         f"{len(last_state) / 1024:,.1f} KB",
         f"{peak_mb:.0f}",
+        *([json.dumps(json.loads(last_state)["value"])] if keep_state else []),
     ]
 
 
 def bench_state_growth(options: argparse.Namespace) -> None:
     """Tracking identifiers and Shipping labels at each size, rate limits off."""
     rows = []
-    for size in options.sizes:
+    for size in options.sizes if options.listed else []:
         config = StandInConfig(
             seed=1,
             size="tiny",
@@ -575,11 +587,124 @@ def bench_state_growth(options: argparse.Namespace) -> None:
                 ("shipping_tracking", shipping),
             ):
                 rows.append([stream, f"{size:,}", *growth_run(stream_config, stream)])
+    if options.noted:
+        rows.extend(noted_growth_row(size) for size in options.sizes)
     print_table(
         ["stream", "ids", "records", "CPU s", "CPU ms/record", "STATE written", "final STATE",
          "peak MB"],
         rows,
     )  # fmt: skip
+    if options.inbound:
+        print("\ninbound 2024-03-20 plans, shipments, items, boxes and their tracking, limits off")
+        print_table(["plans", "shipments", "records", "CPU s", "CPU ms/shipment", "peak MB"],
+                    inbound_growth_rows(options.inbound))  # fmt: skip
+    if options.noted:
+        print(
+            "\nnoted: shipment_tracking selected alone, its identifiers noted from a year of "
+            "MCF 2026-07-04 orders (listOrders pages, read without being emitted); final "
+            "STATE as written, and beyond 40 bytes per identifier still open"
+        )
+        print_table(["ids", "open", "final kept", "final STATE", "beyond 40 B/open"],
+                    NOTED_STATE_ROWS)  # fmt: skip
+
+
+def inbound_growth_rows(shipments: list[int]) -> list[list[str]]:
+    """The inbound 2024 streams and the tracking of their boxes, limits off, at each
+    count of shipments: the tap's CPU per shipment (one tap process each)."""
+    rows = []
+    for wanted in shipments:
+        plans = max(1, int(wanted / SHIPMENTS_PER_PLAN))
+        config = StandInConfig(
+            seed=3,
+            size="tiny",
+            rate_limits=False,
+            history_days=365,
+            inbound_plans=plans * 10,  # counts of a tiny data set are a tenth
+            inbound_shipments_per_marketplace=plans * 10,  # what 2024 shipments confirm
+            outbound_orders=10,
+            shipping_trackings=1,
+        )
+        with StandIn(config) as server:
+            made = len(server.dataset.plan_shipments)
+            settings = {
+                **credentials(server),
+                "start_date": history_start(server),
+                "rate_limit_overrides": {op: {"rate": 1_000_000, "burst": 1_000_000}
+                                         for op in INBOUND_OPERATIONS},
+            }  # fmt: skip
+            before = os.times()
+            run = run_tap(settings, INBOUND_ONLY)
+            after = os.times()
+        cpu = (after.children_user - before.children_user) + (
+            after.children_system - before.children_system
+        )
+        rows.append([f"{plans:,}", f"{made:,}", f"{run.records:,}", f"{cpu:.1f}",
+                     f"{cpu / made * 1000:.1f}", f"{run.peak_rss_mb:.0f}"])  # fmt: skip
+    return rows
+
+
+SHIPMENTS_PER_PLAN = 2.0  # what the stand-in builds
+INBOUND_ONLY = {
+    "inbound_plans",
+    "inbound_plan_shipments",
+    "inbound_plan_shipment_items",
+    "inbound_plan_shipment_boxes",
+    "shipment_tracking",
+    "shipment_tracking_milestones",
+}
+INBOUND_OPERATIONS = (
+    "listInboundPlans",
+    "getInboundPlan",
+    "fulfillmentInbound_2024-03-20.getShipment",
+    "listShipmentItems",
+    "listShipmentBoxes",
+    "getShipmentTracking",
+)
+
+
+# Per size of the `noted` rows: what the final state holds (filled by noted_growth_row).
+NOTED_STATE_ROWS: list[list[str]] = []
+# MCF orders per tracking identifier wanted (the stand-in gives about 1.3 packages an order).
+ORDERS_PER_IDENTIFIER = 0.77
+
+
+def noted_growth_row(size: int) -> list[str]:
+    """`size` identifiers noted from MCF orders over a year, shipment_tracking selected
+    alone, limits off: the growth row, and the final state's make-up in NOTED_STATE_ROWS."""
+    orders = max(10, int(size * ORDERS_PER_IDENTIFIER))
+    config = StandInConfig(
+        seed=1,
+        size="tiny",
+        rate_limits=False,
+        history_days=365,
+        outbound_orders=orders * 10,  # counts of a tiny data set are a tenth
+        inbound_plans=1,
+        inbound_shipments_per_marketplace=1,
+        shipping_trackings=1,
+    )
+    with StandIn(config) as server:
+        unpaced = {
+            operation: {"rate": 1_000_000, "burst": 1_000_000}
+            for operation in ("getShipmentTracking", "listOrders", "listInboundPlans",
+                              "getInboundPlan", "fulfillmentInbound_2024-03-20.getShipment")
+        }  # fmt: skip
+        settings = {
+            **credentials(server),
+            "start_date": history_start(server),
+            "rate_limit_overrides": unpaced,
+            "mcf_api_version": "2026-07-04",
+        }
+        row = growth_run(settings, "shipment_tracking", keep_state=True)
+    state = json.loads(row.pop())
+    (partition,) = state["bookmarks"]["shipment_tracking"]["partitions"]
+    still_open = sum(len(values) for values in partition.get("open", {}).values())
+    final = sum(len(values) for values in partition.get("final", {}).values())
+    size_bytes = len(json.dumps(state, separators=(",", ":")))
+    NOTED_STATE_ROWS.append([
+        row[0], f"{still_open:,}", f"{final:,}", f"{size_bytes / 1024:,.1f} KB",
+        f"{(size_bytes - 40 * still_open) / 1024:,.1f} KB",
+    ])  # fmt: skip
+    return ["shipment_tracking (noted)", f"{size:,}", *row]
 
 
 def bench_throughput(options: argparse.Namespace) -> None:
@@ -1004,6 +1129,16 @@ def main() -> None:
     shards.add_argument("--burst", type=int, default=2, help="createReport's burst")
     growth = modes.add_parser("state-growth", help="CPU and state by tracking identifiers")
     growth.add_argument("--sizes", type=int, nargs="+", default=[1_000, 4_000, 16_000, 64_000])
+    growth.add_argument(
+        "--noted", action="store_true", help="also identifiers noted from MCF orders"
+    )
+    growth.add_argument(
+        "--inbound", type=int, nargs="*", default=[], help="inbound 2024 at these shipments"
+    )
+    growth.add_argument(
+        "--listed", action=argparse.BooleanOptionalAction, default=True,
+        help="the listed identifiers and labels (--no-listed: only --noted)",
+    )  # fmt: skip
     options = parser.parse_args()
     if options.mode == "state-growth":
         bench_state_growth(options)
