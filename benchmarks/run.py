@@ -470,6 +470,25 @@ def bare_page_chain(base_url: str, token: str, operation: str, pages: int) -> fl
     return sent[-1] - sent[0]
 
 
+def bare_tracking_loop(base_url: str, token: str, identifiers: list[dict[str, str]]) -> float:
+    """The floor of a per-identifier stream: milliseconds of CPU per getShipmentTracking
+    of a requests + json loop over the same identifiers (each asked once)."""
+    session = bare_session(token)
+    session.trust_env = False  # no proxy lookup per request: the tap does it once per host
+    url = base_url + load_catalog()["getShipmentTracking"].path
+    before = os.times()
+    for entry in identifiers:
+        if entry["type"] == "carrierTracking":
+            params = {"carrierTracking.trackingNumber": entry["value"],
+                      "carrierTracking.carrierCode": entry["carrier_code"]}  # fmt: skip
+        else:
+            params = {entry["type"]: entry["value"]}
+        session.get(url, params=params, timeout=30).json()
+    after = os.times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    return cpu / max(1, len(identifiers)) * 1000
+
+
 def in_own_process(function: str, *arguments: Any) -> Any:
     """`function(*arguments)` of this module in a process of its own, like the tap (the
     stand-in holds this one's GIL); its printed JSON result."""
@@ -555,7 +574,8 @@ def growth_run(config: dict[str, Any], stream: str, *, keep_state: bool = False)
 
 def bench_state_growth(options: argparse.Namespace) -> None:
     """Tracking identifiers and Shipping labels at each size, rate limits off."""
-    rows = []
+    rows: list[list[str]] = []
+    floors: list[float] = []
     for size in options.sizes if options.listed else []:
         config = StandInConfig(
             seed=1,
@@ -587,6 +607,13 @@ def bench_state_growth(options: argparse.Namespace) -> None:
                 ("shipping_tracking", shipping),
             ):
                 rows.append([stream, f"{size:,}", *growth_run(stream_config, stream)])
+            if not floors:  # the floor, once: requests + json over the same identifiers
+                entries = listed_identifiers(server.dataset)
+                floors.append(
+                    in_own_process(
+                        "bare_tracking_loop", server.base_url, lwa_token(server), entries
+                    )
+                )
     if options.noted:
         rows.extend(noted_growth_row(size) for size in options.sizes)
     print_table(
@@ -594,6 +621,9 @@ def bench_state_growth(options: argparse.Namespace) -> None:
          "peak MB"],
         rows,
     )  # fmt: skip
+    if floors:
+        print(f"\nfloor: a requests + json loop over the first size's identifiers spends "
+              f"{floors[0]:.2f} ms of CPU per getShipmentTracking")  # fmt: skip
     if options.inbound:
         print("\ninbound 2024-03-20 plans, shipments, items, boxes and their tracking, limits off")
         print_table(["plans", "shipments", "records", "CPU s", "CPU ms/shipment", "peak MB"],

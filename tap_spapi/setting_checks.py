@@ -54,6 +54,7 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     _check_marketplaces_in_region(config)
     _check_urls(config)
     _check_aws(config)
+    _check_user_agent(config.get("user_agent"))
     if config.get("start_date"):
         _check_start_date_is_past(parse_start_date(config["start_date"]))
     try:
@@ -66,6 +67,16 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     shipment_identifiers.configured_identifiers(config)
     for name in sorted(set(config) - known_settings):
         LOGGER.warning("Ignoring unknown setting '%s'.", name)
+
+
+def _check_user_agent(value: Any) -> None:
+    """The User-Agent header is one line of printable text (requests refuses a header
+    value with a line break, in a traceback, at the first request)."""
+    if isinstance(value, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise SettingError(
+            "user_agent",
+            "must be one line of printable text (no line breaks or control characters)",
+        )
 
 
 def check_schema(config: Mapping[str, Any]) -> None:

@@ -352,6 +352,11 @@ def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
     """What is wrong with the tap's own bookmarks of `partition`, if anything (a state
     edited by hand, or written by another program): `open` and `final` must map kinds
     to `{value: integer}`, `final_shipments` shipment ids to an integer or a status."""
+    context = partition.get("context")
+    if context is not None and not isinstance(context, dict):
+        return (
+            f"stream '{stream}' partition context must be an object, got {type(context).__name__}"
+        )
     for key in (OPEN_IDS, FINAL_IDS):
         book = partition.get(key)
         if book is None:

@@ -96,6 +96,11 @@ def final_shipments_state(final: Any) -> dict[str, Any]:
             "stream 'inbound_plan_shipments' final_shipments must be an object of shipment ids",
         ),
         (final_shipments_state({"sh1": [1]}), "final_shipments must be an object of shipment"),
+        (final_shipments_state(["sh1"]), "final_shipments must be an object of shipment ids"),
+        (
+            {"bookmarks": {ORDERS: {"partitions": [{"context": "default"}]}}},
+            f"stream '{ORDERS}' partition context must be an object, got str",
+        ),
     ],
 )
 def test_a_state_the_tap_cannot_use_is_refused_in_one_line(tmp_path: Path, state, words):

@@ -83,6 +83,8 @@ def test_about_markdown_lists_every_setting_of_the_contract():
         ({"accounts": []}, "accounts", "non-empty list"),
         ({"shard_index": 2, "shard_count": 2}, "shard_index", "below shard_count"),
         ({"max_parallel_accounts": 0}, "max_parallel_accounts", "at least 1"),
+        ({"user_agent": "MyApp/1.0\r\nX-Injected: 1"}, "user_agent", "one line"),
+        ({"user_agent": "MyApp/1.0\x00"}, "user_agent", "control characters"),
     ],
 )
 def test_bad_setting_gives_one_line_error_naming_it(tmp_path, overrides, setting, words):
