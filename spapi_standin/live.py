@@ -57,7 +57,8 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour(
         "null_tracking_payloads",
         "getTracking (Amazon Shipping v2)",
-        "for some tracking ids the payload has every field null and an empty eventHistory",
+        "for some tracking ids the payload echoes trackingId and has every other field "
+        "null, eventHistory included",
         "#4923",
     ),
     Behaviour(
@@ -173,8 +174,9 @@ def null_tracking_ids(seed: int, tracking_ids: Iterable[str], share: float) -> s
 
 
 def null_tracking_payload(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A GetTrackingResult with every field null and an empty `eventHistory` (#4923)."""
-    return {name: [] if name == "eventHistory" else None for name in result}
+    """A GetTrackingResult that echoes its `trackingId` with every other field null,
+    `eventHistory` and `summary` included (#4923: the payloads users posted)."""
+    return {name: result[name] if name == "trackingId" else None for name in result}
 
 
 # -- getInboundPlan (FBA inbound 2024-03-20) ---------------------------------------------------

@@ -131,16 +131,19 @@ class ShippingTrackingStream(ShippingStream):
     ) -> dict[str, Any] | None:
         """Add the carrier and the newest event time; drop labels with nothing new.
 
-        Live Amazon sometimes answers a label with every field null and no events
-        (selling-partner-api-models #4923): nothing to load and no event time to
-        bookmark, and a record of nulls would overwrite what a merge target already
-        holds. Such a payload is dropped with a warning naming the label, which is
-        asked again next run.
+        Live Amazon sometimes answers a label with every field null but the echoed
+        `trackingId` (selling-partner-api-models #4923): nothing to load and no event
+        time to bookmark, and a record of nulls would overwrite what a merge target
+        already holds. A payload without status, events or dates, whatever ids it
+        echoes, is dropped with a warning naming the label, which is asked again next
+        run.
         """
-        if not row.get("trackingId") and not row.get("eventHistory"):
+        status = (row.get("summary") or {}).get("status")
+        if not status and not row.get("eventHistory") and not row.get("promisedDeliveryDate"):
             self.logger.warning(
-                "getTracking returned an empty payload (every field null) for tracking id "
-                "%s of carrier %s; nothing loaded for it, it is asked again next run.",
+                "getTracking returned an empty payload (no status, events or dates) for "
+                "tracking id %s of carrier %s; nothing loaded for it, it is asked again next "
+                "run.",
                 (context or {}).get("trackingId"),
                 (context or {}).get("carrierId"),
             )

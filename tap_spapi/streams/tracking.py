@@ -224,8 +224,22 @@ class ShipmentTrackingStream(SPAPIStream):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        """Name the identifier; hand the milestones over; drop it if nothing is new."""
+        """Name the identifier; hand the milestones over; drop it if nothing is new.
+
+        An answer without a milestone status, milestones or estimates (the rule of
+        getTracking's empty payloads, #4923) is dropped with a warning: a record of
+        nulls would overwrite what a merge target holds. It is asked again next run.
+        """
         context = context or {}
+        status = ((row.get("latestMilestone") or {}).get("status") or {}).get("code")
+        if not status and not row.get("milestoneHistory") and not row.get("trackingEstimates"):
+            self.logger.warning(
+                "getShipmentTracking returned an empty tracking (no status, milestones or "
+                "estimates) for %s %s; nothing loaded for it, it is asked again next run.",
+                context.get("identifierType"),
+                context.get("identifierValue"),
+            )
+            return None
         row["identifierType"] = context.get("identifierType")
         row["identifierValue"] = context.get("identifierValue")
         row["carrierCode"] = context.get("carrierCode")

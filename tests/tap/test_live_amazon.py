@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,7 @@ from testkit import (
     REPO,
     expected_keys,
     key_of,
+    listed_identifiers,
     model_shipment_statuses,
     run_tap,
     select_only,
@@ -147,7 +149,9 @@ def test_a_tracking_payload_of_nulls_is_a_warning_not_a_record_or_a_null_bookmar
     records = first.records("shipping_tracking")
     assert records and not [r for r in records if r["trackingId"] in nulls]
     for tracking_id in nulls:
-        assert f"empty payload (every field null) for tracking id {tracking_id}" in caplog.text
+        assert f"empty payload (no status, events or dates) for tracking id {tracking_id}" in (
+            caplog.text
+        )
     (labels,) = first.states[-1]["bookmarks"]["shipping_tracking"]["partitions"]
     kept = {
         label for book in (labels["open"], labels["final"]) for v in book.values() for label in v
@@ -220,3 +224,28 @@ def test_an_expired_document_link_is_replaced_by_a_fresh_one(monkeypatch: pytest
         assert server.stats.count("reportDocumentDownload", "403") == 1  # S3's AccessDenied
         assert server.stats.count("reportDocumentDownload", "200") == 1
         assert server.stats.count("getReportDocument") == 2  # a fresh link after the 403
+
+
+def test_an_empty_tracking_api_answer_echoing_its_identifier_is_a_warning_not_a_record(
+    standin, caplog
+):
+    # The rule of getTracking's empty payloads (#4923) applied to getShipmentTracking: an
+    # answer that names its identifier and nothing else is not loaded over a good row.
+    listed = [e for e in listed_identifiers(standin.dataset) if e["type"] == "containerNumber"]
+    emptied = listed[0]
+    key = (emptied["type"], emptied["value"])
+    with standin.dataset.lock:
+        detail = standin.dataset.shipment_trackings[key]
+        standin.dataset.shipment_trackings[key] = {
+            name: detail[name] if name == "identifier" else None for name in detail
+        }
+    config = tap_config(standin, shipment_tracking_ids=listed)
+    with caplog.at_level(logging.WARNING):
+        output = run_tap(config, catalog=select_only(config, {"shipment_tracking"}))
+    values = {r["identifierValue"] for r in output.records("shipment_tracking")}
+    assert emptied["value"] not in values
+    assert {e["value"] for e in listed[1:]} <= values
+    assert (
+        f"empty tracking (no status, milestones or estimates) for containerNumber "
+        f"{emptied['value']}" in caplog.text
+    )
