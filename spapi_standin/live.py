@@ -89,6 +89,13 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "#4606, #4337",
     ),
     Behaviour(
+        "uncompressed_documents",
+        "getReportDocument",
+        "some report documents are not compressed: the answer has no compressionAlgorithm "
+        "(the model: returned only 'if the report document contents have been compressed')",
+        "a user's live GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE document, 2025-08",
+    ),
+    Behaviour(
         "document_link_seconds",
         "getReportDocument",
         "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
@@ -112,6 +119,8 @@ class LiveBehaviours:
     cross_border_plans_refused: bool = True  # read when the data set is built
     cross_border_plan_share: float = 0.1  # of the inbound plans, chosen from the seed
     partnered_tracking_absent: bool = True
+    uncompressed_documents: bool = True
+    uncompressed_document_share: float = 0.3  # of the reports, chosen from the seed
 
     @classmethod
     def models_letter(cls) -> LiveBehaviours:
@@ -126,6 +135,7 @@ class LiveBehaviours:
             package_detailed_status_absent=False,
             cross_border_plans_refused=False,
             partnered_tracking_absent=False,
+            uncompressed_documents=False,
         )
 
 
@@ -177,6 +187,18 @@ def null_tracking_payload(result: Mapping[str, Any]) -> dict[str, Any]:
     """A GetTrackingResult that echoes its `trackingId` with every other field null,
     `eventHistory` and `summary` included (#4923: the payloads users posted)."""
     return {name: result[name] if name == "trackingId" else None for name in result}
+
+
+# -- getReportDocument ---------------------------------------------------------------------------
+
+
+def uncompressed_document(seed: int, report_id: str, live: LiveBehaviours) -> bool:
+    """Whether the document of `report_id` is served uncompressed: the same for a seed."""
+    if not live.uncompressed_documents:
+        return False
+    return random.Random(f"{seed}:uncompressed:{report_id}").random() < (
+        live.uncompressed_document_share
+    )
 
 
 # -- getInboundPlan (FBA inbound 2024-03-20) ---------------------------------------------------

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
-from spapi_standin.live import expired_link
+from spapi_standin.live import expired_link, uncompressed_document
 from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.replies import Action, Reply, error, invalid_input, json_reply
 from spapi_standin.report_fixtures import BY_TYPE, ReportFixture
@@ -104,6 +104,8 @@ class Document:
 
     body: bytes
     charset: str
+    #: Stored and served uncompressed, announced without `compressionAlgorithm` (live.py).
+    plain: bool = False
 
 
 @dataclass
@@ -295,9 +297,10 @@ class ReportsService:
         with self._lock:
             self.signatures.append(signature)
             self._link_issued[signature] = time.monotonic()
-        return json_reply(
-            {"reportDocumentId": document_id, "url": url, "compressionAlgorithm": "GZIP"}
-        )
+        answer = {"reportDocumentId": document_id, "url": url}
+        if not self.documents[document_id].plain:
+            answer["compressionAlgorithm"] = "GZIP"
+        return json_reply(answer)
 
     def download(self, document_id: str, signature: str | None) -> Reply:
         """The document bytes (no SP-API auth: the link itself is the credential)."""
@@ -368,7 +371,11 @@ class ReportsService:
                     lines = itertools.chain([self.header(kind)], self.document_rows(report))
                     for line in lines:
                         gz.write(("\t".join(line) + "\r\n").encode(charset, errors="replace"))
-            self.documents[report.document_id] = Document(buffer.getvalue(), charset)
+            plain = report.outcome != "FATAL" and uncompressed_document(
+                self.config.seed, report.report_id, self.config.live
+            )
+            body = gzip.decompress(buffer.getvalue()) if plain else buffer.getvalue()
+            self.documents[report.document_id] = Document(body, charset, plain)
 
     def _own(self, request: Request, report_id: str) -> Report | None:
         with self._lock:

@@ -50,6 +50,9 @@ DOWNLOAD_FAULTS = (
     zlib.error,
     gzip.BadGzipFile,
     OSError,
+    # A read of a body cut off or closed under the reader (io raises ValueError), or
+    # bytes no decoder takes: read again, with a fresh link if it expired meanwhile.
+    ValueError,
 )
 # What the storage answers when a pre-signed link has expired (S3: 403 AccessDenied).
 EXPIRED_LINK = frozenset({HTTPStatus.FORBIDDEN, HTTPStatus.BAD_REQUEST})
@@ -78,10 +81,25 @@ def charset_of(content_type: str | None) -> str:
 
 
 def text_of(response: requests.Response, *, gzipped: bool) -> IO[str]:
-    """The document's text, read from the socket as it is consumed."""
+    """The document's text, read from the socket as it is consumed.
+
+    `gzipped`: the document says `compressionAlgorithm: GZIP`. Amazon leaves that out of
+    an uncompressed document (the model: it is returned "if the report document
+    contents have been compressed"); a storage answer with `Content-Encoding: gzip` is
+    gunzipped too. Either way the bytes stream: memory stays flat whatever the size.
+    """
     raw = response.raw
     raw.decode_content = False  # we gunzip ourselves, per compressionAlgorithm
-    binary: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+    # urllib3 closes the response at the end of the body by default; the text reader
+    # above it would then fail its last read ("I/O operation on closed file"), which
+    # an uncompressed document reaches directly (GzipFile stops at the gzip trailer).
+    raw.auto_close = False
+    encoded = response.headers.get("Content-Encoding", "").lower() == "gzip"
+    binary: Any = raw
+    if encoded:
+        binary = gzip.GzipFile(fileobj=binary, mode="rb")
+    if gzipped:
+        binary = gzip.GzipFile(fileobj=binary, mode="rb")
     encoding = charset_of(response.headers.get("Content-Type"))
     if encoding == "utf-8":
         encoding = "utf-8-sig"  # some documents start with a byte-order mark

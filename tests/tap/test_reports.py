@@ -18,6 +18,7 @@ import pytest
 from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
+from spapi_standin.live import LiveBehaviours
 from spapi_standin.peak import run_tap_with_peak
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURES_BY_TYPE
 from tap_spapi.report_documents import TypedRows, charset_of, parse_datetime, text_of
@@ -238,7 +239,10 @@ def test_a_fatal_report_is_reported_and_its_window_is_read_next_run(server, tmp_
     assert combined == server.reports.keys_of("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA")
 
 
-def test_a_broken_download_is_read_again_without_duplicates(server):
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "uncompressed"])
+def test_a_broken_download_is_read_again_without_duplicates(server, compressed):
+    # A body cut off mid-way (gzip or plain: urllib3 checks Content-Length), then a 500.
+    server.config.live.uncompressed_document_share = 0.0 if compressed else 1.0
     server.inject("reportDocumentDownload", "truncate")
     server.inject("reportDocumentDownload", 500)
     output = run_stream(server, ACTIONABLE)
@@ -246,6 +250,7 @@ def test_a_broken_download_is_read_again_without_duplicates(server):
     assert len(emitted) == len(set(emitted))
     assert set(emitted) == server.reports.keys_of("GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING")
     assert server.stats.count("reportDocumentDownload") == 3
+    assert all(document.plain is not compressed for document in server.reports.documents.values())
 
 
 def test_columns_the_tap_does_not_know_are_kept_as_strings_with_a_warning(server, caplog):
@@ -400,13 +405,16 @@ def copied_rows(
     monkeypatch.setattr(reports, "row", row)
 
 
-def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path, monkeypatch):
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "uncompressed"])
+def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path, monkeypatch, compressed):
     # 50,000 rows with product names of a kilobyte make about 60 MB of TSV: over 50 MB
     # with a third of the records rows of the usual width would need (each record costs
     # the tap's process CPU, not memory); a hundredth of them is the baseline. A tap that
-    # held the rows would hold the kilobytes too.
+    # held the rows would hold the kilobytes too. Amazon sends documents gzipped or, now
+    # and then, uncompressed (without compressionAlgorithm): both stream.
     small, large = 500, 50_000
-    with StandIn(StandInConfig(seed=5, size="tiny", rate_scale=50.0)) as server:
+    live = LiveBehaviours(uncompressed_document_share=0.0 if compressed else 1.0)
+    with StandIn(StandInConfig(seed=5, size="tiny", rate_scale=50.0, live=live)) as server:
         report = BY_STREAM[ACTIONABLE]
         copied_rows(server, report.report_type, monkeypatch, widen=("product-name", 1_000))
         args = write_run_files(tmp_path, report_config(server), {ACTIONABLE})
@@ -421,7 +429,8 @@ def test_a_50_mb_report_is_parsed_in_flat_memory(tmp_path, monkeypatch):
                 )
             assert code == 0
             document = max(server.reports.documents.values(), key=lambda d: len(d.body))
-            sizes[rows] = len(gzip.decompress(document.body))
+            assert document.plain is not compressed
+            sizes[rows] = len(document.body if document.plain else gzip.decompress(document.body))
             with (tmp_path / f"out-{rows}").open() as written:
                 emitted = sum(1 for line in written if '"RECORD"' in line)
             assert emitted == rows
