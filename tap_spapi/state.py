@@ -325,12 +325,12 @@ def _migrate_partitions(
         kind, value = str(context[layout.kind_key]), str(context[layout.value_key])
         second = epoch_second(partition.get(REPLICATION_KEY))
         status = partition.get(layout.final_key)
-        if status is not None and status not in layout.finals:
+        final = isinstance(status, str) and status in layout.finals
+        if status is not None and not final:
             warn(
                 f"State of {layout.noun} {value} has {layout.final_key} {status!r}, which is "
                 f"not a final status ({', '.join(sorted(layout.finals))}); tracking it."
             )
-        final = status in layout.finals
         book.note(kind, value, int(now.timestamp()))
         if second or final:
             book.loaded(kind, value, second or int(now.timestamp()), final=final)
@@ -357,6 +357,8 @@ def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
         return (
             f"stream '{stream}' partition context must be an object, got {type(context).__name__}"
         )
+    if context and any(isinstance(value, (dict, list)) for value in context.values()):
+        return f"stream '{stream}' partition context must hold plain values (ids), not objects"
     for key in (OPEN_IDS, FINAL_IDS):
         book = partition.get(key)
         if book is None:
