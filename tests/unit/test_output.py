@@ -123,6 +123,22 @@ def test_states_go_out_at_most_once_per_interval_the_newest_last(clock):
         assert [m["record"]["n"] for m in written if m["type"] == "RECORD"] == list(range(1, 7))
 
 
+def test_a_large_state_goes_out_less_often(clock):
+    big = {"bookmarks": {"s": {"ids": "x" * output.STATE_BYTES_PER_SECOND * 4}}}
+    with captured_stdout() as stdout:
+        writer = BatchFlushingWriter()
+        writer.write_message(StateMessage(value=big))  # the first: written, about 1 MB
+        writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+        clock.now += output.STATE_INTERVAL
+        writer.write_message(record(1))
+        assert [m["type"] for m in lines(stdout)] == ["STATE", "RECORD"]  # not due yet
+        clock.now += 4 * output.STATE_INTERVAL  # past four seconds, for over four times the bytes
+        writer.write_message(record(2))
+        written = lines(stdout)
+        assert [m["type"] for m in written] == ["STATE", "RECORD", "RECORD", "STATE"]
+        assert written[-1]["value"] == {"bookmarks": {"s": {"n": 2}}}
+
+
 def test_the_end_of_a_run_writes_the_newest_state(clock):
     with captured_stdout() as stdout:
         writer = BatchFlushingWriter()
