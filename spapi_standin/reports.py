@@ -124,6 +124,9 @@ class ReportsService:
     pii_sentinels: set[str] = field(default_factory=set)
     signatures: list[str] = field(default_factory=list)  # of every link handed out
     _link_issued: dict[str, float] = field(default_factory=dict)  # signature -> monotonic
+    # Links asked for with enableContentEncodingUrlHeader=true (model, 2026-04-01): their
+    # gzipped document is served with `Content-Encoding: gzip` instead of `identity`.
+    encoded_links: set[str] = field(default_factory=set)
     _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
@@ -300,6 +303,9 @@ class ReportsService:
         answer = {"reportDocumentId": document_id, "url": url}
         if not self.documents[document_id].plain:
             answer["compressionAlgorithm"] = "GZIP"
+            if request.first("enableContentEncodingUrlHeader") == "true":
+                with self._lock:
+                    self.encoded_links.add(signature)
         return json_reply(answer)
 
     def download(self, document_id: str, signature: str | None) -> Reply:
@@ -307,12 +313,16 @@ class ReportsService:
         with self._lock:
             document = self.documents.get(document_id)
             issued = self._link_issued.get(signature or "")
+            encoded = signature in self.encoded_links
         if document is None:
             return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
         lifetime = self.config.live.document_link_seconds
         if issued is None or (lifetime and time.monotonic() - issued > lifetime):
             return expired_link()
-        headers = (("Content-Type", f"text/plain;charset={document.charset}"),)
+        headers = (
+            ("Content-Type", f"text/plain;charset={document.charset}"),
+            ("Content-Encoding", "gzip" if encoded else "identity"),
+        )
         action: Action = "trickle" if self.config.document_bytes_per_second else "send"
         return Reply(200, document.body, headers, action)
 

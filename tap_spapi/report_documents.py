@@ -20,7 +20,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import requests
 import urllib3
@@ -41,6 +41,7 @@ DEFAULT_ENCODING = "utf-8"
 JAVA_CHARSETS = {"windows-31j": "cp932", "x-sjis": "shift_jis", "ms932": "cp932"}
 # Date forms seen in Amazon flat files besides ISO 8601 (`2026-01-02T03:04:05+00:00`).
 DATE_FORMATS = ("%d-%b-%Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y", "%d/%m/%Y")
+GZIP_MAGIC = b"\x1f\x8b"
 TRUE, FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
 # A download that broke off: read the document again (it does not change).
 DOWNLOAD_FAULTS = (
@@ -80,26 +81,26 @@ def charset_of(content_type: str | None) -> str:
     return DEFAULT_ENCODING
 
 
-def text_of(response: requests.Response, *, gzipped: bool) -> IO[str]:
+def text_of(response: requests.Response) -> IO[str]:
     """The document's text, read from the socket as it is consumed.
 
-    `gzipped`: the document says `compressionAlgorithm: GZIP`. Amazon leaves that out of
-    an uncompressed document (the model: it is returned "if the report document
-    contents have been compressed"); a storage answer with `Content-Encoding: gzip` is
-    gunzipped too. Either way the bytes stream: memory stays flat whatever the size.
+    Gunzipped when its first bytes are gzip's magic number, whatever the labels say:
+    Amazon leaves `compressionAlgorithm` out of an uncompressed document (the model: it
+    is returned "if the report document contents have been compressed"), a link asked for
+    with `enableContentEncodingUrlHeader` labels a gzipped body `Content-Encoding: gzip`,
+    and a proxy may have decoded it on the way. Either way the bytes stream: memory stays
+    flat whatever the size.
     """
     raw = response.raw
-    raw.decode_content = False  # we gunzip ourselves, per compressionAlgorithm
-    # urllib3 closes the response at the end of the body by default; the text reader
-    # above it would then fail its last read ("I/O operation on closed file"), which
-    # an uncompressed document reaches directly (GzipFile stops at the gzip trailer).
+    raw.decode_content = False  # we gunzip ourselves, by the body's own first bytes
+    # urllib3 closes the response at the end of the body by default; the readers above
+    # it would then fail their last read ("I/O operation on closed file"), which an
+    # uncompressed document reaches directly (GzipFile stops at the gzip trailer).
     raw.auto_close = False
-    encoded = response.headers.get("Content-Encoding", "").lower() == "gzip"
-    binary: Any = raw
-    if encoded:
-        binary = gzip.GzipFile(fileobj=binary, mode="rb")
-    if gzipped:
-        binary = gzip.GzipFile(fileobj=binary, mode="rb")
+    buffered = io.BufferedReader(raw, buffer_size=io.DEFAULT_BUFFER_SIZE * 8)
+    binary: IO[bytes] = buffered
+    if buffered.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC:
+        binary = cast("IO[bytes]", gzip.GzipFile(fileobj=buffered, mode="rb"))
     encoding = charset_of(response.headers.get("Content-Type"))
     if encoding == "utf-8":
         encoding = "utf-8-sig"  # some documents start with a byte-order mark
@@ -159,7 +160,9 @@ class TypedRows:
         parse = PARSERS[kind]
 
         def convert(value: str) -> Any:
-            if not value:
+            # Amazon writes a blank cell as nothing between two tabs (a raw document in
+            # jlevers/selling-partner-api#158); a cell of spaces is blank all the same.
+            if not value or value.isspace():
                 return None
             parsed = parse(value)
             if parsed is None:
@@ -293,8 +296,7 @@ class ReportDocument:
                     f"{response.status_code}: {response.text[:200]!r}",
                     response.status_code,
                 )
-            gzipped = document.get("compressionAlgorithm") == "GZIP"
-            with text_of(response, gzipped=gzipped) as text:
+            with text_of(response) as text:
                 yield from TypedRows(self.report, self.where, self.unknown_columns).rows(text)
 
     def _say_retry(self, details: Mapping[str, Any]) -> None:
@@ -306,8 +308,7 @@ class ReportDocument:
 
     def _gave_up(self, exc: BaseException) -> Exception:
         return RetriesExhaustedError(
-            f"stream '{self.stream}' (report document download): {_described(exc)} "
-            "(gave up retrying)"
+            f"{self.where}: the document download failed: {_described(exc)} (gave up retrying)"
         )
 
 
@@ -320,7 +321,7 @@ def error_document_text(
 ) -> str:
     """The text of a FATAL report's error document (small: read whole, not streamed)."""
     response = session.get(document["url"], timeout=timeout)
-    body = response.content
-    if document.get("compressionAlgorithm") == "GZIP":
+    body = response.content  # requests has undone a `Content-Encoding: gzip` already
+    if body.startswith(GZIP_MAGIC):  # `compressionAlgorithm: GZIP`, served as identity
         body = gzip.decompress(body)
     return body.decode("utf-8", errors="replace").strip()

@@ -302,6 +302,9 @@ class ReportStream(SPAPIStream):
             "getReportDocument",
             context,
             path_values={"reportDocumentId": document_id},
+            # A gzipped document is then labelled `Content-Encoding: gzip` (model,
+            # 2026-04-01), as HTTP means it; the reader gunzips by the body's first bytes.
+            params={"enableContentEncodingUrlHeader": "true"},
             restricted=self.report.restricted,
         )
         return document  # its link is masked in logs by shape (tap_spapi/redact.py)

@@ -167,6 +167,33 @@ def test_an_incremental_run_asks_only_changed_plans_open_shipments_and_open_iden
             assert extra in seen_again
 
 
+def test_a_shipment_with_an_empty_plan_id_and_timestamps_without_seconds_loads(standin):
+    # Live getShipment answers have come with `"inboundPlanId": ""` and times such as
+    # `2024-02-12T06:00Z`: the record takes its plan's id, the times load as Amazon wrote
+    # them, and a plan time without seconds still moves the plan bookmark.
+    data = standin.dataset
+    plan = max(data.inbound_plans, key=lambda p: p["lastUpdatedAt"])
+    plan["lastUpdatedAt"] = plan["lastUpdatedAt"][: len("2024-02-12T06:00")] + "Z"
+    shipment_id = plan["shipments"][0]["shipmentId"]
+    shipment = data.plan_shipments[shipment_id]
+    shipment["inboundPlanId"] = ""
+    shipment["selectedDeliveryWindow"] = {
+        "availabilityType": "AVAILABLE",
+        "startDate": "2024-02-12T06:00Z",
+        "endDate": "2024-02-18T06:00Z",
+        "editableUntil": "2024-02-12T06:00Z",
+    }
+    output = _run(standin, PLAN_STREAMS)
+    (record,) = [
+        r for r in output.records("inbound_plan_shipments") if r["shipmentId"] == shipment_id
+    ]
+    assert record["inboundPlanId"] == plan["inboundPlanId"]
+    assert record["selectedDeliveryWindow"]["startDate"] == "2024-02-12T06:00Z"
+    assert _keys(output, "inbound_plans") == expected_keys(data)["inbound_plans"]
+    bookmark = output.states[-1]["bookmarks"]["inbound_plans"]["partitions"][0]
+    assert instant(bookmark["replication_key_value"]) >= instant(plan["lastUpdatedAt"])
+
+
 def _asked_identifier(target: str) -> tuple[str, str]:
     """(type, value) of the identifier a getShipmentTracking request asked for."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
