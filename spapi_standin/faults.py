@@ -9,11 +9,13 @@ reproducible and never consumes random numbers.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 from spapi_standin.replies import Reply, canned, json_reply
 
@@ -22,7 +24,12 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
 
-CONNECTION_FAULTS = ("drop", "truncate", "slow", "html", "empty")
+CONNECTION_FAULTS = ("drop", "truncate", "slow", "html", "empty", "repeat_token")
+# Where a page's next token sits in the answers of the paginated operations, and the
+# query parameter a request sends it back in.
+NEXT_TOKEN_PATHS = (("payload", "NextToken"), ("payload", "nextToken"), ("pagination", "nextToken"),
+                    ("nextToken",))  # fmt: skip
+TOKEN_PARAMS = ("NextToken", "nextToken", "paginationToken", "pageToken")
 # How long a "slow" answer waits: past any sensible client timeout in the tests.
 SLOW_SECONDS = 4.0
 
@@ -54,6 +61,11 @@ class Faults:
         matching: str | None = None,
     ) -> None:
         """Answer the next `times` requests of `operation_id` with `status` (or "drop"/"truncate").
+
+        "repeat_token" answers as the operation would, with the page's next token
+        replaced by the token the request sent: a token the client has followed already,
+        as live Amazon sometimes hands out (limit it with `matching="Token="` to pages
+        after the first).
 
         Several injections for one operation queue up in the order they were made.
         `body` replaces the canned Amazon error body of that status; `matching` limits
@@ -90,7 +102,7 @@ class Faults:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 queue.remove(fault)
-        return _reply_for(fault, answer)
+        return _reply_for(fault, answer, target)
 
     def random_fault(self) -> Reply | None:
         """A 500/503 or dropped connection, at the configured rates (seeded)."""
@@ -123,7 +135,7 @@ class Faults:
         return max(base + extra, 0.0) / 1000
 
 
-def _reply_for(fault: _Scripted, answer: Callable[[], Reply]) -> Reply:
+def _reply_for(fault: _Scripted, answer: Callable[[], Reply], target: str) -> Reply:
     if fault.status == "drop":
         return Reply(0, action="drop")
     if fault.status == "slow":
@@ -133,6 +145,8 @@ def _reply_for(fault: _Scripted, answer: Callable[[], Reply]) -> Reply:
         return Reply(200, page, (("Content-Type", "text/html"),))
     if fault.status == "empty":
         return Reply(200, b"", (("Content-Type", "application/json"),))
+    if fault.status == "repeat_token":
+        return _with_repeated_token(answer(), target)
     if fault.status == "truncate":
         whole = answer()
         if not whole.ok:
@@ -142,3 +156,20 @@ def _reply_for(fault: _Scripted, answer: Callable[[], Reply]) -> Reply:
     if fault.body is not None:
         return json_reply(fault.body, fault.status)
     return canned(fault.status)
+
+
+def _with_repeated_token(whole: Reply, target: str) -> Reply:
+    """`whole` with its next token replaced by the one the request (`target`) sent."""
+    query = parse_qs(urlsplit(target).query)
+    sent = next((query[name][0] for name in TOKEN_PARAMS if query.get(name)), None)
+    if not whole.ok or sent is None:
+        return whole
+    body = json.loads(whole.body)
+    for path in NEXT_TOKEN_PATHS:
+        node = body
+        for step in path[:-1]:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]):
+            node[path[-1]] = sent
+            return replace(whole, body=json.dumps(body).encode())
+    return whole

@@ -65,6 +65,14 @@ def _single_account_entry(settings: Settings) -> dict[str, Any]:
     }
 
 
+def account_names(config: Mapping[str, Any]) -> list[str]:
+    """The names of the configured accounts (`default` for the top-level one)."""
+    entries = config.get("accounts")
+    if not entries:
+        return [DEFAULT_ACCOUNT]
+    return [str(entry["name"]) for entry in entries]
+
+
 def in_shard(name: str, shard_index: int, shard_count: int) -> bool:
     """Whether account `name` belongs to shard `shard_index` of `shard_count`.
 
@@ -94,6 +102,15 @@ def check_accounts(config: Mapping[str, Any]) -> None:
     if settings.accounts is None:
         if not settings.refresh_token:
             raise SettingError("refresh_token", "is required (or list `accounts`)")
+        if settings.shard_count > 1:
+            # Shards split `accounts`: one account lands in one shard, and the other
+            # jobs would succeed having extracted nothing, every run.
+            raise SettingError(
+                "shard_count",
+                f"{settings.shard_count} shards split `accounts`, which is not set: the "
+                "single top-level account cannot be sharded; list the accounts in "
+                "`accounts`, or set shard_count to 1",
+            )
         return
     if not settings.accounts:
         raise SettingError("accounts", "must be a non-empty list of account objects")

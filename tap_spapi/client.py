@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import importlib.resources
+import logging
 import threading
+import time
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -58,7 +60,7 @@ from tap_spapi.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
 from tap_spapi.windows import instant
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
@@ -80,6 +82,7 @@ class _Unchanged(AuthBase):
 _UNCHANGED = _Unchanged()
 # Generated from Amazon's models by scripts/generate_from_models.py; shipped in the wheel.
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_spapi") / "schemas")
+LOGGER = logging.getLogger("tap-spapi")
 
 
 def fill_path(template: str, values: dict[str, Any]) -> str:
@@ -93,33 +96,78 @@ def fill_path(template: str, values: dict[str, Any]) -> str:
     return template
 
 
+# A page whose answer hands back a token already followed is asked again this many
+# times, with the fault backoff, before the stream stops: live Amazon's repeats are
+# mostly one-off (a stale page behind a load balancer), and a stream that stops on the
+# first one starts over at page 1 in every later run.
+PAGE_RETRIES = 2
+
+
+class _RepeatedToken(Exception):  # noqa: N818 - a signal between two methods, not an error
+    """get_next found a token already followed: advance asks the page again."""
+
+
 class DecodedBodyPaginator(JSONPathPaginator):
     """singer-sdk's token paginator, reading the body `validate_response` decoded, and
     refusing any token seen before in the query (not only the previous one).
 
     The SDK's own calls `response.json()` again: a second parse of every page, about a
     quarter of the tap's CPU when records are small and pages come fast. A token that
-    comes back after other tokens (A, B, A) would loop forever past the SDK's check.
+    comes back after other tokens (A, B, A) would loop forever past the SDK's check;
+    here the page that handed it out is asked again (`PAGE_RETRIES` times, waiting
+    `wait(n)` seconds before the n-th), and if the token keeps coming back the query
+    stops with an error naming the page.
     """
 
-    def __init__(self, jsonpath: str, where: str) -> None:
+    def __init__(
+        self,
+        jsonpath: str,
+        where: str,
+        wait: Callable[[int], float] = lambda _retry: 0.0,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
         super().__init__(jsonpath)
         self._where = where
         self._seen: set[str] = set()
+        self._wait = wait
+        self._sleep = sleep
+        self._retried = 0
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
         token = next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
         if token and token in self._seen:
-            request_id = response.headers.get("x-amzn-RequestId", "none")
-            raise PaginationLoopError(
-                f"{self._where}: Amazon returned a page token already followed after "
-                f"{len(self._seen)} pages; stopping instead of looping "
-                f"[x-amzn-RequestId: {request_id}]"
-            )
+            raise _RepeatedToken
         if token:
             self._seen.add(token)
         return token
+
+    @override
+    def advance(self, response: requests.Response) -> None:
+        """The next page's token; the same page again after a token already followed."""
+        try:
+            super().advance(response)
+        except _RepeatedToken:
+            page = self.count  # the SDK counted the page just read
+            if self._retried >= PAGE_RETRIES:
+                request_id = response.headers.get("x-amzn-RequestId", "none")
+                raise PaginationLoopError(
+                    f"{self._where}: page {page}: Amazon returned a page token already "
+                    f"followed, {self._retried + 1} times in a row; stopping instead of "
+                    f"looping [x-amzn-RequestId: {request_id}]"
+                ) from None
+            self._retried += 1
+            self._page_count -= 1  # the page is asked again, not a new one
+            wait = self._wait(self._retried)
+            LOGGER.info(
+                "%s: page %d came with a page token already followed; asking it again in %.1f s.",
+                self._where,
+                page,
+                wait,
+            )
+            self._sleep(wait)
+            return
+        self._retried = 0
 
 
 class SchemaWithoutUnwantedPII(StreamSchema):
@@ -273,12 +321,18 @@ class SPAPIStream(ContainsFailures):
         """Headers every SP-API call carries besides auth."""
         return {"Accept": "application/json", "User-Agent": self.run.user_agent}
 
+    @property
+    def paging_where(self) -> str:
+        """`stream 'x' (operation)`, for the paginator's messages."""
+        return f"stream '{self.name}' ({self.operation_id})"
+
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         """A token paginator at `next_token_path`, or a single page."""
         if self.next_token_path:
-            where = f"stream '{self.name}' ({self.operation_id})"
-            return DecodedBodyPaginator(f"$.{self.next_token_path}", where)
+            return DecodedBodyPaginator(
+                f"$.{self.next_token_path}", self.paging_where, self.retries.policy.fault_wait
+            )
         return SinglePagePaginator()
 
     def call(

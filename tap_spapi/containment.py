@@ -4,20 +4,28 @@ An account whose credentials or endpoint fail is skipped, and so are its later c
 a stream that fails for good stops for that account; one per-id context Amazon refuses
 fails alone. `get_records` (singer-sdk's hook) decides which, records it in the run's
 `RunFailures`, and keeps the bookmarks that would move past what was missed.
+
+A 403 Unauthorized means a missing role only for a stream that never succeeded for the
+account, in this run or an earlier one: the state shows an earlier success by a bookmark
+of the account's own, else by the stream's `succeeded_for` marker, which this module
+writes at the end of the stream's sync (state.py). One run cannot tell a role never
+granted from an outage or a proxy refusing the operation; the history can.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from typing_extensions import override
 
-from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.errors import AccountUnavailableError, RefusedAfterSuccessError, TapSpapiError
 from tap_spapi.fetch_ahead import FetchesAhead
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.responses import SPAPIRequestError
+from tap_spapi.responses import SPAPIRequestError, operation_called
 from tap_spapi.roles import missing_role_hint
+from tap_spapi.state import note_succeeded, succeeded_accounts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -33,6 +41,10 @@ class ContainsFailures(FetchesAhead):
     """A stream whose failures stop no more than the account, stream or context they
     concern (see failures.py)."""
 
+    #: The fields that tell records of one query apart as Amazon sends them, where the
+    #: primary key is only built in `post_process` (default: the primary key).
+    query_keys: ClassVar[tuple[str, ...]] = ()
+
     @abc.abstractmethod
     def account_for(self, context: Context | None) -> Account:
         """The account `context` belongs to (see `SPAPIStream.account_for`)."""
@@ -45,6 +57,32 @@ class ContainsFailures(FetchesAhead):
     @abc.abstractmethod
     def _succeeded_before(self, error: SPAPIRequestError) -> bool:
         """Whether the refused operation ever succeeded for the account this run."""
+
+    @cached_property
+    def _succeeded_this_run(self) -> set[str]:
+        """Accounts a context of this stream was read for, whole, this run (main thread)."""
+        return set()
+
+    @cached_property
+    def _succeeded_earlier(self) -> frozenset[str]:
+        """Accounts the state shows this stream succeeded for in an earlier run, read at
+        the first refusal (a success this run also shows in `_succeeded_before`)."""
+        return frozenset(succeeded_accounts(self.stream_state))
+
+    def succeeded(self, account: str) -> None:
+        """A context of `account` was read whole: the stream has the role it needs there."""
+        if not self.failures.abandoned(self.name, account):
+            self._succeeded_this_run.add(account)
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """singer-sdk's, then the accounts this stream succeeded for this run and keeps
+        no bookmark of its own for are added to its `succeeded_for` (state.py)."""
+        super().finalize_state_progress_markers(state)
+        accounts = self.__dict__.get("_succeeded_this_run")
+        if accounts and note_succeeded(self.stream_state, accounts):
+            self.state_manager.is_flushed = False
+            self._write_state_message()
 
     @property
     def failures(self) -> RunFailures:
@@ -86,6 +124,8 @@ class ContainsFailures(FetchesAhead):
             yield from self._once_per_key(records)
         except TapSpapiError as exc:
             self.settle(exc, context)
+        else:
+            self.succeeded(name)
         if self.failures.holds(self.name, name):
             # An unsorted stream's new bookmark waits in its progress markers until the
             # SDK finalizes the partition, right after this: it must not move.
@@ -103,15 +143,21 @@ class ContainsFailures(FetchesAhead):
     def contain(self, error: TapSpapiError, context: Context | None) -> None:
         """Decide what `error` stops: the stream for the account, or only `context`.
 
-        A 403 from an operation that never succeeded for the account means a missing
-        role; one from an operation that did, or another refusal of one id, fails that
-        per-id context alone; anything else (retries exhausted, a pagination loop, a
-        record without its key) stops the stream for the account.
+        A 403 from an operation that has not succeeded for the account this run means
+        a missing role if the stream never succeeded for it before either (skipped, the
+        role named), else an outage or a revoked role (the stream stops, the run fails);
+        one from an operation that did succeed this run, or another refusal of one id,
+        fails that per-id context alone; anything else (retries exhausted, a pagination
+        loop, a record without its key) stops the stream for the account.
         """
         name = self.account_for(context).name
         if not isinstance(error, SPAPIRequestError):
             self.failures.stream_stopped(self.name, name, error, self.ancestors)
         elif error.missing_role and not self._succeeded_before(error):
+            if name in self._succeeded_earlier:
+                refused = self._refused_after_success(error)
+                self.failures.stream_stopped(self.name, name, refused, self.ancestors)
+                return
             role = missing_role_hint(self.operation.api, getattr(self, "required_role", None))
             message = f"{role}. {error}"
             self.failures.stream_skipped(self.name, name, message, self.ancestors)
@@ -121,13 +167,21 @@ class ContainsFailures(FetchesAhead):
         else:
             self.failures.stream_stopped(self.name, name, error, self.ancestors)
 
+    def _refused_after_success(self, error: SPAPIRequestError) -> RefusedAfterSuccessError:
+        operation = operation_called(error.response.request, self.operation.operation_id)
+        return RefusedAfterSuccessError(
+            f"{operation} refused with 403 although this stream succeeded for the account "
+            "in an earlier run: an outage, a proxy refusing it, or a role revoked since "
+            f"(not skipped as a missing role); its bookmarks stay: {error}"
+        )
+
     def _once_per_key(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """`records` without repeats of a primary key within one query.
 
         Amazon has returned a record on two consecutive pages; targets that append would
         load it twice. Records that lack a key field here (it is added later) pass.
         """
-        keys = self.primary_keys or []
+        keys = list(self.query_keys or self.primary_keys or [])
         seen: set[tuple[Any, ...]] = set()  # key fields are strings or numbers (the schemas)
         repeats = 0
         for record in records:

@@ -58,3 +58,9 @@ class AuthError(AccountUnavailableError):
 
 class EndpointUnreachableError(AccountUnavailableError):
     """An account's SP-API endpoint never answered (refused, or not with JSON)."""
+
+
+class RefusedAfterSuccessError(TapSpapiError):
+    """Amazon refuses (403) a stream for an account it succeeded for in an earlier run:
+    an outage, a proxy, or a role revoked since, not a role never granted; unlike a
+    missing role, it fails the run whatever `strict` says."""

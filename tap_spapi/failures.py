@@ -2,10 +2,12 @@
 
 A failure is contained to what it concerns: an account whose credentials or endpoint
 fail (every stream of it), a stream of one account (retries exhausted, a pagination
-loop, a record without its key, a missing role), or one per-id context (one order or
-label Amazon refused). Whatever was not read keeps the bookmarks that would move past
-it (its own and its parents'), so the next run reads it again; the rest of the run
-goes on, and the run exits non-zero at the end with one line per failure and a summary.
+loop, a record without its key, a missing role, a 403 all run where the stream
+succeeded before), or one per-id context (one order or label Amazon refused). Whatever
+was not read keeps the bookmarks that would move past it (its own and its parents'), so
+the next run reads it again; the rest of the run goes on, and the run exits non-zero at
+the end with one line per failure and a summary. A missing role alone exits non-zero
+only with `strict`.
 """
 
 from __future__ import annotations

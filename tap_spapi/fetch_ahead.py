@@ -202,12 +202,18 @@ class FetchesAhead(RESTStream[str]):
         # A sliding window: a record's children are announced `lookahead` records before
         # the SDK syncs them, so the pool never drains at a batch boundary.
         window: deque[dict[str, Any]] = deque()
-        for record in records:
-            self._announce_children_of(record, context, children)
-            window.append(record)
-            if len(window) > self.lookahead:
-                yield window.popleft()
+        failed: Exception | None = None
+        try:
+            for record in records:
+                self._announce_children_of(record, context, children)
+                window.append(record)
+                if len(window) > self.lookahead:
+                    yield window.popleft()
+        except Exception as exc:
+            failed = exc  # what was read before the failure still goes out, then it
         yield from window
+        if failed is not None:
+            raise failed
 
     def _announce_partitions_after(self, context: Context | None) -> None:
         """Announce the `lookahead` partitions after `context`, each once a run (asking

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.pagination import SinglePagePaginator
@@ -35,7 +36,16 @@ def records_with_pages_ahead(
     stream: RESTStream[Any], context: Context | None
 ) -> Generator[dict[str, Any], None, None]:
     """`stream`'s records of `context`, its pages asked by a thread of their own."""
-    pages: queue.Queue[Any] = queue.Queue(PAGES_AHEAD)
+    return start_page_walk(stream, context).records()
+
+
+def start_page_walk(
+    stream: RESTStream[Any], context: Context | None, pages_ahead: int = PAGES_AHEAD
+) -> PageWalk:
+    """Walk `stream`'s pages of `context` from now on, at most `pages_ahead` pages ahead
+    of the consumer (0: no limit, for a chain whose usage plan is so slow that its pages
+    are asked from the start of the run, long before the consumer gets there)."""
+    pages: queue.Queue[Any] = queue.Queue(pages_ahead)
     stopped = threading.Event()
     # A daemon: a consumer that is never closed (held by a traceback) must not keep the
     # process alive with the walker blocked on a full queue.
@@ -46,16 +56,35 @@ def records_with_pages_ahead(
         daemon=True,
     )
     walker.start()
-    try:
-        while (page := pages.get()) is not _END:
-            if isinstance(page, BaseException):
-                raise page
-            yield from page
-    finally:
-        stopped.set()  # the consumer stopped (or failed): ask no further page
-        while walker.is_alive():
-            _drain(pages)
-            walker.join(0.05)
+    return PageWalk(pages, stopped, walker)
+
+
+@dataclass
+class PageWalk:
+    """A chain of pages being walked by its thread, for one consumer."""
+
+    pages: queue.Queue[Any]
+    stopped: threading.Event
+    walker: threading.Thread
+
+    def records(self) -> Generator[dict[str, Any], None, None]:
+        """The records, page after page, as the walker hands them on."""
+        try:
+            while (page := self.pages.get()) is not _END:
+                if isinstance(page, BaseException):
+                    raise page
+                yield from page
+        finally:
+            self.stopped.set()  # the consumer stopped (or failed): ask no further page
+            while self.walker.is_alive():
+                _drain(self.pages)
+                self.walker.join(0.05)
+
+    def stop(self) -> None:
+        """No further page (a walk never consumed): the walker ends after the request in
+        flight, without the caller waiting for it."""
+        self.stopped.set()
+        _drain(self.pages)
 
 
 def _walk(
@@ -84,9 +113,9 @@ def _walk(
                         done,
                     )
                     break
+                pages.put(records)  # before the next token is read, as the SDK's loop
                 paginator.advance(response)
                 done += 1 if records else 0
-                pages.put(records)
         pages.put(_END)
     except BaseException as exc:  # raised in the consumer, where the SDK would have
         pages.put(exc)

@@ -4,14 +4,18 @@ singer-sdk validates the config against the same schema, but its messages echo t
 offending values, secrets included. `check_config` runs first and raises one
 `SettingError` naming the setting (`accounts[0].refresh_token`), never quoting a value
 the schema marks `secret`. Only rules a JSON schema cannot express (half-given AWS
-keys, a marketplace of another region, URLs) are written out here.
+keys, a marketplace of another region, URLs) are written out here, and so are the
+settings that would otherwise do nothing without a word: an override of an operation
+the tap does not know, an id of an account that is not configured, shards of a single
+account (accounts.py), an id file that holds no ids (a warning).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -19,14 +23,18 @@ import pendulum
 from singer_sdk import typing as th
 
 from tap_spapi import shipment_identifiers, tracking_ids
-from tap_spapi.accounts import check_accounts
+from tap_spapi.accounts import DEFAULT_ACCOUNT, account_names, check_accounts
 from tap_spapi.errors import MissingExtraError, SettingError
+from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import parse_rate_limit_overrides
 from tap_spapi.regions import MARKETPLACE_REGIONS
 from tap_spapi.settings import CONFIG_SCHEMA, DEFAULTS, PROPERTIES, parse_start_date
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
+
+    from tap_spapi.shipment_identifiers import ShipmentIdentifier
+    from tap_spapi.tracking_ids import Listed, TrackedLabel
 
 LOGGER = logging.getLogger("tap-spapi")
 AWS_KEY_PAIR = ("aws_access_key_id", "aws_secret_access_key")
@@ -42,6 +50,8 @@ TYPE_WORDS = {
 # The SDK's validator class, so our checks and its own agree on the draft.
 _VALIDATOR = th.DEFAULT_JSONSCHEMA_VALIDATOR(CONFIG_SCHEMA)
 _ORDER = {name: position for position, name in enumerate(PROPERTIES)}
+# Account names an error lists as the valid ones (an agency may configure hundreds).
+MAX_NAMES_SHOWN = 5
 
 
 def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
@@ -57,16 +67,66 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     _check_user_agent(config.get("user_agent"))
     if config.get("start_date"):
         _check_start_date_is_past(parse_start_date(config["start_date"]))
-    try:
-        parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
-    except ValueError as exc:
-        raise SettingError("rate_limit_overrides", str(exc)) from None
-    tracking_ids.from_setting(config.get("tracking_ids"))
-    if config.get("tracking_ids_file"):
-        tracking_ids.from_file(config["tracking_ids_file"])
-    shipment_identifiers.configured_identifiers(config)
+    _check_rate_limit_overrides(config.get("rate_limit_overrides") or {})
+    _check_listed_ids(config)
     for name in sorted(set(config) - known_settings):
         LOGGER.warning("Ignoring unknown setting '%s'.", name)
+
+
+def _check_rate_limit_overrides(overrides: Any) -> None:
+    """Each override names an operation the tap paces (a typo would leave the real one
+    on its default plan), and gives a usable plan."""
+    if isinstance(overrides, Mapping):
+        known = {operation.operation_id for operation in load_catalog()}
+        for name in overrides:
+            if name not in known:
+                raise SettingError(
+                    "rate_limit_overrides",
+                    f"{name!r} is not an SP-API operation id the tap knows"
+                    + _closest(str(name), known, "use an operationId of Amazon's models"),
+                )
+    try:
+        parse_rate_limit_overrides(overrides)
+    except ValueError as exc:
+        raise SettingError("rate_limit_overrides", str(exc)) from None
+
+
+def _check_listed_ids(config: Mapping[str, Any]) -> None:
+    """Labels and tracking identifiers: each entry well formed and of a configured
+    account (one of another account would be tracked by nobody); a file with no ids is
+    warned of, the same for either setting that names one."""
+    listed: list[Listed[TrackedLabel] | Listed[ShipmentIdentifier]] = [
+        *tracking_ids.listed_labels(config),
+        *shipment_identifiers.listed_identifiers(config),
+    ]
+    accounts = account_names(config)
+    if not config.get("accounts"):
+        otherwise = f"without `accounts` the one account is {DEFAULT_ACCOUNT!r}"
+    elif len(accounts) <= MAX_NAMES_SHOWN:
+        otherwise = "use one of " + ", ".join(repr(name) for name in accounts)
+    else:
+        otherwise = "use the name of an `accounts` entry"
+    for entry in listed:
+        account = entry.item.account
+        if account is not None and account not in accounts:
+            raise SettingError(
+                entry.setting,
+                f"{entry.where}: account {account!r} is not configured"
+                + _closest(account, accounts, otherwise),
+            )
+    for setting in ("tracking_ids_file", "shipment_tracking_ids_file"):
+        if config.get(setting) and not any(entry.setting == setting for entry in listed):
+            LOGGER.warning(
+                "Setting '%s': %s holds no ids; nothing is tracked from it.",
+                setting,
+                config[setting],
+            )
+
+
+def _closest(name: str, choices: Collection[str], otherwise: str) -> str:
+    """`; did you mean 'x'?` for the choice most like `name`, else `; <otherwise>`."""
+    found = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean {found[0]!r}?" if found else f"; {otherwise}"
 
 
 def _check_user_agent(value: Any) -> None:

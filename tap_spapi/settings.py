@@ -231,10 +231,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         description=(
             "Exit non-zero when a stream was skipped because the application lacks its "
-            "SP-API role (403 Unauthorized from an operation that never succeeded in the "
-            "run). Off: the stream is skipped with a warning and the run succeeds; its "
-            "bookmarks stay, so the data comes once the role is granted. Any other failure "
-            "always exits non-zero."
+            "SP-API role (403 Unauthorized all run for a stream that never succeeded for "
+            "the account, in this run or an earlier one). Off: the stream is skipped with a "
+            "warning and the run succeeds; its bookmarks stay, so the data comes once the "
+            "role is granted. A stream that succeeded before and is refused all run fails "
+            "the run either way. Any other failure always exits non-zero."
         ),
     ),
     th.Property(

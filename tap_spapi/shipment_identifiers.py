@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_spapi.errors import SettingError
-from tap_spapi.tracking_ids import file_rows
+from tap_spapi.tracking_ids import Listed, listed_in_file
 
 # getShipmentTracking's query parameters, one per kind of identifier (the model's);
 # `carrierTracking` is the pair carrierTracking.trackingNumber + carrierTracking.carrierCode.
 KINDS = ("aftn", "acsin", "containerNumber", "houseBillOfLadingNumber", "id", "carrierTracking")
 CARRIER = "carrierTracking"
+CARRIER_NUMBER = "carrierTracking.trackingNumber"
 COLUMNS = ("type", "value")
 
 
@@ -44,7 +45,7 @@ class ShipmentIdentifier:
         """getShipmentTracking's query parameters for this identifier."""
         if self.kind != CARRIER:
             return {self.kind: self.value}
-        params = {"carrierTracking.trackingNumber": self.value}
+        params = {CARRIER_NUMBER: self.value}
         if self.carrier_code:
             params["carrierTracking.carrierCode"] = self.carrier_code
         return params
@@ -71,17 +72,31 @@ def _identifier(row: Any, where: str, setting: str) -> ShipmentIdentifier:
     return ShipmentIdentifier(kind, value, carrier, _text(row, "account", where, setting))
 
 
-def configured_identifiers(config: Mapping[str, Any]) -> list[ShipmentIdentifier]:
-    """Every identifier of the setting and the file, without duplicates, in a stable order."""
+def listed_identifiers(config: Mapping[str, Any]) -> list[Listed[ShipmentIdentifier]]:
+    """Every identifier of the setting and the file, in their order, each with where it
+    is listed (`item 2` of the setting, `line 5` of the file) for the start-up checks."""
     listed = config.get("shipment_tracking_ids") or []
     if not isinstance(listed, list):
         raise SettingError("shipment_tracking_ids", "must be a list of {type, value} objects")
-    found = [
-        _identifier(row, f"item {index}", "shipment_tracking_ids")
-        for index, row in enumerate(listed, 1)
-    ]
-    if config.get("shipment_tracking_ids_file"):
-        setting = "shipment_tracking_ids_file"
-        rows = file_rows(config[setting], setting, COLUMNS)
-        found += [_identifier(row, f"line {number}", setting) for number, row in rows]
-    return sorted(set(found))
+    setting = "shipment_tracking_ids"
+    found: list[Listed[ShipmentIdentifier]] = []
+    for index, row in enumerate(listed, 1):
+        where = f"item {index}"
+        found.append(Listed(setting, where, _identifier(row, where, setting)))
+    return [*found, *listed_in_file(config, "shipment_tracking_ids_file", COLUMNS, _identifier)]
+
+
+def configured_identifiers(config: Mapping[str, Any]) -> list[ShipmentIdentifier]:
+    """Every identifier of the setting and the file, without duplicates, in a stable order."""
+    return sorted({entry.item for entry in listed_identifiers(config)})
+
+
+def asked_in(query: Mapping[str, list[str]]) -> tuple[str, str] | None:
+    """(kind, value) of the identifier a getShipmentTracking query asks for (what
+    `ShipmentIdentifier.query` wrote), None if it names none."""
+    for name, values in query.items():
+        if name == CARRIER_NUMBER and values:
+            return CARRIER, values[0]
+        if name in KINDS and values:
+            return name, values[0]
+    return None

@@ -10,9 +10,17 @@ Bookmark keys (in a stream's state partition, beside the SDK's `replication_key`
   longer one (report types whose limit Amazon does not document);
 - `open`, `final` (shipment_tracking, shipping_tracking, in one partition per account):
   the identifiers (labels) to track, `{kind: {value: seconds}}` (`IdentifierBook`);
+- `refused` (shipment_tracking, beside `open`): `{kind: {value: runs}}`, how many runs
+  in a row Amazon answered 404 for an identifier still tracked or listed;
 - `final_shipments` (inbound_plan_shipments): `{shipmentId: seconds}`, the shipments
   seen in a final status, not asked again while their plan is re-read;
-- `read_without_output` (a stream's state): read for other streams, never emitted.
+- `succeeded_for` (a stream's state): the accounts the stream succeeded for in a run
+  that left it no bookmark of its own there (children, per-id streams): a 403 after
+  that is an outage or a revoked role, not a role never granted (`succeeded_accounts`);
+- `read_without_output` (a stream's state): read for other streams, never emitted;
+- `read_from`, `read_down_to` (inbound_plans): a run that stopped part-way through the
+  newest-first pages had emitted every plan last updated in (`read_down_to`,
+  `read_from`]; the next run skips those plans instead of reading them again.
 
 State holds what is still open. A final identifier, label or shipment stays for
 `FINAL_GRACE` beyond the lookback window after its final event (a lookback re-read of
@@ -44,6 +52,8 @@ from singer_sdk.helpers._state import StateWriter
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
+from tap_spapi.keys import ACCOUNT_KEY
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Hashable, Iterable, Mapping
 
@@ -63,9 +73,18 @@ FINAL_SHIPMENTS = "final_shipments"
 # On a stream's state (beside "partitions"): its bookmarks were moved by runs that read it
 # only for other streams, without emitting it. Once selected, it starts afresh.
 READ_WITHOUT_OUTPUT = "read_without_output"
+# A newest-first listing a run stopped in (inbound_plans): the newest update it saw at
+# the top, and the oldest update down to which it had emitted every plan.
+READ_FROM = "read_from"
+READ_DOWN_TO = "read_down_to"
 # 0.1.0's per-identifier and per-label bookmarks, read by `migrated` only.
 FINAL_MILESTONE = "final_milestone"
 FINAL_STATUS = "final_status"
+# On a stream's state (beside "partitions"): the accounts it succeeded for without a
+# bookmark of its own to show it. A stream refused with 403 for an account it succeeded
+# for before fails the run (an outage, a revoked role); one never seen to succeed is
+# skipped for a missing role (containment.py).
+SUCCEEDED_FOR = "succeeded_for"
 # How long, beyond the lookback window, a final identifier, label or shipment stays in
 # the state after its final event. A package's order or a shipment's plan is updated
 # about when the parcel arrives, and re-read for a lookback window after: a week more
@@ -78,6 +97,12 @@ FINAL_GRACE = datetime.timedelta(days=7)
 # containers within two months; without a limit, every identifier Amazon never tracks
 # would cost a request per run forever.
 NO_NEWS_LIMIT = datetime.timedelta(days=90)
+# Runs in a row in which Amazon answered 404 for an identifier (it tracks nothing under
+# it) before the tap stops asking it, unless listed. One 404 may be a parcel the carrier
+# has not scanned yet; three in a row (three days on a daily schedule) an identifier
+# Amazon does not track, which would otherwise cost a request a run until NO_NEWS_LIMIT.
+REFUSED_IDS = "refused"
+REFUSAL_LIMIT = 3
 # The bookmarks that hold a time (checked against the clock when a state file is read).
 TIME_BOOKMARKS = (REPLICATION_KEY, WINDOW_BOOKMARK)
 
@@ -167,10 +192,16 @@ class IdentifierBook:
     getShipmentTracking's identifier types (shipment_tracking) or carrier ids
     (shipping_tracking's labels).
 
+    `refused`: `{kind: {value: runs}}`, the runs in a row Amazon answered 404 for an
+    identifier (`REFUSAL_LIMIT` at most: then it is given up, `given_up`); only while
+    the identifier is open or listed, and written only when there is one, so a state
+    without refusals keeps its shape.
+
     Written on the main thread only; workers read single entries (`is_final`).
     """
 
     def __init__(self, partition: dict[str, Any]) -> None:
+        self._partition = partition
         self._open: dict[str, dict[str, int]] = partition.setdefault(OPEN_IDS, {})
         self._final: dict[str, dict[str, int]] = partition.setdefault(FINAL_IDS, {})
 
@@ -203,11 +234,34 @@ class IdentifierBook:
     def loaded(self, kind: str, value: str, second: int, *, final: bool) -> None:
         """Its record up to the event at `second` was emitted; `final`: tracking ended."""
         kept = max(second, self.latest(kind, value))
+        self.answered(kind, value)
         if final:
             _discard(self._open, kind, value)
             self._final.setdefault(kind, {})[value] = kept
         elif not self.is_final(kind, value):
             self._open.setdefault(kind, {})[value] = kept
+
+    def refused(self, kind: str, value: str) -> int:
+        """Amazon answered 404 for it this run: the runs in a row it did so (at most
+        `REFUSAL_LIMIT`). Called once per run and identifier."""
+        refusals: dict[str, dict[str, int]] = self._partition.setdefault(REFUSED_IDS, {})
+        values = refusals.setdefault(kind, {})
+        values[value] = min(values.get(value, 0) + 1, REFUSAL_LIMIT)
+        return values[value]
+
+    def answered(self, kind: str, value: str) -> None:
+        """Amazon answered for it (a tracking, or an empty one): its refusals end."""
+        refusals = self._partition.get(REFUSED_IDS)
+        if refusals:
+            _discard(refusals, kind, value)
+            if not refusals:
+                del self._partition[REFUSED_IDS]
+
+    def given_up(self, kind: str, value: str) -> bool:
+        """Whether Amazon refused it `REFUSAL_LIMIT` runs in a row (not asked again
+        unless listed)."""
+        refusals = self._partition.get(REFUSED_IDS) or {}
+        return refusals.get(kind, {}).get(value, 0) >= REFUSAL_LIMIT
 
     def open_identifiers(self) -> list[tuple[str, str]]:
         """(kind, value) of every open identifier, in the order they were noted."""
@@ -217,7 +271,8 @@ class IdentifierBook:
         self, *, final_before: float, open_before: float, listed: Container[tuple[str, str]]
     ) -> None:
         """Drop what is not listed and final before `final_before`, or open with no
-        news (event, or noted) since `open_before` (epoch seconds)."""
+        news (event, or noted) since `open_before` (epoch seconds); and the refusals of
+        identifiers neither open nor listed any more."""
         for book, before in ((self._final, final_before), (self._open, open_before)):
             for kind, values in list(book.items()):
                 for value in [v for v, second in values.items() if abs(second) < before]:
@@ -225,6 +280,10 @@ class IdentifierBook:
                         del values[value]
                 if not values:
                     del book[kind]
+        for kind, values in list((self._partition.get(REFUSED_IDS) or {}).items()):
+            for value in list(values):
+                if value not in self._open.get(kind, ()) and (kind, value) not in listed:
+                    self.answered(kind, value)
 
 
 def _discard(book: dict[str, dict[str, int]], kind: str, value: str) -> None:
@@ -350,8 +409,8 @@ def forget_final_shipments(state: dict[str, Any], before: int) -> None:
 
 def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
     """What is wrong with the tap's own bookmarks of `partition`, if anything (a state
-    edited by hand, or written by another program): `open` and `final` must map kinds
-    to `{value: integer}`, `final_shipments` shipment ids to an integer or a status."""
+    edited by hand, or written by another program): `open`, `final` and `refused` must
+    map kinds to `{value: integer}`, `final_shipments` shipment ids to an integer or a status."""
     context = partition.get("context")
     if context is not None and not isinstance(context, dict):
         return (
@@ -359,7 +418,7 @@ def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
         )
     if context and any(isinstance(value, (dict, list)) for value in context.values()):
         return f"stream '{stream}' partition context must hold plain values (ids), not objects"
-    for key in (OPEN_IDS, FINAL_IDS):
+    for key in (OPEN_IDS, FINAL_IDS, REFUSED_IDS):
         book = partition.get(key)
         if book is None:
             continue
@@ -374,4 +433,32 @@ def shape_error(stream: str, partition: Mapping[str, Any]) -> str | None:
         or not all(type(v) is int or isinstance(v, str) for v in final.values())
     ):
         return f"stream '{stream}' {FINAL_SHIPMENTS} must be an object of shipment ids"
+    succeeded = partition.get(SUCCEEDED_FOR)
+    if succeeded is not None and (
+        not isinstance(succeeded, list) or not all(isinstance(a, str) for a in succeeded)
+    ):
+        return f"stream '{stream}' {SUCCEEDED_FOR} must be a list of account names"
     return None
+
+
+def succeeded_accounts(stream_state: Mapping[str, Any]) -> set[str]:
+    """The accounts a stream's state shows it succeeded for in an earlier run: those of
+    a partition with a bookmark of its own (a replication key value or a window end),
+    and those of its `succeeded_for` marker. Bounded by the partitions of the stream."""
+    found = set(stream_state.get(SUCCEEDED_FOR) or ())
+    for partition in stream_state.get("partitions") or ():
+        context = partition.get("context")
+        own = any(partition.get(key) for key in TIME_BOOKMARKS)
+        if own and isinstance(context, dict) and ACCOUNT_KEY in context:
+            found.add(str(context[ACCOUNT_KEY]))
+    return found
+
+
+def note_succeeded(stream_state: dict[str, Any], accounts: Iterable[str]) -> bool:
+    """Add to the stream's `succeeded_for` those of `accounts` its state does not show
+    a success of yet (no bookmark of their own); whether the state changed."""
+    new = set(accounts) - succeeded_accounts(stream_state)
+    if not new:
+        return False
+    stream_state[SUCCEEDED_FOR] = sorted({*(stream_state.get(SUCCEEDED_FOR) or ()), *new})
+    return True

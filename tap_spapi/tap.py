@@ -23,10 +23,12 @@ from tap_spapi.setting_checks import check_config
 from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.state import (
     READ_WITHOUT_OUTPUT,
+    SUCCEEDED_FOR,
     PacedStateWriter,
     forget_final_shipments,
     grace_start,
     migrated,
+    succeeded_accounts,
 )
 from tap_spapi.state_files import (
     check_state,
@@ -57,12 +59,14 @@ from tap_spapi.streams.shipping import (
 from tap_spapi.streams.tracking import TRACKING_LAYOUT, TRACKING_STREAM_TYPES
 from tap_spapi.version import __version__
 
-# Streams sync in this order (see `load_streams`), parents before children. The outbound
-# chain, bound by its usage plans, goes first so that later streams bound by page
-# latency (inbound) are read ahead while it runs, instead of after it.
+# Streams sync in this order (see `streams`), parents before children (singer-sdk syncs
+# a child with its parent). The outbound chain, bound by its usage plans, goes first so
+# that later streams bound by page latency (inbound) are read ahead while it runs,
+# instead of after it. Records go out stream by stream: a stream that waits on a slow
+# usage plan holds back the output of every stream after it, fetched or not, so the
+# slowest plans sync last (`tests/unit/test_stream_order.py`).
 STREAM_TYPES: list[type[Stream]] = [
     MarketplaceParticipationsStream,
-    *ORDER_STREAM_TYPES,  # bound by searchOrders' plan: the others are read ahead meanwhile
     OutboundOrdersStream,
     OutboundShipmentsStream,
     OutboundPackageTrackingStream,
@@ -76,9 +80,13 @@ STREAM_TYPES: list[type[Stream]] = [
     *TRACKING_STREAM_TYPES,
     ShippingTrackingStream,
     ShippingCarrierAccountsStream,
-    # Last: their first reports are requested when the run starts (see
+    # Their first reports are requested when the run starts (see
     # ReportStream.start_reading), and Amazon builds them while the streams above sync.
     *REPORT_STREAM_TYPES,
+    # Last: searchOrders' plan is the slowest (0.0056/s: once its burst of 20 is spent, a
+    # page every three minutes, more under 429s). Synced earlier, it would hold back the
+    # output of every later stream, fetched and held in memory meanwhile, lost to a kill.
+    *ORDER_STREAM_TYPES,
 ]
 # Streams that need the accounts' marketplace participations.
 PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
@@ -216,7 +224,8 @@ class TapSpapi(Tap):
         and the streams a selected stream `needs` (shipment_tracking: the shipments that
         carry its identifiers), are read with their bookmarks kept and marked; a stream
         selected later whose bookmarks are so marked starts afresh, so that what was
-        never emitted is read and emitted once.
+        never emitted is read and emitted once. The accounts it succeeded for stay
+        known (a 403 from them is no missing role: containment.py).
         """
         self.read_for_others = self._streams_read_for_others()
         bookmarks = self.state.setdefault("bookmarks", {})
@@ -234,7 +243,10 @@ class TapSpapi(Tap):
                     "it is read from the start this time.",
                     name,
                 )
+                succeeded = succeeded_accounts(stream_state)
                 stream_state.clear()
+                if succeeded:
+                    stream_state[SUCCEEDED_FOR] = sorted(succeeded)
 
     def _streams_read_for_others(self) -> frozenset[str]:
         by_type = {type(stream): stream for stream in self.streams.values()}

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tap_spapi.errors import SettingError
 
 COLUMNS = ("tracking_id", "carrier_id")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listed(Generic[T]):
+    """One id as the settings list it: the setting, where in it (`item 2`, `line 5`)."""
+
+    setting: str
+    where: str
+    item: T
 
 
 @dataclass(frozen=True, order=True)
@@ -93,20 +103,42 @@ def file_rows(path: str, setting: str, columns: tuple[str, ...]) -> list[tuple[i
             setting, f"{path} is not UTF-8 text (byte {exc.start} cannot be read)"
         ) from None
     lines = text.splitlines()
+    if not text.strip():
+        # No ids, whichever setting names the file and whatever its format: a CSV
+        # without even its header is as empty as a JSON Lines file without a line
+        # (the start-up checks warn of it).
+        return []
     if file.suffix.lower() == ".csv":
         return list(_csv_rows(lines, columns, setting))
     return list(_json_lines(lines, setting))
 
 
-def from_file(path: str) -> list[TrackedLabel]:
-    """Labels from a CSV (by extension .csv) or JSON Lines file; errors name the line."""
-    rows = file_rows(path, "tracking_ids_file", COLUMNS)
-    return [_label(row, f"line {number}", "tracking_ids_file") for number, row in rows]
+def listed_labels(config: Mapping[str, Any]) -> list[Listed[TrackedLabel]]:
+    """Every label of the setting and the file, in their order, each with where it is
+    listed (`item 2` of the setting, `line 5` of the file) for the start-up checks."""
+    found = [
+        Listed("tracking_ids", f"item {index}", label)
+        for index, label in enumerate(from_setting(config.get("tracking_ids")), 1)
+    ]
+    return [*found, *listed_in_file(config, "tracking_ids_file", COLUMNS, _label)]
+
+
+def listed_in_file(
+    config: Mapping[str, Any],
+    setting: str,
+    columns: tuple[str, ...],
+    parse: Callable[[dict[str, Any], str, str], T],
+) -> list[Listed[T]]:
+    """The items of the file setting `setting` names (none if unset), each parsed by
+    `parse(row, where, setting)` and kept with its line."""
+    if not config.get(setting):
+        return []
+    return [
+        Listed(setting, f"line {number}", parse(row, f"line {number}", setting))
+        for number, row in file_rows(config[setting], setting, columns)
+    ]
 
 
 def configured_labels(config: Mapping[str, Any]) -> list[TrackedLabel]:
     """Every label from the setting and the file, without duplicates, in a stable order."""
-    labels = from_setting(config.get("tracking_ids"))
-    if config.get("tracking_ids_file"):
-        labels += from_file(config["tracking_ids_file"])
-    return sorted(set(labels))
+    return sorted({entry.item for entry in listed_labels(config)})

@@ -20,7 +20,7 @@ from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.pages_ahead import records_with_pages_ahead
 from tap_spapi.responses import SPAPIRequestError, decoded_body
-from tap_spapi.state import FINAL_SHIPMENTS
+from tap_spapi.state import FINAL_SHIPMENTS, READ_DOWN_TO, READ_FROM, REPLICATION_KEY
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import instant
 
@@ -119,6 +119,112 @@ class InboundPlansStream(SPAPIStream):
         else:
             yield from records_with_pages_ahead(self, context)
 
+    # --- a run that stopped part-way (a page Amazon kept answering wrongly) ---------
+    # The listing has no "updated before" filter, so a stopped run's successor pages
+    # from the top again; it skips the plans the stopped run emitted (their shipments
+    # were read with them) instead of asking their getInboundPlan and getShipments again.
+
+    def _read_before(self, account: str) -> tuple[datetime.datetime, datetime.datetime] | None:
+        """(`read_down_to`, `read_from`) a stopped run left for `account`, if any."""
+        with _SINCE_LOCK:
+            if account not in self._resume:
+                state = self._partition_state_at_start(account)
+                low, high = state.get(READ_DOWN_TO), state.get(READ_FROM)
+                self._resume[account] = (
+                    (instant(low), instant(high))
+                    if isinstance(low, str) and isinstance(high, str)
+                    else None
+                )
+            return self._resume[account]
+
+    @cached_property
+    def _resume(self) -> dict[str, tuple[datetime.datetime, datetime.datetime] | None]:
+        return {}
+
+    def _partition_state_at_start(self, account: str) -> dict[str, Any]:
+        partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
+        return next((p for p in partitions or [] if p.get("context") == {ACCOUNT_KEY: account}), {})
+
+    def _read_already(self, account: str, plan: dict[str, Any]) -> bool:
+        """Whether the stopped run before this one emitted `plan` as it is now."""
+        read = self._read_before(account)
+        updated = plan.get(self.replication_key)
+        return (
+            read is not None and isinstance(updated, str) and read[0] < instant(updated) <= read[1]
+        )
+
+    @cached_property
+    def _top(self) -> dict[str, str]:
+        """Per account, the last update of the first plan of this run's first page."""
+        return {}
+
+    @cached_property
+    def _emitted_down_to(self) -> dict[str, str]:
+        """Per account, the last update of the oldest plan emitted so far this run."""
+        return {}
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The changed plans; where a run stops part-way, what it read is noted."""
+        if context is None:
+            return
+        account = context[ACCOUNT_KEY]
+        for record in super().get_records(context):
+            yield record  # written, with its shipments, when the generator resumes
+            self._emitted_down_to[account] = record[self.replication_key]
+        if (self.name, account) in self.failures.stopped:
+            self._note_read(context, account)
+        elif not self.abandoned(context):
+            self._finish_read(context, account)
+
+    def _note_read(self, context: Context, account: str) -> None:
+        """The run stopped in the listing: note what it emitted, if the next run can
+        skip it (nothing under those plans failed, and it joins what a run before read)."""
+        top, low = self._top.get(account), self._emitted_down_to.get(account)
+        if (
+            top is None
+            or low is None
+            or any(
+                self.failures.abandoned(child, account)
+                or self.failures.failed_contexts[(child, account)]
+                for child in self._descendants
+            )
+        ):
+            return
+        before = self._read_before(account)
+        if before is not None and instant(low) > before[1]:
+            return  # stopped above the range read before: that range is kept as it was
+        if before is not None:
+            low = min(low, before[0].isoformat(), key=instant)
+        state = self.get_context_state(context)
+        state.update({READ_FROM: top, READ_DOWN_TO: low})
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _finish_read(self, context: Context, account: str) -> None:
+        """The listing was read to its end: the plans skipped count for the bookmark."""
+        state = self.get_context_state(context)
+        before, newest = self._read_before(account), state.get(READ_FROM)
+        state.pop(READ_FROM, None)
+        state.pop(READ_DOWN_TO, None)
+        if before is None or self.failures.holds(self.name, account):
+            return
+        markers = state.get("progress_markers")  # singer-sdk's, finalized after this
+        target = markers if isinstance(markers, dict) else state
+        current = target.get(REPLICATION_KEY)
+        if current is None or instant(current) < before[1]:
+            target[REPLICATION_KEY] = newest
+            target["replication_key"] = self.replication_key
+
+    @cached_property
+    def _descendants(self) -> list[str]:
+        names, streams = [], list(self.child_streams)
+        while streams:
+            child = streams.pop()
+            names.append(child.name)
+            streams.extend(child.child_streams)
+        return names
+
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
         """Whether `plan` predates what this run reads of the response's account."""
         since = self._since.get(self._account_of(response).name)
@@ -127,11 +233,16 @@ class InboundPlansStream(SPAPIStream):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The page's plans changed since the bookmark (minus the lookback)."""
+        """The page's plans changed since the bookmark (minus the lookback), but those
+        a stopped run before this one emitted already."""
+        account = self._account_of(response).name
         for record in super().parse_response(response):
+            if isinstance(record.get(self.replication_key), str):
+                self._top.setdefault(account, record[self.replication_key])
             if self._older(response, record):
                 return  # sorted newest first: every later plan is older still
-            yield record
+            if not self._read_already(account, record):
+                yield record
 
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
@@ -148,7 +259,9 @@ class _StopAtOlderPlan(DecodedBodyPaginator):
     """No next page once a page holds a plan older than what the run reads."""
 
     def __init__(self, stream: InboundPlansStream) -> None:
-        super().__init__(f"$.{stream.next_token_path}", f"stream '{stream.name}'")
+        super().__init__(
+            f"$.{stream.next_token_path}", stream.paging_where, stream.retries.policy.fault_wait
+        )
         self._stream = stream
 
     @override
@@ -157,6 +270,12 @@ class _StopAtOlderPlan(DecodedBodyPaginator):
         if any(self._stream._older(response, plan) for plan in plans):
             return None
         return super().get_next(response)
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page whose plans a stopped run emitted already yields none here: the
+        listing goes on past it (an empty page from Amazon still ends it)."""
+        return bool((decoded_body(response) or {}).get("inboundPlans"))
 
 
 class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
@@ -352,6 +471,7 @@ class InboundPlanShipmentItemsStream(ShipmentListStream):
     name = "inbound_plan_shipment_items"
     operation_id = "listShipmentItems"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "shipmentId", "msku"]
+    query_keys = (ACCOUNT_KEY, "msku")  # one shipment's query; shipmentId comes after
     records_jsonpath = "$.items[*]"
 
 
@@ -361,6 +481,7 @@ class InboundPlanShipmentBoxesStream(ShipmentListStream):
     name = "inbound_plan_shipment_boxes"
     operation_id = "listShipmentBoxes"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "shipmentId", "packageId"]
+    query_keys = (ACCOUNT_KEY, "packageId")  # one shipment's query; shipmentId comes after
     records_jsonpath = "$.boxes[*]"
 
 

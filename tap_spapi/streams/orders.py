@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
 from tap_spapi.client import SPAPIStream
+from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.pages_ahead import PageWalk, start_page_walk
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
 from tap_spapi.state import WINDOW_BOOKMARK
@@ -115,30 +118,86 @@ class OrdersStream(SPAPIStream):
             wanted.add("PACKAGES")
         return [name for name in self.operation.query_enums["includedData"] if name in wanted]
 
+    # The stream syncs last (tap.STREAM_TYPES: its plan is the slowest, and output goes
+    # stream by stream), but its pages are asked from the start of the run: each query
+    # is walked by a thread of its own (pages_ahead.py), with no limit on the pages it
+    # runs ahead (at most one a few minutes once the burst is spent).
+    read_ahead = True
+
+    @override
+    def start_reading(self) -> None:
+        """Start walking every account's queries now."""
+        if self.run.sequential:
+            return
+        for partition in self.partitions or []:
+            if self.abandoned(partition):
+                continue
+            for query in self._queries(partition):
+                key = context_key(self.name, query)
+                self._walks[key] = start_page_walk(self, query, pages_ahead=0)
+
+    @cached_property
+    def _walks(self) -> dict[Any, PageWalk]:
+        return {}
+
+    def _queries(self, context: Context) -> list[dict[str, Any]]:
+        """The account's searchOrders queries of this run (one per batch of marketplaces),
+        fixed when first asked for, so that a walk started early is the query synced."""
+        account = context[ACCOUNT_KEY]
+        if account not in self._planned:
+            batches = marketplace_batches(self._marketplaces_of(account))
+            start = min(range_after_bookmark(self, context).start, _now() - SETTLE)
+            self._planned[account] = [
+                {
+                    ACCOUNT_KEY: account,
+                    "marketplace_ids": ",".join(batch),
+                    "last_updated_after": isoformat(start),
+                }
+                for batch in batches
+            ]
+        return self._planned[account]
+
+    @cached_property
+    def _planned(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The query's pages: from its walk, if one was started, else asked here."""
+        walk = self._walks.pop(context_key(self.name, context), None)
+        if walk is not None:
+            yield from walk.records()
+        else:
+            yield from super().request_records(context)
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each query's pages, then the bookmark moves to what Amazon says it read."""
         if context is None:
             return  # no account in this run's shard
-        batches = marketplace_batches(self._marketplaces_of(context[ACCOUNT_KEY]))
-        if not batches or self.abandoned(context):
+        try:
+            yield from self._records_then_bookmark(context)
+        finally:  # a query not synced (the account failed): no further page of it
+            for query in self._queries(context):
+                walk = self._walks.pop(context_key(self.name, query), None)
+                if walk is not None:
+                    walk.stop()
+
+    def _records_then_bookmark(self, context: Context) -> Iterable[dict[str, Any]]:
+        queries = self._queries(context)
+        if not queries or self.abandoned(context):
             return
-        start = min(range_after_bookmark(self, context).start, _now() - SETTLE)
-        self._say_cost(context, len(batches))
+        self._say_cost(context, len(queries))
         read_until: list[str] = []
-        for batch in batches:
-            query = {
-                **context,
-                "marketplace_ids": ",".join(batch),
-                "last_updated_after": isoformat(start),
-            }
+        for query in queries:
             newest = None
             for record in super().get_records(query):
                 newest = max(newest or record[self.replication_key], record[self.replication_key])
                 yield record
             if self.abandoned(context):
                 return  # the query was not read to its end: the bookmark must not move
-            end = self._read_until.pop(context[ACCOUNT_KEY], None) or newest
+            key = (context[ACCOUNT_KEY], query["marketplace_ids"])
+            end = self._read_until.pop(key, None) or newest
             if end is None:
                 return  # nothing read and nothing echoed: keep the bookmark
             read_until.append(end)
@@ -172,8 +231,8 @@ class OrdersStream(SPAPIStream):
         )
 
     @cached_property
-    def _read_until(self) -> dict[str, str]:
-        """The `lastUpdatedBefore` Amazon echoed, per account, for its last query."""
+    def _read_until(self) -> dict[tuple[str, str], str]:
+        """The `lastUpdatedBefore` Amazon echoed, per account and query (marketplaces)."""
         return {}
 
     @override
@@ -200,7 +259,9 @@ class OrdersStream(SPAPIStream):
         body = decoded_body(response)
         account = self._account_of(response)
         if body.get("lastUpdatedBefore"):
-            self._read_until[account.name] = body["lastUpdatedBefore"]
+            query = parse_qs(urlsplit(str(response.request.url)).query)
+            marketplaces = (query.get("marketplaceIds") or [""])[0]
+            self._read_until[(account.name, marketplaces)] = body["lastUpdatedBefore"]
         if (body.get("pagination") or {}).get("nextToken"):
             self._say_progress(account.name, account.limiter.seconds_for(self.operation_id, 1))
         yield from super().parse_response(response)

@@ -63,6 +63,7 @@ class McfOrdersStream(SPAPIStream):
     operation_id = "listOrders"
     schema = schema_2026("outbound_orders")
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, ORDER_ID]
+    query_keys = (ACCOUNT_KEY, "orderId")  # ORDER_ID is copied from it in post_process
     replication_key = "statusUpdateTime"
     is_sorted = False
     pii_fields = ORDER_PII

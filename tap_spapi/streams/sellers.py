@@ -64,6 +64,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
             self.contain(exc, context)
             return
         yield from records
+        self.succeeded(account)
 
     def _check_key(self, record: dict[str, Any]) -> None:
         # Here, not in post_process: a failure inside get_records is contained to the stream.

@@ -12,24 +12,37 @@ bookmark past a package already carries its identifier, so a run killed between 
 parent and this stream still tracks it on resume. They are kept compactly, one
 partition per account (state.IdentifierBook); an identifier whose latest milestone is
 final is not requested again, and leaves the state after a grace period (state.py).
-Nothing is noted while this stream (and its milestones) is not selected.
+An identifier Amazon answers 404 for `REFUSAL_LIMIT` runs in a row is given up: not
+asked again unless listed. Nothing is noted while this stream (and its milestones) is
+not selected.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
+from tap_spapi.account import amazon_error
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.redact import redact
 from tap_spapi.responses import decode, decoded_body
-from tap_spapi.shipment_identifiers import CARRIER, ShipmentIdentifier, configured_identifiers
+from tap_spapi.shipment_identifiers import (
+    CARRIER,
+    ShipmentIdentifier,
+    asked_in,
+    configured_identifiers,
+)
 from tap_spapi.state import (
     FINAL_MILESTONE,
+    REFUSAL_LIMIT,
+    IdentifierBook,
     PerIdentifierLayout,
     grace_start,
     news_start,
@@ -41,6 +54,11 @@ if TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context
+
+#: (account, identifier type, identifier value): one identifier asked for one account.
+Asked = tuple[str, str, str]
+# Guards each tracking stream's `_answers`: workers write them, the main thread takes them.
+_ANSWERS_LOCK = threading.Lock()
 
 TRACKING_STREAM = "shipment_tracking"
 # `latestMilestone.status.code` values after which nothing more happens to the parcel or
@@ -136,7 +154,7 @@ class ShipmentTrackingStream(SPAPIStream):
     @override
     def partitions(self) -> list[dict[str, Any]]:
         """Listed identifiers (under their account, else the first) and the open ones
-        noted by the parents in this and earlier runs, each once."""
+        noted by the parents in this and earlier runs, each once (`_asks`)."""
         contexts = {
             key: context for key, context in self._listed.items() if key[0] in self.run.accounts
         }
@@ -147,11 +165,20 @@ class ShipmentTrackingStream(SPAPIStream):
                     (account, kind, value),
                     {ACCOUNT_KEY: account, "identifierType": kind, "identifierValue": value},
                 )
-        return [
-            context
-            for (account, kind, value), context in contexts.items()
-            if not self.book(account).is_final(kind, value)
-        ]
+        return [context for key, context in contexts.items() if self._asks(*key)]
+
+    def _asks(self, account: str, kind: str, value: str) -> bool:
+        """Whether the identifier is asked this run: not final, and not given up after
+        Amazon refused it `REFUSAL_LIMIT` runs in a row, unless listed.
+
+        A listed identifier Amazon refuses stays asked: the user named it (a container
+        number listed when booked may be unknown to Amazon for days, until the carrier
+        reports it), and what it costs is the list the user keeps, not the history.
+        """
+        book = self.book(account)
+        if book.is_final(kind, value):
+            return False
+        return (account, kind, value) in self._listed or not book.given_up(kind, value)
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -173,11 +200,10 @@ class ShipmentTrackingStream(SPAPIStream):
 
     @override
     def wants(self, context: Context | None) -> bool:
-        """Identifiers whose latest milestone was final are not asked."""
+        """Identifiers whose latest milestone was final, or given up, are not asked."""
         if not context:
             return True
-        book = self.book(context[ACCOUNT_KEY])
-        return not book.is_final(context["identifierType"], context["identifierValue"])
+        return self._asks(*_asked(context))
 
     @override
     def get_url_params(
@@ -189,15 +215,70 @@ class ShipmentTrackingStream(SPAPIStream):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """404: Amazon tracks nothing under the identifier (yet); warned, asked next run."""
+        """404: Amazon tracks nothing under the identifier (yet), which is not a failure;
+        `get_records` counts it and warns, naming the identifier."""
         if response.status_code == HTTPStatus.NOT_FOUND:
             decode(response, self.response_error_message)
-            self.logger.warning(
-                "%s; nothing loaded for it, it is asked again next run.",
-                self.response_error_message(response),
-            )
+            self._answered(response, redact(amazon_error(response).describe()))
             return
         super().validate_response(response)
+        self._answered(response, None)
+
+    @cached_property
+    def _answers(self) -> dict[Asked, str | None]:
+        """What Amazon answered this run per identifier asked and not yet synced: a
+        404's description, or None for a tracking (under `_ANSWERS_LOCK`: the worker
+        that fetched writes it, the main thread, which alone writes the state, takes it)."""
+        return {}
+
+    def _answered(self, response: requests.Response, refusal: str | None) -> None:
+        request = response.request
+        identifier = asked_in(parse_qs(urlsplit((request and request.url) or "").query))
+        if identifier is not None:
+            key = (self._account_of(response).name, *identifier)
+            with _ANSWERS_LOCK:
+                self._answers[key] = refusal
+
+    def _count_refusal(self, book: IdentifierBook, context: Context) -> None:
+        """After the identifier of `context` was synced: a 404 counts one more run in a
+        row (warned, naming it), an answer ends its refusals (nothing asked: nothing)."""
+        key = _asked(context)
+        with _ANSWERS_LOCK:
+            if key not in self._answers:
+                return
+            refusal = self._answers.pop(key)
+        _, kind, value = key
+        if refusal is None:
+            book.answered(kind, value)
+            return
+        warned_before = book.given_up(kind, value)
+        runs = book.refused(kind, value)
+        self.state_manager.is_flushed = False
+        what = f"stream '{self.name}': no tracking for {_described(context)} ({refusal})"
+        if runs < REFUSAL_LIMIT:
+            self.logger.warning(
+                "%s; nothing loaded for it, asked again next run (refused %s in a row; "
+                "given up after %d).",
+                what,
+                "1 run" if runs == 1 else f"{runs} runs",
+                REFUSAL_LIMIT,
+            )
+        elif warned_before:
+            self.logger.info("%s; refused since, still asked: it is listed.", what)
+        elif key in self._listed:
+            self.logger.warning(
+                "%s; refused %d runs in a row, still asked every run because it is listed: "
+                "remove it from shipment_tracking_ids (or its file) to stop asking.",
+                what,
+                runs,
+            )
+        else:
+            self.logger.warning(
+                "%s; refused %d runs in a row: given up, not asked again. List it in "
+                "shipment_tracking_ids to ask it again.",
+                what,
+                runs,
+            )
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -219,6 +300,7 @@ class ShipmentTrackingStream(SPAPIStream):
             yield record
             self._keep(book, context["identifierType"], context["identifierValue"], record,
                        final=code in FINAL_MILESTONES)  # fmt: skip
+        self._count_refusal(book, context)
 
     @override
     def post_process(
@@ -350,6 +432,19 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
 def _identifier(context: Context) -> ShipmentIdentifier:
     return ShipmentIdentifier(
         context["identifierType"], context["identifierValue"], context.get("carrierCode")
+    )
+
+
+def _asked(context: Context) -> Asked:
+    return context[ACCOUNT_KEY], context["identifierType"], context["identifierValue"]
+
+
+def _described(context: Context) -> str:
+    """`carrierTracking 1Z… (carrier UPS) of account 'default'`: the identifier as asked."""
+    carrier = f" (carrier {context['carrierCode']})" if context.get("carrierCode") else ""
+    return (
+        f"{context['identifierType']} {context['identifierValue']}{carrier} "
+        f"of account '{context[ACCOUNT_KEY]}'"
     )
 
 

@@ -14,7 +14,16 @@ import pytest
 from typing_extensions import override
 
 from tap_spapi.tap import TapSpapi
-from testkit import VALID, run_cli, run_tap, tap_config, write_config
+from testkit import (
+    VALID,
+    SingerOutput,
+    listed_identifiers,
+    run_cli,
+    run_tap,
+    select_only,
+    tap_config,
+    write_config,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -90,6 +99,10 @@ def final_shipments_state(final: Any) -> dict[str, Any]:
         (
             {"bookmarks": {"shipping_tracking": {"partitions": [{"final": ["TBA1"]}]}}},
             "stream 'shipping_tracking' final must be an object",
+        ),
+        (
+            {"bookmarks": {"shipment_tracking": {"partitions": [{"refused": {"aftn": 3}}]}}},
+            "stream 'shipment_tracking' refused must be an object of {identifier: integer}",
         ),
         (
             final_shipments_state("sh1"),
@@ -217,3 +230,93 @@ def test_an_lwa_endpoint_that_answers_html_says_so(tmp_path: Path, standin: Stan
     assert "with a body that is not JSON (text/html" in result.stderr
     assert "setting 'lwa_token_url'" in result.stderr
     assert "HTTP 200: OK" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        (
+            {"rate_limit_overrides": {"getShipmentTrackng": {"rate": 5, "burst": 10}}},
+            "setting 'rate_limit_overrides': 'getShipmentTrackng' is not an SP-API operation "
+            "id the tap knows; did you mean 'getShipmentTracking'?",
+        ),
+        (
+            {"shard_index": 1, "shard_count": 2},
+            "setting 'shard_count': 2 shards split `accounts`, which is not set: the single "
+            "top-level account cannot be sharded; list the accounts in `accounts`, or set "
+            "shard_count to 1",
+        ),
+        (
+            {"shipment_tracking_ids": [{"type": "aftn", "value": "AFTN1", "account": "acme"}]},
+            "setting 'shipment_tracking_ids': item 1: account 'acme' is not configured; "
+            "without `accounts` the one account is 'default'",
+        ),
+        (
+            {"tracking_ids": [{"tracking_id": "T1", "carrier_id": "C", "account": "defualt"}]},
+            "setting 'tracking_ids': item 1: account 'defualt' is not configured; did you "
+            "mean 'default'?",
+        ),
+    ],
+    ids=["override", "shards", "identifier", "label"],
+)
+def test_a_setting_that_would_do_nothing_stops_the_run_before_any_request(
+    tmp_path: Path, standin: StandIn, settings: dict[str, Any], words: str
+):
+    line = last_line(run_against(tmp_path, standin, **settings))
+    assert line == f"tap-spapi: error: {words}"
+    assert standin.stats.snapshot() == {}  # not even a token
+
+
+@pytest.mark.parametrize(
+    ("setting", "entry"),
+    [
+        ("tracking_ids_file", {"tracking_id": "T1", "carrier_id": "C"}),
+        ("shipment_tracking_ids_file", {"type": "aftn", "value": "AFTN1"}),
+    ],
+)
+def test_an_id_file_line_of_an_unknown_account_stops_the_run_before_any_request(
+    tmp_path: Path, standin: StandIn, setting: str, entry: dict[str, str]
+):
+    path = tmp_path / "ids.jsonl"
+    path.write_text(f"{json.dumps(entry)}\n\n{json.dumps({**entry, 'account': 'acme'})}\n")
+    line = last_line(run_against(tmp_path, standin, **{setting: str(path)}))
+    assert line == (
+        f"tap-spapi: error: setting '{setting}': line 3: account 'acme' is not configured; "
+        "without `accounts` the one account is 'default'"
+    )
+    assert standin.stats.snapshot() == {}
+
+
+@pytest.mark.parametrize(
+    ("setting", "stream"),
+    [
+        ("tracking_ids_file", "shipping_tracking"),
+        ("shipment_tracking_ids_file", "shipment_tracking"),
+    ],
+)
+def test_an_empty_id_file_means_no_ids_and_one_warning_whichever_setting_names_it(
+    tmp_path: Path, standin: StandIn, setting: str, stream: str
+):
+    # A CSV without even its header: once refused for identifiers, accepted for labels.
+    empty = tmp_path / "ids.csv"
+    empty.write_text("")
+    if stream == "shipping_tracking":
+        listed = {"tracking_ids": standin.dataset.tracking_labels()[:2]}
+        wanted = {label["tracking_id"] for label in listed["tracking_ids"]}
+        key = "trackingId"
+    else:
+        listed = {"shipment_tracking_ids": listed_identifiers(standin.dataset)[:2]}
+        wanted = {entry["value"] for entry in listed["shipment_tracking_ids"]}
+        key = "identifierValue"
+    config = tap_config(standin, **listed, **{setting: str(empty)})
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(select_only(config, {stream})))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = run_cli(["--config", str(path), "--catalog", str(catalog)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    warned = [line for line in result.stderr.splitlines() if "holds no ids" in line]
+    assert len(warned) == 1, warned
+    assert f"Setting '{setting}': {empty} holds no ids; nothing is tracked from it." in warned[0]
+    emitted = {record[key] for record in SingerOutput.parse(result.stdout).records(stream)}
+    assert wanted <= emitted  # the setting's own ids are tracked all the same

@@ -64,9 +64,11 @@ def run_cli_with(
     tmp_path: Path,
     streams: Iterable[str],
     state: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> Any:
-    """The command line on `streams` only (a catalog selecting them), from `state`."""
-    settings = all_streams_config(server)
+    """The command line on `streams` only (a catalog selecting them), from `state`, with
+    settings `overrides`."""
+    settings = all_streams_config(server, **overrides)
     config, catalog = tmp_path / "config.json", tmp_path / "catalog.json"
     config.write_text(json.dumps(settings))
     catalog.write_text(json.dumps(catalog_selecting(settings, streams)))
@@ -202,7 +204,8 @@ def test_a_page_token_repeated_in_inbound_shipments_leaves_the_other_streams_com
         page = {"payload": {"ShipmentData": [shipment], "NextToken": "LOOP-TOKEN"}}
         # The first page of some window hands out a token; following it hands it out again.
         server.inject("getShipments", status=200, times=1, body=page)
-        server.inject("getShipments", status=200, times=1, body=page, matching="LOOP-TOKEN")
+        # ... every time it is asked (twice more after the first: PAGE_RETRIES).
+        server.inject("getShipments", status=200, times=3, body=page, matching="LOOP-TOKEN")
         first = run_cli_with(server, tmp_path, LOOP_STREAMS)
         output = SingerOutput.parse(first.stdout)
         again = run_cli_with(server, tmp_path, LOOP_STREAMS, output.states[-1])
@@ -246,3 +249,97 @@ def test_a_report_document_without_its_key_column_stops_that_report_stream_only(
             assert keys == expected[stream], stream
     state = output.states[-1]["bookmarks"]["amazon_fulfilled_shipments_data_general"]
     assert all("window_end" not in p for p in state.get("partitions", [])), state
+
+
+# A stream refused with 403 for a whole run, by what its history says: one with bookmarks
+# of its own (incremental), a per-id child that keeps none (the `succeeded_for` marker),
+# and a per-id stream keeping a partition per account; the streams selected for it.
+REFUSED_AFTER_SUCCESS = {
+    "searchOrders": ("orders",),
+    "listShipmentBoxes": ("inbound_plan_shipment_boxes",),
+    "getShipmentTracking": ("shipment_tracking",),
+}
+
+
+def bookmarks_of(state: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """Each partition's bookmark values, and each stream's `succeeded_for`, in `state`
+    (identifiers a parent notes for shipment_tracking are no bookmark of it)."""
+    found: dict[tuple[str, str], Any] = {}
+    for stream, stream_state in state["bookmarks"].items():
+        found[(stream, "succeeded_for")] = stream_state.get("succeeded_for")
+        for partition in stream_state.get("partitions", []):
+            context = json.dumps(partition.get("context"), sort_keys=True)
+            found[(stream, context)] = [
+                partition.get(key) for key in ("replication_key_value", "window_end")
+            ]
+    return found
+
+
+@pytest.mark.parametrize("operation", REFUSED_AFTER_SUCCESS)
+def test_a_stream_that_succeeded_before_and_is_refused_all_run_fails_and_keeps_its_bookmarks(
+    tmp_path: Path, operation: str
+):
+    streams = REFUSED_AFTER_SUCCESS[operation]
+    with StandIn(every_stream()) as server:
+        first = run_cli_with(server, tmp_path, streams)
+        server.inject(operation, status=403, times=100_000, body=UNAUTHORIZED)
+        before = SingerOutput.parse(first.stdout).states[-1]
+        refused = run_cli_with(server, tmp_path, streams, state=before)
+        server.clear_faults()
+        after = SingerOutput.parse(refused.stdout).states[-1]
+        resumed = run_cli_with(server, tmp_path, streams, state=after)
+
+    assert first.returncode == 0, first.stderr[-2000:]
+    (stream,) = streams
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    line = error_line(refused.stderr)
+    assert f"stream '{stream}' of account 'default': {operation} refused with 403" in line
+    assert "succeeded for the account in an earlier run" in line
+    assert "an outage, a proxy refusing it, or a role revoked since" in line
+    assert "HTTP 403 Unauthorized" in line and "x-amzn-RequestId" in line
+    assert refused.stderr.strip().splitlines()[-1] == line  # the only failure
+    assert "skipped for account" not in refused.stderr  # not taken for a missing role
+    assert not SingerOutput.parse(refused.stdout).records(stream)
+    # Its bookmarks, and those of the streams read for it, stay where the first run left
+    # them (the orders' window end would have moved to this run's echo), so the run after
+    # the outage reads what this one missed, and succeeds.
+    assert bookmarks_of(after) == bookmarks_of(before)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+@pytest.mark.parametrize("operation", REFUSED_AFTER_SUCCESS)
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_stream_refused_all_run_that_never_succeeded_for_the_account_is_skipped_for_its_role(
+    tmp_path: Path, operation: str, strict: bool
+):
+    streams = REFUSED_AFTER_SUCCESS[operation]
+    (stream,) = streams
+    with StandIn(every_stream()) as server:
+        first = run_cli_with(server, tmp_path, streams)
+        # The history of another account (renamed, or the stream's success in another
+        # shard) says nothing of this one's roles.
+        state = SingerOutput.parse(first.stdout).states[-1]
+        stream_state = state["bookmarks"][stream]
+        for partition in stream_state.get("partitions", []):
+            partition["context"]["account"] = "another"
+        if "succeeded_for" in stream_state:
+            stream_state["succeeded_for"] = ["another"]
+        server.inject(operation, status=403, times=100_000, body=UNAUTHORIZED)
+        refused = run_cli_with(server, tmp_path, streams, state=state, strict=strict)
+
+    warnings = [
+        line
+        for line in refused.stderr.splitlines()
+        if f"Stream '{stream}' skipped for account 'default'" in line
+    ]
+    assert len(warnings) == 1, refused.stderr[-2000:]
+    assert "the application needs" in warnings[0] and "role" in warnings[0]
+    assert "HTTP 403 Unauthorized" in warnings[0]
+    assert "earlier run" not in refused.stderr
+    if strict:
+        assert refused.returncode == 1
+        line = error_line(refused.stderr)
+        assert f"stream '{stream}' of account 'default'" in line and "role" in line
+    else:
+        assert refused.returncode == 0, refused.stderr[-2000:]
+        assert "tap-spapi: error" not in refused.stderr

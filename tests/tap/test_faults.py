@@ -70,10 +70,11 @@ def test_a_page_token_that_comes_back_stops_the_stream_with_a_clear_error(tmp_pa
         pages = server.stats.count("listAllFulfillmentOrders")
     assert result.returncode == 1
     last_line = error_line(result.stderr)
-    assert "stream 'outbound_orders' (listAllFulfillmentOrders)" in last_line
+    assert "stream 'outbound_orders' (listAllFulfillmentOrders): page 3:" in last_line
     assert "page token already followed" in last_line
     assert "x-amzn-RequestId" in last_line
-    assert pages == 3  # A, B, then back to B's predecessor: stopped, not looping
+    # A, B, then back to B's predecessor: page 3 asked twice more, then stopped.
+    assert pages == 3 + 2
     # What came before the failure is intact and resumable.
     output = SingerOutput.parse(result.stdout)
     assert output.records("marketplace_participations")
@@ -211,3 +212,38 @@ def test_a_marketplace_the_account_does_not_sell_in_is_refused_clearly(tmp_path:
     line = error_line(result.stderr)
     assert "stream 'inbound_shipments' (getShipments): HTTP 400 InvalidInput" in line
     assert "x-amzn-RequestId" in line
+
+
+# Each paginated operation, in a data set that takes it several pages.
+REPEATED_TOKEN_CASES = [
+    ("inbound_shipments", "getShipments", {"inbound_page_size": 2}, {}),
+    ("outbound_orders", "listAllFulfillmentOrders", {"outbound_page_size": 2}, {}),
+    ("outbound_orders", "listOrders", {"outbound_page_size": 2}, {"mcf_api_version": "2026-07-04"}),
+    ("orders", "searchOrders", {"orders_page_size": 2}, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("stream", "operation", "serving", "settings"),
+    REPEATED_TOKEN_CASES,
+    ids=[case[1] for case in REPEATED_TOKEN_CASES],
+)
+def test_a_page_token_handed_out_again_once_is_asked_again_and_the_stream_completes(
+    stream, operation, serving, settings
+):
+    # Live Amazon now and then answers a page with a token already followed; asked
+    # again, the page answers right (the stand-in's "repeat_token" does it once).
+    with StandIn(every_stream(**serving)) as server:
+        config = tap_config(server, **settings)
+        baseline = run_tap(config, streams={stream})
+        pages = server.stats.count(operation)
+        server.inject(operation, "repeat_token", matching="Token=")
+        output = run_tap(config, streams={stream})
+        again = server.stats.count(operation) - pages
+        expected = expected_keys(server.dataset)[stream]
+    assert pages >= 3, "the data set takes the operation several pages"
+    assert output.failures is not None and not output.failures.reported
+    assert again == pages + 1  # the page with the repeated token, asked once more
+    emitted = [key_of(stream, r) for r in output.records(stream)]
+    assert len(emitted) == len(set(emitted)) and set(emitted) == expected
+    assert {key_of(stream, r) for r in baseline.records(stream)} == expected

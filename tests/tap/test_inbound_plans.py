@@ -386,3 +386,63 @@ def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
     assert PAGES_AHEAD + 2 < 200 // 30
     # The page handed on, at most PAGES_AHEAD waiting, and the one in flight.
     assert asked <= 1 + PAGES_AHEAD + 1
+
+
+@MANY_PLANS
+def test_a_token_repeated_once_on_list_inbound_plans_costs_one_more_page():
+    with StandIn(many_plans()) as server:
+        _run(server, {"inbound_plans"})
+        pages = server.stats.count("listInboundPlans")
+        server.inject("listInboundPlans", "repeat_token", matching="paginationToken")
+        output = _run(server, {"inbound_plans"})
+        asked = server.stats.count("listInboundPlans") - pages
+        expected = expected_keys(server.dataset)["inbound_plans"]
+    assert output.failures is not None and not output.failures.reported
+    assert _keys(output, "inbound_plans") == expected
+    assert pages > 2 and asked == pages + 1
+
+
+@MANY_PLANS
+def test_a_token_that_keeps_coming_back_stops_the_plans_and_the_next_run_skips_what_was_read():
+    # Page 2's answer hands back page 2's own token on every ask: the stream stops after
+    # page 2 with a line naming the operation and the page. The next run pages from the
+    # top again (the listing has no other way in) but skips the 60 plans already emitted:
+    # no getInboundPlan or getShipment for them, and the family ends complete.
+    with StandIn(many_plans()) as server:
+        whole = _run(server, PLAN_STREAMS)  # the family read without a fault
+        asked_whole = server.stats.count("getInboundPlan")
+        server.inject("listInboundPlans", "repeat_token", times=3, matching="paginationToken")
+        first = _run(server, PLAN_STREAMS)
+        plans_asked = server.stats.count("getInboundPlan") - asked_whole
+        state = first.states[-1]
+        second = _run(server, PLAN_STREAMS, state=state)
+        plans_asked_again = server.stats.count("getInboundPlan") - plans_asked - asked_whole
+        data = server.dataset
+    assert first.failures is not None
+    ((where, message),) = first.failures.stopped.items()
+    assert where == ("inbound_plans", "default")
+    assert "(listInboundPlans): page 2:" in message and "already followed" in message
+    read_first = _keys(first, "inbound_plans")
+    assert len(read_first) == 60 and plans_asked == 60
+    partition = state["bookmarks"]["inbound_plans"]["partitions"][0]
+    assert "replication_key_value" not in partition
+    assert partition["read_from"] == max(p["lastUpdatedAt"] for p in data.inbound_plans)
+    assert second.failures is not None and not second.failures.reported
+    read_second = _keys(second, "inbound_plans")
+    # Plans last updated at the very second the first run stopped at come again (one
+    # of a tie could have been on the next page); no other.
+    again = {
+        plan_id
+        for plan_id in read_first & read_second
+        if instant(_plan(data, plan_id)["lastUpdatedAt"]) != instant(partition["read_down_to"])
+    }
+    assert not again and plans_asked_again == len(read_second) < len(data.inbound_plans)
+    for stream in PLAN_STREAMS:
+        assert _keys(first, stream) | _keys(second, stream) == _keys(whole, stream), stream
+    done = second.states[-1]["bookmarks"]["inbound_plans"]["partitions"][0]
+    assert "read_from" not in done
+    assert instant(done["replication_key_value"]) == instant(partition["read_from"])
+
+
+def _plan(data: Any, plan_id: str) -> dict[str, Any]:
+    return next(p for p in data.inbound_plans if p["inboundPlanId"] == plan_id)

@@ -54,6 +54,8 @@ def test_shipment_tracking_selected_alone_tracks_every_identifier_and_emits_noth
     assert _keys(both, "outbound_orders") == expected_keys(standin.dataset)["outbound_orders"]
     final = both.states[-1]["bookmarks"]
     assert READ_WITHOUT_OUTPUT not in final["outbound_orders"]
+    # Its earlier success stays known: a 403 now is an outage, not a missing role.
+    assert final["outbound_orders"]["succeeded_for"] == ["default"]
     assert final["outbound_shipments"][READ_WITHOUT_OUTPUT] is True  # still not selected
 
 

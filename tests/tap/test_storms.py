@@ -85,3 +85,57 @@ def test_consecutive_429s_wait_at_least_one_refill_and_longer_each_time(
     for attempt, wait in enumerate(waits):
         assert wait >= round(refill * 2**attempt, 1) - 0.05, waits
     assert output.records("marketplace_participations")
+
+
+# A stream of each other kind: a plain list, a paged chain with per-id children, a
+# latency-bound list read ahead, a per-label stream and a report.
+NOT_ORDERS = (
+    "marketplace_participations",
+    "outbound_orders",
+    "outbound_shipments",
+    "inbound_shipments",
+    "inbound_shipment_items",
+    "shipping_tracking",
+    "ledger_detail_view_data",
+)
+ORDER_STREAMS = ("orders", "order_items")
+
+
+def test_a_stream_waiting_on_the_slowest_plan_holds_back_no_other_streams_output():
+    # searchOrders under a 429 storm: each attempt waits a refill of its plan (the
+    # slowest of all, 0.0056/s; x500 here) and longer each time. Singer output goes out
+    # stream by stream, so whatever syncs after the waiting stream waits with it, its
+    # records fetched and held, and a kill then loses them. Asserted on the order of the
+    # messages, not on time.
+    with StandIn(every_stream(rate_scale=500.0)) as server:
+        rate, burst = server.app.limiter.plan("searchOrders")
+        config = all_streams_config(
+            server, rate_limit_overrides={"searchOrders": {"rate": rate, "burst": burst}}
+        )
+        server.inject("searchOrders", status=429, times=3)
+        output = run_tap(config, streams={*NOT_ORDERS, *ORDER_STREAMS})
+        throttled = server.stats.count("searchOrders", "429")
+        spans = server.stats.spans()
+        assert_complete(output, server, streams={*NOT_ORDERS, *ORDER_STREAMS})
+    assert throttled == 3
+    # Synced last, but asked from the start: searchOrders' first request went out before
+    # the report documents, which the streams synced before orders download.
+    assert spans["searchOrders"][0] < spans["getReportDocument"][1]
+
+    messages = output.messages
+    first_order = next(
+        i for i, m in enumerate(messages) if m["type"] == "RECORD" and m["stream"] in ORDER_STREAMS
+    )
+    before = messages[:first_order]
+    after = {m["stream"] for m in messages[first_order:] if m["type"] == "RECORD"}
+    for stream in NOT_ORDERS:
+        assert output.records(stream), stream
+        assert stream not in after, f"{stream} has records after the first order"
+    # A STATE before the first order holds the other streams' bookmarks: a run killed
+    # while searchOrders waits resumes after what they emitted.
+    state = next(m["value"] for m in reversed(before) if m["type"] == "STATE")["bookmarks"]
+    for stream in ("outbound_orders", "inbound_shipments", "ledger_detail_view_data"):
+        partitions = state[stream]["partitions"]
+        assert all(p.get("replication_key_value") or p.get("window_end") for p in partitions), (
+            stream
+        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 
 import pytest
 
 from tap_spapi.errors import MissingExtraError, SettingError
+from tap_spapi.operations import load_catalog
 from tap_spapi.tap import TapSpapi
 from testkit import VALID, run_cli, write_config
 
@@ -85,6 +87,38 @@ def test_about_markdown_lists_every_setting_of_the_contract():
         ({"max_parallel_accounts": 0}, "max_parallel_accounts", "at least 1"),
         ({"user_agent": "MyApp/1.0\r\nX-Injected: 1"}, "user_agent", "one line"),
         ({"user_agent": "MyApp/1.0\x00"}, "user_agent", "control characters"),
+        (
+            {"rate_limit_overrides": {"getShipmentTrackng": {"rate": 5, "burst": 10}}},
+            "rate_limit_overrides",
+            "'getShipmentTrackng' is not an SP-API operation id the tap knows; "
+            "did you mean 'getShipmentTracking'?",
+        ),
+        (
+            {"rate_limit_overrides": {"zzz": {"rate": 5}}},
+            "rate_limit_overrides",
+            "'zzz' is not an SP-API operation id the tap knows; use an operationId",
+        ),
+        ({"shard_count": 2}, "shard_count", "single top-level account cannot be sharded"),
+        (
+            {"shipment_tracking_ids": [{"type": "aftn", "value": "AFTN1", "account": "acme"}]},
+            "shipment_tracking_ids",
+            "item 1: account 'acme' is not configured; without `accounts` the one account "
+            "is 'default'",
+        ),
+        (
+            {
+                "accounts": [
+                    {"name": "acme-us", "refresh_token": "x"},
+                    {"name": "acme-de", "refresh_token": "y"},
+                ],
+                "tracking_ids": [
+                    {"tracking_id": "T1", "carrier_id": "C"},
+                    {"tracking_id": "T2", "carrier_id": "C", "account": "acme-uk"},
+                ],
+            },
+            "tracking_ids",
+            "item 2: account 'acme-uk' is not configured; did you mean 'acme-us'?",
+        ),
     ],
 )
 def test_bad_setting_gives_one_line_error_naming_it(tmp_path, overrides, setting, words):
@@ -173,3 +207,86 @@ def test_a_bookmark_in_the_future_is_refused_before_anything_is_skipped(tmp_path
     assert f"stream 'outbound_orders' replication_key_value {moment}" in result.stderr
     assert "in the future" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_overrides_accept_every_operation_id_the_tap_paces_qualified_or_not():
+    every = {operation.operation_id: {"rate": 1, "burst": 1} for operation in load_catalog()}
+    assert "fulfillmentInbound_2024-03-20.getShipment" in every  # a qualified one
+    tap = TapSpapi(config={**VALID, "rate_limit_overrides": every})
+    assert tap.settings.rate_limit_overrides == every
+
+
+def test_an_override_of_an_unqualified_name_suggests_the_qualified_id():
+    overrides = {"fulfillmentInbound.getShipment": {"rate": 2, "burst": 2}}
+    with pytest.raises(SettingError) as raised:
+        TapSpapi(config={**VALID, "rate_limit_overrides": overrides})
+    assert "did you mean 'fulfillmentInbound_2024-03-20.getShipment'?" in str(raised.value)
+
+
+def test_shards_of_several_accounts_are_accepted():
+    accounts = [
+        {"name": "acme-us", "refresh_token": "x"},
+        {"name": "acme-de", "refresh_token": "y"},
+    ]
+    tap = TapSpapi(config={**VALID, "accounts": accounts, "shard_index": 1, "shard_count": 2})
+    assert tap.settings.shard_count == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "text"),
+    [
+        ("tracking_ids_file", "tracking_id,carrier_id,account\nT1,C,acme\n"),
+        ("shipment_tracking_ids_file", "type,value,account\naftn,AFTN1,\naftn,AFTN2,acme\n"),
+    ],
+)
+def test_an_id_file_naming_an_unknown_account_names_the_line(tmp_path, setting, text):
+    path = tmp_path / "ids.csv"
+    path.write_text(text)
+    line = text.count("\n")
+    with pytest.raises(SettingError) as raised:
+        TapSpapi(config={**VALID, setting: str(path)})
+    assert str(raised.value) == (
+        f"setting '{setting}': line {line}: account 'acme' is not configured; "
+        "without `accounts` the one account is 'default'"
+    )
+
+
+def test_ids_of_the_default_account_by_name_are_accepted():
+    listed = [{"type": "aftn", "value": "AFTN1", "account": "default"}]
+    TapSpapi(config={**VALID, "shipment_tracking_ids": listed})
+
+
+@pytest.mark.parametrize("setting", ["tracking_ids_file", "shipment_tracking_ids_file"])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("ids.csv", ""), ("ids.csv", "\n"), ("ids.jsonl", ""), ("ids.jsonl", "\n\n")],
+)
+def test_an_empty_id_file_means_no_ids_with_one_warning_whichever_setting(
+    tmp_path, caplog, setting, name, text
+):
+    path = tmp_path / name
+    path.write_text(text)
+    with caplog.at_level(logging.WARNING):
+        TapSpapi(config={**VALID, setting: str(path)})
+    warned = [r.getMessage() for r in caplog.records if "holds no ids" in r.getMessage()]
+    assert warned == [f"Setting '{setting}': {path} holds no ids; nothing is tracked from it."]
+
+
+@pytest.mark.parametrize(
+    ("setting", "header"),
+    [("tracking_ids_file", "tracking_id,carrier_id"), ("shipment_tracking_ids_file", "type,value")],
+)
+def test_an_id_file_with_only_its_header_is_empty_too(tmp_path, caplog, setting, header):
+    path = tmp_path / "ids.csv"
+    path.write_text(header + "\n")
+    with caplog.at_level(logging.WARNING):
+        TapSpapi(config={**VALID, setting: str(path)})
+    assert f"Setting '{setting}': {path} holds no ids" in caplog.text
+
+
+def test_an_id_file_with_ids_is_not_warned_of(tmp_path, caplog):
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"type": "aftn", "value": "AFTN1"}\n')
+    with caplog.at_level(logging.WARNING):
+        TapSpapi(config={**VALID, "shipment_tracking_ids_file": str(path)})
+    assert "holds no ids" not in caplog.text

@@ -5,8 +5,17 @@ from __future__ import annotations
 import datetime
 import math
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
-from tap_spapi.state import FINAL_GRACE, NO_NEWS_LIMIT, IdentifierBook, grace_start, news_start
+from tap_spapi.shipment_identifiers import CARRIER, KINDS, ShipmentIdentifier, asked_in
+from tap_spapi.state import (
+    FINAL_GRACE,
+    NO_NEWS_LIMIT,
+    REFUSAL_LIMIT,
+    IdentifierBook,
+    grace_start,
+    news_start,
+)
 
 NOW = datetime.datetime(2026, 12, 7, 12, 0, tzinfo=datetime.UTC)
 SECOND = int(NOW.timestamp())
@@ -82,3 +91,50 @@ def test_a_final_identifier_named_again_by_a_parent_stays_for_another_grace() ->
     assert partition["final"] == {"carrierTracking": {"1Z1": SECOND}}
     book.forget(final_before=SECOND - DAY, open_before=-math.inf, listed=())
     assert book.is_final("carrierTracking", "1Z1")
+
+
+def test_refusals_count_runs_in_a_row_up_to_the_limit_and_then_give_up() -> None:
+    partition: dict[str, Any] = {"context": {"account": "a"}}
+    book = IdentifierBook(partition)
+    book.note("aftn", "AFTN1", SECOND)
+    runs = [book.refused("aftn", "AFTN1") for _ in range(REFUSAL_LIMIT + 1)]
+    assert runs == [*range(1, REFUSAL_LIMIT + 1), REFUSAL_LIMIT]  # bounded: no history
+    assert book.given_up("aftn", "AFTN1")
+    assert partition["refused"] == {"aftn": {"AFTN1": REFUSAL_LIMIT}}
+    assert book.open_identifiers() == [("aftn", "AFTN1")]  # still there: not new again
+    assert not book.note("aftn", "AFTN1", SECOND + DAY)
+
+
+def test_an_answer_ends_the_refusals_and_a_state_without_any_keeps_its_shape() -> None:
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    book.note("aftn", "AFTN1", SECOND)
+    book.note("aftn", "AFTN2", SECOND)
+    book.refused("aftn", "AFTN1")
+    book.refused("aftn", "AFTN2")
+    book.answered("aftn", "AFTN1")  # an answer without a tracking to load
+    book.loaded("aftn", "AFTN2", SECOND, final=False)  # a tracking loaded
+    assert not book.given_up("aftn", "AFTN1")
+    assert partition == {"open": {"aftn": {"AFTN1": -SECOND, "AFTN2": SECOND}}, "final": {}}
+
+
+def test_refusals_leave_with_their_identifier_or_when_no_longer_listed() -> None:
+    partition: dict[str, Any] = {}
+    book = IdentifierBook(partition)
+    book.note("aftn", "old", SECOND - 100 * DAY)
+    book.note("aftn", "recent", SECOND)
+    for value in ("old", "recent", "listed", "unlisted"):  # the last two never noted
+        book.refused("aftn", value)
+    before = news_start(NOW)
+    book.forget(final_before=-math.inf, open_before=before, listed={("aftn", "listed")})
+    assert partition["refused"] == {"aftn": {"recent": 1, "listed": 1}}
+    book.forget(final_before=-math.inf, open_before=math.inf, listed=())
+    assert "refused" not in partition
+
+
+def test_the_identifier_a_tracking_query_asks_for_is_read_back_from_it() -> None:
+    for kind in KINDS:
+        identifier = ShipmentIdentifier(kind, "V 1/2", "UPS" if kind == CARRIER else None)
+        query = parse_qs(urlencode(identifier.query()))
+        assert asked_in(query) == (kind, "V 1/2")
+    assert asked_in({"carrierTracking.carrierCode": ["UPS"]}) is None

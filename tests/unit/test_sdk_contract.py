@@ -221,8 +221,11 @@ def test_a_stream_read_for_others_writes_nothing_but_moves_its_bookmark() -> Non
 
 
 def test_sync_all_ends_each_top_level_stream_with_finalize_state_progress_markers() -> None:
-    """shipment_tracking forgets what is past its grace period in its override of
+    """shipment_tracking forgets what is past its grace period, and every stream notes
+    the accounts it succeeded for (containment.py), in overrides of
     `finalize_state_progress_markers`, which `Tap.sync_all` calls after each top-level
-    stream's `sync` (itself final) with no state."""
+    stream's `sync` (itself final) with no state, and which calls its selected children's."""
     source = inspect.getsource(Tap.sync_all)
     assert source.index("stream.finalize_state_progress_markers()") > source.index("stream.sync()")
+    finalize = inspect.getsource(Stream.finalize_state_progress_markers)
+    assert "child_stream.finalize_state_progress_markers()" in finalize
