@@ -22,9 +22,16 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.pages_ahead import PageWalk, start_page_walk
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
-from tap_spapi.state import WINDOW_BOOKMARK
+from tap_spapi.state import INTERRUPTED_RUNS, QUERY_IN_FLIGHT, WINDOW_BOOKMARK
 from tap_spapi.streams.embedded import EmbeddedListStream
-from tap_spapi.windows import instant, isoformat, range_after_bookmark
+from tap_spapi.windows import (
+    QueryWindow,
+    halved,
+    halvings_after_interruptions,
+    instant,
+    isoformat,
+    range_after_bookmark,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -141,18 +148,30 @@ class OrdersStream(SPAPIStream):
         return {}
 
     def _queries(self, context: Context) -> list[dict[str, Any]]:
-        """The account's searchOrders queries of this run (one per batch of marketplaces),
-        fixed when first asked for, so that a walk started early is the query synced."""
+        """The account's searchOrders queries of this run, window by window, one per batch
+        of marketplaces in each; fixed when first asked for, so that a walk started early
+        is the query synced.
+
+        The range is one window, or its halves after runs that did not finish it (killed,
+        or stopped by a page Amazon kept answering wrongly: windows.py), each but the last
+        bounded by `lastUpdatedBefore`, so the next run moves past what this one read.
+        """
         account = context[ACCOUNT_KEY]
         if account not in self._planned:
             batches = marketplace_batches(self._marketplaces_of(account))
             start = min(range_after_bookmark(self, context).start, _now() - SETTLE)
+            needed = QueryWindow(start, max(self.run.run_started_at, start))
+            halvings = halvings_after_interruptions(self.get_context_state(context), needed)
+            windows = halved(needed, halvings) or [needed]
             self._planned[account] = [
                 {
                     ACCOUNT_KEY: account,
                     "marketplace_ids": ",".join(batch),
-                    "last_updated_after": isoformat(start),
+                    "last_updated_after": isoformat(window.start),
+                    **({} if last else {"last_updated_before": isoformat(window.end)}),
                 }
+                for index, window in enumerate(windows)
+                for last in [index == len(windows) - 1]
                 for batch in batches
             ]
         return self._planned[account]
@@ -188,6 +207,9 @@ class OrdersStream(SPAPIStream):
         if not queries or self.abandoned(context):
             return
         self._say_cost(context, len(queries))
+        batches = len({query["marketplace_ids"] for query in queries})
+        halvings = (len(queries) // batches - 1).bit_length()
+        self.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
         read_until: list[str] = []
         for query in queries:
             newest = None
@@ -196,13 +218,21 @@ class OrdersStream(SPAPIStream):
                 yield record
             if self.abandoned(context):
                 return  # the query was not read to its end: the bookmark must not move
-            key = (context[ACCOUNT_KEY], query["marketplace_ids"])
-            end = self._read_until.pop(key, None) or newest
+            key = (context[ACCOUNT_KEY], query["marketplace_ids"], query["last_updated_after"])
+            echoed = self._read_until.pop(key, None)
+            end = query.get("last_updated_before") or echoed or newest
             if end is None:
                 return  # nothing read and nothing echoed: keep the bookmark
             read_until.append(end)
-        ends = [instant(end) for end in read_until]
-        self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
+            if len(read_until) == batches:
+                # every batch of the window read: the bookmark moves to its end
+                ends = [instant(end) for end in read_until]
+                self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
+                read_until = []
+        state = self.get_context_state(context)
+        state.pop(QUERY_IN_FLIGHT, None)
+        state.pop(INTERRUPTED_RUNS, None)
+        self.save_bookmark(context)  # the range was read: the next run asks it whole
 
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
@@ -231,8 +261,9 @@ class OrdersStream(SPAPIStream):
         )
 
     @cached_property
-    def _read_until(self) -> dict[tuple[str, str], str]:
-        """The `lastUpdatedBefore` Amazon echoed, per account and query (marketplaces)."""
+    def _read_until(self) -> dict[tuple[str, str, str], str]:
+        """The `lastUpdatedBefore` Amazon echoed, per account and query (marketplaces,
+        `lastUpdatedAfter`)."""
         return {}
 
     @override
@@ -247,6 +278,8 @@ class OrdersStream(SPAPIStream):
             "marketplaceIds": context["marketplace_ids"],
             "maxResultsPerPage": PAGE_SIZE,
         }
+        if context.get("last_updated_before"):
+            params["lastUpdatedBefore"] = context["last_updated_before"]
         if self.included_data:
             params["includedData"] = ",".join(self.included_data)
         if next_page_token:
@@ -261,7 +294,8 @@ class OrdersStream(SPAPIStream):
         if body.get("lastUpdatedBefore"):
             query = parse_qs(urlsplit(str(response.request.url)).query)
             marketplaces = (query.get("marketplaceIds") or [""])[0]
-            self._read_until[(account.name, marketplaces)] = body["lastUpdatedBefore"]
+            after = (query.get("lastUpdatedAfter") or [""])[0]
+            self._read_until[(account.name, marketplaces, after)] = body["lastUpdatedBefore"]
         if (body.get("pagination") or {}).get("nextToken"):
             self._say_progress(account.name, account.limiter.seconds_for(self.operation_id, 1))
         yield from super().parse_response(response)

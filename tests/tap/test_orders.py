@@ -312,3 +312,34 @@ def test_a_pii_path_reaches_through_arrays_and_leaves_its_siblings_and_the_origi
     pruned = schema_without_pii(schema, ["a.b.secret"])
     assert set(pruned["properties"]["a"]["items"]["properties"]["b"]["properties"]) == {"kept"}
     assert set(inner["properties"]) == {"secret", "kept"}  # the SDK's cached schema is intact
+
+
+def test_a_query_stopped_by_a_token_that_keeps_coming_back_is_split_by_the_next_run(own_paged):
+    # Page 2 of the query hands back its own token on every ask: the stream stops (after
+    # asking it twice more), the bookmark stays, and the query is marked unfinished. The
+    # next run asks the range in halves, the first bounded by lastUpdatedBefore, so its
+    # bookmark moves past the first half even if the second fails the same way.
+    server = own_paged
+    config = tap_config(server)
+    server.inject("searchOrders", "repeat_token", times=3, matching="paginationToken")
+    first = run_tap(config, catalog=orders_catalog(config))
+    state = first.states[-1]
+    asked_first = len(queries(server))
+    second = run_tap(config, catalog=orders_catalog(config), state=state)
+    later = queries(server)[asked_first:]
+    assert first.failures is not None
+    ((where, message),) = first.failures.stopped.items()
+    assert where == ("orders", "default")
+    assert "(searchOrders): page 2:" in message and "already followed" in message
+    partition = state["bookmarks"]["orders"]["partitions"][0]
+    assert partition["query_in_flight"] is True and "window_end" not in partition
+    first_pages = [q for q in later if "paginationToken" not in q]
+    assert len(first_pages) == 2  # one marketplace batch, two halves (asked side by side)
+    (bounded,) = [q for q in first_pages if "lastUpdatedBefore" in q]
+    (last,) = [q for q in first_pages if "lastUpdatedBefore" not in q]
+    assert last["lastUpdatedAfter"] == bounded["lastUpdatedBefore"]
+    assert second.failures is not None and not second.failures.reported
+    keys = {key_of("orders", r) for r in [*first.records("orders"), *second.records("orders")]}
+    assert keys == expected_keys(server.dataset)["orders"]
+    done = second.states[-1]["bookmarks"]["orders"]["partitions"][0]
+    assert "query_in_flight" not in done and "interrupted_runs" not in done
