@@ -148,7 +148,8 @@ def run_tap(
     with tempfile.TemporaryDirectory() as tmp:
         config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
         log_file, out_file = Path(tmp, "stderr"), Path(tmp, "stdout")
-        config_file.write_text(json.dumps(config))
+        # Records are counted from the METRIC lines, which are off by default.
+        config_file.write_text(json.dumps({**config, "log_metrics": True}))
         catalog_file.write_text(json.dumps(catalog_selecting(config, streams)))
         args = ["--config", str(config_file), "--catalog", str(catalog_file)]
         if state_in is not None:

@@ -55,6 +55,8 @@ class ShardSettings:
         return {
             **os.environ,
             **self.env,
+            # The summary counts records from singer-sdk's record_count metrics.
+            "TAP_SPAPI_LOG_METRICS": "true",
             "TAP_SPAPI_SHARD_INDEX": str(index),
             "TAP_SPAPI_SHARD_COUNT": str(self.shard_count),
             "MELTANO_SYS_DIR_ROOT": str(shard_sys_dir(self.project_dir, index)),

@@ -203,6 +203,11 @@ class ReadWithoutOutput(RemoveRecordTransform):
 class SPAPIStream(ContainsFailures):
     """A stream backed by one SP-API operation."""
 
+    #: For a stream that is not sorted (singer-sdk keeps its new bookmark as a progress
+    #: marker until the stream completes): what a run killed mid-way means for it. Said
+    #: here, and in the docs, instead of singer-sdk's warning on every run (state.py).
+    after_a_kill: ClassVar[str] = ""
+
     #: Streams whose records this stream needs although it is not their child (e.g.
     #: shipment_tracking: the shipments that carry its identifiers); they, and their
     #: parents, are read when this stream is selected, as singer-sdk reads a child's parents.

@@ -7,11 +7,13 @@ see it move. Both lines go through the stream's logger (stderr), never stdout.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
+from typing_extensions import override
+
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Callable
 
     from tap_spapi.pacing import RateLimiter, UsagePlan
@@ -113,3 +115,52 @@ def report_cost(
         about(seconds_left(0)),
     )
     return Progress(logger, f"{stream} reports", windows, seconds_left)
+
+
+# singer-sdk's lines per context of a stream (a child has one per parent record: tens of
+# thousands in a large seller's run): the first of each goes out, the rest not. Matched
+# on the message as written (log redaction formats it into the record: redact.py).
+SDK_PER_CONTEXT_LINES = (
+    ("Beginning sync of '", " with context keys: "),
+    ("Starting incremental sync of '", " with bookmark value: "),
+)
+
+
+# singer-sdk's lines per stream at the start of every run, which say nothing a user acts
+# on (the catalog says which streams are selected): left out.
+SDK_PER_STREAM_LINES = (
+    ("Skipping deselected stream '", "'."),
+    ("Added '", "' as child stream to '"),
+)
+
+
+class _OncePerRun(logging.Filter):
+    """Lets the first record of each of singer-sdk's per-context lines through, and none
+    of its per-stream start-up lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[int] = set()
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(message.startswith(a) and b in message for a, b in SDK_PER_STREAM_LINES):
+            return False
+        for kind, (start, middle) in enumerate(SDK_PER_CONTEXT_LINES):
+            if message.startswith(start) and middle in message:
+                if kind in self.said:
+                    return False
+                self.said.add(kind)
+        return True
+
+
+def sdk_lines_once(logger: logging.Logger) -> None:
+    """From now on, singer-sdk's per-context lines go out once through `logger` (the
+    tap's or a stream's; called for each of a new tap, which starts counting afresh),
+    its per-stream start-up lines not at all."""
+    for found in logger.filters:
+        if isinstance(found, _OncePerRun):
+            found.said.clear()
+            return
+    logger.addFilter(_OncePerRun())

@@ -239,6 +239,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "log_metrics",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Log singer-sdk's METRIC lines (each request's duration, request and record "
+            "counts per stream and context) at INFO. Off: they are left out, so a "
+            "successful run's log stays short."
+        ),
+    ),
+    th.Property(
         "include_pii",
         th.BooleanType,
         default=False,
@@ -386,6 +396,7 @@ class Settings:
     max_retry_seconds: int
     max_concurrency: int
     strict: bool
+    log_metrics: bool
     include_pii: bool
     lookback_window: int
     report_wait_minutes: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import logging
 import sys
 from functools import cached_property
 from typing import IO, Any
@@ -17,6 +18,7 @@ from tap_spapi.auth import full_user_agent
 from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
+from tap_spapi.progress import sdk_lines_once
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
@@ -25,6 +27,7 @@ from tap_spapi.state import (
     READ_WITHOUT_OUTPUT,
     SUCCEEDED_FOR,
     PacedStateWriter,
+    drop_sdk_unsorted_note,
     forget_final_shipments,
     grace_start,
     migrated,
@@ -103,6 +106,8 @@ class TapSpapi(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.settings.log_metrics:  # singer-sdk set it to the log level just now
+            self.metrics_logger.setLevel(logging.WARNING)
         # singer-sdk's StateWriter formats, compares and copies the whole state on every
         # bookmark; ours hands it to the writer by reference (state.py). `sync_all` and
         # the SIGTERM handler use `_state_writer` itself, the streams `state_writer`.
@@ -307,8 +312,11 @@ class TapSpapi(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """One instance of every stream type."""
-        return [stream_type(tap=self) for stream_type in self.stream_types]
+        """One instance of every stream type (singer-sdk's per-context lines said once)."""
+        streams = [stream_type(tap=self) for stream_type in self.stream_types]
+        for logger in (self.logger, *(stream.logger for stream in streams)):
+            sdk_lines_once(logger)
+        return streams
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -335,3 +343,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 install_log_redaction()
+drop_sdk_unsorted_note()

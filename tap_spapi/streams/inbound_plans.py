@@ -60,6 +60,7 @@ class InboundPlansStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "inboundPlanId"]
     replication_key = "lastUpdatedAt"
     is_sorted = False  # newest first: the bookmark moves when the stream completes
+    after_a_kill = "the next run reads the plans again from the top (read_from after a stop)"
     records_jsonpath = "$.inboundPlans[*]"
     next_token_path = "pagination.nextToken"
     partitioned_by_account = True

@@ -99,6 +99,10 @@ class OrdersStream(SPAPIStream):
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId"]
     replication_key = "lastUpdatedTime"
     is_sorted = False  # Amazon promises no order
+    after_a_kill = (
+        "the next run asks the range in halves, its bookmark moving window by window "
+        "(query_in_flight)"
+    )
     pii_fields = ORDER_PII
     records_jsonpath = "$.orders[*]"
     next_token_path = "pagination.nextToken"

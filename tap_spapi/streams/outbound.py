@@ -50,6 +50,7 @@ class OutboundOrdersStream(SPAPIStream):
     pii_fields = ORDER_PII
     partitioned_by_account = True
     is_sorted = False
+    after_a_kill = "the next run reads again from the last bookmark: duplicates, never gaps"
     records_jsonpath = "$.payload.fulfillmentOrders[*]"
     next_token_path = "payload.nextToken"
 

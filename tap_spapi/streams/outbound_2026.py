@@ -66,6 +66,7 @@ class McfOrdersStream(SPAPIStream):
     query_keys = (ACCOUNT_KEY, "orderId")  # ORDER_ID is copied from it in post_process
     replication_key = "statusUpdateTime"
     is_sorted = False
+    after_a_kill = "the next run reads again from the last bookmark: duplicates, never gaps"
     pii_fields = ORDER_PII
     partitioned_by_account = True
     records_jsonpath = "$.orders[*]"

@@ -66,6 +66,7 @@ class ShippingTrackingStream(ShippingStream):
     operation_id = "getTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "trackingId"]
     replication_key = "latestEventTime"
+    after_a_kill = "each label's newest event is noted as it is emitted (IdentifierBook)"
     # latestEventTime is computed from the events; trackingId is the label's own when
     # Amazon sends a payload of nulls (post_process).
     derived_keys = ("latestEventTime", "trackingId")

@@ -129,6 +129,7 @@ class ShipmentTrackingStream(SPAPIStream):
     operation_id = "getShipmentTracking"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "identifierType", "identifierValue"]
     replication_key = "latestMilestoneTime"
+    after_a_kill = "each identifier's newest milestone is noted as it is emitted (IdentifierBook)"
     derived_keys = ("identifierType", "identifierValue", "latestMilestoneTime")
     records_jsonpath = "$.trackingDetail"
     # The identifiers of an account share its partition (state.IdentifierBook); the

@@ -1,0 +1,40 @@
+"""A successful run is quiet: no METRIC lines unless `log_metrics`, no note on unsorted
+streams, and singer-sdk's per-context lines once per stream, not once per parent record."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from spapi_standin import StandIn
+from testkit import catalog_selecting, every_stream, full_config, run_cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# A chain with a context per order and per shipment, and an unsorted parent.
+CHAIN = ("outbound_orders", "outbound_shipments", "outbound_package_tracking", "orders")
+
+
+@pytest.mark.parametrize("log_metrics", [False, True])
+def test_a_successful_run_logs_no_metrics_and_no_line_per_context(tmp_path: Path, log_metrics):
+    with StandIn(every_stream()) as server:
+        config = full_config(server, log_metrics=log_metrics)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting(config, CHAIN)))
+        result = run_cli(
+            ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
+        )
+        shipments = len(server.dataset.outbound_details)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert shipments > 1, "the data set has several orders: several contexts per child"
+    assert ("METRIC: " in result.stderr) is log_metrics
+    assert "assumed to be unsorted" not in result.stderr
+    for stream in CHAIN[1:3]:
+        begun = [line for line in lines if f"Beginning sync of '{stream}'" in line]
+        assert len(begun) == 1, stream
+    if not log_metrics:
+        assert len(lines) < 40, "\n".join(lines)
