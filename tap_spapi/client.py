@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import logging
+import sys
 import threading
 import time
 from functools import cached_property
@@ -24,6 +25,7 @@ import msgspec
 import requests
 from requests.auth import AuthBase
 from singer_sdk import Stream
+from singer_sdk.exceptions import AbortedSyncExceptionBase
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import RemoveRecordTransform
@@ -535,6 +537,14 @@ class SPAPIStream(ContainsFailures):
         """Where this run's query after `bookmark` starts: the bookmark minus the
         lookback, else the run's default start (`start_date`)."""
         return instant(bookmark) - self.lookback if bookmark else self.run.default_start
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """singer-sdk's, without its ERROR line for the signal that stops a stream after
+        its first record in a connection test (`--test`): a test that passed is no error."""
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], AbortedSyncExceptionBase):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     # --- responses ----------------------------------------------------------------
 

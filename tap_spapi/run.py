@@ -174,6 +174,21 @@ class Run:
             if pool in self.__dict__:
                 self.__dict__[pool].close()
 
+    def first_time(self, what: str) -> bool:
+        """True the first time `what` is asked about this run: a note said once per run,
+        not once per stream or account."""
+        with self._said_lock:
+            if what in self._said:
+                return False
+            self._said.add(what)
+            return True
+
+    @cached_property
+    def _said(self) -> set[str]:
+        return set()
+
+    _said_lock = threading.Lock()
+
     # --- clock ------------------------------------------------------------------------
 
     @cached_property

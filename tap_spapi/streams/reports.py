@@ -146,12 +146,10 @@ class ReportStream(SPAPIStream):
     def _warn_about_history(self, needed: QueryWindow) -> None:
         """Say what the 90-day retention limits: reuse, not the history asked for."""
         now = self.run.run_started_at
-        if needed.start >= now - RETENTION or self._warned_history:
+        if needed.start >= now - RETENTION or not self.run.first_time("beyond retention"):
             return
-        self._warned_history = True
-        self.logger.warning(beyond_retention(self.name, needed.start))
-
-    _warned_history = False
+        # A note, not a warning (nothing to act on), once for every report stream.
+        self.logger.info(beyond_retention("report streams", needed.start))
 
     @cached_property
     def _found_longest(self) -> dict[str, datetime.timedelta]:

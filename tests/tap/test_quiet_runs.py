@@ -38,3 +38,15 @@ def test_a_successful_run_logs_no_metrics_and_no_line_per_context(tmp_path: Path
         assert len(begun) == 1, stream
     if not log_metrics:
         assert len(lines) < 40, "\n".join(lines)
+
+
+def test_a_connection_test_that_passes_prints_no_error(tmp_path: Path):
+    # singer-sdk's `--test` stops every stream after its first record by raising a signal,
+    # which it logged as "An unhandled error occurred while syncing" for each stream.
+    with StandIn(every_stream()) as server:
+        config = full_config(server)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        result = run_cli(["--config", str(tmp_path / "config.json"), "--test"])
+    assert result.returncode == 0, result.stderr
+    assert "ERROR" not in result.stderr and "unhandled error" not in result.stderr
+    assert '"type":"RECORD"' in result.stdout.replace(" ", "")
