@@ -37,13 +37,15 @@ def start_standin(port: int) -> subprocess.Popen[str]:
     line = process.stdout.readline()
     if "listening" not in line:
         process.kill()
-        raise SystemExit(f"the stand-in did not start: {line!r}")
+        hint = f"; another port: make demo DEMO_PORT={port + 34}" if "listen" in line else ""
+        raise SystemExit(f"demo: {line.strip() or 'the stand-in did not start'}{hint}")
     print(line.strip())
     return process
 
 
-def meltano(binary: str, *args: str) -> None:
-    """Run a Meltano command in the repo, failing the demo if it fails."""
+def meltano(binary: str, port: int, *args: str) -> None:
+    """Run a Meltano command in the repo against the stand-in on `port` (the environment
+    overrides meltano.yml's demo URLs), failing the demo if it fails."""
     # The stand-in's data spans the 90 days before now: start just before it, so every
     # record is read and the report streams need few reports (one a minute after 15).
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=95)
@@ -51,6 +53,8 @@ def meltano(binary: str, *args: str) -> None:
         **os.environ,
         "MELTANO_ENVIRONMENT": "demo",
         "TAP_SPAPI_START_DATE": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "TAP_SPAPI_API_URL": f"http://127.0.0.1:{port}",
+        "TAP_SPAPI_LWA_TOKEN_URL": f"http://127.0.0.1:{port}/auth/o2/token",
     }
     print("$ meltano " + " ".join(args), flush=True)
     subprocess.run([binary, *args], cwd=REPO, env=env, check=True)
@@ -80,8 +84,10 @@ def main() -> None:
     WAREHOUSE.unlink(missing_ok=True)
     standin = start_standin(options.port)
     try:
-        meltano(options.meltano, "install")
-        meltano(options.meltano, "run", "--full-refresh", "tap-spapi", "target-duckdb")
+        meltano(options.meltano, options.port, "install")
+        meltano(
+            options.meltano, options.port, "run", "--full-refresh", "tap-spapi", "target-duckdb"
+        )
     finally:
         standin.terminate()
         standin.wait(timeout=10)

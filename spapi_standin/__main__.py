@@ -90,7 +90,14 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    with StandIn(config_from(options)) as server:
+    try:
+        standin = StandIn(config_from(options))
+        standin.start()
+    except OSError as exc:  # the port is taken, most often
+        sys.stdout.write(f"spapi-standin could not listen on port {options.port}: {exc.strerror}\n")
+        sys.stdout.flush()
+        raise SystemExit(1) from None
+    with standin as server:
         if options.tracking_ids_file:
             write_tracking_ids(server, options.tracking_ids_file)
         sys.stdout.write(f"spapi-standin listening on {server.base_url}\n")
