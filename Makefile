@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 MELTANO := $(MELTANO_VENV)/bin/meltano
 DEMO_PORT ?= 8765
 
-.PHONY: all demo test lint typecheck unit suite timeshift generate benchmark clean
+.PHONY: all demo test lint typecheck unit suite timeshift generate benchmark clean dist
 
 all: test
 
@@ -27,6 +27,10 @@ $(MELTANO_VENV)/.installed:
 ## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
 demo: $(VENV)/.installed $(MELTANO_VENV)/.installed
 	$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
+
+## dist: the wheel and the sdist in dist/ (what `meltano add` installs the tap from, README)
+dist: $(VENV)/.installed
+	$(PY) -m build --outdir dist
 
 ## test: lint, type-check and run every test, the slow and end-to-end ones too (what CI runs)
 test: lint typecheck suite
