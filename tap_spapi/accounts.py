@@ -79,8 +79,13 @@ def in_shard(name: str, shard_index: int, shard_count: int) -> bool:
     A hash of the name, not its position: adding or removing an account moves no other
     account to another shard (whose state would then start from nothing).
     """
+    return shard_key(name) % shard_count == shard_index
+
+
+def shard_key(name: str) -> int:
+    """The number account `name`'s shard is that modulo the shard count."""
     digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % shard_count == shard_index
+    return int.from_bytes(digest[:8], "big")
 
 
 def accounts_of_shard(config: Mapping[str, Any]) -> list[AccountSettings]:
