@@ -73,6 +73,8 @@ def build_definitions(orchestration: Orchestration) -> dg.Definitions:
         index = int(context.partition_key)
         summary = run_shard(shards, index, context.log.error)
         metadata = summary.metadata()
+        if summary.empty:
+            context.log.warning(f"shard {index}: {summary.empty}")
         if not summary.succeeded:
             raise dg.Failure(
                 description=f"shard {index} failed: " + "; ".join(summary.failures or ["exit"]),

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # whose plugin installations are links to the project's (installed once).
 SHARED_SYS_DIRS = ("extractors", "loaders", "utilities", "mappers", "transformers")
 ERROR_PREFIX = "tap-spapi: error: "
+# The tap's warning for a shard without accounts (tap_spapi/run.py).
+EMPTY_SHARD = "holds none of the configured accounts"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class ShardSummary:
     seconds: float
     records: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    #: The tap's line when the shard holds none of the configured accounts (a run that
+    #: succeeds and extracts nothing: more shards than accounts, or a renamed account).
+    empty: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -84,6 +89,7 @@ class ShardSummary:
             "records": sum(self.records.values()),
             "records_per_stream": dict(sorted(self.records.items())),
             "failures": list(self.failures),
+            "empty_shard": self.empty or "",
         }
 
 
@@ -122,6 +128,8 @@ def summarize(exit_code: int, seconds: float, log_lines: Iterable[str]) -> Shard
                 summary.records[metric["tags"]["stream"]] += int(metric["value"])
         elif text.startswith(ERROR_PREFIX):
             summary.failures.append(text.removeprefix(ERROR_PREFIX))
+        elif EMPTY_SHARD in text:
+            summary.empty = text
     return summary
 
 

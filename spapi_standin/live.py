@@ -5,9 +5,9 @@ where it behaves otherwise. The stand-in does what live Amazon does, each behavi
 named in `BEHAVIOURS` with its public source (bare `#N` = an issue of
 github.com/amzn/selling-partner-api-models, `docs #N` = of
 github.com/amzn/selling-partner-api-docs), enforced by default and switched off one by
-one with `StandInConfig.live` (tests of the model's letter turn them off). The README's
-"Where live Amazon differs from its models" lists the same entries; tests prove the tap
-copes with each (tests/test_live_amazon.py).
+one with `StandInConfig.live` (tests of the model's letter turn them off).
+docs/live-amazon.md lists the same entries; tests prove the tap copes with each
+(tests/tap/test_live_amazon.py).
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ class InboundPlansStream(SPAPIStream):
     listInboundPlans has no "updated since" filter: the stream asks for plans sorted by
     LAST_UPDATED_TIME, newest first, and stops paging at the first plan last updated
     before the bookmark minus `lookback_window`. That relies on Amazon's sort being by
-    `lastUpdatedAt` and on a change to a plan's shipments updating the plan (see the
-    README); the lookback absorbs a plan updated while the run pages.
+    `lastUpdatedAt` and on a change to a plan's shipments updating the plan (see
+    docs/streams.md); the lookback absorbs a plan updated while the run pages.
     """
 
     name = "inbound_plans"

@@ -28,6 +28,7 @@ from orchestrate.definitions import ASSET, JOB, SCHEDULE, Orchestration, build_d
 from orchestrate.shards import ShardSettings, summarize
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.__main__ import write_tracking_ids
+from tap_spapi.accounts import shard_key
 from tap_spapi.state import WINDOW_BOOKMARK
 from testkit import expected_keys, history_start
 
@@ -127,6 +128,33 @@ def test_summary_counts_records_per_stream_and_names_failures():
     assert summary.failures == ["account 'acme': LWA refused the refresh token"]
     assert summary.metadata()["records"] == 7
     assert not summary.succeeded
+
+
+def test_a_shard_without_accounts_says_so_in_its_summary(tmp_path):
+    # Two accounts in three shards: one shard holds none. Its run succeeds and extracts
+    # nothing; the summary (Dagster's metadata, and a warning in the run's log) says why.
+    with StandIn(StandInConfig(seed=12, size="tiny", rate_scale=50.0)) as server:
+        base = testkit.tap_config(server)
+        accounts = [
+            {"name": name, "refresh_token": base["refresh_token"]} for name in ("acme", "zeta")
+        ]
+        keys = {shard_key(account["name"]) % 3 for account in accounts}
+        empty = min(set(range(3)) - keys)
+        config = {
+            **{k: v for k, v in base.items() if k != "refresh_token"},
+            "accounts": accounts,
+            "shard_count": 3,
+            "shard_index": empty,
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        result = testkit.run_cli(["--config", str(tmp_path / "config.json")])
+    assert result.returncode == 0, result.stderr
+    lines = [
+        json.dumps({"string_id": "tap-spapi", "event": line}) for line in result.stderr.splitlines()
+    ]
+    summary = summarize(result.returncode, 1.0, lines)
+    assert summary.succeeded and not summary.records
+    assert "holds none of the configured accounts" in summary.metadata()["empty_shard"]
 
 
 def test_shards_run_in_parallel_share_postgres_state_and_resume_incrementally(

@@ -1,4 +1,4 @@
-"""One source per setting: meltano.yml, `--about`, the README, `Settings` and the checks
+"""One source per setting: meltano.yml, `--about`, docs/settings.md, `Settings` and the checks
 all agree with CONFIG_SCHEMA, and the schema's constraints are enforced naming the setting."""
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def test_version_and_default_user_agent_come_from_the_package_metadata():
     assert DEFAULTS["user_agent"] == f"tap-spapi/{version('tap-spapi')}"
 
 
-def test_readme_settings_table_lists_the_schemas_settings_and_defaults():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+def test_settings_doc_table_lists_the_schemas_settings_and_defaults():
+    settings_doc = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
+    table = settings_doc.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
     rows = re.findall(r"^\| (\w+) \| (True|False) \| ([^|]*) \|", table, flags=re.MULTILINE)
     assert [name for name, _, _ in rows] == list(PROPERTIES)
     required = set(CONFIG_SCHEMA.get("required") or ())
