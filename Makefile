@@ -25,8 +25,15 @@ $(MELTANO_VENV)/.installed:
 	touch $@
 
 ## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
-demo: $(VENV)/.installed $(MELTANO_VENV)/.installed
+demo: $(VENV)/.demo-installed $(MELTANO_VENV)/.installed
 	$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
+
+# What the demo needs in .venv: the stand-in (typing_extensions) and DuckDB to print the
+# table. Meltano installs the tap into a virtualenv of its own (meltano.yml: `pip_url: -e .`).
+$(VENV)/.demo-installed:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet "typing_extensions>=4.12" "duckdb>=1.1"
+	touch $@
 
 ## dist: the wheel and the sdist in dist/ (what `meltano add` installs the tap from, README)
 dist: $(VENV)/.installed

@@ -11,6 +11,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from typing_extensions import override
 
+from tap_spapi.progress import StreamTally
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -60,6 +62,8 @@ class BatchFlushingWriter(MsgSpecWriter):
         self._held_state: Mapping[str, Any] | None = None
         self._schemas: dict[str, bytes] = {}
         self._last_flush = time.monotonic()
+        #: Per stream written: its records and the times of its first and last message.
+        self.streams: dict[str, StreamTally] = {}
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
         if _ENTRY_POINT_WRITERS is not None:
             _ENTRY_POINT_WRITERS.append(self)
@@ -76,6 +80,16 @@ class BatchFlushingWriter(MsgSpecWriter):
             self.hold_state(getattr(message, "value", {}))
             return
         line = self.format_message(message)
+        now = time.monotonic()
+        stream = getattr(message, "stream", "")
+        if message.type == SingerMessageType.RECORD:
+            tally = self.streams.get(stream)
+            if tally is None:
+                tally = self.streams[stream] = StreamTally(0, now, now)
+            tally.records += 1
+            tally.last = now
+        elif message.type == SingerMessageType.SCHEMA and stream not in self.streams:
+            self.streams[stream] = StreamTally(0, now, now)
         if message.type == SingerMessageType.SCHEMA:
             # singer-sdk sends a child stream's SCHEMA again before every parent record's
             # children, and targets flush their batches on each: send each schema once.
@@ -89,7 +103,7 @@ class BatchFlushingWriter(MsgSpecWriter):
         if (
             message.type != SingerMessageType.RECORD
             or len(self._pending) >= CHUNK_BYTES
-            or time.monotonic() - self._last_flush > MAX_RECORD_DELAY
+            or now - self._last_flush > MAX_RECORD_DELAY
             or self._state_due()
         ):
             self.flush()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from tap_spapi.pacing import RateLimiter, UsagePlan
 
@@ -164,3 +165,39 @@ def sdk_lines_once(logger: logging.Logger) -> None:
             found.said.clear()
             return
     logger.addFilter(_OncePerRun())
+
+
+def closing_lines(
+    streams: Mapping[str, StreamTally], operations: Mapping[str, Mapping[str, float]]
+) -> list[str]:
+    """The run's closing lines: one per stream it emitted (records, time from its SCHEMA to
+    its last record), then one for its requests per operation and its 429s (`operations`:
+    the accounts' limiters' snapshots, added up)."""
+    lines = [
+        f"{stream}: {tally.records:,} records in {about(tally.last - tally.first)}"
+        for stream, tally in streams.items()
+    ]
+    requests = int(sum(op["requests"] for op in operations.values()))
+    throttled = {name: int(op["throttled"]) for name, op in operations.items() if op["throttled"]}
+    busiest = sorted(operations.items(), key=lambda item: -item[1]["requests"])[:5]
+    listed = ", ".join(f"{name} {int(op['requests']):,}" for name, op in busiest)
+    more = ", ..." if len(operations) > len(busiest) else ""
+    if throttled:
+        limits = "429s: " + ", ".join(f"{name} {n}" for name, n in sorted(throttled.items()))
+    else:
+        limits = "no 429s"
+    records = sum(tally.records for tally in streams.values())
+    lines.append(
+        f"run: {records:,} records in {len(streams)} streams, {requests:,} requests "
+        f"({listed}{more}), {limits}"
+    )
+    return lines
+
+
+@dataclass
+class StreamTally:
+    """What the output saw of one stream: its records, its first and last message times."""
+
+    records: int
+    first: float
+    last: float

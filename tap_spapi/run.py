@@ -189,6 +189,16 @@ class Run:
 
     _said_lock = threading.Lock()
 
+    def operations_used(self) -> dict[str, dict[str, float]]:
+        """Requests and 429s per operation, all accounts of the run added up."""
+        operations: dict[str, dict[str, float]] = {}
+        for account in self.__dict__.get("accounts", {}).values():
+            for name, used in account.limiter.snapshot().items():
+                total = operations.setdefault(name, {"requests": 0.0, "throttled": 0.0})
+                total["requests"] += used["requests"]
+                total["throttled"] += used["throttled"]
+        return operations
+
     # --- clock ------------------------------------------------------------------------
 
     @cached_property

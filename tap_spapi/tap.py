@@ -18,7 +18,7 @@ from tap_spapi.auth import full_user_agent
 from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
-from tap_spapi.progress import sdk_lines_once
+from tap_spapi.progress import closing_lines, sdk_lines_once
 from tap_spapi.redact import install_log_redaction, redact, register_secret
 from tap_spapi.run import Run, runs_of_entry_point
 from tap_spapi.setting_checks import check_config
@@ -333,6 +333,10 @@ def main(argv: list[str] | None = None) -> Any:
                 raise
         finally:
             finish_writers(writers)  # records emitted before a failure still reach the target
+            for run, writer in zip(runs, writers, strict=False):
+                if writer.streams:  # a sync (not discovery or --about): its closing lines
+                    for line in closing_lines(writer.streams, run.operations_used()):
+                        run.logger.info(line)
             for run in runs:
                 run.close()
     # The other accounts finished and their state was written; the run still failed.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from spapi_standin import StandIn
-from testkit import catalog_selecting, every_stream, full_config, run_cli
+from testkit import SingerOutput, catalog_selecting, every_stream, full_config, run_cli
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,6 +38,15 @@ def test_a_successful_run_logs_no_metrics_and_no_line_per_context(tmp_path: Path
         assert len(begun) == 1, stream
     if not log_metrics:
         assert len(lines) < 40, "\n".join(lines)
+    # It closes with a line per stream (records, time) and one for the run (requests, 429s).
+    output = SingerOutput.parse(result.stdout)
+    for stream in CHAIN:
+        count = len(output.records(stream))
+        assert any(f"| {stream}: {count:,} records in " in line for line in lines), stream
+    (run_line,) = [line for line in lines if "| run: " in line]
+    total = sum(len(output.records(stream)) for stream in CHAIN)
+    assert f"run: {total:,} records in {len(CHAIN)} streams, " in run_line
+    assert "listAllFulfillmentOrders" in run_line and "no 429s" in run_line
 
 
 def test_a_connection_test_that_passes_prints_no_error(tmp_path: Path):
