@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 RDT_RETRIES = RetryPolicy(max_faults=4, first_wait=2.0, max_wait=10.0, jitter=False)
 
 
+# Connections kept beyond the workers' (see `Account.__init__`).
+POOL_BEYOND_WORKERS = 16
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccountSettings:
     """The settings of one account, built by accounts.py from the typed `Settings`.
@@ -109,7 +113,10 @@ class Account:
             catalog=self.catalog,
             limiter=self.limiter,
             auth=self.auth,
-            pool_maxsize=max(10, settings.max_concurrency),
+            # Besides the workers, the main thread, the read-ahead readers and the page
+            # walkers send through this adapter: a pool sized to the workers alone made
+            # urllib3 warn "Connection pool is full, discarding connection" in a demo run.
+            pool_maxsize=max(10, settings.max_concurrency) + POOL_BEYOND_WORKERS,
         )
         self.auth.rdt = RestrictedDataTokens(issue=self._issue_rdt)
         self._rdt_session = self.session()

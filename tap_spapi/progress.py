@@ -132,6 +132,7 @@ SDK_PER_CONTEXT_LINES = (
 SDK_PER_STREAM_LINES = (
     ("Skipping deselected stream '", "'."),
     ("Added '", "' as child stream to '"),
+    ("Skipping parse of env var settings", "..."),
 )
 
 
