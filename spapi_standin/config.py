@@ -35,7 +35,8 @@ DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token-not-real"
 SERVING_FIELDS = frozenset({
     "host", "port", "report_processing_seconds", "report_longest_range_days",
     "report_charset", "document_bytes_per_second", "report_rows", "inbound_page_size",
-    "outbound_page_size", "orders_page_size", "overlapping_pages", "looping_page_tokens",
+    "outbound_page_size", "orders_page_size", "shipment_list_page_size", "overlapping_pages",
+    "looping_page_tokens",
     "client_id", "client_secret", "refresh_tokens", "grantless_scopes", "token_lifetime",
     "rdt_lifetime", "require_sigv4", "aws_credentials", "aws_secret_lookup", "aws_region",
     "rate_limits", "rate_scale", "rate_overrides", "per_account_buckets", "plans_path",
@@ -93,6 +94,8 @@ class StandInConfig:
     outbound_page_size: int = 50
     # searchOrders pages hold at most this many orders (and maxResultsPerPage).
     orders_page_size: int = 100
+    # listShipmentItems / listShipmentBoxes pages hold at most this many (and pageSize).
+    shipment_list_page_size: int = 1000
     # Misbehaving pagination of listAllFulfillmentOrders, as Amazon has been seen to do:
     # every page after the first also repeats the previous page's last order; or the
     # third page's token leads back to the second page (tokens A, B, A, B, ...).

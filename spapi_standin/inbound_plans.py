@@ -295,6 +295,7 @@ class InboundPlansService:
         size = _page_size(request, MAX_LIST_PAGE, 10)
         if isinstance(size, Reply):
             return size
+        size = min(size, self.config.shipment_list_page_size)
         offset = 0
         token = request.first("paginationToken")
         if token:

@@ -24,7 +24,7 @@ from testkit import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
     from typing import Any
 
@@ -214,22 +214,43 @@ def test_a_marketplace_the_account_does_not_sell_in_is_refused_clearly(tmp_path:
     assert "x-amzn-RequestId" in line
 
 
-# Each paginated operation, in a data set that takes it several pages.
+# Each paginated operation, in a data set that takes it several pages; the repeat falls on
+# page 2 of a query that has a page 3 (for a shipment's lists: of the shipment with most).
+def _any_second_page(server: StandIn) -> str:
+    return "Token="
+
+
+def _second_page_of_largest(kind: str) -> Callable[[StandIn], str]:
+    def matching(server: StandIn) -> str:
+        lists = getattr(server.dataset, f"plan_shipment_{kind}")
+        largest = max(lists, key=lambda shipment: len(lists[shipment]))
+        assert len(lists[largest]) >= 3, "a shipment with three pages"
+        return f"{largest}/{kind}?pageSize=1000&paginationToken"
+
+    return matching
+
+
 REPEATED_TOKEN_CASES = [
-    ("inbound_shipments", "getShipments", {"inbound_page_size": 2}, {}),
-    ("outbound_orders", "listAllFulfillmentOrders", {"outbound_page_size": 2}, {}),
-    ("outbound_orders", "listOrders", {"outbound_page_size": 2}, {"mcf_api_version": "2026-07-04"}),
-    ("orders", "searchOrders", {"orders_page_size": 2}, {}),
-]
+    ("inbound_shipments", "getShipments", {"inbound_page_size": 2}, {}, _any_second_page),
+    ("outbound_orders", "listAllFulfillmentOrders", {"outbound_page_size": 2}, {},
+     _any_second_page),
+    ("outbound_orders", "listOrders", {"outbound_page_size": 2},
+     {"mcf_api_version": "2026-07-04"}, _any_second_page),
+    ("orders", "searchOrders", {"orders_page_size": 2}, {}, _any_second_page),
+    ("inbound_plan_shipment_items", "listShipmentItems", {"shipment_list_page_size": 1}, {},
+     _second_page_of_largest("items")),
+    ("inbound_plan_shipment_boxes", "listShipmentBoxes", {"shipment_list_page_size": 1}, {},
+     _second_page_of_largest("boxes")),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("stream", "operation", "serving", "settings"),
+    ("stream", "operation", "serving", "settings", "matching"),
     REPEATED_TOKEN_CASES,
     ids=[case[1] for case in REPEATED_TOKEN_CASES],
 )
 def test_a_page_token_handed_out_again_once_is_asked_again_and_the_stream_completes(
-    stream, operation, serving, settings
+    stream, operation, serving, settings, matching
 ):
     # Live Amazon now and then answers a page with a token already followed; asked
     # again, the page answers right (the stand-in's "repeat_token" does it once).
@@ -237,7 +258,7 @@ def test_a_page_token_handed_out_again_once_is_asked_again_and_the_stream_comple
         config = tap_config(server, **settings)
         baseline = run_tap(config, streams={stream})
         pages = server.stats.count(operation)
-        server.inject(operation, "repeat_token", matching="Token=")
+        server.inject(operation, "repeat_token", matching=matching(server))
         output = run_tap(config, streams={stream})
         again = server.stats.count(operation) - pages
         expected = expected_keys(server.dataset)[stream]
