@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tap_spapi.accounts import DEFAULT_ACCOUNT, shard_key
+from tap_spapi.accounts import account_names, shard_key
 from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import UsagePlan, parse_rate_limit_overrides
 from tap_spapi.progress import about, describe_plan
@@ -109,28 +109,8 @@ def plan_shards(
     startup: float = DEFAULT_STARTUP_SECONDS,
 ) -> list[ShardPlan]:
     """One `ShardPlan` per shard of `config`'s accounts (or of `shard_count` shards)."""
-    end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
-    start = _start_of(config, end)
     count = shard_count or int(config.get("shard_count") or 1)
-    reports = reports_per_account(selected_reports(streams), start, end)
-    per_account = account_seconds(create_report_plan(config), reports)
-    keys = [shard_key(name) for name in account_names(config)]
-    return _plans(keys, count, reports, per_account, startup)
-
-
-def _plans(
-    keys: list[int], count: int, reports: int, per_account: float, startup: float
-) -> list[ShardPlan]:
-    members = Counter(key % count for key in keys)  # one pass, whatever the count
-    return [
-        ShardPlan(
-            index,
-            members[index],
-            reports if members[index] else 0,
-            shard_seconds(members[index], per_account, startup),
-        )
-        for index in range(count)
-    ]
+    return _Fleet.of(config, streams, now, startup).plans(count)
 
 
 def suggest_shard_count(
@@ -144,20 +124,48 @@ def suggest_shard_count(
     """The fewest shards whose slowest shard fits `target_seconds` (None: none does,
     one account per shard included). Each count tried costs one pass over the accounts'
     hashes, computed once (it was a hash per account and shard: 54 s for 1,000)."""
-    end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
-    reports = reports_per_account(selected_reports(streams), _start_of(config, end), end)
-    per_account = account_seconds(create_report_plan(config), reports)
-    keys = [shard_key(name) for name in account_names(config)]
-    for count in range(1, max(len(keys), 1) + 1):
-        plans = _plans(keys, count, reports, per_account, startup)
-        if max(plan.seconds for plan in plans) <= target_seconds:
+    fleet = _Fleet.of(config, streams, now, startup)
+    for count in range(1, max(len(fleet.keys), 1) + 1):
+        if max(plan.seconds for plan in fleet.plans(count)) <= target_seconds:
             return count
     return None
 
 
-def account_names(config: Mapping[str, Any]) -> list[str]:
-    """The configured accounts' names (no credentials needed to plan)."""
-    return [str(entry["name"]) for entry in config.get("accounts") or [{"name": DEFAULT_ACCOUNT}]]
+@dataclass(frozen=True)
+class _Fleet:
+    """The accounts to plan (their shard hashes) and what each one's reports cost."""
+
+    keys: list[int]
+    reports: int
+    per_account: float
+    startup: float
+
+    @classmethod
+    def of(
+        cls,
+        config: Mapping[str, Any],
+        streams: Sequence[str] | None,
+        now: datetime.datetime | None,
+        startup: float,
+    ) -> _Fleet:
+        end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
+        reports = reports_per_account(selected_reports(streams), _start_of(config, end), end)
+        per_account = account_seconds(create_report_plan(config), reports)
+        keys = [shard_key(name) for name in account_names(config)]
+        return cls(keys, reports, per_account, startup)
+
+    def plans(self, count: int) -> list[ShardPlan]:
+        """One plan per shard of `count`."""
+        members = Counter(key % count for key in self.keys)  # one pass, whatever the count
+        return [
+            ShardPlan(
+                index,
+                members[index],
+                self.reports if members[index] else 0,
+                shard_seconds(members[index], self.per_account, self.startup),
+            )
+            for index in range(count)
+        ]
 
 
 def _start_of(config: Mapping[str, Any], end: datetime.datetime) -> datetime.datetime:
