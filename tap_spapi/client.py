@@ -498,6 +498,11 @@ class SPAPIStream(ContainsFailures):
         """
         if self.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
             return  # something under this bookmark was missed this run
+        self.note_in_state(context, **values)
+
+    def note_in_state(self, context: Context | None, **values: Any) -> None:
+        """Store `values` in the partition's state and emit a STATE message at once,
+        whatever failed: for what moves no bookmark (`save_bookmark` checks first)."""
         self.get_context_state(context).update(values)
         self.state_manager.is_flushed = False
         self._write_state_message()

@@ -89,15 +89,7 @@ class InboundPlansStream(SPAPIStream):
         lookback, else the start date (the state is read, not written: readers call this)."""
         with _SINCE_LOCK:
             if account not in self._since:
-                partitions = self.tap_state.get("bookmarks", {}).get(self.name, {})
-                bookmark = next(
-                    (
-                        p.get("replication_key_value")
-                        for p in partitions.get("partitions") or []
-                        if p.get("context") == {ACCOUNT_KEY: account}
-                    ),
-                    None,
-                )
+                bookmark = self._partition_state_at_start(account).get(REPLICATION_KEY)
                 self._since[account] = self.start_after(bookmark)
             return self._since[account]
 
@@ -143,6 +135,8 @@ class InboundPlansStream(SPAPIStream):
         return {}
 
     def _partition_state_at_start(self, account: str) -> dict[str, Any]:
+        """The account's partition as the run found it (read, not written: readers call
+        this before the stream syncs)."""
         partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
         return next((p for p in partitions or [] if p.get("context") == {ACCOUNT_KEY: account}), {})
 
@@ -197,10 +191,9 @@ class InboundPlansStream(SPAPIStream):
             return  # stopped above the range read before: that range is kept as it was
         if before is not None:
             low = min(low, before[0].isoformat(), key=instant)
-        state = self.get_context_state(context)
-        state.update({READ_FROM: top, READ_DOWN_TO: low})
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        # A note beside the held bookmark, not a bookmark: written although the stream
+        # failed for the account.
+        self.note_in_state(context, **{READ_FROM: top, READ_DOWN_TO: low})
 
     def _finish_read(self, context: Context, account: str) -> None:
         """The listing was read to its end: the plans skipped count for the bookmark."""
