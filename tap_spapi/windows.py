@@ -107,6 +107,22 @@ def range_after_bookmark(stream: SPAPIStream, context: Context) -> QueryWindow:
     return QueryWindow(stream.start_after(bookmark), stream.run.run_started_at)
 
 
+def mark_in_flight(stream: SPAPIStream, context: Context, windows: int) -> None:
+    """Note in the state that this run reads the range, in `windows` windows (a power of
+    two): found there by the next run, it means this run did not finish, and the next
+    asks the range in twice as many (`halvings_after_interruptions`)."""
+    halvings = (windows - 1).bit_length()
+    stream.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
+
+
+def range_read(stream: SPAPIStream, context: Context) -> None:
+    """The range was read to its end: the next run asks it whole again."""
+    state = stream.get_context_state(context)
+    state.pop(QUERY_IN_FLIGHT, None)
+    state.pop(INTERRUPTED_RUNS, None)
+    stream.save_bookmark(context)
+
+
 def windows_after_bookmark(
     stream: SPAPIStream, context: Context, longest: datetime.timedelta | None
 ) -> Iterator[QueryWindow]:

@@ -13,13 +13,15 @@ from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
-from tap_spapi.state import INTERRUPTED_RUNS, QUERY_IN_FLIGHT, WINDOW_BOOKMARK
+from tap_spapi.state import WINDOW_BOOKMARK
 from tap_spapi.windows import (
     context_in_window,
     halved,
     halvings_after_interruptions,
     instant,
+    mark_in_flight,
     range_after_bookmark,
+    range_read,
 )
 
 if TYPE_CHECKING:
@@ -107,17 +109,14 @@ class InboundShipmentsStream(SPAPIStream):
         window_contexts = self.window_contexts(context)
         if not window_contexts or self.abandoned(context):
             return
-        self._mark_in_flight(context, len(window_contexts))
+        mark_in_flight(self, context, len(window_contexts))
         for window_context in window_contexts:
             yield from super().get_records(window_context)
             if self.abandoned(context):
                 return  # the window was not read: its bookmark must not move
             end = instant(window_context["window_end"])
             self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
-        state = self.get_context_state(context)
-        state.pop(QUERY_IN_FLIGHT, None)
-        state.pop(INTERRUPTED_RUNS, None)
-        self.save_bookmark(context)  # the range was read: the next run asks it whole
+        range_read(self, context)
 
     _cost_said = False
 
@@ -133,12 +132,6 @@ class InboundShipmentsStream(SPAPIStream):
             describe_plan(self.operation_id, limiter.plan(self.operation_id)),
             about(limiter.seconds_for(self.operation_id, queries)),
         )
-
-    def _mark_in_flight(self, context: Context, windows: int) -> None:
-        """Note in the state that this run reads the range, and in how many halvings:
-        found there by the next run, it means this run did not finish."""
-        halvings = (windows - 1).bit_length()
-        self.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
 
     @override
     def get_url_params(

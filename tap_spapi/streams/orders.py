@@ -22,7 +22,7 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.pages_ahead import PageWalk, start_page_walk
 from tap_spapi.progress import about, describe_plan
 from tap_spapi.responses import decoded_body
-from tap_spapi.state import INTERRUPTED_RUNS, QUERY_IN_FLIGHT, WINDOW_BOOKMARK
+from tap_spapi.state import WINDOW_BOOKMARK
 from tap_spapi.streams.embedded import EmbeddedListStream
 from tap_spapi.windows import (
     QueryWindow,
@@ -30,7 +30,9 @@ from tap_spapi.windows import (
     halvings_after_interruptions,
     instant,
     isoformat,
+    mark_in_flight,
     range_after_bookmark,
+    range_read,
 )
 
 if TYPE_CHECKING:
@@ -143,15 +145,16 @@ class OrdersStream(SPAPIStream):
         for partition in self.partitions or []:
             if self.abandoned(partition):
                 continue
-            for query in self._queries(partition):
-                key = context_key(self.name, query)
-                self._walks[key] = start_page_walk(self, query, pages_ahead=0)
+            for queries in self._windows_of(partition):
+                for query in queries:
+                    key = context_key(self.name, query)
+                    self._walks[key] = start_page_walk(self, query, pages_ahead=0)
 
     @cached_property
     def _walks(self) -> dict[Any, PageWalk]:
         return {}
 
-    def _queries(self, context: Context) -> list[dict[str, Any]]:
+    def _windows_of(self, context: Context) -> list[list[dict[str, Any]]]:
         """The account's searchOrders queries of this run, window by window, one per batch
         of marketplaces in each; fixed when first asked for, so that a walk started early
         is the query synced.
@@ -167,21 +170,26 @@ class OrdersStream(SPAPIStream):
             needed = QueryWindow(start, max(self.run.run_started_at, start))
             halvings = halvings_after_interruptions(self.get_context_state(context), needed)
             windows = halved(needed, halvings) or [needed]
-            self._planned[account] = [
-                {
-                    ACCOUNT_KEY: account,
-                    "marketplace_ids": ",".join(batch),
-                    "last_updated_after": isoformat(window.start),
-                    **({} if last else {"last_updated_before": isoformat(window.end)}),
-                }
-                for index, window in enumerate(windows)
-                for last in [index == len(windows) - 1]
-                for batch in batches
-            ]
+            planned: list[list[dict[str, Any]]] = []
+            for index, window in enumerate(windows if batches else []):
+                last = index == len(windows) - 1
+                bound = {} if last else {"last_updated_before": isoformat(window.end)}
+                planned.append(
+                    [
+                        {
+                            ACCOUNT_KEY: account,
+                            "marketplace_ids": ",".join(batch),
+                            "last_updated_after": isoformat(window.start),
+                            **bound,
+                        }
+                        for batch in batches
+                    ]
+                )
+            self._planned[account] = planned
         return self._planned[account]
 
     @cached_property
-    def _planned(self) -> dict[str, list[dict[str, Any]]]:
+    def _planned(self) -> dict[str, list[list[dict[str, Any]]]]:
         return {}
 
     @override
@@ -201,42 +209,38 @@ class OrdersStream(SPAPIStream):
         try:
             yield from self._records_then_bookmark(context)
         finally:  # a query not synced (the account failed): no further page of it
-            for query in self._queries(context):
-                walk = self._walks.pop(context_key(self.name, query), None)
-                if walk is not None:
-                    walk.stop()
+            for queries in self._windows_of(context):
+                for query in queries:
+                    walk = self._walks.pop(context_key(self.name, query), None)
+                    if walk is not None:
+                        walk.stop()
 
     def _records_then_bookmark(self, context: Context) -> Iterable[dict[str, Any]]:
-        queries = self._queries(context)
-        if not queries or self.abandoned(context):
+        windows = self._windows_of(context)
+        if not windows or self.abandoned(context):
             return
-        self._say_cost(context, len(queries))
-        batches = len({query["marketplace_ids"] for query in queries})
-        halvings = (len(queries) // batches - 1).bit_length()
-        self.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
-        read_until: list[str] = []
-        for query in queries:
-            newest = None
-            for record in super().get_records(query):
-                newest = max(newest or record[self.replication_key], record[self.replication_key])
-                yield record
-            if self.abandoned(context):
-                return  # the query was not read to its end: the bookmark must not move
-            key = (context[ACCOUNT_KEY], query["marketplace_ids"], query["last_updated_after"])
-            echoed = self._read_until.pop(key, None)
-            end = query.get("last_updated_before") or echoed or newest
-            if end is None:
-                return  # nothing read and nothing echoed: keep the bookmark
-            read_until.append(end)
-            if len(read_until) == batches:
-                # every batch of the window read: the bookmark moves to its end
-                ends = [instant(end) for end in read_until]
-                self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
-                read_until = []
-        state = self.get_context_state(context)
-        state.pop(QUERY_IN_FLIGHT, None)
-        state.pop(INTERRUPTED_RUNS, None)
-        self.save_bookmark(context)  # the range was read: the next run asks it whole
+        self._say_cost(context, sum(len(queries) for queries in windows))
+        mark_in_flight(self, context, len(windows))
+        for queries in windows:
+            ends: list[datetime.datetime] = []
+            for query in queries:
+                newest = None
+                for record in super().get_records(query):
+                    newest = max(
+                        newest or record[self.replication_key], record[self.replication_key]
+                    )
+                    yield record
+                if self.abandoned(context):
+                    return  # the query was not read to its end: the bookmark must not move
+                key = (context[ACCOUNT_KEY], query["marketplace_ids"], query["last_updated_after"])
+                echoed = self._read_until.pop(key, None)
+                end = query.get("last_updated_before") or echoed or newest
+                if end is None:
+                    return  # nothing read and nothing echoed: keep the bookmark
+                ends.append(instant(end))
+            # every batch of the window read: the bookmark moves to its end
+            self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
+        range_read(self, context)
 
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
