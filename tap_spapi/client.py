@@ -207,7 +207,7 @@ class SPAPIStream(ContainsFailures):
 
     #: For a stream that is not sorted (singer-sdk keeps its new bookmark as a progress
     #: marker until the stream completes): what a run killed mid-way means for it. Said
-    #: here, and in the docs, instead of singer-sdk's warning on every run (state.py).
+    #: here, and in the docs, instead of singer-sdk's warning on every run (progress.py).
     after_a_kill: ClassVar[str] = ""
 
     #: Streams whose records this stream needs although it is not their child (e.g.

@@ -127,18 +127,25 @@ SDK_PER_CONTEXT_LINES = (
 )
 
 
-# singer-sdk's lines per stream at the start of every run, which say nothing a user acts
-# on (the catalog says which streams are selected): left out.
-SDK_PER_STREAM_LINES = (
+# singer-sdk's note, for every partition of an unsorted stream, that its progress is not
+# resumable if interrupted. Every unsorted stream of the tap says in `after_a_kill` what
+# a killed run means for it (a unit test checks that each does), and the docs say it too;
+# a warning on every run teaches users to skip warnings.
+SDK_UNSORTED_NOTE = "Stream is assumed to be unsorted"
+
+# singer-sdk's lines that say nothing a user acts on: left out. Its start-up lines per
+# stream (the catalog says which streams are selected), and the note above.
+SDK_DROPPED_LINES = (
     ("Skipping deselected stream '", "'."),
     ("Added '", "' as child stream to '"),
     ("Skipping parse of env var settings", "..."),
+    (SDK_UNSORTED_NOTE, "not resumable"),
 )
 
 
 class _OncePerRun(logging.Filter):
     """Lets the first record of each of singer-sdk's per-context lines through, and none
-    of its per-stream start-up lines."""
+    of the lines it drops (`SDK_DROPPED_LINES`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,7 +154,7 @@ class _OncePerRun(logging.Filter):
     @override
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(message.startswith(a) and b in message for a, b in SDK_PER_STREAM_LINES):
+        if any(message.startswith(a) and b in message for a, b in SDK_DROPPED_LINES):
             return False
         for kind, (start, middle) in enumerate(SDK_PER_CONTEXT_LINES):
             if message.startswith(start) and middle in message:
@@ -159,8 +166,8 @@ class _OncePerRun(logging.Filter):
 
 def sdk_lines_once(logger: logging.Logger) -> None:
     """From now on, singer-sdk's per-context lines go out once through `logger` (the
-    tap's or a stream's; called for each of a new tap, which starts counting afresh),
-    its per-stream start-up lines not at all."""
+    tap's, a stream's or singer-sdk's own; called for each of a new tap, which starts
+    counting afresh), and the lines it drops not at all."""
     for found in logger.filters:
         if isinstance(found, _OncePerRun):
             found.said.clear()

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -463,24 +462,3 @@ def note_succeeded(stream_state: dict[str, Any], accounts: Iterable[str]) -> boo
         return False
     stream_state[SUCCEEDED_FOR] = sorted({*(stream_state.get(SUCCEEDED_FOR) or ()), *new})
     return True
-
-
-# singer-sdk warns on every run, for every partition of an unsorted stream, that its
-# progress is not resumable if interrupted. Every unsorted stream of the tap says in
-# `after_a_kill` what a killed run means for it (a unit test checks that each does), and
-# the docs say it too; a warning that teaches users to skip warnings is dropped instead.
-SDK_UNSORTED_NOTE = "Stream is assumed to be unsorted"
-
-
-class _WithoutUnsortedNote(logging.Filter):
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(SDK_UNSORTED_NOTE)
-
-
-def drop_sdk_unsorted_note() -> None:
-    """Install the filter on the logger singer-sdk's helpers/_state.py logs to (its
-    "singer_sdk" logger; idempotent)."""
-    logger = logging.getLogger("singer_sdk")
-    if not any(isinstance(f, _WithoutUnsortedNote) for f in logger.filters):
-        logger.addFilter(_WithoutUnsortedNote())

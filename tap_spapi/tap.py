@@ -27,7 +27,6 @@ from tap_spapi.state import (
     READ_WITHOUT_OUTPUT,
     SUCCEEDED_FOR,
     PacedStateWriter,
-    drop_sdk_unsorted_note,
     forget_final_shipments,
     grace_start,
     migrated,
@@ -314,7 +313,8 @@ class TapSpapi(Tap):
     def discover_streams(self) -> list[Stream]:
         """One instance of every stream type (singer-sdk's per-context lines said once)."""
         streams = [stream_type(tap=self) for stream_type in self.stream_types]
-        for logger in (self.logger, *(stream.logger for stream in streams)):
+        sdk = logging.getLogger("singer_sdk")  # where its helpers/_state.py logs
+        for logger in (sdk, self.logger, *(stream.logger for stream in streams)):
             sdk_lines_once(logger)
         return streams
 
@@ -347,4 +347,3 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 install_log_redaction()
-drop_sdk_unsorted_note()

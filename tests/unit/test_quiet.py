@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tap_spapi.state import SDK_UNSORTED_NOTE, drop_sdk_unsorted_note
+from tap_spapi.progress import SDK_UNSORTED_NOTE, sdk_lines_once
 from tap_spapi.tap import MCF_2026_TYPES, STREAM_TYPES, TapSpapi
 from testkit import VALID
 
@@ -29,8 +29,8 @@ def test_every_unsorted_stream_says_what_a_kill_means_for_it(stream_type: type[S
 
 
 def test_the_sdk_note_on_unsorted_streams_is_dropped_and_other_warnings_are_kept(caplog):
-    drop_sdk_unsorted_note()
     logger = logging.getLogger("singer_sdk")
+    sdk_lines_once(logger)
     with caplog.at_level(logging.WARNING, logger="singer_sdk"):
         logger.warning("%s, progress is not resumable if interrupted", SDK_UNSORTED_NOTE)
         logger.warning("Something else")
