@@ -126,13 +126,11 @@ class DecodedBodyPaginator(JSONPathPaginator):
         jsonpath: str,
         where: str,
         wait: Callable[[int], float] = lambda _retry: 0.0,
-        sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         super().__init__(jsonpath)
         self._where = where
         self._seen: set[str] = set()
         self._wait = wait
-        self._sleep = sleep
         self._retried = 0
 
     @override
@@ -167,7 +165,7 @@ class DecodedBodyPaginator(JSONPathPaginator):
                 page,
                 wait,
             )
-            self._sleep(wait)
+            time.sleep(wait)
             return
         self._retried = 0
 
