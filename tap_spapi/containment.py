@@ -80,9 +80,16 @@ class ContainsFailures(FetchesAhead):
         no bookmark of its own for are added to its `succeeded_for` (state.py)."""
         super().finalize_state_progress_markers(state)
         accounts = self.__dict__.get("_succeeded_this_run")
-        if accounts and note_succeeded(self.stream_state, accounts):
+        # singer-sdk finalizes a child once per parent record: only a newly succeeded
+        # account is worth looking through the state for (the set only grows).
+        if not accounts or len(accounts) == self._succeeded_noted:
+            return
+        self._succeeded_noted = len(accounts)
+        if note_succeeded(self.stream_state, accounts):
             self.state_manager.is_flushed = False
             self._write_state_message()
+
+    _succeeded_noted = 0  # accounts of `_succeeded_this_run` already noted
 
     @property
     def failures(self) -> RunFailures:
