@@ -18,22 +18,25 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e ".[aws]" --group dev --group orchestrate
 	touch $@
 
+# Quiet: pip's errors only (-qq), one line to say what is installing.
 $(MELTANO_VENV)/.installed:
-	$(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==4.4.1"
-	touch $@
+	@echo "Installing Meltano 4.4.1 into $(MELTANO_VENV) (once)"
+	@$(PYTHON) -m venv $(MELTANO_VENV)
+	@$(MELTANO_VENV)/bin/python -m pip install -qq --upgrade pip
+	@$(MELTANO_VENV)/bin/python -m pip install -qq "meltano[postgres]==4.4.1"
+	@touch $@
 
 ## demo: install everything, run tap-spapi -> DuckDB against the local stand-in, show row counts
 demo: $(VENV)/.demo-installed $(MELTANO_VENV)/.installed
-	$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
+	@$(PY) scripts/demo.py --meltano $(MELTANO) --port $(DEMO_PORT)
 
 # What the demo needs in .venv: the stand-in (typing_extensions) and DuckDB to print the
 # table. Meltano installs the tap into a virtualenv of its own (meltano.yml: `pip_url: -e .`).
 $(VENV)/.demo-installed:
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet "typing_extensions>=4.12" "duckdb>=1.1"
-	touch $@
+	@echo "Installing the demo's stand-in and DuckDB into $(VENV) (once)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install -qq "typing_extensions>=4.12" "duckdb>=1.1"
+	@touch $@
 
 ## dist: the wheel and the sdist in dist/ (what `meltano add` installs the tap from, README)
 dist: $(VENV)/.installed

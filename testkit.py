@@ -198,6 +198,8 @@ class SingerOutput:
     messages: list[dict[str, Any]] = field(default_factory=list)
     #: What failed in the run (in-process runs only).
     failures: RunFailures | None = None
+    #: The warnings the run gathered to say once at its end (in-process runs only).
+    gathered: list[str] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> SingerOutput:
@@ -254,6 +256,7 @@ def run_tap(
     text.flush()
     output = SingerOutput.parse(raw.getvalue().decode("utf-8"))
     output.failures = tap.run.failures
+    output.gathered = tap.run.gathered()
     return output
 
 

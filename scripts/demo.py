@@ -84,7 +84,8 @@ def main() -> None:
     WAREHOUSE.unlink(missing_ok=True)
     standin = start_standin(options.port)
     try:
-        meltano(options.meltano, options.port, "install")
+        # What the demo runs, not the project's other loaders.
+        meltano(options.meltano, options.port, "install", "tap-spapi", "target-duckdb")
         meltano(
             options.meltano, options.port, "run", "--full-refresh", "tap-spapi", "target-duckdb"
         )

@@ -104,7 +104,8 @@ def report_cost(
         return limiter.seconds_for("createReport", unrequested() + ahead_of_them())
 
     waiting = unrequested()
-    logger.info(
+    logger.log(
+        estimate_level(seconds_left(0)),
         "%s: %d reports for account '%s' (%d requested already, %d of other report "
         "streams ahead of them); %s: %s",
         stream,
@@ -119,7 +120,7 @@ def report_cost(
 
 
 # singer-sdk's lines per context of a stream (a child has one per parent record: tens of
-# thousands in a large seller's run): the first of each goes out, the rest not. Matched
+# thousands in a large seller's run): at DEBUG the first of each goes out, the rest not. Matched
 # on the message as written (log redaction formats it into the record: redact.py).
 SDK_PER_CONTEXT_LINES = (
     ("Beginning sync of '", " with context keys: "),
@@ -142,10 +143,26 @@ SDK_DROPPED_LINES = (
     (SDK_UNSORTED_NOTE, "not resumable"),
 )
 
+# singer-sdk's lines at the start of each stream and when a paginator finds nothing: at
+# INFO a run says what it did in its closing lines instead (one per stream), so these go
+# out only when the logger is set to DEBUG (`TAP_SPAPI_LOG_LEVEL=debug`).
+SDK_DEBUG_LINES = (
+    ("Beginning sync of '", "' in "),
+    ("Starting incremental sync of '", " with bookmark value: "),
+    ("Pagination stopped after ", " pages because "),
+)
+
+
+def estimate_level(seconds: float) -> int:
+    """A cost estimate is news at INFO when it means a wait worth watching (a progress
+    line's interval or more); a few seconds' estimate goes out at DEBUG only."""
+    return logging.INFO if seconds >= PROGRESS_INTERVAL else logging.DEBUG
+
 
 class _OncePerRun(logging.Filter):
-    """Lets the first record of each of singer-sdk's per-context lines through, and none
-    of the lines it drops (`SDK_DROPPED_LINES`)."""
+    """Lets the first record of each of singer-sdk's per-context lines through, none of
+    the lines it drops (`SDK_DROPPED_LINES`), and its DEBUG-only lines (`SDK_DEBUG_LINES`)
+    only when the logger is set to DEBUG."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -155,6 +172,10 @@ class _OncePerRun(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if any(message.startswith(a) and b in message for a, b in SDK_DROPPED_LINES):
+            return False
+        if any(message.startswith(a) and b in message for a, b in SDK_DEBUG_LINES) and (
+            not logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        ):
             return False
         for kind, (start, middle) in enumerate(SDK_PER_CONTEXT_LINES):
             if message.startswith(start) and middle in message:

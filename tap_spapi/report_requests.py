@@ -268,7 +268,7 @@ class ReportRequests:
         )
 
     def _say_reused(self, reused: dict[str, Any], window: QueryWindow | None) -> None:
-        self._logger.info(
+        self._logger.debug(
             "Reusing report %s (%s, %s) for %s.",
             reused["reportId"],
             self.report.report_type,
@@ -286,7 +286,7 @@ class ReportRequests:
             body["dataEndTime"] = isoformat(window.end)
         answer = self._call("createReport", partition, body=body)
         report_id = str(answer["reportId"])
-        self._logger.info(
+        self._logger.debug(
             "Requested report %s (%s) for %s.",
             report_id,
             self.report.report_type,

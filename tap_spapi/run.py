@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ DEFAULT_HISTORY_DAYS = 30
 # stream (inbound, one page at a time per window) with the plan-bound chain of another;
 # with several accounts, one per account in flight (`max_parallel_accounts`).
 READ_AHEAD_THREADS = 2
+# A gathered warning names this many of its items (Run.gather).
+GATHERED_EXAMPLES = 3
 
 Participations = list[dict[str, Any]]
 
@@ -62,6 +65,14 @@ def runs_of_entry_point() -> Iterator[list[Run]]:
         yield runs
     finally:
         _ENTRY_POINT_RUNS = None
+
+
+@dataclass
+class _Gathered:
+    """How many items one gathered warning is about, and the first few."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
 
 
 class Run:
@@ -187,6 +198,29 @@ class Run:
     def _said(self) -> set[str]:
         return set()
 
+    def gather(self, warning: str, item: str) -> None:
+        """One more `item` (a label, a plan) that `warning` is about: the run says it once,
+        at its end, with how many and the first few (`gathered`), not once per item.
+        Constant memory however many items come."""
+        with self._said_lock:
+            seen = self._gathered.setdefault(warning, _Gathered())
+            seen.count += 1
+            if len(seen.examples) < GATHERED_EXAMPLES:
+                seen.examples.append(item)
+
+    def gathered(self) -> list[str]:
+        """The gathered warnings, each a line: `warning` with its `{}` filled in by the
+        number of items, then the first few (`: a, b, c, ...`)."""
+        lines = []
+        for warning, seen in self._gathered.items():
+            more = ", ..." if seen.count > len(seen.examples) else ""
+            lines.append(f"{warning.format(f'{seen.count:,}')}: {', '.join(seen.examples)}{more}")
+        return lines
+
+    @cached_property
+    def _gathered(self) -> dict[str, _Gathered]:
+        return {}
+
     _said_lock = threading.Lock()
 
     def operations_used(self) -> dict[str, dict[str, float]]:
@@ -259,7 +293,7 @@ class Run:
             participating = (record.get("participation") or {}).get("isParticipating", True)
             if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
                 found.append(marketplace_id)
-        self.logger.info("Marketplaces of account '%s' in region %s: %s", name, region, found)
+        self.logger.debug("Marketplaces of account '%s' in region %s: %s", name, region, found)
         return found
 
     def participations_of(self, name: str) -> Participations:

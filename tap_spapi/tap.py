@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> Any:
         finally:
             finish_writers(writers)  # records emitted before a failure still reach the target
             for run, writer in zip(runs, writers, strict=False):
+                for line in run.gathered():  # warnings about many items, one line each
+                    run.logger.warning(line)
                 if writer.streams:  # a sync (not discovery or --about): its closing lines
                     for line in closing_lines(writer.streams, run.operations_used()):
                         run.logger.info(line)

@@ -11,7 +11,7 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.progress import about, describe_plan
+from tap_spapi.progress import about, describe_plan, estimate_level
 from tap_spapi.responses import decoded_body
 from tap_spapi.state import WINDOW_BOOKMARK
 from tap_spapi.windows import (
@@ -124,13 +124,15 @@ class InboundShipmentsStream(SPAPIStream):
         """Log the run's DATE_RANGE queries (their pages are not known before)."""
         limiter = self.account_for(context).limiter
         queries = len(self.read_ahead_contexts())
-        self.logger.info(
+        seconds = limiter.seconds_for(self.operation_id, queries)
+        self.logger.log(
+            estimate_level(seconds),
             "%s: %d DATE_RANGE queries (one per marketplace and window) and one request "
             "per further page; %s: %s for the queries",
             self.name,
             queries,
             describe_plan(self.operation_id, limiter.plan(self.operation_id)),
-            about(limiter.seconds_for(self.operation_id, queries)),
+            about(seconds),
         )
 
     @override

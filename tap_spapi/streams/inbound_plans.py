@@ -365,12 +365,12 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         except SPAPIRequestError as exc:
             if exc.status != HTTPStatus.BAD_REQUEST or REFUSED_PLAN not in str(exc):
                 raise
-            self.logger.warning(
-                "Inbound plan %s of account '%s' left out: Amazon does not return plans of "
-                "its cross-border programs through getInboundPlan (%s)",
-                plan_id,
-                context[ACCOUNT_KEY],
-                exc,
+            self.logger.debug("Inbound plan %s left out: %s", plan_id, exc)
+            self.run.gather(
+                "{} inbound plans left out: Amazon does not return plans of its "
+                "cross-border programs through getInboundPlan (a 400 that says so, "
+                "selling-partner-api-models #4337); nothing to do. Account/plan",
+                f"{context[ACCOUNT_KEY]}/{plan_id}",
             )
             return []
         shipments: list[dict[str, Any]] = (plan or {}).get("shipments") or []

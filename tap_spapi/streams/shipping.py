@@ -141,12 +141,13 @@ class ShippingTrackingStream(ShippingStream):
         """
         status = (row.get("summary") or {}).get("status")
         if not status and not row.get("eventHistory") and not row.get("promisedDeliveryDate"):
-            self.logger.warning(
-                "getTracking returned an empty payload (no status, events or dates) for "
-                "tracking id %s of carrier %s; nothing loaded for it, it is asked again next "
-                "run.",
-                (context or {}).get("trackingId"),
-                (context or {}).get("carrierId"),
+            label = f"{(context or {}).get('trackingId')}/{(context or {}).get('carrierId')}"
+            self.logger.debug("getTracking returned an empty payload for %s", label)
+            self.run.gather(
+                "getTracking returned an empty payload (no status, events or dates) for {} "
+                "labels; nothing loaded for them, they are asked again next run "
+                "(selling-partner-api-models #4923). Tracking id/carrier",
+                label,
             )
             return None
         assert context is not None

@@ -51,7 +51,7 @@ def test_a_report_stream_says_its_cost_first_then_its_progress_while_it_waits(
 def test_inbound_shipments_says_how_many_queries_it_will_ask(
     standin: StandIn, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # a few seconds' estimate is said at DEBUG only
     config = tap_config(standin)
     run_tap(config, catalog=select_only(config, {"inbound_shipments"}))
     expected = f"inbound_shipments: {len(NA_MARKETPLACES)} DATE_RANGE queries"

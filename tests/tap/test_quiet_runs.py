@@ -1,5 +1,5 @@
 """A successful run is quiet: no METRIC lines unless `log_metrics`, no note on unsorted
-streams, and singer-sdk's per-context lines once per stream, not once per parent record."""
+streams, and singer-sdk's lines at each stream's start (per context) at DEBUG only."""
 
 from __future__ import annotations
 
@@ -33,11 +33,9 @@ def test_a_successful_run_logs_no_metrics_and_no_line_per_context(tmp_path: Path
     assert shipments > 1, "the data set has several orders: several contexts per child"
     assert ("METRIC: " in result.stderr) is log_metrics
     assert "assumed to be unsorted" not in result.stderr
-    for stream in CHAIN[1:3]:
-        begun = [line for line in lines if f"Beginning sync of '{stream}'" in line]
-        assert len(begun) == 1, stream
-    if not log_metrics:
-        assert len(lines) < 40, "\n".join(lines)
+    assert not [line for line in lines if "Beginning sync of '" in line]  # DEBUG only
+    if not log_metrics:  # its version, a line per stream, the run's: little else
+        assert len(lines) <= len(CHAIN) + 5, "\n".join(lines)
     # It closes with a line per stream (records, time) and one for the run (requests, 429s).
     output = SingerOutput.parse(result.stdout)
     for stream in CHAIN:
