@@ -322,6 +322,7 @@ class TapSpapi(Tap):
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: singer-sdk's CLI, with our errors as one redacted line."""
     install_log_redaction()
+    sdk_lines_once(logging.getLogger(TapSpapi.name))  # before it parses the config
     with runs_of_entry_point() as runs, writers_of_entry_point() as writers:
         try:
             TapSpapi.cli(args=argv)
