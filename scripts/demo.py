@@ -84,8 +84,12 @@ def main() -> None:
     WAREHOUSE.unlink(missing_ok=True)
     standin = start_standin(options.port)
     try:
-        # What the demo runs, not the project's other loaders.
-        meltano(options.meltano, options.port, "install", "tap-spapi", "target-duckdb")
+        # What the demo runs, not the project's other loaders; a line per plugin is noise.
+        meltano(
+            options.meltano,
+            options.port,
+            *("--log-level=warning", "install", "tap-spapi", "target-duckdb"),
+        )
         meltano(
             options.meltano, options.port, "run", "--full-refresh", "tap-spapi", "target-duckdb"
         )

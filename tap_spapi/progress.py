@@ -145,7 +145,7 @@ SDK_DROPPED_LINES = (
 
 # singer-sdk's lines at the start of each stream and when a paginator finds nothing: at
 # INFO a run says what it did in its closing lines instead (one per stream), so these go
-# out only when the logger is set to DEBUG (`TAP_SPAPI_LOG_LEVEL=debug`).
+# out only when the logger is set to DEBUG (`TAP_SPAPI_LOGLEVEL=debug`).
 SDK_DEBUG_LINES = (
     ("Beginning sync of '", "' in "),
     ("Starting incremental sync of '", " with bookmark value: "),

@@ -255,7 +255,9 @@ class OrdersStream(SPAPIStream):
         """Before the first page: what a page costs once the burst is spent."""
         limiter = self.account_for(context).limiter
         plan = limiter.plan(self.operation_id)
-        self.logger.info(
+        # DEBUG: a run within the burst waits for nothing, and once it waits, each page
+        # says how long the next takes (`_say_progress`).
+        self.logger.debug(
             "%s of account '%s': %d searchOrders queries, one request per page of %d "
             "orders; %s: the first %d pages %s, each further page %s",
             self.name,
