@@ -53,6 +53,9 @@ READ_APIS = (
     "orders_2026-01-01",
     "fulfillmentInbound_2024-03-20",
     "tracking_2026-01-30",
+    # Notifications v1: the subscriptions that say which messages of the queue are whose
+    # (the `notifications` setting), and the destinations the setup command checks.
+    "notifications",
     # Last, so that its `getOrder` is the one keyed `<api>.getOrder` (ordersV0 keeps its key).
     "fulfillmentOutbound_2026-07-04",
 )
@@ -60,6 +63,8 @@ READ_APIS = (
 EXTRA_OPERATIONS = {
     "tokens_2021-03-01": ("createRestrictedDataToken",),
     "reports_2021-06-30": ("createReport",),
+    # tap-spapi-notifications setup (tap_spapi/notifications_setup.py).
+    "notifications": ("createDestination", "createSubscription"),
 }
 # The models do not say which operations need a Restricted Data Token ("see the Tokens
 # API Use Case Guide"). This list is the one of ../shared/spapi-reference.md section 7:
@@ -76,9 +81,20 @@ RESTRICTED = {
     ("ordersV0", "getOrderRegulatedInfo"),
     ("merchantFulfillmentV0", "getShipment"),
 }
-# Grantless operations among those catalogued (none of the read APIs above is grantless;
-# tap_spapi/operations.py adds Notifications' getDestinations for the grantless flow).
-GRANTLESS: set[tuple[str, str]] = set()
+# Grantless operations among those catalogued, and the LWA scope each asks for: Amazon's
+# "Grantless operations" list names these of Notifications v1 (the destinations, and a
+# subscription by id); none of the other APIs above has any.
+GRANTLESS_SCOPES = {
+    ("notifications", op_id): "sellingpartnerapi::notifications"
+    for op_id in (
+        "getDestinations",
+        "createDestination",
+        "getDestination",
+        "deleteDestination",
+        "getSubscriptionById",
+        "deleteSubscriptionById",
+    )
+}
 
 # Operations whose model prints no usage-plan table, by name: they get FALLBACK_PLAN,
 # one request a second without a burst (the tap's most cautious plan), marked
@@ -447,9 +463,11 @@ def build_operations(models: Path) -> tuple[Json, Json]:
             "rate": plan[0],
             "burst": plan[1],
             "restricted": (api, op_id) in RESTRICTED,
-            "grantless": (api, op_id) in GRANTLESS,
+            "grantless": (api, op_id) in GRANTLESS_SCOPES,
             "deprecated": bool(operation.get("deprecated")),
         }
+        if (api, op_id) in GRANTLESS_SCOPES:
+            catalog[key]["scope"] = GRANTLESS_SCOPES[api, op_id]
         if fallback:
             catalog[key]["fallback_plan"] = True
         enums = query_enums(item, operation)

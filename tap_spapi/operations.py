@@ -77,29 +77,11 @@ class OperationCatalog:
         return None
 
 
-# Operations the models leave out but the tap or its tests call with a grantless token.
-# Notifications v1 is grantless per Amazon's docs ("grantless operations"); the tap reads
-# nothing from it and uses it only to prove the grantless flow end to end.
-GRANTLESS_EXTRAS: dict[str, dict[str, Any]] = {
-    "getDestinations": {
-        "api": "notifications",
-        "method": "GET",
-        "path": "/notifications/v1/destinations",
-        "rate": 1.0,
-        "burst": 5,
-        "restricted": False,
-        "grantless": True,
-        "scope": "sellingpartnerapi::notifications",
-    }
-}
-
-
 @cache
 def load_catalog() -> OperationCatalog:
     """The packaged catalog (cached: it is read once per process)."""
     text = resources.files("tap_spapi").joinpath("operations.json").read_text(encoding="utf-8")
     raw: dict[str, dict[str, Any]] = json.loads(text)["operations"]
-    raw = {**raw, **GRANTLESS_EXTRAS}
     return OperationCatalog(
         {
             op_id: Operation(

@@ -14,10 +14,10 @@ import re
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
-from spapi_standin.ratelimit import UNMODELLED_PLANS, model_table
+from spapi_standin.ratelimit import model_table
 from spapi_standin.report_fixtures import ALTERNATIVE_NAMES, FIXTURES
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURE_BY_TYPE
-from tap_spapi.operations import GRANTLESS_EXTRAS, load_catalog
+from tap_spapi.operations import load_catalog
 from tap_spapi.report_types import REPORT_TYPES, ReportType, snake_case
 from testkit import REPO
 
@@ -81,10 +81,6 @@ def test_report_keys_pii_flags_and_limits_agree(report):
 def test_every_tap_operation_has_the_stand_ins_usage_plan_and_enums():
     table = model_table()
     for operation in load_catalog():
-        if operation.operation_id in GRANTLESS_EXTRAS:
-            plan = UNMODELLED_PLANS[operation.operation_id]
-            assert (operation.rate, operation.burst) == plan
-            continue
         entry = table.get(f"{operation.method} {operation.path}")
         assert entry is not None, operation.operation_id
         if operation.fallback_plan:
