@@ -546,3 +546,71 @@ def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> lis
         if processed is not None:
             records.append(processed)
     return records
+
+
+# -- SQS for the stand-in's notifications ---------------------------------------------------------
+
+# moto's account and region: a queue's ARN is `arn:aws:sqs:us-east-1:123456789012:<name>`.
+SQS_REGION = "us-east-1"
+LOCAL_AWS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@contextlib.contextmanager
+def sqs_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1 and a free port, in this process; yields its endpoint
+    URL (`StandInConfig.sqs_endpoint_url`, the tap's `notifications_endpoint_url`)."""
+    from moto.server import ThreadedMotoServer  # the test tier's dependency, not the tap's
+
+    # Its request handler logs a line per request through werkzeug's logger.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+# A client costs a third of a second to make, and is thread-safe: one per endpoint.
+_SQS_CLIENTS: dict[str, Any] = {}
+
+
+def sqs_client(endpoint_url: str) -> Any:
+    """A boto3 SQS client of moto's server at `endpoint_url`."""
+    client = _SQS_CLIENTS.get(endpoint_url)
+    if client is None:
+        import boto3
+
+        client = boto3.client("sqs", endpoint_url=endpoint_url, region_name=SQS_REGION, **LOCAL_AWS)
+        _SQS_CLIENTS[endpoint_url] = client
+    return client
+
+
+def create_queue(endpoint_url: str, name: str) -> tuple[str, str]:
+    """A standard queue named `name`: its URL and ARN (a destination's `sqs.arn`)."""
+    client = sqs_client(endpoint_url)
+    url = str(client.create_queue(QueueName=name)["QueueUrl"])
+    attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return url, str(attributes["Attributes"]["QueueArn"])
+
+
+def drain_queue(endpoint_url: str, queue_url: str) -> list[dict[str, Any]]:
+    """Every message body in the queue, parsed, in the order SQS hands them out (each
+    received once and deleted: a test reads what the stand-in sent since it last looked)."""
+    client = sqs_client(endpoint_url)
+    bodies: list[dict[str, Any]] = []
+    while True:
+        answer = client.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        )
+        messages = answer.get("Messages") or []
+        if not messages:
+            return bodies
+        bodies += [json.loads(message["Body"]) for message in messages]
+        client.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+            ],
+        )

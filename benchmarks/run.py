@@ -11,6 +11,7 @@
     python benchmarks/run.py report [--rows 2000 200000 700000]
     python benchmarks/run.py state-growth [--sizes 1000 4000 16000 64000] [--noted] [--no-listed]
     python benchmarks/run.py shards [--shards 4] [--per-shard 8] [--rate 0.3] [--burst 2]
+    python benchmarks/run.py notifications [--identifiers 5000] [--changed 50] [--rate-scale 100]
 
 `pacing`: Amazon's usage plans (every rate multiplied by --rate-scale, bursts as printed),
 one network latency per row group; the tap runs as a real process with its Singer output
@@ -62,6 +63,17 @@ MCF 2026-07-04 orders (read without being emitted), with what the final state ho
 open identifiers, final ones still in their grace period, and the bytes beyond 40 per
 open identifier.
 
+`notifications` (issue 29): `--identifiers` open Tracking API identifiers listed in a file,
+without and then with notifications (moto's SQS server in this process, the stand-in
+publishing to it, `tap-spapi-notifications setup` subscribing): per config a fresh stand-in
+of one seed, a first run, `--changed` identifiers touched, and an incremental run an hour
+later by the tap's clock (`tap_spapi.run.utc_now`, set in the tap's process). getShipmentTracking
+at the tap's fallback 1/s after the stand-in's burst of 10, times --rate-scale on both sides.
+Per run: getShipmentTracking requests, other requests, shipment_tracking records, 429s, wall,
+the wall at Amazon's rates (getShipmentTracking's span times the scale) and the bound
+`(requests - burst) / rate`; then whether the incremental runs' records (identifier, latest
+milestone) are the same, and the ratio of their getShipmentTracking requests (target <= 5%).
+
 `report`: one actionable-orders report document of each size (rows); the document's gzipped
 and TSV size, the tap's peak RSS and its wall time (including Amazon's, here the stand-in's,
 building the document), to show that memory does not grow with the document.
@@ -70,8 +82,10 @@ building the document), to show that memory does not grow with the document.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gzip
+import io
 import json
 import math
 import os
@@ -87,19 +101,24 @@ from typing import Any
 import requests
 
 from spapi_standin import StandIn, StandInConfig
-from spapi_standin.data import InboundQuery
+from spapi_standin.data import InboundQuery, next_milestone
 from spapi_standin.peak import run_tap_with_peak
+from tap_spapi.notifications import TRACKING_CHANGED
+from tap_spapi.notifications_setup import main as notifications_setup
 from tap_spapi.operations import load_catalog
 from tap_spapi.pacing import RateLimiter
 from tap_spapi.planner import plan_shards
 from tap_spapi.report_types import REPORT_TYPES
 from tap_spapi.tap import TapSpapi
 from testkit import (
+    LOCAL_AWS,
     catalog_selecting,
+    create_queue,
     credentials,
     history_start,
     listed_identifiers,
     sharded_accounts,
+    sqs_server,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -1127,6 +1146,235 @@ def bench_shards(options: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+# -- notifications (issue 29) -------------------------------------------------------------
+
+# The stand-in's data set ends here; the tap's clock is set to it for the first run and to
+# an hour later for the incremental run (`RUN_TAP_AT`), the hourly schedule the backstop's
+# share (`notifications.due`: each identifier once per `notifications_poll_hours`) assumes.
+NOTIFIED_NOW = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.UTC)
+RUN_INTERVAL = datetime.timedelta(hours=1)
+# getShipmentTracking's plan at Amazon: its model prints none; the tap's fallback rate
+# (1/s) with the stand-in's assumed burst (10), times --rate-scale on both sides.
+TRACKING_RATE, TRACKING_BURST = 1.0, 10
+# `python -m tap_spapi ARGS` with the tap's clock (`tap_spapi.run.utc_now`) set to ARGV[1]:
+# the run starts then (the bookmarks, the backstop's share) while pacing keeps real time.
+RUN_TAP_AT = """
+import datetime, runpy, sys
+import tap_spapi.run
+at = datetime.datetime.fromisoformat(sys.argv[1])
+tap_spapi.run.utc_now = lambda: at
+sys.argv = ["tap-spapi", *sys.argv[2:]]
+runpy.run_module("tap_spapi", run_name="__main__")
+"""
+
+
+@dataclass
+class TimedRun:
+    """One tap process of the notifications benchmark: its wall, its records of
+    shipment_tracking and its last STATE."""
+
+    wall: float
+    tracking: list[dict[str, Any]]
+    state: dict[str, Any]
+
+
+def run_tap_at(
+    at: datetime.datetime,
+    config: dict[str, Any],
+    streams: set[str],
+    state: dict[str, Any] | None,
+    env: dict[str, str],
+) -> TimedRun:
+    """The tap as a process of its own, its clock at `at`; output read from a file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file, catalog_file = Path(tmp, "config.json"), Path(tmp, "catalog.json")
+        state_file, out_file, log_file = Path(tmp, "state.json"), Path(tmp, "out"), Path(tmp, "err")
+        config_file.write_text(json.dumps(config))
+        catalog_file.write_text(json.dumps(catalog_selecting(config, streams)))
+        args = ["--config", str(config_file), "--catalog", str(catalog_file)]
+        if state is not None:
+            state_file.write_text(json.dumps(state))
+            args += ["--state", str(state_file)]
+        started = time.monotonic()
+        with out_file.open("wb") as out, log_file.open("wb") as log:
+            code = subprocess.call(
+                [sys.executable, "-c", RUN_TAP_AT, at.isoformat(), *args],
+                stdout=out, stderr=log, cwd=REPO, env=env,
+            )  # fmt: skip
+        wall = time.monotonic() - started
+        if code != 0:
+            raise SystemExit(f"the tap failed (exit {code}):\n{log_file.read_text()[-3000:]}")
+        tracking, last_state = [], None
+        with out_file.open("rb") as written:
+            for line in written:
+                if line.startswith(b'{"type":"RECORD"') and b'"shipment_tracking"' in line[:80]:
+                    message = json.loads(line)
+                    if message["stream"] == "shipment_tracking":
+                        tracking.append(message["record"])
+                elif b'"STATE"' in line[:20]:
+                    last_state = line
+    if last_state is None:
+        raise SystemExit("the tap wrote no STATE")
+    return TimedRun(wall, tracking, json.loads(last_state)["value"])
+
+
+def open_listed(server: StandIn, wanted: int) -> list[dict[str, str]]:
+    """`wanted` of the stand-in's listed identifiers that are still open (not delivered),
+    as `shipment_tracking_ids` entries."""
+    entries = []
+    for entry in listed_identifiers(server.dataset):
+        kind = (
+            "carrierTracking.trackingNumber"
+            if entry["type"] == "carrierTracking"
+            else entry["type"]
+        )
+        if next_milestone(server.dataset.shipment_trackings[kind, entry["value"]]) is not None:
+            entries.append(entry)
+    if len(entries) < wanted:
+        raise SystemExit(f"the stand-in has {len(entries)} open listed identifiers, not {wanted}")
+    return entries[:wanted]
+
+
+def milestone_keys(records: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """Identifier and latest milestone (time, code) of each shipment_tracking record."""
+    return {
+        (r["identifierType"], r["identifierValue"], r["latestMilestone"]["occurredAt"],
+         r["latestMilestone"]["status"]["code"])
+        for r in records
+    }  # fmt: skip
+
+
+@dataclass
+class NotifiedPass:
+    """One config's two runs: a table row each, the incremental run's records, the
+    identifiers touched, and getShipmentTracking's requests of the incremental run."""
+
+    rows: list[list[str]]
+    incremental: set[tuple[str, str, str, str]]
+    touched: set[tuple[str, str]]
+    tracking_requests: int
+
+
+def notifications_pass(options: argparse.Namespace, endpoint: str | None) -> NotifiedPass:
+    """A fresh stand-in (one seed: the same data and the same touches whatever the config),
+    a first run, `--changed` identifiers touched an hour later, the incremental run; with
+    `endpoint`, the stand-in publishes to a queue there, the tap is subscribed and reads it."""
+    scale = options.rate_scale
+    per_kind = 2 * math.ceil(options.identifiers / 4)  # four kinds, every other one delivered
+    config = StandInConfig(
+        seed=29,
+        size="tiny",
+        now=NOTIFIED_NOW,
+        latency_ms=options.latency_ms,
+        rate_scale=scale,
+        rate_overrides={"getShipmentTracking": (TRACKING_RATE, TRACKING_BURST)},
+        listed_shipment_trackings=per_kind,
+        # Few other identifiers: the parents of shipment_tracking are read (its `needs`).
+        outbound_orders=10,
+        inbound_plans=1,
+        inbound_shipments_per_marketplace=1,
+        shipping_trackings=1,
+        sqs_endpoint_url=endpoint,
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": LOCAL_AWS["aws_access_key_id"],
+           "AWS_SECRET_ACCESS_KEY": LOCAL_AWS["aws_secret_access_key"]}  # fmt: skip
+    streams = {"shipment_tracking"}
+    label = "off"
+    with StandIn(config) as server, tempfile.TemporaryDirectory() as tmp:
+        identifiers = Path(tmp, "identifiers.jsonl")
+        identifiers.write_text(
+            "".join(f"{json.dumps(e)}\n" for e in open_listed(server, options.identifiers))
+        )
+        settings: dict[str, Any] = {
+            **credentials(server),
+            "start_date": (NOTIFIED_NOW - datetime.timedelta(days=95)).isoformat(),
+            "shipment_tracking_ids_file": str(identifiers),
+            "rate_limit_overrides": {
+                "getShipmentTracking": {"rate": TRACKING_RATE * scale, "burst": TRACKING_BURST}
+            },
+            "max_retry_seconds": 3600,
+        }
+        if endpoint is not None:
+            label, streams = "on", {"shipment_tracking", "notifications"}
+            queue_url, arn = create_queue(endpoint, f"tap-spapi-benchmark-{os.getpid()}")
+            settings |= {
+                "notifications_queue_url": queue_url,
+                "notifications_endpoint_url": endpoint,
+            }
+            config_file = Path(tmp, "config.json")
+            config_file.write_text(json.dumps(settings))
+            setup = ["setup", "--config", str(config_file), "--queue-arn", arn,
+                     "--types", TRACKING_CHANGED]  # fmt: skip
+            with contextlib.redirect_stdout(io.StringIO()) as said:
+                status = notifications_setup(setup)
+            if status != 0:
+                raise SystemExit(f"tap-spapi-notifications setup failed:\n{said.getvalue()}")
+        server.stats.reset()
+        first = run_tap_at(NOTIFIED_NOW, settings, streams, None, env)
+        rows = [notified_row(f"{label}, first run", server, first, scale)]
+        later = NOTIFIED_NOW + RUN_INTERVAL
+        touched = set(server.touch("shipment_trackings", options.changed,
+                                   at=later - datetime.timedelta(minutes=5)))  # fmt: skip
+        server.stats.reset()
+        server.reset_rate_limits()  # an hour later: full buckets
+        incremental = run_tap_at(later, settings, streams, first.state, env)
+        rows.append(notified_row(f"{label}, incremental", server, incremental, scale))
+        asked = server.stats.count("getShipmentTracking")
+    return NotifiedPass(rows, milestone_keys(incremental.tracking), touched, asked)
+
+
+def notified_row(label: str, server: StandIn, run: TimedRun, scale: float) -> list[str]:
+    """getShipmentTracking's requests, the others, records, 429s, wall, and the wall at
+    Amazon's rates: the measured wall with getShipmentTracking's span (first to last
+    request, the plan-bound part) times the scale; and the bound `(requests - burst) / rate`."""
+    counts = server.stats.snapshot()
+    asked = server.stats.count("getShipmentTracking")
+    others = sum(c.get("requests", 0) for op, c in counts.items()
+                 if op not in {"getShipmentTracking", "lwa", "unknown"})  # fmt: skip
+    throttled = sum(c.get("429", 0) for c in counts.values())
+    first, last = server.stats.spans().get("getShipmentTracking", (0.0, 0.0))
+    at_amazon = run.wall + (last - first) * (scale - 1)
+    bound = max(0, asked - TRACKING_BURST) / TRACKING_RATE
+    return [label, f"{asked:,}", str(others), f"{len(run.tracking):,}", str(throttled),
+            f"{run.wall:.1f}", _duration(at_amazon), _duration(bound)]  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def bench_notifications(options: argparse.Namespace) -> None:
+    """Issue 29: an incremental run over `--identifiers` open tracking identifiers of which
+    `--changed` changed, without and with notifications, at Amazon's rates x --rate-scale."""
+    off = notifications_pass(options, None)
+    with sqs_server() as endpoint:
+        on = notifications_pass(options, endpoint)
+    if on.touched != off.touched:
+        raise SystemExit("the two stand-ins touched different identifiers")
+    print(
+        f"{options.identifiers:,} open Tracking API identifiers (listed), {options.changed} "
+        f"changed an hour after the first run; getShipmentTracking {TRACKING_RATE:g}/s after a "
+        f"burst of {TRACKING_BURST} (x{options.rate_scale:g} here); notifications_poll_hours 24"
+    )
+    print_table(
+        ["config, run", "getShipmentTracking", "other requests", "shipment_tracking records",
+         "429", "wall s", "at Amazon's rates (wall, span x scale)",
+         "bound (requests - burst) / rate"],
+        off.rows + on.rows,
+    )  # fmt: skip
+    same = on.incremental == off.incremental
+    ratio = on.tracking_requests / off.tracking_requests if off.tracking_requests else math.nan
+    print(
+        f"\nincremental run: {len(off.incremental)} records without notifications, "
+        f"{len(on.incremental)} with; the same identifiers and latest milestones: "
+        f"{'yes' if same else 'NO'}; the {len(on.touched)} changed ones among them: "
+        f"{'yes' if on.touched <= {k[:2] for k in on.incremental} else 'NO'}"
+    )
+    verdict = "met" if ratio <= 0.05 and same else "NOT met"
+    print(f"getShipmentTracking with / without notifications: {on.tracking_requests:,} / "
+          f"{off.tracking_requests:,} = {ratio:.1%} (target <= 5%: {verdict})")  # fmt: skip
+
+
 def main() -> None:
     """Parse the mode and its options, run it."""
     parser = argparse.ArgumentParser(
@@ -1173,8 +1421,17 @@ def main() -> None:
         "--listed", action=argparse.BooleanOptionalAction, default=True,
         help="the listed identifiers and labels (--no-listed: only --noted)",
     )  # fmt: skip
+    notified = modes.add_parser(
+        "notifications", help="an incremental run of tracking, with and without notifications"
+    )
+    notified.add_argument("--identifiers", type=int, default=5_000, help="open identifiers")
+    notified.add_argument("--changed", type=int, default=50, help="identifiers changed")
+    notified.add_argument("--rate-scale", type=float, default=100.0)
+    notified.add_argument("--latency-ms", type=float, default=0.0)
     options = parser.parse_args()
-    if options.mode == "state-growth":
+    if options.mode == "notifications":
+        bench_notifications(options)
+    elif options.mode == "state-growth":
         bench_state_growth(options)
     elif options.mode == "shards":
         bench_shards(options)

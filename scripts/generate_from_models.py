@@ -64,7 +64,7 @@ EXTRA_OPERATIONS = {
     "tokens_2021-03-01": ("createRestrictedDataToken",),
     "reports_2021-06-30": ("createReport",),
     # tap-spapi-notifications setup (tap_spapi/notifications_setup.py).
-    "notifications": ("createDestination", "createSubscription"),
+    "notifications": ("createDestination", "createSubscription", "deleteSubscriptionById"),
 }
 # The models do not say which operations need a Restricted Data Token ("see the Tokens
 # API Use Case Guide"). This list is the one of ../shared/spapi-reference.md section 7:
@@ -637,6 +637,35 @@ def build_report_schema(report: Any) -> Json:
     }
 
 
+def build_notifications_schema() -> Json:
+    """The `notifications` stream: the envelope every notification type shares (the
+    schemas in models/../notifications, both key casings read as camelCase), the payload
+    kept whole as JSON."""
+    properties: Json = {
+        "notificationId": {"type": ["string"], "description": "Amazon's notification id."},
+        "notificationType": {"type": ["string"]},
+        "payloadVersion": STRING,
+        "eventTime": DATE_TIME,
+        "publishTime": DATE_TIME,
+        "subscriptionId": STRING,
+        "payload": {
+            "type": ["object", "null"],
+            "description": "The notification's payload as Amazon sent it (its own casing).",
+        },
+    }
+    properties.update(ACCOUNT_FIELDS)
+    return {
+        "type": "object",
+        "description": (
+            "Every notification read from the SQS queue once, keyed on its id; generated "
+            "by scripts/generate_from_models.py; do not edit."
+        ),
+        "additionalProperties": True,
+        "required": ["account", "notificationId", "notificationType"],
+        "properties": properties,
+    }
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -655,6 +684,9 @@ def outputs(models: Path) -> dict[Path, str]:
         files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(
             build_stream_schema(models, spec)
         )
+    files[REPO / "tap_spapi" / "schemas" / "notifications.json"] = render(
+        build_notifications_schema()
+    )
     for report in report_types().REPORT_TYPES:
         files[REPO / "tap_spapi" / "schemas" / f"{report.stream_name}.json"] = render(
             build_report_schema(report)

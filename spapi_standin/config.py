@@ -41,6 +41,7 @@ SERVING_FIELDS = frozenset({
     "rdt_lifetime", "require_sigv4", "aws_credentials", "aws_secret_lookup", "aws_region",
     "rate_limits", "rate_scale", "rate_overrides", "per_account_buckets", "plans_path",
     "latency_ms", "latency_jitter_ms", "error_rate", "drop_rate", "storm_rate",
+    "sqs_endpoint_url",
 })  # fmt: skip
 
 
@@ -125,6 +126,10 @@ class StandInConfig:
 
     # Where live Amazon differs from its models (spapi_standin/live.py): all on
     live: LiveBehaviours = field(default_factory=LiveBehaviours)
+
+    # Notifications: the SQS endpoint their destinations' queues live at (moto's server in
+    # tests: testkit.sqs_server); None = nothing is published (notifications.py).
+    sqs_endpoint_url: str | None = None
 
     # Faults (nothing random happens while the rates are 0)
     latency_ms: float = 0.0

@@ -10,15 +10,19 @@ time (and status) and bumps `version`, which invalidates cached response bodies.
 from __future__ import annotations
 
 import bisect
+import copy
 import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from typing_extensions import override
 
 from spapi_standin.instances import iso
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Record = dict[str, Any]
 
@@ -37,7 +41,25 @@ TRACKING_NEXT = {
     "DeliveryAttempted": ("OutForDelivery", "OutForDelivery"),
     "AwaitingCustomerPickup": ("Delivered", "Delivered"),
 }
-TOUCHABLE = ("inbound_shipments", "outbound_orders", "shipping_trackings", "inbound_plans")
+# Tracking 2026-01-30: the milestones a parcel and a freight shipment pass, in order
+# (shipment_tracking.py builds histories from them; a touch adds the next one).
+PARCEL_MILESTONES = (
+    "ORDER_PREPARING", "SHIPPED", "CARRIER_RECEIVED_SHIPMENT", "DEPARTED", "ARRIVED",
+    "OUT_FOR_DELIVERY", "DELIVERED",
+)  # fmt: skip
+FREIGHT_MILESTONES = (
+    "BOOKING_CONFIRMED", "LOADED", "DEPARTED", "ARRIVED", "CUSTOMS_CLEARED", "UNLOADED",
+    "DELIVERED",
+)  # fmt: skip
+FREIGHT_IDENTIFIERS = frozenset({"containerNumber", "houseBillOfLadingNumber", "acsin"})
+# Orders 2026-01-01: fulfillmentStatus -> the one a touch moves it to.
+ORDER_2026_NEXT = {
+    "PENDING": "UNSHIPPED", "UNSHIPPED": "PARTIALLY_SHIPPED", "PARTIALLY_SHIPPED": "SHIPPED",
+}  # fmt: skip
+TOUCHABLE = (
+    "inbound_shipments", "outbound_orders", "shipping_trackings", "inbound_plans", "orders",
+    "shipment_trackings",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,12 @@ class Dataset:
     # The Reports API's rows (spapi_standin/reports.py, attached when the server starts):
     # derived from the seed on demand, never stored.
     reports: Any = field(default=None, repr=False)
+    # Told of every touch under the lock (kind, what changed, when): the stand-in's
+    # notifications (notifications.py) read the records as the touch left them, and what
+    # they return (the sending) runs once the lock is released.
+    on_touch: Callable[[str, list[Any], datetime], Callable[[], None] | None] | None = field(
+        default=None, repr=False
+    )
     version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _touch_rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -103,11 +131,12 @@ class Dataset:
 
     @override
     def __getstate__(self) -> dict[str, Any]:
-        """The data alone: no lock, no cached indexes, no reports service (the server's)."""
+        """The data alone: no lock, no cached indexes, no services (the server's)."""
         state = dict(self.__dict__)
         del state["lock"]
         state["_index"] = {}
         state["reports"] = None
+        state["on_touch"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -208,23 +237,42 @@ class Dataset:
 
     # -- changes between runs ------------------------------------------------------------------
 
-    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[str]:
+    @overload  # a literal kind narrows str (as typeshed's open() modes do)
+    def touch(  # type: ignore[overload-overlap]
+        self, kind: Literal["shipment_trackings"], count: int, at: datetime | None = None
+    ) -> list[tuple[str, str]]: ...
+
+    @overload
+    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[str]: ...
+
+    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[Any]:
         """Make `count` records of `kind` look changed at `at`; return their ids.
 
         inbound_shipments: the hidden last-update time moves to `at` and the status
         advances. outbound_orders: `statusUpdatedDate` = `at`, status advances while not
         final. shipping_trackings: a new event at `at` (only open trackings, so fewer
         ids than `count` may come back). inbound_plans: `lastUpdatedAt` = `at` (their
-        shipments unchanged).
+        shipments unchanged). orders (2026-01-01): `lastUpdatedTime` = `at` and
+        `fulfillmentStatus` advances (only orders whose status can move). shipment_trackings
+        (2026-01-30): the next milestone at `at` becomes the latest and heads the history
+        (only identifiers not delivered yet); returns `(identifierType, identifierValue)`
+        pairs, the identifier's key in `trackingDetail.identifier` and its value (a
+        carrier's tracking number for `carrierTracking`).
+
+        Amazon's notifications of the change (notifications.py) are sent before this
+        returns.
         """
         if kind not in TOUCHABLE:
             raise ValueError(f"kind must be one of {', '.join(TOUCHABLE)}, not {kind!r}")
         at = utc(at or datetime.now(UTC)).replace(microsecond=0)
         with self.lock:
-            touched = getattr(self, f"_touch_{kind}")(count, at)
+            touched = list(getattr(self, f"_touch_{kind}")(count, at))
             self.version += 1
             self._index.clear()
-            return list(touched)
+            then = self.on_touch(kind, touched, at) if self.on_touch is not None else None
+        if then is not None:
+            then()
+        return touched
 
     def _touch_inbound_shipments(self, count: int, at: datetime) -> list[str]:
         records = self.all_inbound_shipments()
@@ -271,6 +319,41 @@ class Dataset:
             tracking["summary"]["status"] = status
         return [tracking["trackingId"] for tracking in chosen]
 
+    def _touch_orders(self, count: int, at: datetime) -> list[str]:
+        # A merchant's unshipped order stays: shipping it would need the packages the
+        # builder gives every shipped merchant order, which a touch does not make.
+        movable = [
+            order
+            for order in self.orders
+            if order["fulfillment"].get("fulfillmentStatus") in ORDER_2026_NEXT
+            and not (
+                order["fulfillment"].get("fulfilledBy") == "MERCHANT" and "packages" not in order
+            )
+        ]
+        chosen = self._touch_rng.sample(movable, min(count, len(movable)))
+        for order in chosen:
+            fulfillment = order["fulfillment"]
+            fulfillment["fulfillmentStatus"] = ORDER_2026_NEXT[fulfillment["fulfillmentStatus"]]
+            order["lastUpdatedTime"] = iso(at)
+        return [order["orderId"] for order in chosen]
+
+    def _touch_shipment_trackings(self, count: int, at: datetime) -> list[tuple[str, str]]:
+        moving = [d for d in self.shipment_trackings.values() if next_milestone(d) is not None]
+        chosen = self._touch_rng.sample(moving, min(count, len(moving)))
+        for detail in chosen:
+            code = next_milestone(detail)
+            latest = detail["latestMilestone"]
+            moment = max(at, parse_instant(latest["occurredAt"]) + timedelta(seconds=1))
+            milestone: Record = {
+                "status": {"code": code, "description": str(code).replace("_", " ").capitalize()},
+                "occurredAt": iso(moment),
+            }
+            if "location" in latest:  # a parcel's next scan, where the last one was
+                milestone["location"] = copy.deepcopy(latest["location"])
+            detail["milestoneHistory"].insert(0, milestone)  # "from most recent to oldest"
+            detail["latestMilestone"] = copy.deepcopy(milestone)
+        return [tracking_identifier(detail) for detail in chosen]
+
     # -- indexes -------------------------------------------------------------------------------
 
     def _inbound_index(self, marketplace_id: str) -> list[tuple[datetime, str]]:
@@ -299,3 +382,19 @@ def utc(moment: datetime) -> datetime:
 def parse_instant(value: str) -> datetime:
     """An RFC 3339 string as an aware UTC datetime."""
     return utc(datetime.fromisoformat(value))
+
+
+def tracking_identifier(detail: Record) -> tuple[str, str]:
+    """(identifierType, identifierValue) of a TrackingDetail: its identifier's key and value
+    (a carrier's tracking number for `carrierTracking`)."""
+    ((kind, value),) = detail["identifier"].items()
+    return kind, value["trackingNumber"] if kind == "carrierTracking" else value
+
+
+def next_milestone(detail: Record) -> str | None:
+    """The milestone code a TrackingDetail reaches next (None once delivered)."""
+    kind, _ = tracking_identifier(detail)
+    codes = FREIGHT_MILESTONES if kind in FREIGHT_IDENTIFIERS else PARCEL_MILESTONES
+    code = detail["latestMilestone"]["status"]["code"]
+    position = codes.index(code) if code in codes else len(codes) - 1
+    return codes[position + 1] if position + 1 < len(codes) else None

@@ -96,6 +96,20 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "a user's live GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE document, 2025-08",
     ),
     Behaviour(
+        "notification_duplicates",
+        "Notifications API (SQS delivery)",
+        "delivery is at least once: a share of the notifications arrives 2 to 10 times, "
+        "each copy with the same notificationId",
+        "#2616, #4509",
+    ),
+    Behaviour(
+        "notification_reorder",
+        "Notifications API (SQS delivery)",
+        "notifications arrive out of order: those of one change in any order, and late "
+        "copies of an earlier notification after a newer one about the same record",
+        "#2616, #4509",
+    ),
+    Behaviour(
         "document_link_seconds",
         "getReportDocument",
         "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
@@ -121,6 +135,8 @@ class LiveBehaviours:
     partnered_tracking_absent: bool = True
     uncompressed_documents: bool = True
     uncompressed_document_share: float = 0.3  # of the reports, chosen from the seed
+    notification_duplicates: float = 0.1  # share sent 2 to 10 times (seeded); 0 = once each
+    notification_reorder: bool = True
 
     @classmethod
     def models_letter(cls) -> LiveBehaviours:
@@ -136,6 +152,8 @@ class LiveBehaviours:
             cross_border_plans_refused=False,
             partnered_tracking_absent=False,
             uncompressed_documents=False,
+            notification_duplicates=0.0,
+            notification_reorder=False,
         )
 
 
@@ -245,3 +263,19 @@ EXPIRED_LINK = (
 def expired_link() -> Reply:
     """S3's answer to a pre-signed URL past its expiry."""
     return Reply(403, EXPIRED_LINK, (("Content-Type", "application/xml"),))
+
+
+# -- notifications (SQS delivery) ----------------------------------------------------------
+
+MOST_COPIES = 10  # "the same notification up to 10x" (#2616, #4509)
+LATE_SHARE = 0.5  # of a duplicated notification's extra copies, held back for later
+
+
+def notification_copies(rng: random.Random, live: LiveBehaviours) -> tuple[int, int]:
+    """How often one notification is delivered now, and how many more copies are held
+    back to arrive after a newer notification about the same record."""
+    if rng.random() >= live.notification_duplicates:
+        return 1, 0
+    extra = rng.randint(2, MOST_COPIES) - 1
+    late = sum(rng.random() < LATE_SHARE for _ in range(extra)) if live.notification_reorder else 0
+    return 1 + extra - late, late

@@ -22,6 +22,7 @@ from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.inbound_plans import InboundPlansService
 from spapi_standin.instances import parse_instant
 from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
+from spapi_standin.notifications import NotificationsService
 from spapi_standin.orders import OrdersService
 from spapi_standin.outbound_2026 import McfOrdersService
 from spapi_standin.page_tokens import decode_token, encode_token
@@ -119,7 +120,9 @@ class Operations:
         plans = InboundPlansService(config, dataset)
         tracking = ShipmentTrackingService(dataset)
         mcf = McfOrdersService(config, dataset)
-        notifications = AccessRule("grantless", "sellingpartnerapi::notifications")
+        self.notifications = NotificationsService(config, dataset, reports)
+        notes = self.notifications
+        grantless = AccessRule("grantless", "sellingpartnerapi::notifications")
         table: list[tuple[str, Route, AccessRule, Handler]] = [
             ("getMarketplaceParticipations", paths.PARTICIPATIONS, SELLER, self.participations),
             ("getShipments", paths.INBOUND_SHIPMENTS, SELLER, self.inbound_shipments),
@@ -131,7 +134,15 @@ class Operations:
             ("getCarrierAccounts", paths.CARRIER_ACCOUNTS, SELLER, self.carrier_accounts),
             ("createRestrictedDataToken", paths.RESTRICTED_DATA_TOKEN, SELLER, self.create_rdt),
             ("getShipment", paths.MFN_SHIPMENT, RESTRICTED, self.mfn_shipment),
-            ("getDestinations", paths.DESTINATIONS, notifications, self.destinations),
+            ("getDestinations", paths.DESTINATIONS, grantless, notes.get_destinations),
+            ("createDestination", paths.CREATE_DESTINATION, grantless, notes.create_destination),
+            ("getDestination", paths.DESTINATION, grantless, notes.get_destination),
+            ("deleteDestination", paths.DELETE_DESTINATION, grantless, notes.delete_destination),
+            ("getSubscriptions", paths.SUBSCRIPTIONS, SELLER, notes.get_subscriptions),
+            ("getSubscription", paths.SUBSCRIPTION, SELLER, notes.get_subscription),
+            ("createSubscription", paths.CREATE_SUBSCRIPTION, SELLER, notes.create_subscription),
+            ("getSubscriptionById", paths.SUBSCRIPTION_BY_ID, grantless, notes.get_by_id),
+            ("deleteSubscriptionById", paths.DELETE_SUBSCRIPTION, grantless, notes.delete_by_id),
             ("searchOrders", paths.SEARCH_ORDERS, SELLER, orders.search_orders),
             ("orders_2026-01-01.getOrder", paths.ORDER, SELLER, orders.get_order),
             ("listInboundPlans", paths.LIST_INBOUND_PLANS, SELLER, plans.list_inbound_plans),
@@ -383,10 +394,6 @@ class Operations:
         if shipment is None:
             return invalid_input("Shipment not found.")
         return json_reply({"payload": shipment})
-
-    def destinations(self, request: Request) -> Reply:
-        """TEST-ONLY Notifications v1 getDestinations: proves grantless tokens work."""
-        return json_reply({"payload": []})
 
 
 def _business_problem(request: Request) -> Reply | None:

@@ -42,7 +42,15 @@ INBOUND_PLAN_SHIPMENT_BOXES = Route("GET", _PLANS + "/{inboundPlanId}/shipments/
 SHIPMENT_TRACKING = Route("GET", "/tracking/2026-01-30/shipments/track")
 MCF_ORDERS = Route("GET", "/fulfillment/outbound/2026-07-04/orders")
 MCF_ORDER = Route("GET", "/fulfillment/outbound/2026-07-04/orders/{orderId}")
-# Test-only: Notifications v1 is not in our models; it exists here to exercise grantless
-# tokens end to end.
-DESTINATIONS = Route("GET", "/notifications/v1/destinations")
+_NOTIFICATIONS = "/notifications/v1"
+DESTINATIONS = Route("GET", _NOTIFICATIONS + "/destinations")
+CREATE_DESTINATION = Route("POST", _NOTIFICATIONS + "/destinations")
+DESTINATION = Route("GET", _NOTIFICATIONS + "/destinations/{destinationId}")
+DELETE_DESTINATION = Route("DELETE", _NOTIFICATIONS + "/destinations/{destinationId}")
+SUBSCRIPTIONS = Route("GET", _NOTIFICATIONS + "/subscriptions")
+SUBSCRIPTION = Route("GET", _NOTIFICATIONS + "/subscriptions/{notificationType}")
+CREATE_SUBSCRIPTION = Route("POST", _NOTIFICATIONS + "/subscriptions/{notificationType}")
+_SUBSCRIPTION_BY_ID = _NOTIFICATIONS + "/subscriptions/{notificationType}/{subscriptionId}"
+SUBSCRIPTION_BY_ID = Route("GET", _SUBSCRIPTION_BY_ID)
+DELETE_SUBSCRIPTION = Route("DELETE", _SUBSCRIPTION_BY_ID)
 LWA_TOKEN = Route("POST", "/auth/o2/token")

@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 Plan = tuple[float, int]
 
 PACKAGED = Path(__file__).with_name("usage_plans.json")
-# Notifications v1 is not among the models the project reads; the stand-in serves its
-# getDestinations only to prove grantless tokens, at the plan Amazon's reference prints.
-UNMODELLED_PLANS: dict[str, Plan] = {"getDestinations": (1.0, 5)}
 # Operations whose model prints no usage plan (rate and burst null in usage_plans.json).
 # Live Amazon applies some plan and says its rate in `x-amzn-RateLimit-Limit`; these are
 # the stand-in's assumption of it (LIVE-AMAZON.md: "the Tracking API's roles and rate"
@@ -61,7 +58,7 @@ def query_enum(route: Route, parameter: str) -> frozenset[str]:
 def load_plans(routes: dict[str, Route], explicit: Path | None = None) -> dict[str, Plan]:
     """Plans for `routes` (operationId -> route), from the generated table."""
     table = model_table(explicit or PACKAGED)
-    plans = {op: plan for op, plan in UNMODELLED_PLANS.items() if op in routes}
+    plans: dict[str, Plan] = {}
     for op, route in routes.items():
         entry = table.get(f"{route.method} {route.path}")
         if entry is not None and entry["rate"] is None:

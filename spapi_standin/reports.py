@@ -12,6 +12,12 @@ without the stand-in holding it.
 The columns, flags and limits come from the stand-in's own `report_fixtures.py`
 (transcribed from Amazon's pages: the models do not describe report documents); a test
 can add columns the tap does not know.
+
+A report that reaches its final status (DONE, CANCELLED or FATAL) is announced once to
+the `listener` (the stand-in's REPORT_PROCESSING_FINISHED notification, notifications.py):
+at once when it is final on creation (`report_processing_seconds` 0, or planted), else
+when its processing time is up or a client first sees it final, whichever comes first;
+so a client that reads DONE finds the notification already in its queue.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import io
 import itertools
 import json
 import random
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from spapi_standin.auth_check import RESTRICTED, check_access
 from spapi_standin.instances import PII_PREFIX, parse_instant
@@ -50,6 +58,17 @@ STATUSES = frozenset({"CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE"})
 MAX_PAGE_SIZE = 100
 RETENTION = timedelta(days=90)
 TOKEN_ONLY = "nextToken must be the only parameter when it is given."
+FINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
+
+
+class ReportListener(Protocol):
+    """Who hears of reports reaching their final status."""
+
+    def listening(self, account: str) -> bool:
+        """Whether the account's finished reports are of interest (a subscription)."""
+
+    def finished(self, report: Report) -> None:
+        """`report` has reached its final status (called once per report)."""
 
 
 @dataclass
@@ -67,6 +86,7 @@ class Report:
     outcome: str = "DONE"
     document_id: str | None = None
     created_at_mono: float = 0.0
+    announced: bool = False  # told to the listener (final)
 
     def status(self) -> str:
         """The processing status now: queued for the first half of the delay."""
@@ -130,6 +150,8 @@ class ReportsService:
     _scripted: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(50001))
+    listener: ReportListener | None = None
+    _timers: dict[str, threading.Timer] = field(default_factory=dict)  # by report id
 
     # -- the data -----------------------------------------------------------------------------
 
@@ -209,7 +231,7 @@ class ReportsService:
         *,
         created: datetime | None = None,
     ) -> str:
-        """A DONE report as if Amazon's own schedule had made it; its id."""
+        """A DONE report as if Amazon's own schedule had made it (announced at once); its id."""
         return self._add(account, report_type, marketplace_ids, start, end, created, delay=0.0)
 
     # -- operations ---------------------------------------------------------------------------
@@ -264,6 +286,8 @@ class ReportsService:
         found.sort(key=lambda r: r.created, reverse=True)
         offset, size = state["o"], state["size"]
         page = found[offset : offset + size]
+        for report in page:
+            self._announce(report)
         body: dict[str, Any] = {"reports": [r.describe() for r in page]}
         if offset + size < len(found):
             body["nextToken"] = encode_token({**state, "o": offset + size})
@@ -274,6 +298,7 @@ class ReportsService:
         report = self._own(request, request.params["reportId"])
         if report is None:
             return error(404, "NotFound", "Report not found.")
+        self._announce(report)
         return json_reply(report.describe())
 
     def get_report_document(self, request: Request) -> Reply:
@@ -353,7 +378,55 @@ class ReportsService:
                 mono,
             )  # fmt: skip
             self.reports[report_id] = report
-            return report_id
+        self._when_final(report)
+        return report_id
+
+    def stop(self) -> None:
+        """Cancel the announcements still waiting for reports to finish (server stop)."""
+        with self._lock:
+            timers, self._timers = self._timers, {}
+        for timer in timers.values():
+            timer.cancel()
+
+    def _when_final(self, report: Report) -> None:
+        """Announce `report` now if it is final, else when its processing time is up."""
+        if self.listener is None:
+            return
+        left = report.ready_at - time.monotonic()
+        if not self.listener.listening(report.account):
+            if left <= 0:  # finished with nobody subscribed: never announced later
+                with self._lock:
+                    report.announced = True
+            return
+        if left <= 0:
+            self._announce(report)
+            return
+        timer = threading.Timer(left, self._on_time, (report,))
+        timer.daemon = True
+        with self._lock:
+            self._timers[report.report_id] = timer
+        timer.start()
+
+    def _on_time(self, report: Report) -> None:
+        with self._lock:
+            self._timers.pop(report.report_id, None)
+        try:
+            if report.status() in FINAL:
+                self._announce(report)
+            else:  # woken a hair early
+                self._when_final(report)
+        except Exception:  # a timer thread: print like a handler's error, never raise
+            traceback.print_exc(file=sys.stderr)
+
+    def _announce(self, report: Report) -> None:
+        """Tell the listener once that `report` is final (no-op before then)."""
+        if self.listener is None:
+            return
+        with self._lock:
+            if report.announced or report.status() not in FINAL:
+                return
+            report.announced = True
+        self.listener.finished(report)
 
     def _holds_rows(self, report_type: str, start: datetime | None, end: datetime | None) -> bool:
         """Whether a report of that range has any row (rows are ordered by time)."""

@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -22,6 +22,7 @@ from spapi_standin.app import App, RawRequest
 from spapi_standin.builder import build_dataset
 from spapi_standin.config import StandInConfig
 from spapi_standin.faults import SLOW_SECONDS
+from spapi_standin.notifications import seller_id_of
 from spapi_standin.replies import Reply, error
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from spapi_standin.data import Dataset
+    from spapi_standin.notifications import NotificationsService
     from spapi_standin.reports import ReportsService
     from spapi_standin.stats import Stats
 
@@ -158,6 +160,7 @@ class StandIn:
 
     def stop(self) -> None:
         """Stop serving and release the port (idempotent)."""
+        self.reports.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -235,14 +238,46 @@ class StandIn:
         """Headers (as sent) of the last request to `operation_id`."""
         return self.app.stats.last_headers(operation_id)
 
-    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[str]:
-        """Shortcut for `dataset.touch` (records changed between two runs)."""
+    def touch(self, kind: str, count: int, at: datetime | None = None) -> list[Any]:
+        """Shortcut for `dataset.touch` (records changed between two runs; their
+        notifications are in the queues when it returns): ids, or (identifierType,
+        identifierValue) pairs for `shipment_trackings`."""
         return self.dataset.touch(kind, count, at)
 
     @property
     def reports(self) -> ReportsService:
         """The Reports API's reports and documents (script outcomes, plant reports)."""
         return self.app.operations.reports
+
+    @property
+    def notifications(self) -> NotificationsService:
+        """Notifications v1: destinations, subscriptions, and what is published."""
+        return self.app.operations.notifications
+
+    @staticmethod
+    def seller_id_of(refresh_token: str) -> str:
+        """The selling partner id the stand-in gives a refresh token (notifications name it)."""
+        return seller_id_of(refresh_token)
+
+    def schedule_report(
+        self,
+        report_type: str,
+        data_start: datetime | None,
+        data_end: datetime | None,
+        *,
+        refresh_token: str | None = None,
+        marketplace_ids: list[str] | None = None,
+    ) -> str:
+        """A report Amazon's own schedule made, finished at once (DONE with a document, or
+        CANCELLED when its range holds no rows), and its REPORT_PROCESSING_FINISHED
+        notification published; its id. `refresh_token` names the seller (needed when the
+        stand-in knows several)."""
+        if refresh_token is None:
+            if len(self.config.refresh_tokens) != 1:
+                raise ValueError("name the seller: refresh_token=...")
+            (refresh_token,) = self.config.refresh_tokens
+        marketplaces = marketplace_ids or self.config.marketplaces[:1]
+        return self.reports.plant(refresh_token, report_type, marketplaces, data_start, data_end)
 
     def reset_rate_limits(self) -> None:
         """Refill every usage-plan bucket."""

@@ -10,7 +10,9 @@ number, a house bill of lading, an ACSIN, a carrier number and code), listed by
 A request names exactly one identifier (the carrier pair counts as one; its
 `carrierCode` is optional, the model requiring only the number); `aftn` must match the
 model's `^AFTN\\d+$`. `milestoneHistory` runs from the most recent milestone to the
-oldest, as the model describes it.
+oldest, as the model describes it. A touch of `shipment_trackings` (data.py) adds the next
+milestone of identifiers not delivered yet, and the SHIPMENT_TRACKING_MILESTONE_CHANGED
+notification carries the same `trackingDetail` (notifications.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from spapi_standin import paths
-from spapi_standin.data import parse_instant
+from spapi_standin.data import FREIGHT_MILESTONES, PARCEL_MILESTONES, parse_instant
 from spapi_standin.instances import iso
 from spapi_standin.replies import Reply, error, invalid_input, json_reply
 
@@ -34,14 +36,6 @@ SINGLE_IDENTIFIERS = ("id", "acsin", "aftn", "containerNumber", "houseBillOfLadi
 CARRIER_NUMBER = "carrierTracking.trackingNumber"
 CARRIER_CODE = "carrierTracking.carrierCode"
 AFTN = re.compile(r"^AFTN\d+$")
-PARCEL_MILESTONES = (
-    "ORDER_PREPARING", "SHIPPED", "CARRIER_RECEIVED_SHIPMENT", "DEPARTED", "ARRIVED",
-    "OUT_FOR_DELIVERY", "DELIVERED",
-)  # fmt: skip
-FREIGHT_MILESTONES = (
-    "BOOKING_CONFIRMED", "LOADED", "DEPARTED", "ARRIVED", "CUSTOMS_CLEARED", "UNLOADED",
-    "DELIVERED",
-)  # fmt: skip
 IN_TRANSIT_STEPS = 4  # milestones of a parcel or container not yet delivered
 DELIVERED_INBOUND = frozenset({"DELIVERED", "CHECKED_IN", "RECEIVING", "CLOSED"})
 CITIES = (("Seattle", "Washington", "US"), ("Phoenix", "Arizona", "US"),

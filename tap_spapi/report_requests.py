@@ -6,6 +6,13 @@ stream looks for one Amazon already has (getReports, once per account and type):
 of its own from an earlier, interrupted run, or a DONE report covering the window
 (Amazon's schedules make many). These are plain functions of Amazon's report list, so
 the decision is tested without a server; the stream does the calls.
+
+With the notifications queue on, the run's REPORT_PROCESSING_FINISHED notifications
+(read once, at the start: reports that finished before the run, such as its own from an
+earlier run that gave up waiting, and those Amazon's schedules made) say which reports
+are final without asking: such a report is not polled (getReport), its document is
+fetched at once; and a notified DONE report the list lacks is a candidate for reuse too,
+described by one getReport (the notification carries no data range or marketplaces).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ if TYPE_CHECKING:
 SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
 PENDING = ("IN_QUEUE", "IN_PROGRESS")
 TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
+# What a REPORT_PROCESSING_FINISHED notification (payloadVersion 2020-09-04) tells of its
+# report, in getReport's names.
+NOTIFIED_FIELDS = ("reportId", "reportType", "processingStatus", "reportDocumentId")
 # getReport polls: the first at once, then waits doubling from 1 s to a minute.
 POLL_FIRST_WAIT, POLL_MAX_WAIT = 1.0, 60.0
 
@@ -103,6 +113,43 @@ def reusable(
     return fitting[0] if fitting else None
 
 
+def notified_reports(
+    payloads: Iterable[Mapping[str, Any]], report_type: str
+) -> dict[str, dict[str, Any]]:
+    """reportId -> what REPORT_PROCESSING_FINISHED notifications tell of the finished
+    reports of `report_type` (their payloads, in the order received). Only final
+    statuses count: a notification of anything else is not a reason to stop polling."""
+    found: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        body = payload.get("reportProcessingFinishedNotification")
+        if not isinstance(body, dict) or body.get("reportType") != report_type:
+            continue
+        report = {name: body[name] for name in NOTIFIED_FIELDS if body.get(name) is not None}
+        status, report_id = report.get("processingStatus"), report.get("reportId")
+        if status not in TERMINAL or not report_id:
+            continue
+        if status == "DONE" and "reportDocumentId" not in report:
+            continue  # nothing to read without the document: getReport says more
+        found[str(report_id)] = report
+    return found
+
+
+def with_notified(
+    listed: Iterable[dict[str, Any]], notified: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Amazon's list as it is now: a listed report notified DONE since is DONE (with its
+    document), one notified CANCELLED or FATAL is left out, as the list leaves failed
+    reports out (an exact-range match would otherwise be reused only to fail)."""
+    current = []
+    for report in listed:
+        news = notified.get(str(report.get("reportId")))
+        if news is None:
+            current.append(report)
+        elif news["processingStatus"] == "DONE":
+            current.append({**report, **news})
+    return current
+
+
 def search_start(
     now: datetime.datetime, *, snapshot: bool, range_start: Callable[[], datetime.datetime]
 ) -> datetime.datetime:
@@ -153,6 +200,8 @@ class RequestBook:
         self._windows: dict[str, list[QueryWindow | None]] = {}
         self._requested: dict[RequestKey, str] = {}
         self._existing: dict[str, list[dict[str, Any]]] = {}
+        self._notified: dict[str, dict[str, dict[str, Any]]] = {}
+        self._described: dict[str, dict[str, Any]] = {}  # getReport of a notified report
 
     def windows_of(
         self, account: str, plan: Callable[[], list[QueryWindow | None]]
@@ -185,6 +234,22 @@ class RequestBook:
             if account not in self._existing:
                 self._existing[account] = list(listed())
             return self._existing[account]
+
+    def notified(
+        self, account: str, read: Callable[[], dict[str, dict[str, Any]]]
+    ) -> dict[str, dict[str, Any]]:
+        """`account`'s notified finished reports (`notified_reports`), `read` once per run."""
+        with self.lock:
+            if account not in self._notified:
+                self._notified[account] = read()
+            return self._notified[account]
+
+    def described(self, report_id: str, describe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """getReport's description of a report (`describe`d once per run)."""
+        with self.lock:
+            if report_id not in self._described:
+                self._described[report_id] = describe()
+            return self._described[report_id]
 
     def ensure(
         self,
@@ -236,7 +301,9 @@ class ReportRequests:
     """Reuse or create, for one report stream: Amazon's list, the book, the log lines.
 
     `call` is the stream's (`SPAPIStream.call`: its retries, pacing and errors); the
-    run's marketplaces and clock come from the stream too.
+    run's marketplaces and clock come from the stream too, and `notified`: an account's
+    REPORT_PROCESSING_FINISHED payloads of the run (none when the queue is off: then
+    everything is as without notifications).
     """
 
     def __init__(
@@ -248,8 +315,10 @@ class ReportRequests:
         now: datetime.datetime,
         range_start: Callable[[Context], datetime.datetime],
         logger: logging.Logger,
+        notified: Callable[[str], Iterable[Mapping[str, Any]]] = lambda _account: (),
     ) -> None:
         self.report = report
+        self._notified = notified
         self.book = RequestBook()
         self._call = call
         self._marketplaces = marketplaces
@@ -294,14 +363,44 @@ class ReportRequests:
         )
         return report_id
 
+    def finished(self, account: str, report_id: str) -> dict[str, Any] | None:
+        """The report as its REPORT_PROCESSING_FINISHED notification tells it (DONE with
+        its document, CANCELLED or FATAL): what polling would end with, so no getReport.
+        None when it was not notified."""
+        return self.notified(account).get(report_id)
+
+    def notified(self, account: str) -> dict[str, dict[str, Any]]:
+        """`account`'s reports of this type notified finished this run."""
+        return self.book.notified(
+            account,
+            lambda: notified_reports(self._notified(account), self.report.report_type),
+        )
+
     def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:
-        """An existing report that holds `window`'s data, the most finished first."""
+        """An existing report that holds `window`'s data, the most finished first: one of
+        Amazon's list (as notifications say it is now), else a notified DONE report the
+        list lacks (one getReport tells its range: asked only when the list has none)."""
         account = partition[ACCOUNT_KEY]
-        return reusable(
-            self.book.existing(account, lambda: self._list(partition)),
-            window,
-            marketplaces=self._marketplaces(account),
-            now=self._now,
+        notified = self.notified(account)
+        listed = self.book.existing(account, lambda: self._list(partition))
+        marketplaces = self._marketplaces(account)
+        found = reusable(
+            with_notified(listed, notified), window, marketplaces=marketplaces, now=self._now
+        )
+        if found is not None:
+            return found
+        known = {str(report.get("reportId")) for report in listed}
+        unlisted = [
+            self._describe(partition, report_id)
+            for report_id, news in notified.items()
+            if news["processingStatus"] == "DONE" and report_id not in known
+        ]
+        return reusable(unlisted, window, marketplaces=marketplaces, now=self._now)
+
+    def _describe(self, partition: Context, report_id: str) -> dict[str, Any]:
+        return self.book.described(
+            report_id,
+            lambda: self._call("getReport", partition, path_values={"reportId": report_id}),
         )
 
     def _list(self, partition: Context) -> Iterator[dict[str, Any]]:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator, Mapping
 
+    from tap_spapi.notifications import Inbox
+
 DEFAULT_HISTORY_DAYS = 30
 # Readers of later top-level contexts: enough to overlap the latency-bound pages of one
 # stream (inbound, one page at a time per window) with the plan-bound chain of another;
@@ -93,6 +95,7 @@ class Run:
         start_reading: Callable[[], None],
         logger: logging.Logger,
         settings: Settings | None = None,
+        open_inbox: Callable[[], Inbox | None] = lambda: None,
     ) -> None:
         self.config = config
         #: The typed settings (the tap's, parsed once; else parsed from `config`).
@@ -101,6 +104,8 @@ class Run:
         self.logger = logger
         self._fetch_participations = fetch_participations
         self._start_reading = start_reading
+        self._open_inbox = open_inbox
+        self._inbox_lock = threading.Lock()
         self._reading_ahead = False
         self._marketplace_ids: dict[str, list[str]] = {}
         self._participations: dict[str, Participations] = {}
@@ -174,11 +179,34 @@ class Run:
         self._reading_ahead = True
         self._start_reading()
 
+    @property
+    def inbox(self) -> Inbox | None:
+        """The notifications read from the SQS queue this run (None: the queue is off);
+        opened once, when a stream first asks (notifications.py), whichever thread asks."""
+        with self._inbox_lock:
+            if not self._inbox_opened:
+                self._inbox = self._open_inbox()
+                self._inbox_opened = True
+            return self._inbox
+
+    _inbox: Inbox | None = None
+    _inbox_opened = False
+
     def close(self) -> None:
         """Wake requests waiting for a token and stop the pools' threads (idempotent).
 
-        Only what was opened: a run that never needed its accounts opens none here.
+        Only what was opened: a run that never needed its accounts opens none here. The
+        queue's messages this run kept are made visible again (`Inbox.release`).
         """
+        if self._inbox is not None:
+            try:
+                self._inbox.release()
+            except Exception as exc:  # botocore's errors: the messages come back anyway
+                self.logger.warning(
+                    "The queue's messages this run read stay hidden until their visibility "
+                    "timeout ends (making them visible again failed: %s).",
+                    exc,
+                )
         for account in self.__dict__.get("accounts", {}).values():
             account.close()
         for pool in ("prefetcher", "read_ahead"):

@@ -64,6 +64,7 @@ def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
     _check_marketplaces_in_region(config)
     _check_urls(config)
     _check_aws(config)
+    _check_notifications(config)
     _check_user_agent(config.get("user_agent"))
     if config.get("start_date"):
         _check_start_date_is_past(parse_start_date(config["start_date"]))
@@ -264,6 +265,19 @@ def _check_aws(config: Mapping[str, Any]) -> None:
         raise MissingExtraError(
             "aws_access_key_id",
             "SigV4 signing needs botocore: pip install 'tap-spapi[aws]'",
+        )
+
+
+def _check_notifications(config: Mapping[str, Any]) -> None:
+    queue = config.get("notifications_queue_url")
+    if not queue:
+        return
+    if not str(queue).startswith(("https://", "http://")):
+        raise SettingError("notifications_queue_url", f"must be an SQS queue URL, not {queue!r}")
+    if importlib.util.find_spec("boto3") is None:
+        raise MissingExtraError(
+            "notifications_queue_url",
+            "reading the queue needs boto3: pip install 'tap-spapi[notifications]'",
         )
 
 

@@ -249,6 +249,38 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "notifications_queue_url",
+        th.StringType,
+        description=(
+            "URL of the standard SQS queue Amazon sends the seller's notifications to "
+            "(`tap-spapi-notifications setup` subscribes; docs/notifications.md). The tap "
+            "reads it once per run and emits a notified tracking without a request, "
+            "polling only what notifications do not cover. Empty: off, everything is "
+            "polled. Needs the `notifications` extra (boto3); AWS credentials come from "
+            "botocore's usual chain (environment, profile, instance role)."
+        ),
+    ),
+    th.Property(
+        "notifications_region",
+        th.StringType,
+        description="AWS region of the queue; taken from `notifications_queue_url` when absent.",
+    ),
+    th.Property(
+        "notifications_endpoint_url",
+        th.StringType,
+        description="SQS endpoint for SQS-compatible servers and tests (e.g. moto's server).",
+    ),
+    th.Property(
+        "notifications_poll_hours",
+        th.IntegerType(minimum=0),
+        default=24,
+        description=(
+            "How often an identifier that notifications cover is still asked from Amazon "
+            "(the backstop for a lost or late notification): once per this many hours, "
+            "spread evenly over the runs. 0: every run, as without notifications."
+        ),
+    ),
+    th.Property(
         "include_pii",
         th.BooleanType,
         default=False,
@@ -397,6 +429,10 @@ class Settings:
     max_concurrency: int
     strict: bool
     log_metrics: bool
+    notifications_queue_url: str | None
+    notifications_region: str | None
+    notifications_endpoint_url: str | None
+    notifications_poll_hours: int
     include_pii: bool
     lookback_window: int
     report_wait_minutes: int

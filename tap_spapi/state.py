@@ -12,6 +12,10 @@ Bookmark keys (in a stream's state partition, beside the SDK's `replication_key`
   the identifiers (labels) to track, `{kind: {value: seconds}}` (`IdentifierBook`);
 - `refused` (shipment_tracking, beside `open`): `{kind: {value: runs}}`, how many runs
   in a row Amazon answered 404 for an identifier still tracked or listed;
+- `polled_at` (shipment_tracking, beside `open`): the start of the last run that polled
+  the identifiers notifications cover, as their backstop (notifications.due);
+- `processed` (notifications, one partition per account): `{notification id: second}`,
+  the notifications emitted, so the next run deletes their messages from the queue;
 - `final_shipments` (inbound_plan_shipments): `{shipmentId: seconds}`, the shipments
   seen in a final status, not asked again while their plan is re-read;
 - `succeeded_for` (a stream's state): the accounts the stream succeeded for in a run
@@ -69,6 +73,8 @@ INTERRUPTED_RUNS = "interrupted_runs"
 LONGEST_ACCEPTED = "longest_accepted_range_days"
 OPEN_IDS = "open"
 FINAL_IDS = "final"
+# shipment_tracking, beside `open`: when a run last polled what notifications cover.
+POLLED_AT = "polled_at"
 FINAL_SHIPMENTS = "final_shipments"
 # On a stream's state (beside "partitions"): its bookmarks were moved by runs that read it
 # only for other streams, without emitting it. Once selected, it starts afresh.
@@ -262,6 +268,16 @@ class IdentifierBook:
         unless listed)."""
         refusals = self._partition.get(REFUSED_IDS) or {}
         return refusals.get(kind, {}).get(value, 0) >= REFUSAL_LIMIT
+
+    def polled_at(self) -> int | None:
+        """The start (epoch second) of the last run that polled the identifiers that
+        notifications cover, as their backstop (notifications.due); None: never."""
+        found = self._partition.get(POLLED_AT)
+        return found if type(found) is int else None
+
+    def polled(self, second: int) -> None:
+        """This run (started at `second`) polled the backstop's share."""
+        self._partition[POLLED_AT] = second
 
     def open_identifiers(self) -> list[tuple[str, str]]:
         """(kind, value) of every open identifier, in the order they were noted."""

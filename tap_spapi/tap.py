@@ -7,7 +7,7 @@ import datetime
 import logging
 import sys
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 from typing_extensions import override
@@ -41,6 +41,7 @@ from tap_spapi.state_files import (
 )
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.inbound_plans import INBOUND_PLAN_STREAM_TYPES
+from tap_spapi.streams.notifications import NOTIFICATIONS_STREAM, NotificationsStream
 from tap_spapi.streams.orders import ORDER_STREAM_TYPES
 from tap_spapi.streams.outbound import (
     OutboundOrderItemsStream,
@@ -60,6 +61,9 @@ from tap_spapi.streams.shipping import (
 )
 from tap_spapi.streams.tracking import TRACKING_LAYOUT, TRACKING_STREAM_TYPES
 from tap_spapi.version import __version__
+
+if TYPE_CHECKING:
+    from tap_spapi.notifications import Inbox
 
 # Streams sync in this order (see `streams`), parents before children (singer-sdk syncs
 # a child with its parent). The outbound chain, bound by its usage plans, goes first so
@@ -89,6 +93,8 @@ STREAM_TYPES: list[type[Stream]] = [
     # page every three minutes, more under 429s). Synced earlier, it would hold back the
     # output of every later stream, fetched and held in memory meanwhile, lost to a kill.
     *ORDER_STREAM_TYPES,
+    # After every stream a notification feeds: it records the ids as processed.
+    NotificationsStream,
 ]
 # Streams that need the accounts' marketplace participations.
 PARTICIPATION_USERS = ("marketplace_participations", "inbound_shipments")
@@ -156,7 +162,12 @@ class TapSpapi(Tap):
             start_reading=self._start_reading_ahead,
             logger=self.logger,
             settings=self.settings,
+            open_inbox=self._open_inbox,
         )
+
+    def _open_inbox(self) -> Inbox | None:
+        stream = self.streams.get(NOTIFICATIONS_STREAM)
+        return stream.open_inbox() if isinstance(stream, NotificationsStream) else None
 
     @cached_property
     def spapi_user_agent(self) -> str:

@@ -52,3 +52,13 @@ def standin() -> Iterator[StandIn]:
     """A fresh stand-in with small data, no latency and Amazon's usage plans scaled up."""
     with StandIn(StandInConfig(seed=11, rate_scale=50.0)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint() -> Iterator[str]:
+    """moto's SQS server (testkit.sqs_server), one for the session: each test makes queues
+    of its own names, so tests never read each other's messages."""
+    from testkit import sqs_server  # imports the tap: only for the tests that need SQS
+
+    with sqs_server() as endpoint:
+        yield endpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
@@ -9,6 +10,8 @@ from typing_extensions import override
 from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.notifications import MCF_ORDER_STATUS
+from tap_spapi.responses import SPAPIRequestError
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import isoformat
 
@@ -77,8 +80,12 @@ class OutboundOrdersStream(SPAPIStream):
         }
 
     @override
-    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The orders, once the siblings that share each order's detail are known."""
+    def request_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """The orders, once the siblings that share each order's detail are known: first
+        those FULFILLMENT_ORDER_STATUS notified this run, then the listing's, without
+        the notified ones (one query: each order once, as `_once_per_key` keeps it, and
+        the listing's copy is no repeat of Amazon's to warn about). The notified answer
+        is the older: a newer status comes with its own notification."""
         readers = tuple(
             child.name
             for child in self.child_streams
@@ -86,7 +93,80 @@ class OutboundOrdersStream(SPAPIStream):
             and (child.selected or child.has_selected_descendents)
         )
         self.run.shared_bodies.expect(ORDER_DETAIL, readers)
-        return super().request_records(context)
+        emitted: set[str] = set()  # the notified orders: the run's memory is theirs
+        if context is not None:
+            yield from self._notified_orders(context, readers, emitted)
+        for record in super().request_records(context):
+            if record["sellerFulfillmentOrderId"] in emitted:
+                continue  # out already, from its notification this run
+            yield record
+
+    @override
+    def start_reading(self) -> None:
+        """Read the notified orders here, in the main thread, before the readers' threads
+        ask (the run's inbox is opened once)."""
+        _ = self._notified
+        super().start_reading()
+
+    @cached_property
+    def _notified(self) -> dict[str, list[str]]:
+        """account -> the MCF orders FULFILLMENT_ORDER_STATUS named this run, each once."""
+        inbox = self.run.inbox
+        if inbox is None:
+            return {}
+        notified: dict[str, list[str]] = {}
+        for account in self.run.accounts:
+            ids: dict[str, None] = {}
+            for notification in inbox.of_type(account, MCF_ORDER_STATUS):
+                status = notification.payload.get("FulfillmentOrderStatusNotification") or {}
+                if status.get("SellerFulfillmentOrderId"):
+                    ids[str(status["SellerFulfillmentOrderId"])] = None
+            notified[account] = list(ids)
+        return notified
+
+    def _notified_orders(
+        self, context: Context, readers: tuple[str, ...], emitted: set[str]
+    ) -> Iterator[dict[str, Any]]:
+        """The notified orders, each from its getFulfillmentOrder (issue 29).
+
+        They go first, and whether or not the listing shows them yet: Amazon's listing
+        lags its notifications. The answer is the one the siblings read (shared_bodies),
+        so a notified order costs one request too. An order Amazon refuses is left to
+        the listing, the backstop.
+        """
+        account = self.account_for(context)
+        for order_id in self._notified.get(account.name, ()):
+            if self.abandoned(context):
+                return
+            child = {ACCOUNT_KEY: account.name, "sellerFulfillmentOrderId": order_id}
+            path_values = {"sellerFulfillmentOrderId": order_id}
+            try:
+                body = self.call(ORDER_DETAIL, child, path_values=path_values)
+            except SPAPIRequestError as exc:
+                self.run.gather(
+                    "getFulfillmentOrder refused {} notified MCF orders (the listing reads them)",
+                    f"{account.name}/{order_id} (HTTP {exc.status})",
+                )
+                continue
+            order = ((body or {}).get("payload") or {}).get("fulfillmentOrder")
+            if order:
+                self._hold_for_siblings(child, body, readers)
+            # records_in reads the listing's shape: the one order as its page of one.
+            page = {"payload": {"fulfillmentOrders": [order] if order else []}}
+            for record in self.records_in(page, account):
+                emitted.add(order_id)
+                yield record
+
+    def _hold_for_siblings(self, child: Context, body: Any, readers: tuple[str, ...]) -> None:
+        """Hand a notified order's answer to the siblings that read it (those still
+        reading the account, as they count themselves), as if one of them fetched it."""
+        account = child[ACCOUNT_KEY]
+        reading = [r for r in readers if not self.failures.abandoned(r, account)]
+        if reading:
+            key = context_key(ORDER_DETAIL, child)
+            self.run.shared_bodies.take(
+                ORDER_DETAIL, key, self.name, lambda: body, [self.name, *reading]
+            )
 
 
 class OrderDetailStream(SPAPIStream):

@@ -15,6 +15,10 @@ while Amazon builds it (getReport), then fetch a pre-signed link to its document
    for the next run);
 4. streams the document into typed records and moves the window bookmark only after
    the last row, so a killed run repeats at most one window (and reuses its report).
+
+With the notifications queue on (`self.run.inbox`), the run's REPORT_PROCESSING_FINISHED
+notifications spare requests (report_requests.py): a notified report is not polled in
+step 3, and a notified DONE report Amazon's list lacks can be reused in step 1.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key, every
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.notifications import REPORT_FINISHED
 from tap_spapi.redact import redact
 from tap_spapi.report_documents import ReportDocument, error_document_text
 from tap_spapi.report_requests import ReportRequests, RequestBook
@@ -257,7 +262,16 @@ class ReportStream(SPAPIStream):
             now=self.run.run_started_at,
             range_start=lambda partition: range_after_bookmark(self, partition).start,
             logger=self.logger,
+            notified=self._notified_payloads,
         )
+
+    def _notified_payloads(self, account: str) -> list[dict[str, Any]]:
+        """The account's REPORT_PROCESSING_FINISHED payloads of this run (none when the
+        queue is off: then nothing changes)."""
+        inbox = self.run.inbox
+        if inbox is None:
+            return []
+        return [n.payload for n in inbox.of_type(account, REPORT_FINISHED)]
 
     @property
     def _book(self) -> RequestBook:
@@ -278,7 +292,16 @@ class ReportStream(SPAPIStream):
         return 60.0 * self.run.settings.report_wait_minutes
 
     def _await(self, report_id: str, context: Context) -> dict[str, Any]:
-        """getReport until the report is DONE, CANCELLED or FATAL."""
+        """getReport until the report is DONE, CANCELLED or FATAL; none at all when a
+        notification said so already (it carries the document id polling would find)."""
+        notified = self._requests.finished(context[ACCOUNT_KEY], report_id)
+        if notified is not None:
+            self.logger.debug(
+                "Report %s is %s (notified): not polled.",
+                report_id,
+                notified["processingStatus"],
+            )
+            return notified
 
         def too_long(report: dict[str, Any]) -> ReportFailedError:
             return ReportFailedError(

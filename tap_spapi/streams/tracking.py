@@ -19,6 +19,7 @@ not selected.
 
 from __future__ import annotations
 
+import copy
 import threading
 from functools import cached_property
 from http import HTTPStatus
@@ -31,6 +32,7 @@ from tap_spapi.account import amazon_error
 from tap_spapi.accounts import configured_accounts
 from tap_spapi.client import SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.notifications import TRACKING_CHANGED, due
 from tap_spapi.redact import redact
 from tap_spapi.responses import decode, decoded_body
 from tap_spapi.shipment_identifiers import (
@@ -154,23 +156,26 @@ class ShipmentTrackingStream(SPAPIStream):
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        """Listed identifiers (under their account, else the first) and the open ones
-        noted by the parents in this and earlier runs, each once (`_asks`)."""
+        """Identifiers notified this run, listed ones (under their account, else the
+        first) and the open ones noted by the parents in this and earlier runs, each
+        once (`_asks`); of those notifications cover, only the backstop's share (`_due`)."""
         contexts = {
             key: context for key, context in self._listed.items() if key[0] in self.run.accounts
         }
+        for key in self._notified:
+            contexts.setdefault(key, _context(*key))
         for account in self.run.accounts:
-            book = self.book(account)
-            for kind, value in book.open_identifiers():
-                contexts.setdefault(
-                    (account, kind, value),
-                    {ACCOUNT_KEY: account, "identifierType": kind, "identifierValue": value},
-                )
-        return [context for key, context in contexts.items() if self._asks(*key)]
+            for kind, value in self.book(account).open_identifiers():
+                contexts.setdefault((account, kind, value), _context(account, kind, value))
+        return [
+            context
+            for key, context in contexts.items()
+            if self._asks(*key) and (key in self._notified or self._due(*key))
+        ]
 
     def _asks(self, account: str, kind: str, value: str) -> bool:
         """Whether the identifier is asked this run: not final, and not given up after
-        Amazon refused it `REFUSAL_LIMIT` runs in a row, unless listed.
+        Amazon refused it `REFUSAL_LIMIT` runs in a row, unless listed or notified.
 
         A listed identifier Amazon refuses stays asked: the user named it (a container
         number listed when booked may be unknown to Amazon for days, until the carrier
@@ -179,7 +184,58 @@ class ShipmentTrackingStream(SPAPIStream):
         book = self.book(account)
         if book.is_final(kind, value):
             return False
-        return (account, kind, value) in self._listed or not book.given_up(kind, value)
+        key = (account, kind, value)
+        return key in self._listed or key in self._notified or not book.given_up(kind, value)
+
+    def _due(self, account: str, kind: str, value: str) -> bool:
+        """Whether Amazon is asked for an identifier not notified this run: always
+        without notifications, and for one never answered yet; else once per
+        `notifications_poll_hours` (notifications.due), in case one was lost."""
+        if account not in self._covered:
+            return True
+        book = self.book(account)
+        if not book.latest(kind, value):
+            return True
+        period = self.run.settings.notifications_poll_hours * 3600
+        return due(kind, value, book.polled_at(), self._now_second, period)
+
+    @cached_property
+    def _covered(self) -> frozenset[str]:
+        """The run's accounts whose tracking changes Amazon notifies (a subscription)."""
+        inbox = self.run.inbox
+        if inbox is None:
+            return frozenset()
+        return frozenset(a for a in self.run.accounts if inbox.covers(a, TRACKING_CHANGED))
+
+    @cached_property
+    def _notified(self) -> dict[Asked, dict[str, Any]]:
+        """The newest trackingDetail notified this run per identifier (none asked)."""
+        inbox = self.run.inbox
+        if inbox is None:
+            return {}
+        return {
+            (account, kind, value): detail
+            for account in self.run.accounts
+            for (kind, value), detail in inbox.trackings(account).items()
+        }
+
+    @cached_property
+    def _now_second(self) -> int:
+        return int(self.run.run_started_at.timestamp())
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """A notified identifier's tracking from its notification, with no request; any
+        other identifier's from getShipmentTracking."""
+        detail = self._notified.get(_asked(context)) if context else None
+        if detail is None:
+            yield from super().request_records(context)
+            return
+        assert context is not None
+        with _ANSWERS_LOCK:
+            self._answers[_asked(context)] = None  # Amazon tracks it: refusals end
+        account = self.account_for(context)
+        yield from self.records_in({"trackingDetail": copy.deepcopy(detail)}, account)
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -191,11 +247,14 @@ class ShipmentTrackingStream(SPAPIStream):
             now = self.run.run_started_at
             for account in self.run.accounts:
                 listed = {(kind, value) for (name, kind, value) in self._listed if name == account}
-                self.book(account).forget(
+                book = self.book(account)
+                book.forget(
                     final_before=grace_start(now, self.lookback),
                     open_before=news_start(now),
                     listed=listed,
                 )
+                if account in self._covered:
+                    book.polled(self._now_second)
             self.state_manager.is_flushed = False
         super().finalize_state_progress_markers(state)
 
@@ -428,6 +487,10 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
         """The milestones held for the context's identifier."""
         assert context is not None
         yield from self._held.pop(_key(context), [])
+
+
+def _context(account: str, kind: str, value: str) -> dict[str, Any]:
+    return {ACCOUNT_KEY: account, "identifierType": kind, "identifierValue": value}
 
 
 def _identifier(context: Context) -> ShipmentIdentifier:

@@ -94,12 +94,22 @@ def test_every_tap_operation_has_the_stand_ins_usage_plan_and_enums():
         }, operation.operation_id
 
 
+# Served for tests (cleaning up notifications), never called by the tap: its catalog holds
+# the reads and the writes it makes.
+NOT_CALLED_BY_THE_TAP = frozenset({"deleteDestination"})
+
+
 def test_every_operation_the_stand_in_serves_is_in_the_tap_catalog():
     with StandIn(StandInConfig(size="tiny")) as server:  # the routes, not the data
         routes = server.app.operations.routes
         limiter = server.app.limiter
         for operation_id, route in routes.items():
             matched = load_catalog().match(route.method, _concrete(route.path))
+            if operation_id in NOT_CALLED_BY_THE_TAP:
+                assert matched is None, f"{operation_id}: the tap calls it now"
+                entry = model_table()[f"{route.method} {route.path}"]
+                assert limiter.plan(operation_id) == (entry["rate"], entry["burst"])
+                continue
             assert matched is not None, operation_id
             if matched.fallback_plan:
                 # The tap starts below the stand-in's assumed live plan and adopts its

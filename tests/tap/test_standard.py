@@ -10,14 +10,23 @@ runs, in a module fixture that fills in its address, start date and labels. Coll
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from spapi_standin import StandIn
+from tap_spapi.notifications_setup import main as setup_main
 from tap_spapi.tap import TapSpapi
-from testkit import every_stream, tap_config
+from testkit import create_queue, every_stream, tap_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,11 +63,25 @@ SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def standin_for_suite() -> Iterator[StandIn]:
+def standin_for_suite(sqs_endpoint: str) -> Iterator[StandIn]:
     """The stand-in the suite syncs from; its address, start date and labels in SETTINGS
-    (a module fixture comes before the SDK's class-scoped runner, which syncs)."""
-    with StandIn(STANDIN) as server:
+    (a module fixture comes before the SDK's class-scoped runner, which syncs). It
+    publishes to moto's SQS, subscribed by the setup command, and a few trackings have
+    changed: the `notifications` stream has records too."""
+    queue_url, arn = create_queue(sqs_endpoint, "standard-tests")
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    with (
+        StandIn(dataclasses.replace(STANDIN, sqs_endpoint_url=sqs_endpoint)) as server,
+        mock.patch.dict(os.environ, aws),
+        tempfile.TemporaryDirectory() as folder,
+    ):
         SETTINGS.update(tap_config(server, tracking_ids=server.dataset.tracking_labels()))
+        SETTINGS.update(notifications_queue_url=queue_url, notifications_endpoint_url=sqs_endpoint)
+        config = Path(folder) / "config.json"
+        config.write_text(json.dumps(SETTINGS))
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert setup_main(["setup", "--config", str(config), "--queue-arn", arn]) == 0
+        assert server.touch("shipment_trackings", 3)
         yield server
 
 

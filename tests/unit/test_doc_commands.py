@@ -40,8 +40,14 @@ RUN_IN_SHELL = [
 ]
 
 MELTANO_COMMANDS = "tests/e2e/test_doc_meltano_commands.py"
+NOTIFICATIONS_SETUP = "tests/tap/test_notifications_setup.py"
+NOTIFICATIONS_QUEUE = "arn:aws:sqs:us-east-1:123456789012:tap-spapi-notifications"
 #: Run as written by another test (its source holds the command).
 RUN_ELSEWHERE = {
+    "tap-spapi-notifications setup --print-policy-only --queue-arn "
+    + NOTIFICATIONS_QUEUE: NOTIFICATIONS_SETUP,
+    "tap-spapi-notifications setup --config config.json --queue-arn "
+    + NOTIFICATIONS_QUEUE: NOTIFICATIONS_SETUP,
     "meltano --environment=prod config set tap-spapi region eu": MELTANO_COMMANDS,
     ".venv-meltano/bin/meltano config set target-postgres host db.example.com": MELTANO_COMMANDS,
     ".venv-meltano/bin/meltano config set target-postgres user loader": MELTANO_COMMANDS,
@@ -123,7 +129,14 @@ NOT_RUN = {
         BENCHMARK
     ),
     ".venv/bin/python benchmarks/run.py throughput --records 100000": BENCHMARK,
+    "aws sqs create-queue --queue-name tap-spapi-notifications "
+    "--attributes MessageRetentionPeriod=1209600": (
+        "creates a queue in a real AWS account (and needs the AWS CLI); "
+        "tests/tap/test_notifications_setup.py runs the setup for that queue's ARN"
+    ),
     ".venv/bin/python benchmarks/run.py accounts --accounts 4": BENCHMARK,
+    ".venv/bin/python benchmarks/run.py notifications --identifiers 5000 --changed 50 "
+    "--rate-scale 100": BENCHMARK,
 }
 
 

@@ -1,0 +1,626 @@
+"""`tap-spapi-notifications setup`: have Amazon send the notifications the tap reads to
+the seller's SQS queue (setting `notifications_queue_url`, docs/notifications.md).
+
+Amazon's Notifications API has two halves. A *destination* (the queue's ARN) belongs to
+the application and to one regional endpoint, and is managed with grantless tokens. A
+*subscription* ties one notification type of one selling partner to a destination, and
+is asked for with that seller's token. So the command finds or creates the destination
+once per endpoint, then per account and notification type reads the subscription and
+creates it only if there is none: a second run changes nothing. A subscription to
+another destination is someone else's (another tool of the seller's, an older queue) and
+is only reported, unless `--replace` moves it here.
+
+Every call goes through the account's paced, authenticated session (the tap's pacing,
+tokens and retry policy); SQS itself is not touched, so the command needs no boto3.
+What the queue must allow Amazon to do is printed at the end as a policy to paste.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+import requests
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.singerlib.catalog import Catalog
+
+from tap_spapi.account import Account, amazon_error
+from tap_spapi.accounts import account_secrets, configured_accounts
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.notifications import (
+    MCF_ORDER_STATUS,
+    ORDER_CHANGE,
+    REPORT_FINISHED,
+    TRACKING_CHANGED,
+)
+from tap_spapi.redact import install_log_redaction, redact, register_secret
+from tap_spapi.report_types import REPORT_TYPES
+from tap_spapi.responses import decode, decoded_body, error_for, is_expired_token
+from tap_spapi.retries import RetryPolicy, TransientFault
+from tap_spapi.setting_checks import check_config
+from tap_spapi.settings import SECRET_SETTINGS, Settings
+from tap_spapi.state_files import checked_config_file, checked_json_file
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+PROG = "tap-spapi-notifications"
+
+#: Each notification type the tap reads, and the payload version it reads (the schemas of
+#: ../shared/spapi-models/notifications); in the order the command subscribes them.
+PAYLOAD_VERSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        TRACKING_CHANGED: "2026-01-30",
+        MCF_ORDER_STATUS: "1.0",
+        ORDER_CHANGE: "1.0",
+        REPORT_FINISHED: "2020-09-04",
+    }
+)
+
+#: Stream -> the notification type that says when its records change: the one table of
+#: which notifications serve which streams (the setup command subscribes the types of the
+#: selected streams; the tap reads them for the same streams). Names, not the stream
+#: classes: the streams may import this module.
+STREAM_NOTIFICATION_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "shipment_tracking": TRACKING_CHANGED,
+        "shipment_tracking_milestones": TRACKING_CHANGED,
+        **dict.fromkeys(
+            (
+                "outbound_orders",
+                "outbound_shipments",
+                "outbound_package_tracking",
+                "outbound_order_items",
+                "outbound_returns",
+                "outbound_return_authorizations",
+            ),
+            MCF_ORDER_STATUS,
+        ),
+        **dict.fromkeys(("orders", "order_items", "order_packages"), ORDER_CHANGE),
+        **dict.fromkeys((report.stream_name for report in REPORT_TYPES), REPORT_FINISHED),
+    }
+)
+
+#: Amazon's account that sends every SP-API notification: the queue policy lets it in.
+AMAZON_NOTIFICATIONS_PRINCIPAL = "arn:aws:iam::437568002678:root"
+QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
+DESTINATION_PREFIX = "tap-spapi-"
+
+# arn:aws:sqs:REGION:ACCOUNT:NAME, the form Amazon's SqsResource accepts (and other AWS
+# partitions, aws-cn, aws-us-gov); a queue name is 1-80 of [A-Za-z0-9_-], ".fifo" ending
+# a FIFO queue's.
+QUEUE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:sqs:(?P<region>[a-z0-9-]+):(?P<owner>\d{12}):"
+    r"(?P<name>[A-Za-z0-9_-]{1,80}(?:\.fifo)?)$"
+)
+# https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, the URL `aws sqs create-queue` prints.
+QUEUE_URL = re.compile(
+    r"^https://sqs\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<owner>\d{12})/(?P<name>[^/]+)/?$"
+)
+
+
+class UsageError(TapSpapiError):
+    """An option of the command is missing or malformed; the message names it."""
+
+
+class CallError(TapSpapiError):
+    """Amazon refused one call, or never answered it, after the tap's retries."""
+
+    def __init__(self, operation_id: str, problem: str, status: int | None = None) -> None:
+        self.operation_id = operation_id
+        self.status = status
+        super().__init__(f"{operation_id}: {problem}")
+
+
+def _matched(pattern: re.Pattern[str], text: str, problem: str) -> re.Match[str]:
+    found = pattern.match(text.strip())
+    if found is None:
+        raise UsageError(problem)
+    return found
+
+
+# --- which queue, which types ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The seller's SQS queue, by its ARN."""
+
+    arn: str
+    name: str
+
+    @classmethod
+    def of_arn(cls, arn: str) -> Queue:
+        """The queue of `--queue-arn`, refused with a one-line reason if Amazon would."""
+        expected = f"--queue-arn: expected arn:aws:sqs:REGION:ACCOUNT:QUEUE_NAME, got {arn!r}"
+        found = _matched(QUEUE_ARN, arn, expected)
+        if found["name"].endswith(".fifo"):
+            raise UsageError(
+                f"--queue-arn: {found['name']} is a FIFO queue; Amazon sends notifications "
+                "to standard queues only (docs/notifications.md)"
+            )
+        return cls(arn=arn.strip(), name=found["name"])
+
+    @classmethod
+    def of_url(cls, url: str) -> Queue:
+        """The queue of an AWS SQS queue URL (the `notifications_queue_url` setting)."""
+        unknown = (
+            f"--queue-arn is required: notifications_queue_url {url!r} is not an AWS queue "
+            "URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME) to derive it from"
+        )
+        found = _matched(QUEUE_URL, url, unknown)
+        return cls.of_arn(f"arn:aws:sqs:{found['region']}:{found['owner']}:{found['name']}")
+
+    @property
+    def destination_name(self) -> str:
+        """The name a destination this command creates for the queue gets."""
+        return DESTINATION_PREFIX + self.name
+
+    def policy(self) -> dict[str, Any]:
+        """The queue policy that lets Amazon's notifications account send to the queue."""
+        return {
+            "Version": "2012-10-17",
+            "Id": f"{DESTINATION_PREFIX}notifications",
+            "Statement": [
+                {
+                    "Sid": "AllowSellingPartnerApiNotifications",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": AMAZON_NOTIFICATIONS_PRINCIPAL},
+                    "Action": list(QUEUE_ACTIONS),
+                    "Resource": self.arn,
+                }
+            ],
+        }
+
+
+def selected_streams(catalog: dict[str, Any]) -> list[str]:
+    """The streams a Singer catalog selects, by singer-sdk's own rule (the tap's)."""
+    entries = Catalog.from_dict(catalog).values()
+    return [entry.tap_stream_id for entry in entries if entry.metadata.resolve_selection()[()]]
+
+
+def types_of_streams(streams: Iterable[str]) -> list[str]:
+    """The notification types that serve `streams`, in `PAYLOAD_VERSIONS` order."""
+    wanted = {
+        STREAM_NOTIFICATION_TYPES[name] for name in streams if name in STREAM_NOTIFICATION_TYPES
+    }
+    return [kind for kind in PAYLOAD_VERSIONS if kind in wanted]
+
+
+# --- one call ----------------------------------------------------------------------------
+
+
+def call(
+    account: Account,
+    session: requests.Session,
+    operation_id: str,
+    policy: RetryPolicy,
+    *,
+    path_values: Mapping[str, str] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> Any:
+    """One SP-API call of `account`'s through `session` (one of `account.session()`:
+    paced, with the seller's or a grantless token as the catalog says), retried by the
+    tap's policy; its decoded body, or `CallError` with Amazon's code, message and
+    request id.
+
+    What `Account._issue_rdt` does for the Tokens API, for any catalogued operation.
+    """
+    if operation_id not in account.catalog:
+        raise CallError(operation_id, "not in the tap's operation catalog (operations.json)")
+    operation = account.catalog[operation_id]
+    path = operation.path
+    for name, value in (path_values or {}).items():
+        path = path.replace(f"{{{name}}}", quote(value, safe=""))
+    last: list[requests.Response] = []  # Amazon's last answer, for the message
+
+    def attempt() -> requests.Response:
+        try:
+            response = session.request(
+                operation.method,
+                account.base_url + path,
+                json=body,
+                headers={"Accept": "application/json"},
+                timeout=account.settings.request_timeout,
+            )
+        except requests.RequestException as exc:
+            last.clear()  # no answer this time: the message says so, not an older one
+            raise TransientFault(type(exc).__name__) from exc
+        last[:] = [response]
+        if response.status_code >= 400:
+            if is_expired_token(response):
+                account.auth.invalidate(response.request)
+            error = error_for(response, f"HTTP {response.status_code} from {operation_id}")
+            if isinstance(error, RetriableAPIError):
+                raise error
+        elif response.content:
+            decode(response, lambda _response: operation_id)
+        return response
+
+    def failed(fault: BaseException | None = None) -> CallError:
+        if not last:
+            return CallError(operation_id, f"no answer ({fault}) after the tap's retries")
+        error = amazon_error(last[0])
+        return CallError(operation_id, redact(error.describe()), error.status)
+
+    response = policy.call(attempt, retry_on=(TransientFault, RetriableAPIError), explain=failed)
+    if response.status_code >= 400:
+        raise failed()
+    return decoded_body(response) if response.content else None
+
+
+# --- the setup ----------------------------------------------------------------------------
+
+Action = Literal["subscribed", "kept", "elsewhere", "replaced", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the command found or did for one account and notification type."""
+
+    account: str
+    notification_type: str
+    action: Action
+    line: str
+
+
+@dataclass
+class Setup:
+    """Destinations per endpoint, then subscriptions per account and type."""
+
+    queue: Queue
+    types: Sequence[str]
+    policy: RetryPolicy
+    replace: bool = False
+    say: Callable[[str], None] = print
+    complain: Callable[[str], None] = print
+
+    def run(self, accounts: Sequence[Account]) -> list[Outcome]:
+        """Every account's subscriptions, endpoint by endpoint, in config order."""
+        outcomes: list[Outcome] = []
+        by_endpoint: dict[str, list[Account]] = {}
+        for account in accounts:
+            by_endpoint.setdefault(account.base_url, []).append(account)
+        for endpoint, members in by_endpoint.items():
+            sessions = {account.name: account.session() for account in members}
+            try:
+                destination = self._destination(members[0], sessions[members[0].name], endpoint)
+            except TapSpapiError as exc:
+                outcomes += [self._failed(account.name, "", exc) for account in members]
+                continue
+            for account in members:
+                outcomes += self._subscribe(account, sessions[account.name], destination)
+        return outcomes
+
+    def _destination(self, account: Account, session: requests.Session, endpoint: str) -> str:
+        """The id of the queue's destination at `endpoint`, created if there is none."""
+        found, action = self._listed_destination(account, session), "found"
+        if found is None:
+            found, action = self._created_destination(account, session)
+        self.say(f"{endpoint}: destination {found} sends to {self.queue.arn}: {action}")
+        return found
+
+    def _created_destination(self, account: Account, session: requests.Session) -> tuple[str, str]:
+        """createDestination's id and "created" (or, after a 409, the one another client
+        created meanwhile, and "found": Amazon keeps one destination per queue ARN)."""
+        body = {
+            "name": self.queue.destination_name,
+            "resourceSpecification": {"sqs": {"arn": self.queue.arn}},
+        }
+        try:
+            created = call(account, session, "createDestination", self.policy, body=body)
+        except CallError as exc:
+            found = self._listed_destination(account, session) if exc.status == 409 else None
+            if found is not None:
+                return found, "found"
+            # Amazon's guide grants the queue policy first: a queue Amazon may not write
+            # to is the likely reason, and what the user can do about it.
+            raise CallError(
+                "createDestination",
+                f"{str(exc).removeprefix('createDestination: ')}; the queue's access policy "
+                f"must let Amazon send first (`{PROG} setup --print-policy-only`)",
+                exc.status,
+            ) from exc
+        return str(created["payload"]["destinationId"]), "created"
+
+    def _listed_destination(self, account: Account, session: requests.Session) -> str | None:
+        """The id of the application's destination for the queue (getDestinations)."""
+        listed = call(account, session, "getDestinations", self.policy) or {}
+        for destination in listed.get("payload") or []:
+            arn = ((destination.get("resource") or {}).get("sqs") or {}).get("arn")
+            if arn == self.queue.arn:
+                return str(destination["destinationId"])
+        return None
+
+    def _subscribe(
+        self, account: Account, session: requests.Session, destination: str
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for kind in self.types:
+            try:
+                outcomes.append(self._subscription(account, session, kind, destination))
+            except TapSpapiError as exc:
+                outcomes.append(self._failed(account.name, kind, exc))
+                refused = isinstance(exc, CallError) and exc.status in {401, 403}
+                if refused or isinstance(exc, AccountUnavailableError):
+                    break  # the seller's token or role: the other types would fail alike
+        return outcomes
+
+    def _subscription(
+        self, account: Account, session: requests.Session, kind: str, destination: str
+    ) -> Outcome:
+        """Find, keep, create or (`--replace`) move one subscription."""
+        version = PAYLOAD_VERSIONS[kind]
+        existing = self._existing(account, session, kind)
+        if existing is None:
+            created = self._create(account, session, kind, destination)
+            if created is not None:
+                return self._done(account.name, kind, "subscribed", f"subscribed {_ids(created)}")
+            # 409: one exists after all (made meanwhile, or not yet visible to the read).
+            existing = self._existing(account, session, kind)
+            if existing is None:
+                raise CallError(
+                    "createSubscription", "409 Conflict, yet getSubscription finds none"
+                )
+        ident, elsewhere = existing.get("subscriptionId"), existing.get("destinationId")
+        if elsewhere != destination:
+            differs = f"sends to destination {elsewhere}, not to this queue's ({destination})"
+        elif existing.get("payloadVersion") != version:
+            differs = f"sends payload {existing.get('payloadVersion')}, the tap reads {version}"
+        else:
+            return self._done(account.name, kind, "kept", f"already subscribed {_ids(existing)}")
+        if not self.replace:
+            said = f"subscription {ident} {differs}: left as it is (--replace replaces it)"
+            return self._done(account.name, kind, "elsewhere", said)
+        call(
+            account,
+            session,
+            "deleteSubscriptionById",
+            self.policy,
+            path_values={"notificationType": kind, "subscriptionId": str(ident)},
+        )
+        created = self._create(account, session, kind, destination)
+        if created is None:
+            raise CallError("createSubscription", "409 Conflict right after deleteSubscriptionById")
+        said = f"subscribed {_ids(created)}, replacing subscription {ident}, which {differs}"
+        return self._done(account.name, kind, "replaced", said)
+
+    def _existing(
+        self, account: Account, session: requests.Session, kind: str
+    ) -> dict[str, Any] | None:
+        """The account's subscription to `kind` (None: 404, there is none)."""
+        try:
+            body = call(
+                account,
+                session,
+                "getSubscription",
+                self.policy,
+                path_values={"notificationType": kind},
+            )
+        except CallError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        payload = (body or {}).get("payload")
+        return payload if isinstance(payload, dict) and payload.get("subscriptionId") else None
+
+    def _create(
+        self, account: Account, session: requests.Session, kind: str, destination: str
+    ) -> dict[str, Any] | None:
+        """The subscription created (None: 409, one exists already)."""
+        body = {"payloadVersion": PAYLOAD_VERSIONS[kind], "destinationId": destination}
+        try:
+            created = call(
+                account,
+                session,
+                "createSubscription",
+                self.policy,
+                path_values={"notificationType": kind},
+                body=body,
+            )
+        except CallError as exc:
+            if exc.status == 409:
+                return None
+            raise
+        payload: dict[str, Any] = created["payload"]
+        return payload
+
+    def _done(self, account: str, kind: str, action: Action, said: str) -> Outcome:
+        line = f"account '{account}' {kind}: {said}"
+        self.say(line)
+        return Outcome(account, kind, action, line)
+
+    def _failed(self, account: str, kind: str, exc: Exception) -> Outcome:
+        what = f"account '{account}' {kind}".rstrip()
+        line = redact(f"{what}: {exc}")
+        self.complain(f"{PROG}: error: {line}")
+        return Outcome(account, kind, "failed", line)
+
+
+def _ids(subscription: Mapping[str, Any]) -> str:
+    return (
+        f"(subscription {subscription.get('subscriptionId')}, "
+        f"payload {subscription.get('payloadVersion')})"
+    )
+
+
+# How the summary counts each action.
+_SUMMARY_WORDS: dict[Action, str] = {
+    "subscribed": "subscribed",
+    "replaced": "replaced",
+    "kept": "already subscribed",
+    "elsewhere": "left as they were",
+}
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """One line: how many subscriptions of how many accounts ended how."""
+    accounts = len({outcome.account for outcome in outcomes})
+    counts = Counter(outcome.action for outcome in outcomes)
+    failed = len({outcome.account for outcome in outcomes if outcome.action == "failed"})
+    parts = [f"{counts[action]} {words}" for action, words in _SUMMARY_WORDS.items()]
+    line = f"{accounts} account(s), subscriptions: {', '.join(parts)}"
+    return line + (f"; {failed} account(s) failed" if failed else "")
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def checked_config(path: Path) -> dict[str, Any]:
+    """The tap's config file, checked as the tap checks it (one `SettingError` line)."""
+    config = checked_config_file(str(path))
+    for name in SECRET_SETTINGS:
+        register_secret(config.get(name))
+    for secret in account_secrets(config):
+        register_secret(secret)
+    from tap_spapi.tap import TapSpapi  # the tap's settings and the SDK's built-in ones
+
+    known = copy.deepcopy(TapSpapi.config_jsonschema)
+    TapSpapi.append_builtin_config(known)
+    # The queue URL's own check wants boto3, for the tap's reader; this command sends
+    # nothing to SQS, so it runs without the `notifications` extra.
+    check_config(
+        {name: value for name, value in config.items() if name != "notifications_queue_url"},
+        set(known["properties"]),
+    )
+    return config
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The tap's request policy: `max_retries` faults, `max_retry_seconds` in all."""
+    return RetryPolicy(max_faults=settings.max_retries, max_seconds=settings.max_retry_seconds)
+
+
+def _queue(options: argparse.Namespace, config: Mapping[str, Any] | None) -> Queue:
+    if options.queue_arn:
+        return Queue.of_arn(options.queue_arn)
+    url = (config or {}).get("notifications_queue_url")
+    if url:
+        return Queue.of_url(str(url))
+    raise UsageError("--queue-arn is required (or notifications_queue_url in --config)")
+
+
+def _types(options: argparse.Namespace) -> list[str]:
+    if options.types:
+        return [kind for kind in PAYLOAD_VERSIONS if kind in set(options.types)]
+    if options.catalog is None:
+        return list(PAYLOAD_VERSIONS)
+    try:
+        with options.catalog.open(encoding="utf-8") as handle:
+            checked = checked_json_file("--catalog", handle)
+    except OSError as exc:
+        raise UsageError(f"--catalog {options.catalog}: cannot be read ({exc.strerror})") from None
+    assert checked is not None
+    return types_of_streams(selected_streams(json.load(checked)))
+
+
+def print_policy(queue: Queue) -> None:
+    """The queue policy, as JSON to paste."""
+    print(json.dumps(queue.policy(), indent=2))
+
+
+def setup_command(options: argparse.Namespace, policy: RetryPolicy | None = None) -> int:
+    """`setup`: its exit status (1 if any account failed)."""
+    if options.print_policy_only:
+        config = checked_config_file(str(options.config)) if options.config else None
+        print_policy(_queue(options, config))
+        return 0
+    if options.config is None:
+        raise UsageError("--config is required (the tap's config file)")
+    config = checked_config(options.config)
+    queue = _queue(options, config)
+    types = _types(options)
+    if not types:
+        print("No selected stream is served by notifications: nothing to subscribe.")
+        return 0
+    settings = Settings.from_config(config)
+    setup = Setup(
+        queue,
+        types,
+        policy or retry_policy(settings),
+        replace=options.replace,
+        say=print,
+        complain=lambda line: print(line, file=sys.stderr),
+    )
+    accounts = [Account(account) for account in configured_accounts(config)]
+    try:
+        outcomes = setup.run(accounts)
+    finally:
+        for account in accounts:
+            account.close()
+    print(summary(outcomes))
+    print(
+        "Amazon sends to the queue once its access policy lets it (the SQS console's "
+        "'Access policy', or `aws sqs set-queue-attributes`; docs/notifications.md):"
+    )
+    print_policy(queue)
+    return 1 if any(outcome.action == "failed" for outcome in outcomes) else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """`tap-spapi-notifications setup ...`."""
+    top = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    setup = commands.add_parser(
+        "setup",
+        help="subscribe the configured accounts' notifications to an SQS queue",
+        description=(
+            "Find or create the queue's destination, subscribe each account of the config "
+            "to the notification types of the selected streams, and print the queue policy "
+            "Amazon needs. Idempotent: a second run changes nothing."
+        ),
+    )
+    setup.add_argument("--config", type=Path, help="the tap's config file (JSON)")
+    setup.add_argument(
+        "--queue-arn",
+        help="arn:aws:sqs:REGION:ACCOUNT:NAME of a standard queue "
+        "(default: from the config's notifications_queue_url)",
+    )
+    setup.add_argument(
+        "--types",
+        nargs="+",
+        choices=list(PAYLOAD_VERSIONS),
+        metavar="TYPE",
+        help=f"notification types to subscribe, of {', '.join(PAYLOAD_VERSIONS)} (default: "
+        "those of the streams --catalog selects; without it all four)",
+    )
+    setup.add_argument(
+        "--catalog", type=Path, help="a Singer catalog: the types of its selected streams"
+    )
+    setup.add_argument(
+        "--replace",
+        action="store_true",
+        help="move subscriptions that go to another destination to this queue",
+    )
+    setup.add_argument(
+        "--print-policy-only",
+        action="store_true",
+        help="print the queue policy and call nothing",
+    )
+    return top
+
+
+def main(argv: list[str] | None = None, policy: RetryPolicy | None = None) -> int:
+    """Console entry point: errors as one line (secrets redacted), exit status 1.
+
+    `policy` replaces the one the settings give (tests: the same retries, no waits)."""
+    install_log_redaction()
+    options = parser().parse_args(argv)
+    try:
+        return setup_command(options, policy)
+    except TapSpapiError as exc:
+        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
