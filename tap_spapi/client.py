@@ -375,6 +375,34 @@ class SPAPIStream(ContainsFailures):
         send = self.request_decorator(self._request)
         return decoded_body(send(prepared, context))
 
+    def notified_bodies(
+        self,
+        context: Context,
+        ids: Iterable[str],
+        operation_id: str,
+        path_key: str,
+        *,
+        params: dict[str, Any] | None = None,
+        backstop: str,
+    ) -> Iterator[tuple[str, Any]]:
+        """(id, decoded answer) of `operation_id` for each id a notification named, in
+        turn, until the account is abandoned. An id Amazon refuses is left to the
+        `backstop` operation (its listing or search), gathered into one warning."""
+        account = self.account_for(context)
+        for item in ids:
+            if self.abandoned(context):
+                return
+            asked = {**context, path_key: item}
+            try:
+                yield item, self.call(operation_id, asked, path_values={path_key: item},
+                                      params=params)  # fmt: skip
+            except SPAPIRequestError as exc:
+                name = operation_id.rsplit(".", 1)[-1]
+                self.run.gather(
+                    f"{name} refused {{}} notified ids ({backstop} reads them)",
+                    f"{account.name}/{item} (HTTP {exc.status})",
+                )
+
     @property
     @override
     def run(self) -> Run:

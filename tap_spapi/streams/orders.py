@@ -26,7 +26,7 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.notifications import ORDER_CHANGE
 from tap_spapi.pages_ahead import PageWalk, start_page_walk
 from tap_spapi.progress import about, describe_plan
-from tap_spapi.responses import SPAPIRequestError, decoded_body
+from tap_spapi.responses import decoded_body
 from tap_spapi.state import WINDOW_BOOKMARK
 from tap_spapi.streams.embedded import EmbeddedListStream
 from tap_spapi.windows import (
@@ -276,19 +276,9 @@ class OrdersStream(SPAPIStream):
             if change.get("AmazonOrderId") and (marketplace is None or marketplace in asked):
                 order_ids[str(change["AmazonOrderId"])] = None
         params = {"includedData": ",".join(self.included_data)} if self.included_data else None
-        for order_id in order_ids:
-            if self.abandoned(context):
-                return
-            try:
-                body = self.call(
-                    GET_ORDER, context, path_values={"orderId": order_id}, params=params
-                )
-            except SPAPIRequestError as exc:
-                self.run.gather(
-                    "getOrder refused {} notified orders (searchOrders reads them)",
-                    f"{account.name}/{order_id} (HTTP {exc.status})",
-                )
-                continue
+        for _, body in self.notified_bodies(
+            context, order_ids, GET_ORDER, "orderId", params=params, backstop="searchOrders"
+        ):
             order = (body or {}).get("order")
             # records_in reads searchOrders' shape: the one order as its page of one.
             for record in self.records_in({"orders": [order] if order else []}, account):

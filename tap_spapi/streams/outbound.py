@@ -11,7 +11,6 @@ from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.notifications import MCF_ORDER_STATUS
-from tap_spapi.responses import SPAPIRequestError
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.windows import isoformat
 
@@ -135,19 +134,12 @@ class OutboundOrdersStream(SPAPIStream):
         the listing, the backstop.
         """
         account = self.account_for(context)
-        for order_id in self._notified.get(account.name, ()):
-            if self.abandoned(context):
-                return
+        ids = self._notified.get(account.name, ())
+        for order_id, body in self.notified_bodies(
+            {ACCOUNT_KEY: account.name}, ids, ORDER_DETAIL, "sellerFulfillmentOrderId",
+            backstop="listAllFulfillmentOrders",
+        ):  # fmt: skip
             child = {ACCOUNT_KEY: account.name, "sellerFulfillmentOrderId": order_id}
-            path_values = {"sellerFulfillmentOrderId": order_id}
-            try:
-                body = self.call(ORDER_DETAIL, child, path_values=path_values)
-            except SPAPIRequestError as exc:
-                self.run.gather(
-                    "getFulfillmentOrder refused {} notified MCF orders (the listing reads them)",
-                    f"{account.name}/{order_id} (HTTP {exc.status})",
-                )
-                continue
             order = ((body or {}).get("payload") or {}).get("fulfillmentOrder")
             if order:
                 self._hold_for_siblings(child, body, readers)

@@ -3,7 +3,8 @@
 listOrders pages hold each changed order with its `lineItems` and (`shipments=INCLUDE`)
 its `shipments`, packages and tracking numbers included: `outbound_orders`,
 `outbound_order_items` and `outbound_shipments` come from those pages, and no order
-costs a request of its own (2020-07-01 asks getFulfillmentOrder once per changed order).
+costs a request of its own (2020-07-01 asks getFulfillmentOrder once per changed order),
+but those FULFILLMENT_ORDER_STATUS notified this run: one getOrder each, read first.
 The streams keep 2020-07-01's names and keys: 2026-07-04's `orderId` is the seller's
 fulfillment order id (2020-07-01's `sellerFulfillmentOrderId`, copied under that name),
 a line item's `lineItemId` is 2020-07-01's `sellerFulfillmentOrderItemId`. The columns
@@ -23,6 +24,7 @@ from typing_extensions import override
 
 from tap_spapi.client import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
 from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.notifications import MCF_ORDER_STATUS
 from tap_spapi.settings import MCF_2026
 from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.embedded import EmbeddedListStream
@@ -42,6 +44,8 @@ ORDER_ID = "sellerFulfillmentOrderId"
 # photo of the door); its drop-off location is the buyer's again.
 ORDER_PII = ("destination",)
 SHIPMENT_PII = ("packages.tracking.proofOfDelivery", "packages.tracking.dropOffLocation")
+# One order by its id (the notified ones).
+GET_ORDER = "fulfillmentOutbound_2026-07-04.getOrder"
 
 
 def schema_2026(stream: str) -> SchemaWithoutUnwantedPII:
@@ -85,16 +89,65 @@ class McfOrdersStream(SPAPIStream):
     ) -> dict[str, Any]:
         """The query, repeated with the token on later pages; shipments only when read."""
         start = self.start_after(self.get_context_state(context).get("replication_key_value"))
-        shipments = any(
-            isinstance(child, McfShipmentsStream) and child.selected for child in self.child_streams
-        )
-        params = {
-            "updatedAfter": isoformat(start),
-            "shipments": "INCLUDE" if shipments else "EXCLUDE",
-        }
+        params = {"updatedAfter": isoformat(start), "shipments": self._shipments()}
         if next_page_token:
             params["pageToken"] = next_page_token
         return params
+
+    def _shipments(self) -> str:
+        """listOrders' and getOrder's `shipments`: included only when the stream is read."""
+        shipments = any(
+            isinstance(child, McfShipmentsStream) and child.selected for child in self.child_streams
+        )
+        return "INCLUDE" if shipments else "EXCLUDE"
+
+    @override
+    def request_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """First the orders FULFILLMENT_ORDER_STATUS notified this run, then the listing's
+        without those (each order once a run, its items and shipments too).
+
+        Every record passes `post_process`, so a notified order's lists go to the child
+        streams as a page's do; the listing's copy is dropped before it, so its lists are
+        never held. The listing's copy is no newer than the notified answer it follows:
+        a newer status comes with a notification of its own.
+        """
+        emitted: set[str] = set()  # the notified orders': the run's memory is theirs
+        if context is not None:
+            yield from self._notified_orders(context, emitted)
+        for record in super().request_records(context):
+            if record["orderId"] in emitted:
+                continue  # out already, from its notification this run
+            yield record
+
+    def _notified_orders(self, context: Context, emitted: set[str]) -> Iterator[dict[str, Any]]:
+        """The notified orders, one getOrder each, whether or not the listing shows them
+        yet (Amazon's listing lags its notifications). An order Amazon refuses is left to
+        the listing, the backstop."""
+        account = self.account_for(context)
+        ids = self._notified_ids(account.name)
+        params = {"shipments": self._shipments()}
+        for _, body in self.notified_bodies(
+            context, ids, GET_ORDER, "orderId", params=params, backstop="listOrders"
+        ):
+            order = (body or {}).get("order")
+            # records_in reads listOrders' shape: the one order as its page of one.
+            for record in self.records_in({"orders": [order] if order else []}, account):
+                emitted.add(record["orderId"])
+                yield record
+
+    def _notified_ids(self, account: str) -> list[str]:
+        """The orders the account's FULFILLMENT_ORDER_STATUS notifications name, each once
+        in the order notified (the seller's fulfillment order id: 2026-07-04's `orderId`).
+        Read when the account's orders are, in its sync: no read-ahead thread asks."""
+        inbox = self.run.inbox
+        if inbox is None:
+            return []
+        ids: dict[str, None] = {}
+        for notification in inbox.of_type(account, MCF_ORDER_STATUS):
+            status = notification.payload.get("FulfillmentOrderStatusNotification") or {}
+            if status.get("SellerFulfillmentOrderId"):
+                ids[str(status["SellerFulfillmentOrderId"])] = None
+        return list(ids)
 
     @override
     def post_process(

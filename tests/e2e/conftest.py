@@ -74,6 +74,9 @@ def meltano_project(meltano_bin: str, testrun_uid: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (project / INSTALLED_MARK).exists():
             install_project(meltano_bin, project)
+        # The demo environment's loader logging (meltano.yml's LOGGING_CONF_FILE).
+        (project / "scripts").mkdir(exist_ok=True)
+        shutil.copy(REPO / "scripts" / "loader_logging.conf", project / "scripts")
         cleared = project / f".cleared-{testrun_uid}"
         if not cleared.exists():
             for stale in project.glob(".cleared-*"):

@@ -112,6 +112,34 @@ def assert_once(output: SingerOutput, streams: set[str]) -> None:
         assert not twice, f"{stream} emitted twice: {twice[:3]}"
 
 
+def listing_from_the_middle(
+    server: StandIn, **settings: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The MCF orders by status date, and a config whose listing starts after the oldest
+    half of them: the oldest are outside its window."""
+    by_date = sorted(server.dataset.outbound_orders, key=lambda o: o["statusUpdatedDate"])
+    start = by_date[len(by_date) // 2]["statusUpdatedDate"]
+    return by_date, tap_config(server, start_date=start, **settings)
+
+
+def mcf_status_inbox(order_ids: list[str]) -> FakeInbox:
+    """A FULFILLMENT_ORDER_STATUS notification naming each order, in that order."""
+    return FakeInbox(
+        [
+            notification(MCF_ORDER_STATUS, n, SellerFulfillmentOrderId=order_id)
+            for n, order_id in enumerate(order_ids)
+        ]
+    )
+
+
+def assert_listed_as_before(after: SingerOutput, before: SingerOutput) -> None:
+    """The records of the run without notifications are in `after` as they were."""
+    for stream in MCF_STREAMS:
+        was = records_by_key(before, stream)
+        mine = {k: r for k, r in records_by_key(after, stream).items() if k in was}
+        assert mine == was, stream
+
+
 @pytest.mark.parametrize("concurrency", [1, 4], ids=["sequential", "concurrent"])
 def test_order_change_reads_the_named_orders_first_once_each(monkeypatch, concurrency):
     with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
@@ -171,10 +199,7 @@ def test_fulfillment_order_status_reads_the_named_orders_first_even_outside_the_
     monkeypatch, caplog, concurrency
 ):
     with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
-        by_date = sorted(server.dataset.outbound_orders, key=lambda o: o["statusUpdatedDate"])
-        # The listing starts after the oldest orders: the oldest is outside its window.
-        start = by_date[len(by_date) // 2]["statusUpdatedDate"]
-        config = tap_config(server, max_concurrency=concurrency, start_date=start)
+        by_date, config = listing_from_the_middle(server, max_concurrency=concurrency)
         before = run_with(monkeypatch, None, config, MCF_STREAMS)
         listed = set(keys(before, "outbound_orders"))
         fetched_before = server.stats.count("getFulfillmentOrder")
@@ -186,13 +211,8 @@ def test_fulfillment_order_status_reads_the_named_orders_first_even_outside_the_
         inside_key = key_of("outbound_orders", inside)
         assert outside_key not in listed
         assert inside_key in listed
-        inbox = FakeInbox(
-            [
-                notification(MCF_ORDER_STATUS, n, SellerFulfillmentOrderId=order_id)
-                for n, order_id in enumerate(
-                    [outside["sellerFulfillmentOrderId"], inside["sellerFulfillmentOrderId"]]
-                )
-            ]
+        inbox = mcf_status_inbox(
+            [outside["sellerFulfillmentOrderId"], inside["sellerFulfillmentOrderId"]]
         )
         caplog.clear()
         after = run_with(monkeypatch, inbox, config, MCF_STREAMS)
@@ -214,10 +234,65 @@ def test_fulfillment_order_status_reads_the_named_orders_first_even_outside_the_
     assert any(
         r["sellerFulfillmentOrderId"] == outside_id for r in after.records("outbound_order_items")
     )
+    assert_listed_as_before(after, before)
+
+
+MCF_2026 = {"mcf_api_version": "2026-07-04"}
+GET_MCF_ORDER = "fulfillmentOutbound_2026-07-04.getOrder"
+
+
+@pytest.mark.parametrize("concurrency", [1, 4], ids=["sequential", "concurrent"])
+def test_2026_fulfillment_order_status_gets_the_named_orders_first_even_outside_the_listing(
+    monkeypatch, caplog, concurrency
+):
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+        by_date, config = listing_from_the_middle(server, max_concurrency=concurrency, **MCF_2026)
+        before = run_with(monkeypatch, None, config, MCF_STREAMS)
+        listed = set(keys(before, "outbound_orders"))
+        pages = server.stats.count("listOrders")
+        assert server.stats.count(GET_MCF_ORDER) == 0
+
+        # The oldest order that shipped, so that its shipments come too.
+        details = server.dataset.outbound_details
+        outside = next(
+            o for o in by_date if details[o["sellerFulfillmentOrderId"]].get("fulfillmentShipments")
+        )
+        inside = by_date[3 * len(by_date) // 4]
+        outside_id, inside_id = (
+            outside["sellerFulfillmentOrderId"],
+            inside["sellerFulfillmentOrderId"],
+        )
+        outside_key = key_of("outbound_orders", outside)
+        inside_key = key_of("outbound_orders", inside)
+        assert outside_key not in listed
+        assert inside_key in listed
+        # The same order twice: one request.
+        inbox = mcf_status_inbox([outside_id, inside_id, outside_id])
+        caplog.clear()
+        after = run_with(monkeypatch, inbox, config, MCF_STREAMS)
+        # The listing's copy of a notified order is skipped, not warned about as a repeat.
+        assert "twice within one query" not in caplog.text
+        # One getOrder per notified order, the listing's pages as without notifications.
+        assert asked_ids(server, GET_MCF_ORDER) == [outside_id, inside_id]
+        assert server.stats.count("listOrders") == 2 * pages
+        assert all("shipments=INCLUDE" in target for target in server.stats.targets(GET_MCF_ORDER))
+
+    assert keys(after, "outbound_orders")[:2] == [outside_key, inside_key]
+    assert set(keys(after, "outbound_orders")) == listed | {outside_key}
+    assert_once(after, MCF_STREAMS)
+    for stream in ("outbound_order_items", "outbound_shipments"):
+        assert any(r["sellerFulfillmentOrderId"] == outside_id for r in after.records(stream))
+    assert_listed_as_before(after, before)
+
+
+def test_2026_a_run_with_an_empty_inbox_is_the_run_without_one(monkeypatch):
+    with StandIn(StandInConfig(seed=SEED, rate_scale=50.0)) as server:
+        config = tap_config(server, max_concurrency=4, **MCF_2026)
+        without = run_with(monkeypatch, None, config, MCF_STREAMS)
+        pages = server.stats.count("listOrders")
+        empty = run_with(monkeypatch, FakeInbox(), config, MCF_STREAMS)
+        assert server.stats.count("listOrders") == 2 * pages
+        assert server.stats.count(GET_MCF_ORDER) == 0
     for stream in MCF_STREAMS:
-        mine = {
-            k: r
-            for k, r in records_by_key(after, stream).items()
-            if k in records_by_key(before, stream)
-        }
-        assert mine == records_by_key(before, stream), stream
+        assert keys(empty, stream) == keys(without, stream), stream
+        assert records_by_key(empty, stream) == records_by_key(without, stream), stream
