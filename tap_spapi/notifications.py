@@ -3,8 +3,8 @@
 Amazon pushes what changed (a tracking milestone, an MCF order's status, an order, a
 finished report) through its Notifications API into a standard SQS queue the seller
 owns (`notifications_queue_url`; `tap-spapi-notifications setup` subscribes). The tap
-reads the queue once, at the start of the first stream that needs it, and the streams
-use what it holds: shipment_tracking emits a notified tracking with no request, and
+reads the queue once, at the start of the first stream that needs it (`drain`), and
+the streams use what it holds: shipment_tracking emits a notified tracking with no request, and
 asks Amazon only for identifiers the notifications do not cover (`due`).
 
 Delivery is at least once: the same notification up to 10 times, hours late, out of
@@ -21,12 +21,18 @@ order (LIVE-AMAZON.md, #2616, #4509). So:
 - a notification older than what a stream already loaded yields nothing (the streams'
   own bookmarks: shipment_tracking keeps each identifier's newest milestone).
 
+A report stream waiting for the reports it asked for reads the queue again
+(`receive_more`) for REPORT_PROCESSING_FINISHED only: those become news like the
+first read's; any other message read then is only held, and made visible again at the
+end of the run, since the stream it serves may have synced already.
+
 boto3 comes with the `notifications` extra (`pip install 'tap-spapi[notifications]'`);
 AWS credentials come from botocore's usual chain (environment, profile, instance role).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
@@ -38,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from tap_spapi.errors import SettingError, TapSpapiError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 TRACKING_CHANGED = "SHIPMENT_TRACKING_MILESTONE_CHANGED"
 MCF_ORDER_STATUS = "FULFILLMENT_ORDER_STATUS"
@@ -53,6 +59,8 @@ PROCESSED_KEEP = datetime.timedelta(hours=48)
 PROCESSED_LIMIT = 20_000
 # Messages read per run at most; the rest wait in the queue for the next run.
 MESSAGES_PER_RUN = 100_000
+# Messages read at most by one pass of `receive_more` (a wait between report polls).
+MESSAGES_PER_PASS = 1_000
 # How long a received message stays hidden from other readers while the run works.
 VISIBILITY_SECONDS = 1800
 # A receive waits this long for messages (long polling asks every SQS server; a short
@@ -221,6 +229,8 @@ class Inbox:
         self._lock = threading.Lock()
         self._drained = False
         self._held = _Held()
+        self._owners: dict[str, str] = {}  # subscription id -> account (`drain`)
+        self._seen: set[str] = set()  # the ids received this run
         #: account -> type -> subscribed (getSubscription answered one).
         self.covered: dict[str, set[str]] = {}
         #: The run's new notifications, per account, each id once, in the order received.
@@ -252,15 +262,69 @@ class Inbox:
             if self._drained:
                 return
             self._drained = True
-            owners = self._subscriptions()
-            try:
-                self._receive_all(owners)
-            except TapSpapiError:
-                raise
-            except Exception as exc:  # botocore's errors: one line naming the setting
-                raise SettingError(
-                    "notifications_queue_url", f"reading {self.queue_url} failed: {exc}"
-                ) from exc
+            self._owners = self._subscriptions()
+            with self._reading():
+                self._receive_until_empty(MESSAGES_PER_RUN, None)
+
+    def receive_more(self, kinds: frozenset[str]) -> list[Notification]:
+        """Read the queue again during the run, for notifications of `kinds` only (a
+        report stream waiting for its reports): one pass of receives until the queue
+        gives nothing (at most `MESSAGES_PER_PASS`). The new ones of `kinds` for the
+        run's accounts become news, as `drain`'s (the `notifications` stream, synced
+        last, emits them); those an earlier run processed are deleted; every other
+        message is only held, for `release` to make visible again: it is not news, since
+        the stream it is for may have synced already, and the next run reads it.
+        Returns the new notifications."""
+        self.drain()
+        with self._lock, self._reading():
+            return self._receive_until_empty(MESSAGES_PER_PASS, kinds)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except TapSpapiError:
+            raise
+        except Exception as exc:  # botocore's errors: one line naming the setting
+            raise SettingError(
+                "notifications_queue_url", f"reading {self.queue_url} failed: {exc}"
+            ) from exc
+
+    def _receive_until_empty(self, limit: int, kinds: frozenset[str] | None) -> list[Notification]:
+        """Receive until the queue gives nothing (or `limit` messages): the new ones of
+        `kinds` (None: of every kind) become news and are returned; those the incoming
+        state records are deleted; every other message is held (`release`)."""
+        new: list[Notification] = []
+        received = 0
+        while received < limit:
+            messages = self._receive()
+            if not messages:
+                break
+            received += len(messages)
+            done: list[str] = []
+            for message in messages:
+                receipt = message["ReceiptHandle"]
+                notification = parse_notification(message.get("Body") or "")
+                if notification is None:
+                    self.foreign += 1  # not Amazon's: left in the queue for its owner
+                    self._held.receipts.append(receipt)
+                elif notification.notification_id in self._processed:
+                    done.append(receipt)  # an earlier run's, and the target has it
+                elif kinds is not None and notification.notification_type not in kinds:
+                    self._held.receipts.append(receipt)  # for the next run: not news
+                elif self._keep(notification, receipt):
+                    new.append(notification)
+            self._delete(done)
+        return new
+
+    def _receive(self) -> list[dict[str, Any]]:
+        answer = self.client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=SQS_BATCH,
+            VisibilityTimeout=VISIBILITY_SECONDS,
+            WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
+        )
+        return list(answer.get("Messages") or [])
 
     def _subscriptions(self) -> dict[str, str]:
         """subscription id -> account, for the run's accounts and types."""
@@ -282,46 +346,19 @@ class Inbox:
         self._for_each(ask, [(a, k) for a in self._accounts for k in self._types])
         return owners
 
-    def _receive_all(self, owners: Mapping[str, str]) -> None:
-        seen: set[str] = set()
-        received = 0
-        while received < MESSAGES_PER_RUN:
-            answer = self.client.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=SQS_BATCH,
-                VisibilityTimeout=VISIBILITY_SECONDS,
-                WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
-            )
-            messages = answer.get("Messages") or []
-            if not messages:
-                return
-            received += len(messages)
-            done: list[str] = []
-            for message in messages:
-                receipt = message["ReceiptHandle"]
-                notification = parse_notification(message.get("Body") or "")
-                if notification is None:
-                    self.foreign += 1  # not Amazon's: left in the queue for its owner
-                    self._held.receipts.append(receipt)
-                elif notification.notification_id in self._processed:
-                    done.append(receipt)  # an earlier run's, and the target has it
-                else:
-                    self._keep(notification, receipt, owners, seen)
-            self._delete(done)
-
-    def _keep(
-        self, notification: Notification, receipt: str, owners: Mapping[str, str], seen: set[str]
-    ) -> None:
+    def _keep(self, notification: Notification, receipt: str) -> bool:
+        """Hold the message; its notification is news if it is the run's and new."""
         self._held.receipts.append(receipt)
-        account = owners.get(notification.subscription_id or "")
+        account = self._owners.get(notification.subscription_id or "")
         if account is None:
             self.foreign += 1  # another shard's, or another app's: left for them
-            return
-        if notification.notification_id in seen:
+            return False
+        if notification.notification_id in self._seen:
             self.duplicates += 1
-            return
-        seen.add(notification.notification_id)
+            return False
+        self._seen.add(notification.notification_id)
         self.news.setdefault(account, {})[notification.notification_id] = notification
+        return True
 
     def _delete(self, receipts: list[str]) -> None:
         for start in range(0, len(receipts), SQS_BATCH):

@@ -13,6 +13,9 @@ earlier run that gave up waiting, and those Amazon's schedules made) say which r
 are final without asking: such a report is not polled (getReport), its document is
 fetched at once; and a notified DONE report the list lacks is a candidate for reuse too,
 described by one getReport (the notification carries no data range or marketplaces).
+A report the run created finishes after that read: while the stream waits between its
+polls, it reads the queue again (`await_report`'s `notified`), and a report notified
+then is not polled again either.
 """
 
 from __future__ import annotations
@@ -236,11 +239,12 @@ class RequestBook:
             return self._existing[account]
 
     def notified(
-        self, account: str, read: Callable[[], dict[str, dict[str, Any]]]
+        self, account: str, read: Callable[[], dict[str, dict[str, Any]]], *, again: bool = False
     ) -> dict[str, dict[str, Any]]:
-        """`account`'s notified finished reports (`notified_reports`), `read` once per run."""
+        """`account`'s notified finished reports (`notified_reports`), `read` once per run,
+        or `again` (the queue was read again while waiting)."""
         with self.lock:
-            if account not in self._notified:
+            if again or account not in self._notified:
                 self._notified[account] = read()
             return self._notified[account]
 
@@ -278,9 +282,12 @@ def await_report(
     too_long: Callable[[dict[str, Any]], Exception],
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    notified: Callable[[], dict[str, Any] | None] = lambda: None,
 ) -> dict[str, Any]:
     """`poll` (getReport) until the report is DONE, CANCELLED or FATAL: the first poll at
     once, then waits doubling from 1 s to a minute; `too_long` past `max_wait` s.
+    After each wait, `notified` (once) may tell the report final instead (its
+    REPORT_PROCESSING_FINISHED came while waiting): then it is not polled again.
 
     `clock` and `sleep` are a test's to replace: waiting out `report_wait_minutes` must
     not take a test real minutes.
@@ -294,6 +301,9 @@ def await_report(
         if clock() - started + wait > max_wait:
             raise too_long(report)
         sleep(wait)
+        news = notified()
+        if news is not None:
+            return news
         wait = min(POLL_MAX_WAIT, wait * 2)
 
 
@@ -369,11 +379,13 @@ class ReportRequests:
         None when it was not notified."""
         return self.notified(account).get(report_id)
 
-    def notified(self, account: str) -> dict[str, dict[str, Any]]:
-        """`account`'s reports of this type notified finished this run."""
+    def notified(self, account: str, *, again: bool = False) -> dict[str, dict[str, Any]]:
+        """`account`'s reports of this type notified finished this run (read `again`
+        after the queue was read again while waiting)."""
         return self.book.notified(
             account,
             lambda: notified_reports(self._notified(account), self.report.report_type),
+            again=again,
         )
 
     def _reusable(self, partition: Context, window: QueryWindow | None) -> dict[str, Any] | None:

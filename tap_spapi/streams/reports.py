@@ -18,13 +18,16 @@ while Amazon builds it (getReport), then fetch a pre-signed link to its document
 
 With the notifications queue on (`self.run.inbox`), the run's REPORT_PROCESSING_FINISHED
 notifications spare requests (report_requests.py): a notified report is not polled in
-step 3, and a notified DONE report Amazon's list lacks can be reused in step 1.
+step 3, and a notified DONE report Amazon's list lacks can be reused in step 1. A report
+notified while the stream waits for it (the queue is read again between two polls, for
+REPORT_PROCESSING_FINISHED only) is not polled again.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -70,6 +73,12 @@ if TYPE_CHECKING:
 
 # Reports requested ahead of the one being read (createReport's burst is 15).
 REPORTS_IN_FLIGHT = 4
+
+
+def pause_between_polls(seconds: float) -> None:
+    """The wait between two getReport polls (a test's to replace: it waits for the
+    stand-in instead of the clock)."""
+    time.sleep(seconds)
 
 
 class ReportFailedError(TapSpapiError):
@@ -314,7 +323,30 @@ class ReportStream(SPAPIStream):
             lambda: self.call("getReport", context, path_values={"reportId": report_id}),
             max_wait=self.max_wait,
             too_long=too_long,
+            sleep=pause_between_polls,
+            notified=lambda: self._notified_since(report_id, context),
         )
+
+    def _notified_since(self, report_id: str, context: Context) -> dict[str, Any] | None:
+        """The report as a REPORT_PROCESSING_FINISHED notification tells it, read from the
+        queue now (one pass, between two polls); None when none came (or no queue)."""
+        account = context[ACCOUNT_KEY]
+        inbox = self.run.inbox
+        if inbox is None or not inbox.covers(account, REPORT_FINISHED):
+            return None
+        try:
+            inbox.receive_more(frozenset({REPORT_FINISHED}))
+        except TapSpapiError as exc:  # polling goes on: the queue only spares requests
+            self.logger.info("Reading the notifications queue again failed: %s", exc)
+            return None
+        notified = self._requests.notified(account, again=True).get(report_id)
+        if notified is not None:
+            self.logger.debug(
+                "Report %s is %s (notified while waiting): not polled again.",
+                report_id,
+                notified["processingStatus"],
+            )
+        return notified
 
     # --- the document -------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ tap asked for, and lets it adopt the reports Amazon schedules itself.
 The stand-in publishes its notifications into moto's SQS (a report final on creation,
 `report_processing_seconds` 0, is published at once, with live Amazon's duplicates), and
 `tap-spapi-notifications setup` subscribes. The tap's clock is the test's
-(`tap_spapi.run.utc_now`), so every run asks for the same windows; nothing waits.
+(`tap_spapi.run.utc_now`), so every run asks for the same windows; nothing waits (the
+tap's wait between two polls is the test's: it finishes the stand-in's reports).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime
 import io
 import json
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -41,21 +43,30 @@ COUNTED = ("createReport", "getReports", "getReport", "getReportDocument")
 
 
 @pytest.fixture
-def amazon(sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """Reports final on creation and published at once; the tap's AWS credentials are
-    moto's, and its clock the test's."""
+def moto_and_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tap's AWS credentials are moto's, and its clock the test's."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_AWS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_AWS["aws_secret_access_key"])
     monkeypatch.setattr("tap_spapi.run.utc_now", lambda: NOW)
+
+
+def standin(sqs_endpoint: str, processing: float) -> StandIn:
+    """The stand-in publishing into moto's SQS, its reports taking `processing` s."""
     config = StandInConfig(
         seed=7,
         size="tiny",
         now=NOW,
         rate_scale=50.0,
-        report_processing_seconds=0.0,
+        report_processing_seconds=processing,
         sqs_endpoint_url=sqs_endpoint,
     )
-    with StandIn(config) as server:
+    return StandIn(config)
+
+
+@pytest.fixture
+def amazon(sqs_endpoint: str, moto_and_clock: None) -> Iterator[StandIn]:
+    """Reports final on creation and published at once."""
+    with standin(sqs_endpoint, 0.0) as server:
         yield server
 
 
@@ -143,6 +154,53 @@ def test_a_report_amazon_scheduled_covering_a_window_is_adopted(amazon, sqs_endp
     assert asked["getReport"] == 3  # the created ones: finished after the queue was read
     assert [r for r in output.records(FULFILLED) if r["report_id"] == scheduled]
     assert set(rows(output)) >= set(rows(run_tap(without_queue(config), streams={FULFILLED})))
+
+
+def finish_reports(server: StandIn) -> None:
+    """The tap's wait between two polls, replaced: the stand-in's reports in progress
+    finish now and are announced (published into the queue), as their processing time
+    would have them: no real time passes, and the outcome does not hang on timing."""
+    for report in list(server.reports.reports.values()):
+        if not report.announced:
+            report.ready_at = time.monotonic()
+            server.reports._announce(report)
+
+
+def test_a_report_created_during_the_run_is_read_when_notified_not_polled_again(
+    sqs_endpoint, moto_and_clock, monkeypatch, tmp_path
+):
+    # Reports take an hour at the stand-in unless the tap waits for them (then they finish:
+    # `finish_reports`), so the first getReport of each finds it unfinished.
+    runs: dict[bool, tuple[SingerOutput, dict[str, int], int]] = {}
+    for notified in (False, True):
+        # Each run against a fresh stand-in (the same data): nothing to reuse, every
+        # window's report created during the run.
+        with standin(sqs_endpoint, 3600.0) as server:
+            monkeypatch.setattr(
+                "tap_spapi.streams.reports.pause_between_polls", lambda _s: finish_reports(server)
+            )
+            scratch = tmp_path / str(notified)
+            scratch.mkdir()
+            settings = subscribed_config(server, sqs_endpoint, scratch)
+            streams = {FULFILLED, "notifications"} if notified else {FULFILLED}
+            chosen = settings if notified else without_queue(settings)
+            output, asked = counted_run(server, chosen, streams)
+            runs[notified] = output, asked, len(server.reports.reports)
+
+    (polled, without, created), (heard, with_them, created_too) = runs[False], runs[True]
+    assert created == created_too == without["createReport"] == with_them["createReport"] == 4
+    # Without notifications: each report polled until final. With them: the first poll of
+    # the first window finds it unfinished; the queue, read again while waiting, then tells
+    # every report final (DONE with its document, or CANCELLED: no data), none polled again.
+    assert without["getReport"] == 5, without
+    assert with_them["getReport"] == 1, with_them
+    assert with_them["getReportDocument"] == without["getReportDocument"]
+    assert rows(heard) == rows(polled) and rows(heard)
+    finished = {
+        n["payload"]["reportProcessingFinishedNotification"]["reportId"]
+        for n in heard.records("notifications")
+    }
+    assert len(finished) == 4  # read while waiting, emitted by the notifications stream
 
 
 class Calls:

@@ -161,6 +161,40 @@ def test_duplicates_count_once_and_other_owners_messages_stay_in_the_queue(queue
     assert _left(client, url) == 4  # nothing deleted: nobody recorded anything yet
 
 
+def test_reading_again_makes_news_only_of_the_kinds_asked_and_holds_the_rest(queue):
+    client, url = queue
+    at = "2026-12-01T00:00:00Z"
+    client.send_message(QueueUrl=url, MessageBody=_tracking("n-0", "sub-default", "A0", at))
+    inbox = _inbox(client, url, processed={"n-done": 1})
+    inbox.drain()
+    assert list(inbox.news["default"]) == ["n-0"]
+    # While a stream waits: the order changes it waits for, a tracking change (its
+    # stream may have synced already), one an earlier run processed, one read already.
+    for body in (
+        _order_change("n-1", "sub-default"),
+        _tracking("n-2", "sub-default", "A2", at),
+        _tracking("n-done", "sub-default", "A3", at),
+        _order_change("n-1", "sub-default"),
+        _order_change("n-9", "sub-other"),
+    ):
+        client.send_message(QueueUrl=url, MessageBody=body)
+    (new,) = inbox.receive_more(frozenset({"ORDER_CHANGE"}))
+    assert new.notification_id == "n-1"
+    assert list(inbox.news["default"]) == ["n-0", "n-1"]  # n-2 is not news
+    assert inbox.acknowledged == 1  # n-done: deleted
+    assert inbox.receive_more(frozenset({"ORDER_CHANGE"})) == []  # nothing new
+    inbox.release()
+    attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert _left(client, url) == 5  # n-0, n-1 twice, n-2, n-9: none deleted
+    assert int(attributes["ApproximateNumberOfMessages"]) == 5  # and visible again
+    # The next run reads the tracking change held back, as news.
+    following = _inbox(client, url, processed={"n-0": 1, "n-1": 1})
+    following.drain()
+    assert list(following.news["default"]) == ["n-2"]
+    assert following.acknowledged == 3
+    following.release()
+
+
 def test_the_newest_tracking_wins_whatever_the_order_of_arrival(queue):
     client, url = queue
     newer = _tracking("n-2", "sub-default", "A1", "2026-12-02T00:00:00Z")
