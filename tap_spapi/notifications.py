@@ -239,6 +239,8 @@ class Inbox:
         self.acknowledged = 0
         self.duplicates = 0
         self.foreign = 0
+        #: Why the queue could not be read this run (None: it was).
+        self.failure: TapSpapiError | None = None
 
     @property
     def client(self) -> Any:
@@ -263,8 +265,16 @@ class Inbox:
                 return
             self._drained = True
             self._owners = self._subscriptions()
-            with self._reading():
-                self._receive_until_empty(MESSAGES_PER_RUN, None)
+            try:
+                with self._reading():
+                    self._receive_until_empty(MESSAGES_PER_RUN, None)
+            except TapSpapiError as exc:
+                # The queue cannot be read (its URL, credentials, an outage): this run
+                # polls everything, as without notifications, and fails at its end
+                # (the `notifications` stream reports it); nothing read was processed.
+                self.failure = exc
+                self.covered = {account: set() for account in self._accounts}
+                self.news = {}
 
     def receive_more(self, kinds: frozenset[str]) -> list[Notification]:
         """Read the queue again during the run, for notifications of `kinds` only (a
@@ -276,6 +286,8 @@ class Inbox:
         the stream it is for may have synced already, and the next run reads it.
         Returns the new notifications."""
         self.drain()
+        if self.failure is not None:
+            return []  # this run polls: the queue could not be read at its start
         with self._lock, self._reading():
             return self._receive_until_empty(MESSAGES_PER_PASS, kinds)
 

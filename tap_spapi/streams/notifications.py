@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from tap_spapi.client import SPAPIStream
 from tap_spapi.concurrency import for_each_in_parallel
+from tap_spapi.errors import TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.notifications import PROCESSED, Inbox, kept_processed
 from tap_spapi.notifications_setup import PAYLOAD_VERSIONS
@@ -90,8 +91,8 @@ class NotificationsStream(SPAPIStream):
             answer = self.call(
                 "getSubscription", {ACCOUNT_KEY: account}, path_values={"notificationType": kind}
             )
-        except SPAPIRequestError as exc:
-            if exc.status != HTTPStatus.NOT_FOUND:
+        except TapSpapiError as exc:  # a refusal, an account's login, retries spent
+            if not isinstance(exc, SPAPIRequestError) or exc.status != HTTPStatus.NOT_FOUND:
                 self.run.gather(
                     "getSubscription failed for {} account/type pairs: their notifications "
                     "stay in the queue and their data is polled",
@@ -108,6 +109,10 @@ class NotificationsStream(SPAPIStream):
         if inbox is None or context is None:
             return
         account = context[ACCOUNT_KEY]
+        inbox.drain()
+        if inbox.failure is not None:  # everything was polled; the run still fails
+            self.failures.stream_stopped(self.name, account, inbox.failure, self.ancestors)
+            return
         seller = self.run.accounts[account].settings.selling_partner_id
         emitted = []
         for notification in inbox.news.get(account, {}).values():

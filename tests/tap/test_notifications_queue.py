@@ -248,3 +248,27 @@ def test_a_late_duplicate_of_an_older_milestone_loads_nothing(
         newest = newest_at(amazon, (kind, value))
         book = final.get("open", {}).get(kind, {}) | final.get("final", {}).get(kind, {})
         assert book[value] == epoch_second(newest)
+
+
+def test_a_queue_that_cannot_be_read_means_polling_everything_and_a_failed_run(
+    amazon, sqs_endpoint, tmp_path, monkeypatch
+):
+    config = subscribed_config(amazon, sqs_endpoint, tmp_path)
+    first = run_at(monkeypatch, NOW, config)
+    amazon.touch("shipment_trackings", 3, at=NOW + datetime.timedelta(minutes=30))
+    later = NOW + datetime.timedelta(hours=1)
+    without = {**config, "notifications_queue_url": ""}  # the same run, polling
+    polled = watch_asks(monkeypatch)
+    expected = run_at(monkeypatch, later, without, state=first.states[-1])
+    asked_polling = list(polled)
+    polled.clear()
+    gone = {**config, "notifications_queue_url": config["notifications_queue_url"] + "-deleted"}
+    second = run_at(monkeypatch, later, gone, state=first.states[-1])
+    # Everything is polled, as without notifications: the same data.
+    assert sorted(polled) == sorted(asked_polling)
+    assert keys(second) == keys(expected)
+    # The run fails at its end, with one line naming the setting and the queue.
+    assert second.failures is not None
+    (line,) = [m for k, m in second.failures.reported.items() if "notifications" in k]
+    assert "notifications_queue_url" in line and "-deleted" in line
+    assert not second.records("notifications")
