@@ -45,9 +45,11 @@ dist: $(VENV)/.installed
 ## test: lint, type-check and run every test, the slow and end-to-end ones too (what CI runs)
 test: lint typecheck suite
 
+## lint: ruff, and the layers of tap_spapi (import-linter: pyproject's [tool.importlinter])
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## typecheck: mypy, strict on the code; tests/ may leave test functions unannotated
 ## (pytest fixtures) but their bodies are checked (see pyproject's [tool.mypy])

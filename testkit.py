@@ -26,8 +26,8 @@ import msgspec
 import requests
 
 from spapi_standin import StandInConfig
-from tap_spapi.accounts import in_shard
-from tap_spapi.report_types import REPORT_TYPES
+from tap_spapi.amazon.report_types import REPORT_TYPES
+from tap_spapi.config.accounts_setting import in_shard
 from tap_spapi.tap import TapSpapi, main
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from singer_sdk import RESTStream
 
     from spapi_standin import Dataset, StandIn
-    from tap_spapi.failures import RunFailures
+    from tap_spapi.runtime.failures import RunFailures
 
 REPO = Path(__file__).resolve().parent
 MODELS = REPO / "models"  # Amazon's models, vendored (models/README.md)

@@ -67,8 +67,9 @@ open identifier.
 without and then with notifications (moto's SQS server in this process, the stand-in
 publishing to it, `tap-spapi-notifications setup` subscribing): per config a fresh stand-in
 of one seed, a first run, `--changed` identifiers touched, and an incremental run an hour
-later by the tap's clock (`tap_spapi.run.utc_now`, set in the tap's process). getShipmentTracking
-at the tap's fallback 1/s after the stand-in's burst of 10, times --rate-scale on both sides.
+later by the tap's clock (`tap_spapi.runtime.run.utc_now`, set in the tap's process).
+getShipmentTracking at the tap's fallback 1/s after the stand-in's burst of 10, times
+--rate-scale on both sides.
 Per run: getShipmentTracking requests, other requests, shipment_tracking records, 429s, wall,
 the wall at Amazon's rates (getShipmentTracking's span times the scale) and the bound
 `(requests - burst) / rate`; then whether the incremental runs' records (identifier, latest
@@ -100,16 +101,16 @@ from typing import Any
 
 import requests
 
+from benchmarks.peak import run_tap_with_peak
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.data import InboundQuery, next_milestone
-from spapi_standin.peak import run_tap_with_peak
-from tap_spapi.notifications import TRACKING_CHANGED
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.amazon.report_types import REPORT_TYPES
 from tap_spapi.notifications_setup import main as notifications_setup
-from tap_spapi.operations import load_catalog
-from tap_spapi.pacing import RateLimiter
 from tap_spapi.planner import plan_shards
-from tap_spapi.report_types import REPORT_TYPES
+from tap_spapi.runtime.inbox import TRACKING_CHANGED
 from tap_spapi.tap import TapSpapi
+from tap_spapi.wire.pacing import RateLimiter
 from testkit import (
     LOCAL_AWS,
     catalog_selecting,
@@ -1156,13 +1157,13 @@ RUN_INTERVAL = datetime.timedelta(hours=1)
 # getShipmentTracking's plan at Amazon: its model prints none; the tap's fallback rate
 # (1/s) with the stand-in's assumed burst (10), times --rate-scale on both sides.
 TRACKING_RATE, TRACKING_BURST = 1.0, 10
-# `python -m tap_spapi ARGS` with the tap's clock (`tap_spapi.run.utc_now`) set to ARGV[1]:
+# `python -m tap_spapi ARGS` with the tap's clock (`tap_spapi.runtime.run.utc_now`) set to ARGV[1]:
 # the run starts then (the bookmarks, the backstop's share) while pacing keeps real time.
 RUN_TAP_AT = """
 import datetime, runpy, sys
-import tap_spapi.run
+import tap_spapi.runtime.run
 at = datetime.datetime.fromisoformat(sys.argv[1])
-tap_spapi.run.utc_now = lambda: at
+tap_spapi.runtime.run.utc_now = lambda: at
 sys.argv = ["tap-spapi", *sys.argv[2:]]
 runpy.run_module("tap_spapi", run_name="__main__")
 """

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # whose plugin installations are links to the project's (installed once).
 SHARED_SYS_DIRS = ("extractors", "loaders", "utilities", "mappers", "transformers")
 ERROR_PREFIX = "tap-spapi: error: "
-# The tap's warning for a shard without accounts (tap_spapi/run.py).
+# The tap's warning for a shard without accounts (tap_spapi/runtime/run.py).
 EMPTY_SHARD = "holds none of the configured accounts"
 
 

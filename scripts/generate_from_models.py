@@ -4,10 +4,10 @@
 Amazon's Swagger models are the source of truth for field names, types, paths and
 usage plans, so nothing here is typed by hand. The script writes:
 
-- `tap_spapi/schemas/<stream>.json`: one Singer JSON Schema per stream (report streams
-  from the columns in `tap_spapi/report_types.py`: the models do not describe report
+- `tap_spapi/amazon/schemas/<stream>.json`: one Singer JSON Schema per stream (report streams
+  from the columns in `tap_spapi/amazon/report_types.py`: the models do not describe report
   documents);
-- `tap_spapi/operations.json`: method, path, usage plan (rate, burst), restricted and
+- `tap_spapi/amazon/operations.json`: method, path, usage plan (rate, burst), restricted and
   grantless flags of every operation the tap or its stand-in uses, and the enum values
   of its query parameters (getShipments must send every `ShipmentStatusList` value);
 - `spapi_standin/response_schemas.json`: the faithful resolved 200/201 body of those
@@ -603,10 +603,10 @@ REPORT_KINDS: dict[str, Json] = {
 
 
 def report_types() -> Any:
-    """`tap_spapi/report_types.py`, loaded by path (it is standard library only)."""
+    """`tap_spapi/amazon/report_types.py`, loaded by path (it is standard library only)."""
     import importlib.util
 
-    path = REPO / "tap_spapi" / "report_types.py"
+    path = REPO / "tap_spapi" / "amazon" / "report_types.py"
     spec = importlib.util.spec_from_file_location("_report_types", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -629,7 +629,7 @@ def build_report_schema(report: Any) -> Json:
         "type": "object",
         "description": (
             f"{report.description} Report type {report.report_type}; generated from "
-            "tap_spapi/report_types.py by scripts/generate_from_models.py; do not edit."
+            "tap_spapi/amazon/report_types.py by scripts/generate_from_models.py; do not edit."
         ),
         "additionalProperties": True,
         "required": ["account", *report.keys],
@@ -676,19 +676,19 @@ def render(document: Json) -> str:
 def outputs(models: Path) -> dict[Path, str]:
     operations, responses = build_operations(models)
     files = {
-        REPO / "tap_spapi" / "operations.json": render(operations),
+        REPO / "tap_spapi" / "amazon" / "operations.json": render(operations),
         REPO / "spapi_standin" / "response_schemas.json": render(responses),
         REPO / "spapi_standin" / "usage_plans.json": render(build_standin_plans(models)),
     }
     for name, spec in STREAMS.items():
-        files[REPO / "tap_spapi" / "schemas" / f"{name}.json"] = render(
+        files[REPO / "tap_spapi" / "amazon" / "schemas" / f"{name}.json"] = render(
             build_stream_schema(models, spec)
         )
-    files[REPO / "tap_spapi" / "schemas" / "notifications.json"] = render(
+    files[REPO / "tap_spapi" / "amazon" / "schemas" / "notifications.json"] = render(
         build_notifications_schema()
     )
     for report in report_types().REPORT_TYPES:
-        files[REPO / "tap_spapi" / "schemas" / f"{report.stream_name}.json"] = render(
+        files[REPO / "tap_spapi" / "amazon" / "schemas" / f"{report.stream_name}.json"] = render(
             build_report_schema(report)
         )
     return files

@@ -1,7 +1,7 @@
 """Write the README's table of the SP-API role each stream needs, from the tap's code.
 
 The roles come from where the tap names them in its 403 message: a report type's `role`
-(tap_spapi/report_types.py) and `ROLE_OF_API` (tap_spapi/roles.py), both taken from
+(tap_spapi/amazon/report_types.py) and `ROLE_OF_API` (tap_spapi/amazon/roles.py), both taken from
 Amazon's "Role Mappings" pages. An API the tap maps to no single role (any one of several
 roles grants it) points to Amazon's page instead of guessing. Generated, not typed, so the
 README cannot name a role the tap does not: tests/unit/test_readme.py fails until the
@@ -16,8 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as `python scripts/roles_table.py` from a checkout
 
-from tap_spapi.client import SPAPIStream  # noqa: E402
-from tap_spapi.roles import ROLE_OF_API  # noqa: E402
+from tap_spapi.amazon.roles import ROLE_OF_API  # noqa: E402
+from tap_spapi.streams.base.stream import SPAPIStream  # noqa: E402
 from tap_spapi.tap import TapSpapi  # noqa: E402
 
 README = REPO / "README.md"

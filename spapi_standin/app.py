@@ -17,10 +17,11 @@ from spapi_standin import paths
 from spapi_standin.auth_check import ACCESS_TOKEN_HEADER, check_access, check_headers
 from spapi_standin.faults import Faults
 from spapi_standin.lwa import LwaEndpoint, TokenRegistry
-from spapi_standin.operations import Operation, Operations, Request
+from spapi_standin.operations import Operation, Operations
 from spapi_standin.ratelimit import RateLimiter, load_plans
 from spapi_standin.replies import Reply, not_found, quota_exceeded
 from spapi_standin.reports import DOCUMENT_PREFIX
+from spapi_standin.request import Request
 from spapi_standin.sigv4 import SignedRequest, SigV4Verifier
 from spapi_standin.stats import Stats
 

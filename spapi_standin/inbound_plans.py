@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from spapi_standin.config import StandInConfig
     from spapi_standin.data import Dataset, Record
     from spapi_standin.instances import InstanceGenerator
-    from spapi_standin.operations import Request
+    from spapi_standin.request import Request
 
 # v0 ShipmentStatus -> 2024-03-20 Shipment.status ("Possible values" of the model).
 STATUS_2024 = {

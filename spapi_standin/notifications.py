@@ -62,8 +62,8 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
     from spapi_standin.data import Dataset, Record
-    from spapi_standin.operations import Request
     from spapi_standin.reports import Report, ReportsService
+    from spapi_standin.request import Request
 
 TRACKING = "SHIPMENT_TRACKING_MILESTONE_CHANGED"
 MCF_ORDER_STATUS = "FULFILLMENT_ORDER_STATUS"

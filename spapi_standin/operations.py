@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -21,7 +21,7 @@ from spapi_standin.auth_check import RESTRICTED, SELLER, SELLER_OR_RESTRICTED, A
 from spapi_standin.data import Dataset, InboundQuery
 from spapi_standin.inbound_plans import InboundPlansService
 from spapi_standin.instances import parse_instant
-from spapi_standin.lwa import IssuedToken, RestrictedGrant, TokenRegistry
+from spapi_standin.lwa import RestrictedGrant, TokenRegistry
 from spapi_standin.notifications import NotificationsService
 from spapi_standin.orders import OrdersService
 from spapi_standin.outbound_2026 import McfOrdersService
@@ -29,6 +29,7 @@ from spapi_standin.page_tokens import decode_token, encode_token
 from spapi_standin.ratelimit import query_enum
 from spapi_standin.replies import BodyCache, Reply, error, invalid_input, json_reply
 from spapi_standin.reports import ReportsService
+from spapi_standin.request import Request
 from spapi_standin.shipment_tracking import ShipmentTrackingService
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from spapi_standin.config import StandInConfig
     from spapi_standin.paths import Route
 
-Query = Mapping[str, list[str]]
 
 INBOUND_QUERY_TYPES = ("SHIPMENT", "DATE_RANGE", "NEXT_TOKEN")
 INBOUND_STATUS_FILTER = query_enum(paths.INBOUND_SHIPMENTS, "ShipmentStatusList")
@@ -52,31 +52,6 @@ MFN_SHIPMENT_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _PARAMETER = re.compile(r"\\\{([^}]+)\\\}")
-
-
-@dataclass(frozen=True)
-class Request:
-    """An authorised request, as handlers see it (header names lower-cased)."""
-
-    method: str
-    path: str
-    query: Query
-    headers: Mapping[str, str]
-    body: bytes
-    params: dict[str, str] = field(default_factory=dict)
-    token: IssuedToken | None = None
-
-    def first(self, name: str) -> str | None:
-        """The first value of query parameter `name` ("" counts as absent)."""
-        values = self.query.get(name)
-        return values[0] if values and values[0] != "" else None
-
-    def csv(self, name: str) -> list[str] | None:
-        """An array parameter: comma-separated (Swagger's default) and/or repeated."""
-        values = self.query.get(name)
-        if not values:
-            return None
-        return [item for value in values for item in value.split(",") if item]
 
 
 Handler = Callable[[Request], Reply]

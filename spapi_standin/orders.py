@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
     from spapi_standin.data import Dataset, Record
-    from spapi_standin.operations import Request
+    from spapi_standin.request import Request
 
 INCLUDED_DATA = query_enum(paths.SEARCH_ORDERS, "includedData")
 FULFILLED_BY = query_enum(paths.SEARCH_ORDERS, "fulfilledBy")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
     from spapi_standin.data import Dataset, Record
-    from spapi_standin.operations import Request
+    from spapi_standin.request import Request
 
 SHIPMENTS = query_enum(paths.MCF_ORDERS, "shipments")
 # 2020-07-01 FulfillmentOrderStatus -> 2026-07-04 OrderStatus ("Possible values" of each).

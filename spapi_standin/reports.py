@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from spapi_standin.config import StandInConfig
     from spapi_standin.lwa import TokenRegistry
-    from spapi_standin.operations import Request
+    from spapi_standin.request import Request
 
 DOCUMENT_PREFIX = "/_documents/"
 OUTCOMES = frozenset({"DONE", "CANCELLED", "FATAL", "FATAL_WITHOUT_DOCUMENT"})

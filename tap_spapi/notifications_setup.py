@@ -25,7 +25,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -33,62 +32,24 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.singerlib.catalog import Catalog
 
-from tap_spapi.account import Account, amazon_error
-from tap_spapi.accounts import account_secrets, configured_accounts
+from tap_spapi.config.accounts_setting import account_secrets, configured_accounts
+from tap_spapi.config.checks import check_config
+from tap_spapi.config.settings import SECRET_SETTINGS, Settings
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
-from tap_spapi.notifications import (
-    MCF_ORDER_STATUS,
-    ORDER_CHANGE,
-    REPORT_FINISHED,
-    TRACKING_CHANGED,
+from tap_spapi.runtime.inbox import (
+    PAYLOAD_VERSIONS,
+    STREAM_NOTIFICATION_TYPES,
 )
-from tap_spapi.redact import install_log_redaction, redact, register_secret
-from tap_spapi.report_types import REPORT_TYPES
-from tap_spapi.responses import decode, decoded_body, error_for, is_expired_token
-from tap_spapi.retries import RetryPolicy, TransientFault
-from tap_spapi.setting_checks import check_config
-from tap_spapi.settings import SECRET_SETTINGS, Settings
-from tap_spapi.state_files import checked_config_file, checked_json_file
+from tap_spapi.runtime.state_files import checked_config_file, checked_json_file
+from tap_spapi.wire.account import Account, amazon_error
+from tap_spapi.wire.redact import install_log_redaction, redact, register_secret
+from tap_spapi.wire.responses import decode, decoded_body, error_for, is_expired_token
+from tap_spapi.wire.retries import RetryPolicy, TransientFault
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
 PROG = "tap-spapi-notifications"
-
-#: Each notification type the tap reads, and the payload version it reads (the schemas of
-#: ../shared/spapi-models/notifications); in the order the command subscribes them.
-PAYLOAD_VERSIONS: Mapping[str, str] = MappingProxyType(
-    {
-        TRACKING_CHANGED: "2026-01-30",
-        MCF_ORDER_STATUS: "1.0",
-        ORDER_CHANGE: "1.0",
-        REPORT_FINISHED: "2020-09-04",
-    }
-)
-
-#: Stream -> the notification type that says when its records change: the one table of
-#: which notifications serve which streams (the setup command subscribes the types of the
-#: selected streams; the tap reads them for the same streams). Names, not the stream
-#: classes: the streams may import this module.
-STREAM_NOTIFICATION_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "shipment_tracking": TRACKING_CHANGED,
-        "shipment_tracking_milestones": TRACKING_CHANGED,
-        **dict.fromkeys(
-            (
-                "outbound_orders",
-                "outbound_shipments",
-                "outbound_package_tracking",
-                "outbound_order_items",
-                "outbound_returns",
-                "outbound_return_authorizations",
-            ),
-            MCF_ORDER_STATUS,
-        ),
-        **dict.fromkeys(("orders", "order_items", "order_packages"), ORDER_CHANGE),
-        **dict.fromkeys((report.stream_name for report in REPORT_TYPES), REPORT_FINISHED),
-    }
-)
 
 #: Amazon's account that sends every SP-API notification: the queue policy lets it in.
 AMAZON_NOTIFICATIONS_PRINCIPAL = "arn:aws:iam::437568002678:root"

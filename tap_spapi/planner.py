@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tap_spapi.accounts import account_names, shard_key
-from tap_spapi.operations import load_catalog
-from tap_spapi.pacing import UsagePlan, parse_rate_limit_overrides
-from tap_spapi.progress import about, describe_plan
-from tap_spapi.report_types import REPORT_TYPES, ReportType
-from tap_spapi.run import DEFAULT_HISTORY_DAYS  # the tap's default start, not a copy
-from tap_spapi.windows import split_windows
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType
+from tap_spapi.config.accounts_setting import account_names, shard_key
+from tap_spapi.runtime.progress import about, describe_plan
+from tap_spapi.runtime.run import DEFAULT_HISTORY_DAYS  # the tap's default start, not a copy
+from tap_spapi.streams.base.windows import split_windows
+from tap_spapi.wire.pacing import UsagePlan, parse_rate_limit_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

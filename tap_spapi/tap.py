@@ -12,18 +12,15 @@ from typing import IO, TYPE_CHECKING, Any
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
-from tap_spapi import run as run_module
-from tap_spapi.accounts import account_secrets, configured_accounts
-from tap_spapi.auth import full_user_agent
-from tap_spapi.client import SPAPIStream
+from tap_spapi.config.accounts_setting import account_secrets, configured_accounts
+from tap_spapi.config.checks import check_config
+from tap_spapi.config.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.errors import TapSpapiError
-from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
-from tap_spapi.progress import closing_lines, sdk_lines_once
-from tap_spapi.redact import install_log_redaction, redact, register_secret
-from tap_spapi.run import Run, runs_of_entry_point
-from tap_spapi.setting_checks import check_config
-from tap_spapi.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
-from tap_spapi.state import (
+from tap_spapi.runtime import run as run_module
+from tap_spapi.runtime.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
+from tap_spapi.runtime.progress import closing_lines, sdk_lines_once
+from tap_spapi.runtime.run import Run, runs_of_entry_point
+from tap_spapi.runtime.state import (
     READ_WITHOUT_OUTPUT,
     SUCCEEDED_FOR,
     PacedStateWriter,
@@ -32,13 +29,14 @@ from tap_spapi.state import (
     migrated,
     succeeded_accounts,
 )
-from tap_spapi.state_files import (
+from tap_spapi.runtime.state_files import (
     check_state,
     checked_config_file,
     checked_json_file,
     unknown_accounts,
     unwrapped_state,
 )
+from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.inbound_plans import INBOUND_PLAN_STREAM_TYPES
 from tap_spapi.streams.notifications import NOTIFICATIONS_STREAM, NotificationsStream
@@ -52,7 +50,7 @@ from tap_spapi.streams.outbound import (
     OutboundShipmentsStream,
 )
 from tap_spapi.streams.outbound_2026 import MCF_2026_TYPES
-from tap_spapi.streams.reports import REPORT_STREAM_TYPES
+from tap_spapi.streams.reports.stream import REPORT_STREAM_TYPES
 from tap_spapi.streams.sellers import MarketplaceParticipationsStream
 from tap_spapi.streams.shipping import (
     LABELS_LAYOUT,
@@ -61,9 +59,11 @@ from tap_spapi.streams.shipping import (
 )
 from tap_spapi.streams.tracking import TRACKING_LAYOUT, TRACKING_STREAM_TYPES
 from tap_spapi.version import __version__
+from tap_spapi.wire.auth import full_user_agent
+from tap_spapi.wire.redact import install_log_redaction, redact, register_secret
 
 if TYPE_CHECKING:
-    from tap_spapi.notifications import Inbox
+    from tap_spapi.runtime.inbox import Inbox
 
 # Streams sync in this order (see `streams`), parents before children (singer-sdk syncs
 # a child with its parent). The outbound chain, bound by its usage plans, goes first so

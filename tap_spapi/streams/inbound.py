@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
-from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.progress import about, describe_plan, estimate_level
-from tap_spapi.responses import decoded_body
-from tap_spapi.state import WINDOW_BOOKMARK
-from tap_spapi.windows import (
+from tap_spapi.runtime.pools import context_key
+from tap_spapi.runtime.progress import about, describe_plan, estimate_level
+from tap_spapi.runtime.state import WINDOW_BOOKMARK
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.streams.base.windows import (
     context_in_window,
     halved,
     halvings_after_interruptions,
@@ -23,13 +22,14 @@ from tap_spapi.windows import (
     range_after_bookmark,
     range_read,
 )
+from tap_spapi.wire.responses import decoded_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context
 
-    from tap_spapi.windows import QueryWindow
+    from tap_spapi.streams.base.windows import QueryWindow
 
 
 class InboundShipmentsStream(SPAPIStream):

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import DecodedBodyPaginator, SPAPIStream
-from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.pages_ahead import records_with_pages_ahead
-from tap_spapi.responses import SPAPIRequestError, decoded_body
-from tap_spapi.state import FINAL_SHIPMENTS, READ_DOWN_TO, READ_FROM, REPLICATION_KEY
+from tap_spapi.runtime.pools import context_key
+from tap_spapi.runtime.state import FINAL_SHIPMENTS, READ_DOWN_TO, READ_FROM, REPLICATION_KEY
+from tap_spapi.streams.base.pages_ahead import records_with_pages_ahead
+from tap_spapi.streams.base.stream import DecodedBodyPaginator, SPAPIStream
+from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
-from tap_spapi.windows import instant
+from tap_spapi.wire.responses import SPAPIRequestError, decoded_body
 
 if TYPE_CHECKING:
     import datetime
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
 
-    from tap_spapi.pacing import OperationLane
+    from tap_spapi.wire.pacing import OperationLane
 
 # Shipment statuses after which a shipment never changes, from the "Possible values" of
 # the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
-from tap_spapi.concurrency import for_each_in_parallel
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
-from tap_spapi.notifications import PROCESSED, Inbox, kept_processed
-from tap_spapi.notifications_setup import PAYLOAD_VERSIONS
-from tap_spapi.responses import SPAPIRequestError
+from tap_spapi.runtime.inbox import PAYLOAD_VERSIONS, PROCESSED, Inbox, kept_processed
+from tap_spapi.runtime.pools import for_each_in_parallel
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.wire.responses import SPAPIRequestError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

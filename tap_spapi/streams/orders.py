@@ -19,17 +19,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
-from tap_spapi.concurrency import context_key
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.notifications import ORDER_CHANGE
-from tap_spapi.pages_ahead import PageWalk, start_page_walk
-from tap_spapi.progress import about, describe_plan
-from tap_spapi.responses import decoded_body
-from tap_spapi.state import WINDOW_BOOKMARK
-from tap_spapi.streams.embedded import EmbeddedListStream
-from tap_spapi.windows import (
+from tap_spapi.runtime.inbox import ORDER_CHANGE
+from tap_spapi.runtime.pools import context_key
+from tap_spapi.runtime.progress import about, describe_plan
+from tap_spapi.runtime.state import WINDOW_BOOKMARK
+from tap_spapi.streams.base.embedded import EmbeddedListStream
+from tap_spapi.streams.base.pages_ahead import PageWalk, start_page_walk
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.streams.base.windows import (
     QueryWindow,
     halved,
     halvings_after_interruptions,
@@ -40,6 +39,7 @@ from tap_spapi.windows import (
     range_after_bookmark,
     range_read,
 )
+from tap_spapi.wire.responses import decoded_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

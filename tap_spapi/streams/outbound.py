@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
-from tap_spapi.concurrency import context_key
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.notifications import MCF_ORDER_STATUS
+from tap_spapi.runtime.inbox import MCF_ORDER_STATUS
+from tap_spapi.runtime.pools import context_key
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.streams.base.windows import isoformat
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
-from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
+from tap_spapi.config.settings import MCF_2026
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.notifications import MCF_ORDER_STATUS
-from tap_spapi.settings import MCF_2026
+from tap_spapi.runtime.inbox import MCF_ORDER_STATUS
 from tap_spapi.streams import outbound as v2020
-from tap_spapi.streams.embedded import EmbeddedListStream
+from tap_spapi.streams.base.embedded import EmbeddedListStream
+from tap_spapi.streams.base.stream import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
+from tap_spapi.streams.base.windows import isoformat
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
-from tap_spapi.windows import isoformat
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

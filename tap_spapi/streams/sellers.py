@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.client import SPAPIStream
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.responses import MissingKeyError
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.wire.responses import MissingKeyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.accounts import configured_accounts
-from tap_spapi.client import SPAPIStream
+from tap_spapi.config.accounts_setting import configured_accounts
+from tap_spapi.config.tracking_ids import configured_labels
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.state import FINAL_STATUS, PerIdentifierLayout
-from tap_spapi.tracking_ids import configured_labels
-from tap_spapi.windows import instant
+from tap_spapi.runtime.state import FINAL_STATUS, PerIdentifierLayout
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.streams.base.windows import instant
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

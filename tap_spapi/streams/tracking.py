@@ -28,20 +28,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
-from tap_spapi.account import amazon_error
-from tap_spapi.accounts import configured_accounts
-from tap_spapi.client import SPAPIStream
-from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
-from tap_spapi.notifications import TRACKING_CHANGED, due
-from tap_spapi.redact import redact
-from tap_spapi.responses import decode, decoded_body
-from tap_spapi.shipment_identifiers import (
+from tap_spapi.config.accounts_setting import configured_accounts
+from tap_spapi.config.shipment_identifiers import (
     CARRIER,
     ShipmentIdentifier,
     asked_in,
     configured_identifiers,
 )
-from tap_spapi.state import (
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.runtime.inbox import TRACKING_CHANGED, due
+from tap_spapi.runtime.state import (
     FINAL_MILESTONE,
     REFUSAL_LIMIT,
     IdentifierBook,
@@ -49,7 +45,11 @@ from tap_spapi.state import (
     grace_start,
     news_start,
 )
-from tap_spapi.windows import instant
+from tap_spapi.streams.base.stream import SPAPIStream
+from tap_spapi.streams.base.windows import instant
+from tap_spapi.wire.account import amazon_error
+from tap_spapi.wire.redact import redact
+from tap_spapi.wire.responses import decode, decoded_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -28,8 +28,8 @@ from orchestrate.definitions import ASSET, JOB, SCHEDULE, Orchestration, build_d
 from orchestrate.shards import ShardSettings, summarize
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.__main__ import write_tracking_ids
-from tap_spapi.accounts import shard_key
-from tap_spapi.state import WINDOW_BOOKMARK
+from tap_spapi.config.accounts_setting import shard_key
+from tap_spapi.runtime.state import WINDOW_BOOKMARK
 from testkit import expected_keys, history_start
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from spapi_standin import StandIn, StandInConfig
 from spapi_standin.ratelimit import model_table
 from spapi_standin.report_fixtures import ALTERNATIVE_NAMES, FIXTURES
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURE_BY_TYPE
-from tap_spapi.operations import load_catalog
-from tap_spapi.report_types import REPORT_TYPES, ReportType, snake_case
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType, snake_case
 from testkit import REPO
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import EU_MARKETPLACE
-from tap_spapi.accounts import in_shard
+from tap_spapi.config.accounts_setting import in_shard
 from testkit import (
     KEYS,
     UNREACHED_RETRY_SECONDS,

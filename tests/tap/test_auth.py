@@ -9,12 +9,12 @@ import pytest
 import requests
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi import account as account_module
-from tap_spapi import auth
-from tap_spapi.account import Account
-from tap_spapi.accounts import configured_accounts
-from tap_spapi.auth import EXPIRY_MARGIN_SECONDS, RestrictedDataTokens, SigV4Signer
+from tap_spapi.config.accounts_setting import configured_accounts
 from tap_spapi.errors import AuthError
+from tap_spapi.wire import account as account_module
+from tap_spapi.wire import auth
+from tap_spapi.wire.account import Account
+from tap_spapi.wire.auth import EXPIRY_MARGIN_SECONDS, RestrictedDataTokens, SigV4Signer
 from testkit import assert_complete, run_tap, tap_config
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import pytest
 from typing_extensions import override
 
 from spapi_standin import StandIn
-from tap_spapi.concurrency import Prefetcher, ReadAhead
+from tap_spapi.runtime.pools import Prefetcher, ReadAhead
 from testkit import every_stream, run_tap, tap_config
 
 PACED = {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spapi_standin import StandIn
-from tap_spapi.report_types import REPORT_TYPES
+from tap_spapi.amazon.report_types import REPORT_TYPES
 from testkit import (
     SingerOutput,
     all_streams_config,

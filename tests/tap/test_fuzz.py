@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.responses import MissingKeyError
 from tap_spapi.tap import TapSpapi
+from tap_spapi.wire.responses import MissingKeyError
 from testkit import KEYS, parsed_records, tap_config
 
 # Stream → (the list in the body where records sit, how to wrap one record).

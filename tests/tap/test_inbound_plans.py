@@ -15,14 +15,14 @@ import pytest
 from singer_sdk import RESTStream
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.config.shipment_identifiers import configured_identifiers
 from tap_spapi.errors import SettingError
-from tap_spapi.operations import load_catalog
-from tap_spapi.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
-from tap_spapi.shipment_identifiers import configured_identifiers
-from tap_spapi.state import FINAL_GRACE
+from tap_spapi.runtime.state import FINAL_GRACE
+from tap_spapi.streams.base.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
+from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.tracking import ShipmentTrackingStream
 from tap_spapi.tap import TapSpapi
-from tap_spapi.windows import instant
 from testkit import (
     SingerOutput,
     every_stream,
@@ -228,7 +228,7 @@ def test_identifiers_noted_before_a_kill_are_tracked_on_resume(standin, monkeypa
     # moved the orders' bookmark carries the identifiers, and the next run tracks them
     # without re-reading the orders. Every STATE is written at once here (no pacing),
     # so the kill point decides what the state holds, not the clock.
-    monkeypatch.setattr("tap_spapi.output.STATE_INTERVAL", 0.0)
+    monkeypatch.setattr("tap_spapi.runtime.output.STATE_INTERVAL", 0.0)
 
     def killed(self: ShipmentTrackingStream, context: Any = None) -> None:
         raise _Killed

@@ -16,7 +16,7 @@ import pytest
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.live import BEHAVIOURS, DATE_RANGE_WITHOUT_LIST, LiveBehaviours
-from tap_spapi.report_types import BY_TYPE
+from tap_spapi.amazon.report_types import BY_TYPE
 from testkit import (
     REPO,
     expected_keys,

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.settings import DEFAULTS
+from tap_spapi.config.settings import DEFAULTS
 from testkit import SingerOutput, expected_keys, key_of, run_cli, run_tap, select_only, tap_config
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ A changed tracking comes from the queue without a request; the identifiers that
 notifications cover are polled only as the backstop's share; a message leaves the queue
 once a later run starts from a state that records it; a run whose state never reached
 the target loses nothing; a late or duplicate notification never wins over a newer one.
-The tap's clock is the test's (`tap_spapi.run.utc_now`), so which identifiers the
+The tap's clock is the test's (`tap_spapi.runtime.run.utc_now`), so which identifiers the
 backstop polls is the same on any day.
 """
 
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.notifications import TRACKING_CHANGED, due
 from tap_spapi.notifications_setup import main as setup_main
-from tap_spapi.state import epoch_second
+from tap_spapi.runtime.inbox import TRACKING_CHANGED, due
+from tap_spapi.runtime.state import epoch_second
 from testkit import LOCAL_AWS, create_queue, run_tap, select_only, sqs_client, tap_config
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def subscribed_config(server: StandIn, endpoint: str, tmp_path: Path) -> dict[st
 def run_at(
     monkeypatch: pytest.MonkeyPatch, at: datetime.datetime, config: dict[str, Any], **kw: Any
 ) -> SingerOutput:
-    monkeypatch.setattr("tap_spapi.run.utc_now", lambda: at)
+    monkeypatch.setattr("tap_spapi.runtime.run.utc_now", lambda: at)
     return run_tap(config, catalog=select_only(config, STREAMS), **kw)
 
 

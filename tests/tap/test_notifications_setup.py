@@ -17,23 +17,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
+from tap_spapi.config.settings import MCF_2026
 from tap_spapi.notifications_setup import (
     AMAZON_NOTIFICATIONS_PRINCIPAL,
-    MCF_ORDER_STATUS,
-    ORDER_CHANGE,
-    PAYLOAD_VERSIONS,
-    REPORT_FINISHED,
-    STREAM_NOTIFICATION_TYPES,
-    TRACKING_CHANGED,
     Queue,
     UsageError,
     main,
     selected_streams,
     types_of_streams,
 )
-from tap_spapi.retries import RetryPolicy
-from tap_spapi.settings import MCF_2026
+from tap_spapi.runtime.inbox import (
+    MCF_ORDER_STATUS,
+    ORDER_CHANGE,
+    PAYLOAD_VERSIONS,
+    REPORT_FINISHED,
+    STREAM_NOTIFICATION_TYPES,
+    TRACKING_CHANGED,
+)
 from tap_spapi.tap import TapSpapi
+from tap_spapi.wire.retries import RetryPolicy
 from testkit import REPO, VALID, catalog_selecting, tap_config
 
 if TYPE_CHECKING:

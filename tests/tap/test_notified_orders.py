@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.notifications import (
+from tap_spapi.runtime.inbox import (
     MCF_ORDER_STATUS,
     ORDER_CHANGE,
     Notification,

@@ -4,7 +4,7 @@ tap asked for, and lets it adopt the reports Amazon schedules itself.
 The stand-in publishes its notifications into moto's SQS (a report final on creation,
 `report_processing_seconds` 0, is published at once, with live Amazon's duplicates), and
 `tap-spapi-notifications setup` subscribes. The tap's clock is the test's
-(`tap_spapi.run.utc_now`), so every run asks for the same windows; nothing waits (the
+(`tap_spapi.runtime.run.utc_now`), so every run asks for the same windows; nothing waits (the
 tap's wait between two polls is the test's: it finishes the stand-in's reports).
 """
 
@@ -23,11 +23,11 @@ import pytest
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
-from tap_spapi.notifications import REPORT_FINISHED
+from tap_spapi.amazon.report_types import BY_STREAM
 from tap_spapi.notifications_setup import main as setup_main
-from tap_spapi.report_requests import ReportRequests
-from tap_spapi.report_types import BY_STREAM
-from tap_spapi.windows import QueryWindow
+from tap_spapi.runtime.inbox import REPORT_FINISHED
+from tap_spapi.streams.base.windows import QueryWindow
+from tap_spapi.streams.reports.requesting import ReportRequests
 from testkit import LOCAL_AWS, create_queue, run_tap, select_only, tap_config
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def moto_and_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tap's AWS credentials are moto's, and its clock the test's."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_AWS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_AWS["aws_secret_access_key"])
-    monkeypatch.setattr("tap_spapi.run.utc_now", lambda: NOW)
+    monkeypatch.setattr("tap_spapi.runtime.run.utc_now", lambda: NOW)
 
 
 def standin(sqs_endpoint: str, processing: float) -> StandIn:
@@ -177,7 +177,8 @@ def test_a_report_created_during_the_run_is_read_when_notified_not_polled_again(
         # window's report created during the run.
         with standin(sqs_endpoint, 3600.0) as server:
             monkeypatch.setattr(
-                "tap_spapi.streams.reports.pause_between_polls", lambda _s: finish_reports(server)
+                "tap_spapi.streams.reports.stream.pause_between_polls",
+                lambda _s: finish_reports(server),
             )
             scratch = tmp_path / str(notified)
             scratch.mkdir()

@@ -17,7 +17,7 @@ from pii_leaks import leaked
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
 from spapi_standin.live import LiveBehaviours
-from tap_spapi.pii import drop_pii, schema_without_pii
+from tap_spapi.streams.base.pii import drop_pii, schema_without_pii
 from tap_spapi.streams.orders import marketplace_batches
 from testkit import expected_keys, key_of, run_tap, select_only, seller_get, tap_config
 

@@ -10,7 +10,7 @@ import pytest
 from pii_leaks import leaked
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.shared_bodies import SharedBodies
+from tap_spapi.runtime.shared_bodies import SharedBodies
 from testkit import SingerOutput, expected_keys, key_of, run_tap, select_only, tap_config
 
 # The data set of the suite's `standin` fixture: a worker builds it once, and each

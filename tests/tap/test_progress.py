@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
-from tap_spapi import progress
-from tap_spapi.pacing import UsagePlan
+from tap_spapi.runtime import progress
+from tap_spapi.wire.pacing import UsagePlan
 from testkit import run_tap, select_only, tap_config
 
 if TYPE_CHECKING:

@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pii_leaks import leaked
 
+from benchmarks.peak import run_tap_with_peak
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.live import LiveBehaviours
-from spapi_standin.peak import run_tap_with_peak
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURES_BY_TYPE
-from tap_spapi.report_documents import TypedRows, charset_of, parse_datetime, text_of
-from tap_spapi.report_requests import await_report
-from tap_spapi.report_types import BY_STREAM, REPORT_TYPES
+from tap_spapi.amazon.report_types import BY_STREAM, REPORT_TYPES
+from tap_spapi.streams.reports.documents import (
+    TypedRows,
+    charset_of,
+    parse_datetime,
+    text_of,
+)
+from tap_spapi.streams.reports.requesting import await_report
 from testkit import REPO, SingerOutput, history_start, run_cli, run_tap, select_only, tap_config
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.redact import MASK, redact, register_secret
+from tap_spapi.wire.redact import MASK, redact, register_secret
 from testkit import catalog_selecting, expected_keys, key_of, run_cli, tap_config
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def test_a_pre_signed_link_is_masked_by_shape_without_being_registered(text):
 
 
 def test_a_token_shaped_secret_is_masked_by_its_shape_and_not_added_to_the_pattern():
-    from tap_spapi import redact as redaction
+    from tap_spapi.wire import redact as redaction
 
     before = len(redaction._secrets)
     register_secret("Atza|IwEBIsentinel-access-token-0001")

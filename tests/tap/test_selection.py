@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from spapi_standin import StandIn
-from tap_spapi.state import READ_WITHOUT_OUTPUT
+from tap_spapi.runtime.state import READ_WITHOUT_OUTPUT
 from testkit import every_stream, expected_keys, key_of, run_tap, tap_config
 
 TRACKING = "shipment_tracking"

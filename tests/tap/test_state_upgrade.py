@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from spapi_standin import StandIn
-from tap_spapi.state import FINAL_MILESTONE, FINAL_STATUS, migrated
+from tap_spapi.runtime.state import FINAL_MILESTONE, FINAL_STATUS, migrated
+from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.shipping import FINAL_STATUSES, LABELS_LAYOUT
 from tap_spapi.streams.tracking import FINAL_MILESTONES, TRACKING_LAYOUT
 from tap_spapi.tap import TapSpapi
-from tap_spapi.windows import instant
 from testkit import every_stream, full_config, listed_identifiers, run_tap
 
 # The final STATE of a run of 4b3dfb3 (0.1.0) over every stream of `every_stream()`,
@@ -82,7 +82,9 @@ def test_a_state_already_migrated_is_left_as_it_is() -> None:
 
 def test_an_upgraded_run_resumes_without_asking_again_or_reemitting(monkeypatch) -> None:
     # The tap's clock an hour after the old run; the stand-in holds the same data.
-    monkeypatch.setattr("tap_spapi.run.utc_now", lambda: PRODUCED_AT + datetime.timedelta(hours=1))
+    monkeypatch.setattr(
+        "tap_spapi.runtime.run.utc_now", lambda: PRODUCED_AT + datetime.timedelta(hours=1)
+    )
     old = _old()
     with StandIn(every_stream(now=PRODUCED_AT)) as server:
         config = full_config(

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.operations import load_catalog
+from tap_spapi.amazon.operations import load_catalog
 from testkit import (
     UNREACHED_RETRY_SECONDS,
     all_streams_config,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from spapi_standin import StandIn, StandInConfig
-from tap_spapi.state import REFUSAL_LIMIT
+from tap_spapi.runtime.state import REFUSAL_LIMIT
 from testkit import expected_keys, listed_identifiers, run_tap, tap_config
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from spapi_standin import StandIn, StandInConfig
 from spapi_standin.config import NA_MARKETPLACES
 from spapi_standin.data import InboundQuery
-from tap_spapi import output
-from tap_spapi.windows import QueryWindow, halved, halvings_after_interruptions
+from tap_spapi.runtime import output
+from tap_spapi.streams.base.windows import QueryWindow, halved, halvings_after_interruptions
 from testkit import REPO, SingerOutput, run_tap, select_only, tap_config
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.errors import MissingExtraError, SettingError
-from tap_spapi.operations import load_catalog
 from tap_spapi.tap import TapSpapi
 from testkit import VALID, run_cli, write_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from tap_spapi.operations import load_catalog
+from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.tap import TapSpapi
 from testkit import MODELS
 
@@ -31,7 +31,7 @@ def test_generated_files_are_up_to_date_with_the_models() -> None:
 
 
 def _schema_files() -> list[Path]:
-    folder = resources.files("tap_spapi") / "schemas"
+    folder = resources.files("tap_spapi.amazon") / "schemas"
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
 
 

@@ -7,8 +7,8 @@ import math
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tap_spapi.shipment_identifiers import CARRIER, KINDS, ShipmentIdentifier, asked_in
-from tap_spapi.state import (
+from tap_spapi.config.shipment_identifiers import CARRIER, KINDS, ShipmentIdentifier, asked_in
+from tap_spapi.runtime.state import (
     FINAL_GRACE,
     NO_NEWS_LIMIT,
     REFUSAL_LIMIT,

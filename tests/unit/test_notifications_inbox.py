@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from moto import mock_aws
 
-from tap_spapi.notifications import (
+from tap_spapi.runtime.inbox import (
     PROCESSED_KEEP,
     PROCESSED_LIMIT,
     TRACKING_CHANGED,
@@ -238,7 +238,9 @@ def test_the_region_comes_from_the_queue_url():
 
 
 NOTIFICATION_SCHEMAS = REPO / "models" / "notifications"
-STREAM_SCHEMA = json.loads((REPO / "tap_spapi" / "schemas" / "notifications.json").read_text())
+STREAM_SCHEMA = json.loads(
+    (REPO / "tap_spapi" / "amazon" / "schemas" / "notifications.json").read_text()
+)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_spapi import output
-from tap_spapi.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
+from tap_spapi.runtime import output
+from tap_spapi.runtime.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

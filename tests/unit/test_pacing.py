@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from tap_spapi.operations import load_catalog
-from tap_spapi.pacing import (
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.wire.pacing import (
     FALLBACK_ASSUMED_BURST,
     NO_HEADROOM_SPACING,
     LimiterClosedError,

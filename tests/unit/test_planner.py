@@ -7,7 +7,6 @@ import subprocess
 import sys
 from typing import Any
 
-from tap_spapi.pacing import RateLimiter, UsagePlan
 from tap_spapi.planner import (
     account_seconds,
     plan_shards,
@@ -15,6 +14,7 @@ from tap_spapi.planner import (
     selected_reports,
     suggest_shard_count,
 )
+from tap_spapi.wire.pacing import RateLimiter, UsagePlan
 
 NOW = datetime.datetime(2026, 6, 30, tzinfo=datetime.UTC)  # given, never the real clock
 STREAM = "amazon_fulfilled_shipments_data_general"  # one report per 30 days

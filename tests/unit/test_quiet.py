@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tap_spapi import progress
-from tap_spapi.progress import SDK_UNSORTED_NOTE, sdk_lines_once
+from tap_spapi.runtime import progress
+from tap_spapi.runtime.progress import SDK_UNSORTED_NOTE, sdk_lines_once
 from tap_spapi.tap import MCF_2026_TYPES, STREAM_TYPES, TapSpapi
 from testkit import VALID
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tap_spapi.settings import CONFIG_SCHEMA, SECRET_SETTINGS
+from tap_spapi.config.settings import CONFIG_SCHEMA, SECRET_SETTINGS
 from tap_spapi.tap import TapSpapi
 from testkit import REPO
 

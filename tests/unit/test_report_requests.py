@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tap_spapi.report_requests import (
+from tap_spapi.streams.base.windows import QueryWindow, isoformat
+from tap_spapi.streams.reports.requesting import (
     SNAPSHOT_REUSE,
     RequestBook,
     await_report,
@@ -18,8 +19,7 @@ from tap_spapi.report_requests import (
     search_start,
     unrequested,
 )
-from tap_spapi.report_windows import RETENTION
-from tap_spapi.windows import QueryWindow, isoformat
+from tap_spapi.streams.reports.windows import RETENTION
 
 # A fixed instant, never compared with the real clock: every time below is relative to it.
 NOW = datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)

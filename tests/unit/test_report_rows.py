@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from tap_spapi.report_documents import TypedRows
-from tap_spapi.report_types import BY_TYPE, ReportType
+from tap_spapi.amazon.report_types import BY_TYPE, ReportType
+from tap_spapi.streams.reports.documents import TypedRows
 
 RETURNS_BY_DATE = BY_TYPE["GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"]
 FBA_RETURNS = BY_TYPE["GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"]

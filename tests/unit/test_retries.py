@@ -11,9 +11,9 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import RESTStream
 
-from tap_spapi.account import RDT_RETRIES
-from tap_spapi.auth import LWA_RETRIES
-from tap_spapi.retries import (
+from tap_spapi.wire.account import RDT_RETRIES
+from tap_spapi.wire.auth import LWA_RETRIES
+from tap_spapi.wire.retries import (
     DENIED_RETRIES,
     SDK_RETRIABLE,
     DeniedError,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tap_spapi.errors import AuthError, TapSpapiError
-from tap_spapi.run import Run, runs_of_entry_point
+from tap_spapi.runtime.run import Run, runs_of_entry_point
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, cast
 import jsonschema
 import pytest
 
-from tap_spapi.report_types import BY_STREAM
+from tap_spapi.amazon.report_types import BY_STREAM
 from tap_spapi.tap import TapSpapi
 from testkit import load_model, parsed_records
 
 if TYPE_CHECKING:
-    from tap_spapi.client import SPAPIStream
+    from tap_spapi.streams.base.stream import SPAPIStream
 
 TAP = TapSpapi(config={"client_id": "x", "client_secret": "y", "refresh_token": "z"})
 # `notifications` reads the SQS queue, not an operation's answer: the notification

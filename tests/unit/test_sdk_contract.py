@@ -21,7 +21,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
-from tap_spapi.state import IndexedStateManager, PacedStateWriter
+from tap_spapi.runtime.state import IndexedStateManager, PacedStateWriter
 from tap_spapi.tap import TapSpapi
 from testkit import tap_config
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from tap_spapi.config.settings import CONFIG_SCHEMA, DEFAULTS, PROPERTIES, SECRET_SETTINGS, Settings
 from tap_spapi.errors import SettingError
-from tap_spapi.settings import CONFIG_SCHEMA, DEFAULTS, PROPERTIES, SECRET_SETTINGS, Settings
 from tap_spapi.tap import TapSpapi
 from testkit import VALID, run_cli
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_spapi.state import SUCCEEDED_FOR, note_succeeded, shape_error, succeeded_accounts
+from tap_spapi.runtime.state import SUCCEEDED_FOR, note_succeeded, shape_error, succeeded_accounts
 
 
 def test_a_partition_with_a_bookmark_of_its_own_shows_its_account_succeeded() -> None:

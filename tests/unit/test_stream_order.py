@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from tap_spapi.client import SPAPIStream
-from tap_spapi.operations import load_catalog
-from tap_spapi.settings import MCF_2026
+from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.config.settings import MCF_2026
+from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.tap import TapSpapi
 
 CONFIG = {"client_id": "x", "client_secret": "y", "refresh_token": "z"}

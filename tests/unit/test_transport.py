@@ -10,7 +10,7 @@ import pytest
 import requests
 from typing_extensions import override
 
-from tap_spapi.transport import ProxiesOnceSession
+from tap_spapi.wire.transport import ProxiesOnceSession
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
