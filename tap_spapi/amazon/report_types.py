@@ -48,8 +48,6 @@ class ReportType:
     snapshot: bool = False
     #: The SP-API role Amazon requires for the report type (named when it is missing).
     role: str = "Amazon Fulfillment"
-    #: The column whose date decides which window a row falls in.
-    date_column: str = ""
     #: Another source's name for a column -> the name in `columns` (both read as one).
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -146,7 +144,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         # "Fulfillment by Amazon (FBA) Reports" page (Report Type Values). The other
         # types below document no limit.
         max_window_days=30,
-        date_column="shipment-date",
     ),
     # Columns: "FBA Removals reports attributes". Seller Central help 200989100 names the
     # first column `removal-date`; both names load as `request_date`.
@@ -168,7 +165,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         # One removal order ships in several parcels, and a SKU's sellable and
         # unsellable units are separate rows.
         keys=("order_id", "shipment_date", "fnsku", "disposition", "tracking_number"),
-        date_column="shipment-date",
         aliases={"removal-date": "request-date"},
     ),
     # Columns: "FBA Customer Concessions reports attributes" (the key is
@@ -189,7 +185,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "original-amazon-order-id": STR,
         },
         keys=("replacement_amazon_order_id", "original_amazon_order_id", "sku"),
-        date_column="shipment-date",
     ),
     # Columns: "FBA Customer Concessions reports attributes".
     ReportType(
@@ -213,7 +208,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         # The license plate number identifies the returned unit; one order may return
         # the same SKU on several dates.
         keys=("order_id", "sku", "return_date", "license_plate_number"),
-        date_column="return-date",
     ),
     # Columns: the "Returns reports" section of Amazon's report attributes (the flat file
     # of Seller Central's Manage Returns), as real documents write them: headers with
@@ -261,7 +255,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "Refunded Amount": NUM,
         },
         keys=("order_id", "amazon_rma_id", "merchant_sku"),
-        date_column="Return request date",
         aliases={"Seller RMA ID": "Merchant RMA ID"},
     ),
     # Columns: Seller Central help 200989110 ("Removal Order Detail report", download
@@ -290,7 +283,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "currency": STR,
         },
         keys=("order_id", "fnsku", "disposition"),
-        date_column="request-date",
     ),
     # Columns: "Inventory Ledger Report - Detailed View" (Report Type Values, FBA
     # inventory reports; columns as its documents write them). Every inventory event:
@@ -331,7 +323,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
             "reason",
             "country",
         ),
-        date_column="Date",
     ),
     # Columns: "Order reports attributes"; restricted and role: "Order Reports" (Report
     # Type Values). That page lists neither `buyer-name` nor `ship-phone-number`: they
@@ -367,7 +358,6 @@ REPORT_TYPES: tuple[ReportType, ...] = (
         restricted=True,
         snapshot=True,
         role="Direct-to-Consumer Shipping (Restricted)",
-        date_column="purchase-date",
     ),
 )
 

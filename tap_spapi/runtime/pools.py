@@ -86,11 +86,6 @@ class Prefetcher:
         # One run per queued fetch; each run takes whichever fetch is best by then.
         self._pool.submit(self._run_best)
 
-    def is_pending(self, key: Hashable) -> bool:
-        """Whether a fetch for `key` was announced and not taken yet."""
-        with self._lock:
-            return key in self._pending
-
     def take(self, key: Hashable, fetch: Fetch) -> list[dict[str, Any]]:
         """The prefetched result for `key` (waiting for it), or `fetch()` run here.
 

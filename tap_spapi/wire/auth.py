@@ -60,14 +60,13 @@ def _lwa_failed(fault: BaseException) -> AuthError:
 @dataclass
 class _CachedToken:
     value: str
-    expires_at: float
     refresh_at: float
 
     @classmethod
     def lasting(cls, value: str, lifetime: float, now: float) -> _CachedToken:
         """A token valid for `lifetime` s, refreshed a margin early (a tenth of short lives)."""
         margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 10)
-        return cls(value, now + lifetime, now + lifetime - margin)
+        return cls(value, now + lifetime - margin)
 
 
 class LwaTokenManager:
@@ -88,7 +87,6 @@ class LwaTokenManager:
         self._lock = threading.Lock()
         self._cached: _CachedToken | None = None
         self._session = requests.Session()
-        self.requests_made = 0
         for key in ("client_secret", "refresh_token"):
             register_secret(grant.get(key))
 
@@ -122,8 +120,6 @@ class LwaTokenManager:
             response = self._session.post(self._token_url, data=self._grant, timeout=self._timeout)
         except requests.RequestException as exc:
             raise TransientFault(f"{type(exc).__name__} talking to {self._token_url}") from exc
-        finally:
-            self.requests_made += 1
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientFault(f"HTTP {response.status_code} from {self._token_url}")
         return response

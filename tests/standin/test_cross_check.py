@@ -18,7 +18,7 @@ from spapi_standin.ratelimit import model_table
 from spapi_standin.report_fixtures import ALTERNATIVE_NAMES, FIXTURES
 from spapi_standin.report_fixtures import BY_TYPE as FIXTURE_BY_TYPE
 from tap_spapi.amazon.operations import load_catalog
-from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType, snake_case
+from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType
 from testkit import REPO
 
 
@@ -75,7 +75,6 @@ def test_report_keys_pii_flags_and_limits_agree(report):
         fixture.snapshot,
         fixture.max_window_days,
     )
-    assert snake_case(report.date_column) == _resolved(report, fixture.date_column)
 
 
 def test_every_tap_operation_has_the_stand_ins_usage_plan_and_enums():
