@@ -41,9 +41,9 @@ from tap_spapi.runtime.inbox import (
     STREAM_NOTIFICATION_TYPES,
 )
 from tap_spapi.runtime.state_files import checked_config_file, checked_json_file
-from tap_spapi.wire.account import Account, amazon_error
+from tap_spapi.wire.account import Account
 from tap_spapi.wire.redact import install_log_redaction, redact, register_secret
-from tap_spapi.wire.responses import decode, decoded_body, error_for, is_expired_token
+from tap_spapi.wire.responses import amazon_error, decode, decoded_body, error_for, is_expired_token
 from tap_spapi.wire.retries import RetryPolicy, TransientFault
 
 if TYPE_CHECKING:

@@ -16,10 +16,11 @@ from tap_spapi.config.accounts_setting import account_secrets, configured_accoun
 from tap_spapi.config.checks import check_config
 from tap_spapi.config.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.errors import TapSpapiError
+from tap_spapi.runtime import entry_point
 from tap_spapi.runtime import run as run_module
-from tap_spapi.runtime.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
+from tap_spapi.runtime.output import BatchFlushingWriter
 from tap_spapi.runtime.progress import closing_lines, sdk_lines_once
-from tap_spapi.runtime.run import Run, runs_of_entry_point
+from tap_spapi.runtime.run import Run
 from tap_spapi.runtime.state import (
     READ_WITHOUT_OUTPUT,
     SUCCEEDED_FOR,
@@ -110,6 +111,7 @@ class TapSpapi(Tap):
     message_writer_class = BatchFlushingWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        entry_point.register(self)  # first: a tap that fails to start is finished too
         super().__init__(*args, **kwargs)
         if not self.settings.log_metrics:  # singer-sdk set it to the log level just now
             self.metrics_logger.setLevel(logging.WARNING)
@@ -145,10 +147,28 @@ class TapSpapi(Tap):
         """The config, typed, with the schema's defaults (parsed once, after the checks)."""
         return Settings.from_config(self.config)
 
+    def finish_entry_point(self) -> Run | None:
+        """The command line's end of this tap, whether it succeeded or not: the records
+        and STATE its writer holds written out, its warnings about many items and its
+        closing lines said (after a sync), its run's threads stopped. Its run, if it
+        started one (None: it failed before, or only described itself)."""
+        self.finish_output()
+        run: Run | None = self.__dict__.get("run")
+        if run is None:
+            return None
+        for line in run.gathered():  # warnings about many items, one line each
+            run.logger.warning(line)
+        writer = getattr(self, "message_writer", None)
+        if isinstance(writer, BatchFlushingWriter) and writer.streams:  # a sync's
+            for line in closing_lines(writer.streams, run.operations_used()):
+                run.logger.info(line)
+        run.close()
+        return run
+
     def finish_output(self) -> None:
         """Write out the records and the newest STATE the writer still holds (the end
         of a run; the command line does it for its writers in `main`)."""
-        writer = self.message_writer
+        writer = getattr(self, "message_writer", None)  # none if the tap failed to start
         if isinstance(writer, BatchFlushingWriter):
             writer.finish()
 
@@ -334,7 +354,7 @@ def main(argv: list[str] | None = None) -> Any:
     """Console entry point: singer-sdk's CLI, with our errors as one redacted line."""
     install_log_redaction()
     sdk_lines_once(logging.getLogger(TapSpapi.name))  # before it parses the config
-    with runs_of_entry_point() as runs, writers_of_entry_point() as writers:
+    with entry_point.made_while_running() as taps:
         try:
             TapSpapi.cli(args=argv)
         except TapSpapiError as exc:
@@ -344,15 +364,7 @@ def main(argv: list[str] | None = None) -> Any:
             if done.code not in (0, None):
                 raise
         finally:
-            finish_writers(writers)  # records emitted before a failure still reach the target
-            for run, writer in zip(runs, writers, strict=False):
-                for line in run.gathered():  # warnings about many items, one line each
-                    run.logger.warning(line)
-                if writer.streams:  # a sync (not discovery or --about): its closing lines
-                    for line in closing_lines(writer.streams, run.operations_used()):
-                        run.logger.info(line)
-            for run in runs:
-                run.close()
+            runs = [run for tap in taps if (run := tap.finish_entry_point()) is not None]
     # The other accounts finished and their state was written; the run still failed.
     for run in runs:
         for line in run.final_lines():

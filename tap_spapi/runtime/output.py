@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from typing_extensions import override
 from tap_spapi.runtime.progress import StreamTally
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -65,8 +64,6 @@ class BatchFlushingWriter(MsgSpecWriter):
         #: Per stream written: its records and the times of its first and last message.
         self.streams: dict[str, StreamTally] = {}
         self._last_state_at = self._last_flush - STATE_INTERVAL  # the first STATE is due
-        if _ENTRY_POINT_WRITERS is not None:
-            _ENTRY_POINT_WRITERS.append(self)
 
     def hold_state(self, state: Mapping[str, Any]) -> None:
         """The newest state: written (encoded then) with the next write after the interval."""
@@ -130,30 +127,3 @@ class BatchFlushingWriter(MsgSpecWriter):
     def finish(self) -> None:
         """Write out everything, the newest STATE last (the end of a run)."""
         self.flush(final=True)
-
-
-# The writers created while the entry point runs. singer-sdk creates the writer inside
-# the Tap, which the entry point never sees (its CLI builds the Tap in `invoke`), and
-# `sync_all` is final: the entry point finishes these so records emitted before a
-# failure still reach the target. Only these: a process holding other taps (tests, an
-# embedding program) must not get their held STATE written into this run's output (a
-# killed tap's stale STATE once came last in another test's output).
-_ENTRY_POINT_WRITERS: list[BatchFlushingWriter] | None = None
-
-
-@contextlib.contextmanager
-def writers_of_entry_point() -> Iterator[list[BatchFlushingWriter]]:
-    """The writers created while the block runs (the command line's tap's, usually one)."""
-    global _ENTRY_POINT_WRITERS
-    writers: list[BatchFlushingWriter] = []
-    _ENTRY_POINT_WRITERS = writers
-    try:
-        yield writers
-    finally:
-        _ENTRY_POINT_WRITERS = None
-
-
-def finish_writers(writers: list[BatchFlushingWriter]) -> None:
-    """Write out what each writer still holds, with its newest STATE (end of a run)."""
-    for writer in writers:
-        writer.finish()

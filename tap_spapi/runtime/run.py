@@ -9,7 +9,6 @@ streams as callables), so the import arrows run tap -> streams -> run only.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import threading
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from tap_spapi.wire.transport import AccountRouter
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
 
     from tap_spapi.runtime.inbox import Inbox
 
@@ -43,30 +42,11 @@ GATHERED_EXAMPLES = 3
 
 Participations = list[dict[str, Any]]
 
-# singer-sdk's CLI builds the Tap (and so its run) inside `Tap.invoke` and hands neither
-# back, and its `sync_all` is final: while the entry point runs the CLI, every run started
-# joins this list, so the entry point can close them and read the exit status however the
-# run ended. Runs started elsewhere (in-process tests, benchmarks) are closed by whoever
-# started them and are not kept here.
-_ENTRY_POINT_RUNS: list[Run] | None = None
-
 
 def utc_now() -> datetime.datetime:
     """The wall clock: what the run starts at and a state file is checked against (one
     function, so that a test sets the day the tap believes it is)."""
     return datetime.datetime.now(datetime.UTC)
-
-
-@contextlib.contextmanager
-def runs_of_entry_point() -> Iterator[list[Run]]:
-    """The runs started while the block runs (the command line's, usually one)."""
-    global _ENTRY_POINT_RUNS
-    runs: list[Run] = []
-    _ENTRY_POINT_RUNS = runs
-    try:
-        yield runs
-    finally:
-        _ENTRY_POINT_RUNS = None
 
 
 @dataclass
@@ -112,8 +92,6 @@ class Run:
         self._participation_errors: dict[str, TapSpapiError] = {}
         self._participation_locks: dict[str, threading.Lock] = {}
         self._participations_lock = threading.Lock()
-        if _ENTRY_POINT_RUNS is not None:
-            _ENTRY_POINT_RUNS.append(self)
 
     # --- accounts ---------------------------------------------------------------------
 

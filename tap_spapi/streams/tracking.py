@@ -47,9 +47,8 @@ from tap_spapi.runtime.state import (
 )
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import instant
-from tap_spapi.wire.account import amazon_error
 from tap_spapi.wire.redact import redact
-from tap_spapi.wire.responses import decode, decoded_body
+from tap_spapi.wire.responses import amazon_error, decode, decoded_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

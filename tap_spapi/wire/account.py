@@ -14,9 +14,10 @@ import requests
 
 from tap_spapi.amazon.operations import OperationCatalog, load_catalog
 from tap_spapi.amazon.regions import LWA_TOKEN_URL, REGIONS
-from tap_spapi.errors import AmazonError, AuthError
+from tap_spapi.errors import AuthError
 from tap_spapi.wire.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
 from tap_spapi.wire.pacing import RateLimiter, parse_rate_limit_overrides
+from tap_spapi.wire.responses import amazon_error
 from tap_spapi.wire.retries import RetryPolicy, ThrottledError, TransientFault
 from tap_spapi.wire.transport import PacedAdapter, paced_session
 
@@ -58,31 +59,6 @@ class AccountSettings:
     max_retry_seconds: float
     rate_limit_overrides: Mapping[str, Any] | None
     max_concurrency: int
-
-
-def amazon_error(response: requests.Response) -> AmazonError:
-    """Amazon's `errors[0]` (or LWA's `error`) and the request id from a failed response."""
-    code = message = details = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            first = errors[0]
-            code = str(first.get("code") or "")
-            message = str(first.get("message") or "")
-            details = str(first.get("details") or "")
-    elif response.text:
-        message = f"non-JSON body: {response.text[:200]!r}"
-    return AmazonError(
-        status=response.status_code,
-        code=code,
-        message=message,
-        details=details,
-        request_id=response.headers.get("x-amzn-RequestId", ""),
-    )
 
 
 class Account:

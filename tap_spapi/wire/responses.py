@@ -17,8 +17,7 @@ import msgspec
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_spapi.amazon.operations import load_catalog
-from tap_spapi.errors import TapSpapiError
-from tap_spapi.wire.account import amazon_error
+from tap_spapi.errors import AmazonError, TapSpapiError
 from tap_spapi.wire.redact import redact
 from tap_spapi.wire.retries import DeniedError, ExpiredTokenError, NotJSONError, ThrottledError
 
@@ -29,6 +28,31 @@ if TYPE_CHECKING:
 
 # Words of a 403's message that mean the token expired, not that access is refused.
 _EXPIRED_HINTS = ("expired", "expire")
+
+
+def amazon_error(response: requests.Response) -> AmazonError:
+    """Amazon's `errors[0]` (or LWA's `error`) and the request id from a failed response."""
+    code = message = details = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            code = str(first.get("code") or "")
+            message = str(first.get("message") or "")
+            details = str(first.get("details") or "")
+    elif response.text:
+        message = f"non-JSON body: {response.text[:200]!r}"
+    return AmazonError(
+        status=response.status_code,
+        code=code,
+        message=message,
+        details=details,
+        request_id=response.headers.get("x-amzn-RequestId", ""),
+    )
 
 
 class SPAPIRequestError(FatalAPIError, TapSpapiError):

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_spapi.runtime import output
-from tap_spapi.runtime.output import BatchFlushingWriter, finish_writers, writers_of_entry_point
+from tap_spapi.runtime import entry_point, output
+from tap_spapi.runtime.output import BatchFlushingWriter
+from tap_spapi.tap import TapSpapi
+from testkit import VALID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,14 +83,15 @@ def test_a_full_chunk_is_written_without_waiting(clock, monkeypatch):
 
 
 def test_a_failed_run_writes_out_what_is_left_and_nothing_of_another_tap(clock):
-    other = BatchFlushingWriter()  # a tap of the same process killed earlier (tests)
-    other.write_message(StateMessage(value={"bookmarks": {"s": {"n": 1}}}))
-    other.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))  # held back
-    with captured_stdout() as stdout, writers_of_entry_point() as writers:
-        writer = BatchFlushingWriter()
-        writer.write_message(record(7))
-        finish_writers(writers)
-        assert writers == [writer]
+    other = TapSpapi(config=VALID)  # a tap of the same process killed earlier (tests)
+    other.message_writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 1}}}))
+    other.message_writer.write_message(StateMessage(value={"bookmarks": {"s": {"n": 2}}}))
+    with captured_stdout() as stdout, entry_point.made_while_running() as taps:
+        tap = TapSpapi(config=VALID)
+        tap.message_writer.write_message(record(7))
+        assert taps == [tap]
+        for made in taps:
+            assert made.finish_entry_point() is None  # it started no run
         assert lines(stdout) == [{"type": "RECORD", "stream": "s", "record": {"n": 7}}]
 
 

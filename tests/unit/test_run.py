@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tap_spapi.errors import AuthError, TapSpapiError
-from tap_spapi.runtime.run import Run, runs_of_entry_point
+from tap_spapi.runtime import entry_point
+from tap_spapi.runtime.run import Run
+from tap_spapi.tap import TapSpapi
+from testkit import VALID
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,10 +126,10 @@ def test_closing_opens_nothing_and_closes_what_was_opened() -> None:
     run.close()  # idempotent, as the entry point and a failing test may both close
 
 
-def test_runs_started_by_the_entry_point_are_collected_and_others_are_not() -> None:
-    before = a_run()
-    with runs_of_entry_point() as runs:
-        started = a_run()
-    after = a_run()
-    assert runs == [started]
-    assert before not in runs and after not in runs
+def test_taps_made_while_the_entry_point_runs_are_collected_and_others_are_not() -> None:
+    before = TapSpapi(config=VALID)
+    with entry_point.made_while_running() as taps:
+        made = TapSpapi(config=VALID)
+    after = TapSpapi(config=VALID)
+    assert taps == [made]
+    assert before not in taps and after not in taps

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.streams.base.windows import QueryWindow, instant, isoformat
-from tap_spapi.wire.account import amazon_error
-from tap_spapi.wire.responses import SPAPIRequestError
+from tap_spapi.wire.responses import SPAPIRequestError, amazon_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
