@@ -22,8 +22,14 @@ from tap_spapi.tap import TapSpapi  # noqa: E402
 
 README = REPO / "README.md"
 START, END = "<!-- roles:start -->", "<!-- roles:end -->"
-# Building the streams asks Amazon nothing; any credentials do.
-OFFLINE = {"client_id": "-", "client_secret": "-", "refresh_token": "-"}
+# Building the streams asks Amazon nothing; any credentials do. A queue URL, so that the
+# `notifications` stream (which exists only with one) has its row too.
+OFFLINE = {
+    "client_id": "-",
+    "client_secret": "-",
+    "refresh_token": "-",
+    "notifications_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/spapi",
+}
 
 
 def roles_table() -> str:

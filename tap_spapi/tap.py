@@ -335,10 +335,15 @@ class TapSpapi(Tap):
 
     @cached_property
     def stream_types(self) -> list[type[Stream]]:
-        """STREAM_TYPES, the MCF ones of the `mcf_api_version` the settings name."""
+        """STREAM_TYPES, the MCF ones of the `mcf_api_version` the settings name; the
+        `notifications` stream only with a queue to read (without one it could only ever
+        be an empty table in every warehouse)."""
+        types = STREAM_TYPES
+        if not self.settings.notifications_queue_url:
+            types = [stream_type for stream_type in types if stream_type is not NotificationsStream]
         if self.settings.mcf_api_version != MCF_2026:
-            return STREAM_TYPES
-        return [MCF_2026_TYPES.get(stream_type, stream_type) for stream_type in STREAM_TYPES]
+            return types
+        return [MCF_2026_TYPES.get(stream_type, stream_type) for stream_type in types]
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -73,3 +73,10 @@ def test_a_warning_about_many_items_is_one_line_with_a_count_and_a_few_of_them()
         "1,000 labels gave nothing: label-0, label-1, label-2, ...",
         "1 plans were refused: plan-1",
     ]
+
+
+def test_the_notifications_stream_exists_only_with_a_queue_to_read():
+    # Without one it could only be an empty table in every warehouse, and a closing line.
+    assert "notifications" not in TapSpapi(config=VALID).streams
+    queue = {"notifications_queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"}
+    assert "notifications" in TapSpapi(config={**VALID, **queue}).streams

@@ -28,7 +28,8 @@ def family_rate(stream: SPAPIStream, streams: list[SPAPIStream]) -> float:
 
 @pytest.mark.parametrize("mcf", ["2020-07-01", MCF_2026])
 def test_the_stream_with_the_slowest_usage_plan_syncs_last_and_parents_before_children(mcf: str):
-    tap = TapSpapi(config={**CONFIG, "mcf_api_version": mcf})
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/spapi"
+    tap = TapSpapi(config={**CONFIG, "mcf_api_version": mcf, "notifications_queue_url": queue})
     streams = [stream for stream in tap.streams.values() if isinstance(stream, SPAPIStream)]
     assert len(streams) == len(tap.streams)
     # Last of all, `notifications`: it makes no request but reads the queue, and records
