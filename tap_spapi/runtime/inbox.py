@@ -38,7 +38,6 @@ import json
 import re
 import threading
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -411,13 +410,18 @@ class Inbox:
         return True
 
     def _delete(self, receipts: list[str]) -> None:
+        self._in_batches(self.client.delete_message_batch, receipts)
+        self.acknowledged += len(receipts)
+
+    def _in_batches(self, send: Callable[..., Any], receipts: list[str], **entry: Any) -> None:
+        """`send` (a batch operation of SQS) for `receipts`, `SQS_BATCH` at a time, each
+        entry with `entry`'s fields too."""
         for start in range(0, len(receipts), SQS_BATCH):
             batch = receipts[start : start + SQS_BATCH]
-            self.client.delete_message_batch(
+            send(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(batch)],
+                Entries=[{"Id": str(n), "ReceiptHandle": r, **entry} for n, r in enumerate(batch)],
             )
-            self.acknowledged += len(batch)
 
     def release(self) -> None:
         """Make the messages this run received and kept visible again (the end of a
@@ -426,15 +430,7 @@ class Inbox:
         `VISIBILITY_SECONDS`, then the same happens."""
         with self._lock:
             receipts, self._held = self._held.receipts, _Held()
-        for start in range(0, len(receipts), SQS_BATCH):
-            batch = receipts[start : start + SQS_BATCH]
-            self.client.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": r, "VisibilityTimeout": 0}
-                    for n, r in enumerate(batch)
-                ],
-            )
+        self._in_batches(self.client.change_message_visibility_batch, receipts, VisibilityTimeout=0)
 
     def covers(self, account: str, kind: str) -> bool:
         """Whether the account has a subscription of `kind` (read by `drain`)."""
@@ -445,6 +441,16 @@ class Inbox:
         """The account's new notifications of `kind`, in the order received."""
         self.drain()
         return [n for n in self.news.get(account, {}).values() if n.notification_type == kind]
+
+    def mcf_orders(self, account: str) -> list[str]:
+        """The MCF orders (seller fulfillment order ids) the account's
+        FULFILLMENT_ORDER_STATUS notifications name, each once, in the order notified."""
+        ids: dict[str, None] = {}
+        for notification in self.of_type(account, MCF_ORDER_STATUS):
+            status = notification.payload.get("FulfillmentOrderStatusNotification") or {}
+            if status.get("SellerFulfillmentOrderId"):
+                ids[str(status["SellerFulfillmentOrderId"])] = None
+        return list(ids)
 
     def trackings(self, account: str) -> dict[tuple[str, str], dict[str, Any]]:
         """The newest trackingDetail notified per identifier of the account (a late or

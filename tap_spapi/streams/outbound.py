@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.runtime.inbox import MCF_ORDER_STATUS
 from tap_spapi.runtime.pools import context_key
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import isoformat
@@ -113,15 +112,7 @@ class OutboundOrdersStream(SPAPIStream):
         inbox = self.run.inbox
         if inbox is None:
             return {}
-        notified: dict[str, list[str]] = {}
-        for account in self.run.accounts:
-            ids: dict[str, None] = {}
-            for notification in inbox.of_type(account, MCF_ORDER_STATUS):
-                status = notification.payload.get("FulfillmentOrderStatusNotification") or {}
-                if status.get("SellerFulfillmentOrderId"):
-                    ids[str(status["SellerFulfillmentOrderId"])] = None
-            notified[account] = list(ids)
-        return notified
+        return {account: inbox.mcf_orders(account) for account in self.run.accounts}
 
     def _notified_orders(
         self, context: Context, readers: tuple[str, ...], emitted: set[str]

@@ -24,7 +24,6 @@ from typing_extensions import override
 
 from tap_spapi.config.settings import MCF_2026
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.runtime.inbox import MCF_ORDER_STATUS
 from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.base.embedded import EmbeddedListStream
 from tap_spapi.streams.base.stream import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
@@ -140,14 +139,7 @@ class McfOrdersStream(SPAPIStream):
         in the order notified (the seller's fulfillment order id: 2026-07-04's `orderId`).
         Read when the account's orders are, in its sync: no read-ahead thread asks."""
         inbox = self.run.inbox
-        if inbox is None:
-            return []
-        ids: dict[str, None] = {}
-        for notification in inbox.of_type(account, MCF_ORDER_STATUS):
-            status = notification.payload.get("FulfillmentOrderStatusNotification") or {}
-            if status.get("SellerFulfillmentOrderId"):
-                ids[str(status["SellerFulfillmentOrderId"])] = None
-        return list(ids)
+        return [] if inbox is None else inbox.mcf_orders(account)
 
     @override
     def post_process(

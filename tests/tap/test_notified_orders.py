@@ -21,6 +21,7 @@ from spapi_standin import StandIn, StandInConfig
 from tap_spapi.runtime.inbox import (
     MCF_ORDER_STATUS,
     ORDER_CHANGE,
+    Inbox,
     Notification,
     parse_notification,
 )
@@ -84,6 +85,9 @@ class FakeInbox:
 
     def release(self) -> None:
         pass
+
+    # The real reading of the notifications' payloads, over the fake's `of_type`.
+    mcf_orders = Inbox.mcf_orders
 
 
 def run_with(
