@@ -28,7 +28,9 @@ import requests
 from spapi_standin import StandInConfig
 from tap_spapi.amazon.report_types import REPORT_TYPES
 from tap_spapi.config.accounts_setting import in_shard
+from tap_spapi.streams.base.embedded import EmbeddedListStream
 from tap_spapi.tap import TapSpapi, main
+from tap_spapi.wire.headers import ACCOUNT_HEADER
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -61,7 +63,7 @@ def model_shipment_statuses() -> list[str]:
 # -- settings ------------------------------------------------------------------------------------
 
 
-# The tiny data set of this seed has records in every stream (680 in all): checks that
+# The tiny data set of this seed has records in every stream (711 in all): checks that
 # need every kind of record, but not volume, run over it.
 EVERY_STREAM_SEED = 12
 
@@ -415,7 +417,22 @@ def expected_keys(data: Dataset) -> dict[str, set[Any]]:
             for p in o.get("packages") or []
         },
         **inbound_plan_keys(data),
+        **awd_keys(data),
         **{report.stream_name: data.reports.keys_of(report.report_type) for report in REPORT_TYPES},
+    }
+
+
+def awd_keys(data: Dataset) -> dict[str, set[Any]]:
+    """Keys of the Amazon Warehousing and Distribution streams."""
+    return {
+        "awd_inbound_shipments": set(data.awd_inbound_shipments),
+        "awd_inbound_shipment_items": {
+            (shipment_id, quantity["sku"])
+            for shipment_id, shipment in data.awd_inbound_shipments.items()
+            for quantity in shipment.get("shipmentSkuQuantities") or []
+        },
+        "awd_outbound_orders": set(data.awd_outbound_orders),
+        "awd_inventory": {summary["sku"] for summary in data.awd_inventory},
     }
 
 
@@ -490,6 +507,10 @@ KEYS = {
         "occurredAt",
         "statusCode",
     ),
+    "awd_inbound_shipments": ("shipmentId",),
+    "awd_inbound_shipment_items": ("shipmentId", "sku"),
+    "awd_outbound_orders": ("orderId",),
+    "awd_inventory": ("sku",),
     **{report.stream_name: report.keys for report in REPORT_TYPES},
 }
 
@@ -538,10 +559,15 @@ def parsed_records(tap: TapSpapi, stream_name: str, body: dict[str, Any]) -> lis
     response.status_code = 200
     response._content = msgspec.json.encode(body)
     response.request = requests.PreparedRequest()
-    response.request.spapi_account = "default"  # type: ignore[attr-defined]
+    response.request.prepare_headers({ACCOUNT_HEADER: "default"})
     stream.validate_response(response)
+    rows: Iterable[dict[str, Any]] = stream.parse_response(response)
+    if isinstance(stream, EmbeddedListStream):  # its rows are in the parent's records
+        parent = next(s for s in tap.streams.values() if type(s) is stream.parent_stream_type)
+        orders = cast("RESTStream[Any]", parent).parse_response(response)
+        rows = [row for order in orders for row in stream.rows_of(order)]
     records = []
-    for record in stream.parse_response(response):
+    for record in rows:
         processed = stream.post_process(record, dict(SAMPLE_CONTEXT))
         if processed is not None:
             records.append(processed)

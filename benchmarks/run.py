@@ -6,6 +6,7 @@
     python benchmarks/run.py pacing --scenario orders-backfill [--rate-scale 100] [--orders 6000]
     python benchmarks/run.py pacing --scenario inbound-plans [--rate-scale 10] [--plans 400]
     python benchmarks/run.py pacing --scenario mcf [--rate-scale 1] [--mcf-orders 150]
+    python benchmarks/run.py pacing --scenario awd [--rate-scale 1] [--awd-shipments 120]
     python benchmarks/run.py throughput [--records 100000]
     python benchmarks/run.py accounts [--accounts 4] [--latency-ms 50] [--rate-scale 10]
     python benchmarks/run.py report [--rows 2000 200000 700000]
@@ -38,6 +39,12 @@ packages give AFTNs) over `--plans` plans: per operation, the span of its reques
 MCF chain both ways, requests per operation and wall of a tap run: the 2020-07-01 streams
 (one getFulfillmentOrder per changed order; with and without package events), and the same
 streams with `mcf_api_version: 2026-07-04` (listOrders pages with shipments and items).
+`--scenario awd`: the four Amazon Warehousing and Distribution streams over
+`--awd-shipments` inbound shipments (30 outbound orders, 80 SKUs): per operation the
+requests against the fewest the data needs (a listing page per 200 shipments, 100 orders,
+200 SKUs, a getInboundShipment per shipment) and 429s, then an incremental run with nothing
+new (one request per listing); the first run's wall, process and span of its AWD requests,
+against the bound of the fewest requests.
 
 `throughput`: rate limits off, no latency, `inbound_shipments` only; records/s of the tap
 next to a bare `requests` + `json` loop over the same pages (the floor), in one run.
@@ -1056,6 +1063,70 @@ def bench_mcf(options: argparse.Namespace) -> None:
     print_table(["path", *MCF_OPERATIONS, "requests", "429", "records", "wall s"], rows)
 
 
+AWD_STREAMS = {
+    "awd_inbound_shipments", "awd_inbound_shipment_items", "awd_outbound_orders", "awd_inventory",
+}  # fmt: skip
+
+
+def fewest_awd_requests(server: StandIn) -> dict[str, int]:
+    """A page per 200 shipments, 100 orders, 200 SKUs (at least one each), a
+    getInboundShipment per shipment, no getOutbound (listOutbounds holds whole orders)."""
+    data = server.dataset
+
+    def pages(count: int, size: int) -> int:
+        return max(1, -(-count // size))
+
+    return {
+        "listInboundShipments": pages(len(data.awd_inbound_shipments), 200),
+        "getInboundShipment": len(data.awd_inbound_shipments),
+        "listOutbounds": pages(len(data.awd_outbound_orders), 100),
+        "listInventory": pages(len(data.awd_inventory), 200),
+    }
+
+
+def bench_awd(options: argparse.Namespace) -> None:
+    """The AWD streams' first run and an incremental run with nothing new, at Amazon's
+    plans times --rate-scale: requests per operation against the fewest the data needs,
+    429s, and the first run's wall (process, and the span of its AWD requests) against
+    the bound of the fewest requests."""
+    scale = options.rate_scale
+    config = StandInConfig(
+        seed=3,
+        rate_scale=scale,
+        latency_ms=options.latency_ms[0],
+        awd_inbound_shipments=options.awd_shipments,
+    )
+    with StandIn(config) as server:
+        settings = tap_config(server, lookback_window=0)
+        settings.pop("tracking_ids")
+        state_file = Path(tempfile.mkdtemp()) / "state.json"
+        run = run_tap(settings, AWD_STREAMS, state_out=state_file)
+        fewest = fewest_awd_requests(server)
+        table = request_rows(server, fewest, "first run")
+        spans = [span for op, span in server.stats.spans().items() if op in fewest]
+        span = max(last for _, last in spans) - min(first for first, _ in spans)
+        bound = bound_seconds(server, fewest, scale)
+        throttled = sum(server.stats.count(op, "429") for op in fewest)
+        server.stats.reset()
+        server.reset_rate_limits()  # scheduled runs are hours apart: full buckets
+        run_tap(settings, AWD_STREAMS, state_in=state_file)
+        # Nothing new: one request per listing, no shipment asked again.
+        nothing_new = {"listInboundShipments": 1, "listOutbounds": 1, "listInventory": 1}
+        table += request_rows(server, nothing_new, "nothing new")
+    print(
+        f"AWD: {options.awd_shipments} inbound shipments, Amazon's plans x{scale:g}, "
+        f"{options.latency_ms[0]:g} ms latency"
+    )
+    print_table(["run", "operation", "requests", "fewest", "429"], table)
+    print()
+    print_table(
+        ["rates", "records", "429", "wall s (process)", "AWD requests span s", "bound s",
+         "wall/bound", "span/bound"],
+        [[f"x{scale:g}", str(run.records), str(throttled), f"{run.wall:.2f}", f"{span:.2f}",
+          f"{bound:.2f}", f"{run.wall / bound:.2f}", f"{span / bound:.2f}"]],
+    )  # fmt: skip
+
+
 SHARD_STREAM = "amazon_fulfilled_shipments_data_general"  # one report window a month
 
 
@@ -1390,8 +1461,12 @@ def main() -> None:
     pacing.add_argument(
         "--scenario",
         default="demo",
-        choices=["demo", "first-run", "report-backfill", "orders-backfill", "inbound-plans", "mcf"],
-    )
+        choices=[
+            "demo", "first-run", "report-backfill", "orders-backfill", "inbound-plans", "mcf",
+            "awd",
+        ],
+    )  # fmt: skip
+    pacing.add_argument("--awd-shipments", type=int, default=120, help="awd: inbound shipments")
     pacing.add_argument(
         "--plans", type=int, default=400, help="inbound-plans: plans (and v0 shipments)"
     )
@@ -1443,6 +1518,7 @@ def main() -> None:
             "orders-backfill": bench_orders_backfill,
             "inbound-plans": bench_inbound_plans,
             "mcf": bench_mcf,
+            "awd": bench_awd,
         }
         options.rate_scale_list = options.rate_scale
         options.rate_scale = options.rate_scale[0]

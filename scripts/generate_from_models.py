@@ -56,6 +56,8 @@ READ_APIS = (
     # Notifications v1: the subscriptions that say which messages of the queue are whose
     # (the `notifications` setting), and the destinations the setup command checks.
     "notifications",
+    # Amazon Warehousing and Distribution: inbound shipments, outbound orders, inventory.
+    "awd_2024-05-09",
     # Last, so that its `getOrder` is the one keyed `<api>.getOrder` (ordersV0 keeps its key).
     "fulfillmentOutbound_2026-07-04",
 )
@@ -108,6 +110,9 @@ FALLBACK_PLAN_OPERATIONS = {
     ("tracking_2026-01-30", "getShipmentTracking"),
     ("fulfillmentInbound_2024-03-20", "getSelfShipAppointmentSlots"),
     ("fulfillmentInbound_2024-03-20", "listPrepDetails"),
+    # AWD replenishment orders: read operations of the model no stream calls yet.
+    ("awd_2024-05-09", "listReplenishmentOrders"),
+    ("awd_2024-05-09", "getReplenishmentOrder"),
 }
 
 READ_PREFIX = re.compile(r"^(get|list|search|query)")
@@ -313,6 +318,22 @@ STREAMS: dict[str, StreamSpec] = {
         },
         overrides={"occurredAt": {"type": ["string"], "format": "date-time"}},
     ),
+    # Amazon Warehousing and Distribution 2024-05-09: inbound shipments (listInboundShipments
+    # summaries), their SKU quantities (getInboundShipment's `shipmentSkuQuantities`),
+    # outbound orders (listOutbounds, whole orders) and the inventory (listInventory).
+    # `updatedAt` (the bookmark) stays nullable: the model makes it optional, and Amazon's
+    # own listOutbounds example is an order with neither `updatedAt` nor `createdAt`.
+    "awd_inbound_shipments": StreamSpec(
+        "awd_2024-05-09", "InboundShipmentSummary", ("shipmentId",)
+    ),
+    "awd_inbound_shipment_items": StreamSpec(
+        "awd_2024-05-09",
+        "SkuQuantity",
+        ("shipmentId", "sku"),
+        {"shipmentId": STRING, "orderId": STRING},
+    ),
+    "awd_outbound_orders": StreamSpec("awd_2024-05-09", "OutboundOrder", ("orderId",)),
+    "awd_inventory": StreamSpec("awd_2024-05-09", "InventorySummary", ("sku",)),
 }
 
 # Validation keywords dropped from Singer schemas: Amazon adds enum values and widens

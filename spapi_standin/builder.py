@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from spapi_standin import inbound_plans, paths, shipment_tracking
+from spapi_standin import awd, inbound_plans, paths, shipment_tracking
 from spapi_standin.data import (
     FINAL_TRACKING,
     Dataset,
@@ -153,6 +153,7 @@ class _Builder:
         self.orders()
         inbound_plans.build(self)
         shipment_tracking.build(self)
+        awd.build(self)
 
     # -- Sellers -------------------------------------------------------------------------------
 

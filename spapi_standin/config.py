@@ -36,7 +36,7 @@ SERVING_FIELDS = frozenset({
     "host", "port", "report_processing_seconds", "report_longest_range_days",
     "report_charset", "document_bytes_per_second", "report_rows", "inbound_page_size",
     "outbound_page_size", "orders_page_size", "shipment_list_page_size", "overlapping_pages",
-    "looping_page_tokens",
+    "looping_page_tokens", "awd_page_size",
     "client_id", "client_secret", "refresh_tokens", "grantless_scopes", "token_lifetime",
     "rdt_lifetime", "require_sigv4", "aws_credentials", "aws_secret_lookup", "aws_region",
     "rate_limits", "rate_scale", "rate_overrides", "per_account_buckets", "plans_path",
@@ -73,6 +73,11 @@ class StandInConfig:
     # shipments a plan), and the share of shipments by an Amazon-partnered carrier.
     inbound_plans: int = 40
     inbound_partnered_share: float = 0.25
+    # Amazon Warehousing and Distribution (x size): inbound shipments into AWD, outbound
+    # orders out of it, and the SKUs it stores (spapi_standin/awd.py).
+    awd_inbound_shipments: int = 60
+    awd_outbound_orders: int = 30
+    awd_skus: int = 80
     # Tracking identifiers of each kind (container, HBL, ACSIN, carrier number) that only
     # a seller's own records hold (tests list them in `shipment_tracking_ids`).
     listed_shipment_trackings: int = 2
@@ -97,6 +102,9 @@ class StandInConfig:
     orders_page_size: int = 100
     # listShipmentItems / listShipmentBoxes pages hold at most this many (and pageSize).
     shipment_list_page_size: int = 1000
+    # AWD list pages (listInboundShipments, listOutbounds, listInventory) hold at most
+    # this many, whatever `maxResults` asks (the model allows up to 200, or 100).
+    awd_page_size: int = 200
     # Misbehaving pagination of listAllFulfillmentOrders, as Amazon has been seen to do:
     # every page after the first also repeats the previous page's last order; or the
     # third page's token leads back to the second page (tokens A, B, A, B, ...).

@@ -56,9 +56,18 @@ FREIGHT_IDENTIFIERS = frozenset({"containerNumber", "houseBillOfLadingNumber", "
 ORDER_2026_NEXT = {
     "PENDING": "UNSHIPPED", "UNSHIPPED": "PARTIALLY_SHIPPED", "PARTIALLY_SHIPPED": "SHIPPED",
 }  # fmt: skip
+# AWD InboundShipmentStatus and OutboundStatus as a touch moves them (final ones stay).
+AWD_INBOUND_NEXT = {
+    "CREATED": "SHIPPED", "SHIPPED": "IN_TRANSIT", "IN_TRANSIT": "DELIVERED",
+    "DELIVERED": "RECEIVING", "RECEIVING": "CLOSED",
+}  # fmt: skip
+AWD_OUTBOUND_NEXT = {
+    "DRAFT": "VALIDATING", "VALIDATING": "ELIGIBLE", "ELIGIBLE": "CONFIRMED",
+    "CONFIRMED": "EXECUTING", "EXECUTING": "SUCCESS",
+}  # fmt: skip
 TOUCHABLE = (
     "inbound_shipments", "outbound_orders", "shipping_trackings", "inbound_plans", "orders",
-    "shipment_trackings",
+    "shipment_trackings", "awd_inbound_shipments", "awd_outbound_orders",
 )  # fmt: skip
 
 
@@ -112,6 +121,11 @@ class Dataset:
     # value) -> TrackingDetail; and identifiers only a seller's own records know.
     shipment_trackings: dict[tuple[str, str], Record] = field(default_factory=dict)
     listed_tracking_identifiers: list[Record] = field(default_factory=list)
+    # Amazon Warehousing and Distribution (spapi_standin/awd.py): whole inbound
+    # shipments by shipmentId, whole outbound orders by orderId, a summary per SKU.
+    awd_inbound_shipments: dict[str, Record] = field(default_factory=dict)
+    awd_outbound_orders: dict[str, Record] = field(default_factory=dict)
+    awd_inventory: list[Record] = field(default_factory=list)
     pii_sentinels: set[str] = field(default_factory=set)
     # The Reports API's rows (spapi_standin/reports.py, attached when the server starts):
     # derived from the seed on demand, never stored.
@@ -257,7 +271,9 @@ class Dataset:
         (2026-01-30): the next milestone at `at` becomes the latest and heads the history
         (only identifiers not delivered yet); returns `(identifierType, identifierValue)`
         pairs, the identifier's key in `trackingDetail.identifier` and its value (a
-        carrier's tracking number for `carrierTracking`).
+        carrier's tracking number for `carrierTracking`). awd_inbound_shipments:
+        `updatedAt` = `at`, status one step on, every SKU received in full.
+        awd_outbound_orders: `updatedAt` = `at`, status one step on.
 
         Amazon's notifications of the change (notifications.py) are sent before this
         returns.
@@ -353,6 +369,29 @@ class Dataset:
             detail["milestoneHistory"].insert(0, milestone)  # "from most recent to oldest"
             detail["latestMilestone"] = copy.deepcopy(milestone)
         return [tracking_identifier(detail) for detail in chosen]
+
+    def _touch_awd_inbound_shipments(self, count: int, at: datetime) -> list[str]:
+        chosen = self._touch_rng.sample(
+            sorted(self.awd_inbound_shipments), min(count, len(self.awd_inbound_shipments))
+        )
+        for shipment_id in chosen:
+            shipment = self.awd_inbound_shipments[shipment_id]
+            shipment["updatedAt"] = iso(at)
+            status = shipment["shipmentStatus"]
+            shipment["shipmentStatus"] = AWD_INBOUND_NEXT.get(status, status)
+            for quantity in shipment.get("shipmentSkuQuantities") or []:
+                quantity["receivedQuantity"] = dict(quantity["expectedQuantity"])
+        return chosen
+
+    def _touch_awd_outbound_orders(self, count: int, at: datetime) -> list[str]:
+        chosen = self._touch_rng.sample(
+            sorted(self.awd_outbound_orders), min(count, len(self.awd_outbound_orders))
+        )
+        for order_id in chosen:
+            order = self.awd_outbound_orders[order_id]
+            order["updatedAt"] = iso(at)
+            order["orderStatus"] = AWD_OUTBOUND_NEXT.get(order["orderStatus"], order["orderStatus"])
+        return chosen
 
     # -- indexes -------------------------------------------------------------------------------
 

@@ -110,6 +110,13 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "#2616, #4509",
     ),
     Behaviour(
+        "awd_inventory_token_repeats",
+        "listInventory (Amazon Warehousing and Distribution 2024-05-09)",
+        "the third page answers with the very nextToken it was asked with (the first "
+        "time it is asked; asked again, with the next page's token)",
+        "#4713",
+    ),
+    Behaviour(
         "document_link_seconds",
         "getReportDocument",
         "the document URL expires after 5 minutes; S3 then answers 403 AccessDenied",
@@ -137,6 +144,7 @@ class LiveBehaviours:
     uncompressed_document_share: float = 0.3  # of the reports, chosen from the seed
     notification_duplicates: float = 0.1  # share sent 2 to 10 times (seeded); 0 = once each
     notification_reorder: bool = True
+    awd_inventory_token_repeats: bool = True
 
     @classmethod
     def models_letter(cls) -> LiveBehaviours:
@@ -154,6 +162,7 @@ class LiveBehaviours:
             uncompressed_documents=False,
             notification_duplicates=0.0,
             notification_reorder=False,
+            awd_inventory_token_repeats=False,
         )
 
 

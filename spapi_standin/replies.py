@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from spapi_standin.data import Dataset
+
 JSON = "application/json"
 Action = Literal["send", "drop", "truncate", "slow", "trickle"]
 
@@ -110,3 +112,24 @@ class BodyCache:
                 if len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return reply
+
+
+class CachedBodies:
+    """200 JSON bodies built from the data set, encoded once per data set version.
+
+    One per stand-in, handed to every service that caches, so a single LRU bounds them
+    all; keys start with the operation's name so services never share an entry.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.data = dataset
+        self.cache = BodyCache()
+
+    def __call__(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Reply:
+        """A 200 JSON reply of `build()`, encoded once per data set version."""
+
+        def encoded() -> Reply:
+            with self.data.lock:  # records may be touched by another thread meanwhile
+                return json_reply(build())
+
+        return self.cache.get((*key, self.data.version), encoded)

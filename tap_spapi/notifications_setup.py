@@ -191,7 +191,7 @@ def call(
                 account.base_url + path,
                 json=body,
                 headers={"Accept": "application/json"},
-                timeout=account.settings.request_timeout,
+                timeout=account.settings.shared.request_timeout,
             )
         except requests.RequestException as exc:
             last.clear()  # no answer this time: the message says so, not an older one
@@ -512,7 +512,7 @@ def setup_command(options: argparse.Namespace, policy: RetryPolicy | None = None
         say=print,
         complain=lambda line: print(line, file=sys.stderr),
     )
-    accounts = [Account(account) for account in configured_accounts(config)]
+    accounts = [Account(account) for account in configured_accounts(settings)]
     try:
         outcomes = setup.run(accounts)
     finally:

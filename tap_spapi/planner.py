@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType
 from tap_spapi.config.accounts_setting import account_names, shard_key
+from tap_spapi.config.settings import Settings
 from tap_spapi.runtime.progress import about, describe_plan
 from tap_spapi.runtime.run import DEFAULT_HISTORY_DAYS  # the tap's default start, not a copy
 from tap_spapi.streams.base.windows import split_windows
@@ -78,6 +79,25 @@ def account_seconds(plan: UsagePlan, reports: int) -> float:
     return max(0.0, reports - plan.capacity) / plan.paced_rate
 
 
+# AWD's first run costs a getInboundShipment per inbound shipment, which only the
+# seller knows the count of (`--awd-shipments`); its listings' pages run beside them.
+AWD_ITEMS = "getInboundShipment"
+
+
+def operation_plan(config: Mapping[str, Any], operation_id: str) -> UsagePlan:
+    """`operation_id`'s plan as the tap starts with it: an override, else the model's."""
+    overrides = parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
+    if operation_id in overrides:
+        return overrides[operation_id]
+    operation = load_catalog()[operation_id]
+    return UsagePlan(operation.rate, operation.burst)
+
+
+def awd_seconds(config: Mapping[str, Any], shipments: int) -> float:
+    """One account's AWD first run: a getInboundShipment per inbound shipment."""
+    return account_seconds(operation_plan(config, AWD_ITEMS), shipments)
+
+
 def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
     """A shard's wall: its accounts' createReport waits one after another (see the
     module's docstring), after the start-up."""
@@ -86,11 +106,7 @@ def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
 
 def create_report_plan(config: Mapping[str, Any]) -> UsagePlan:
     """createReport's plan as the tap starts with it: an override, else the model's."""
-    overrides = parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
-    if OPERATION in overrides:
-        return overrides[OPERATION]
-    operation = load_catalog()[OPERATION]
-    return UsagePlan(operation.rate, operation.burst)
+    return operation_plan(config, OPERATION)
 
 
 def selected_reports(streams: Sequence[str] | None) -> list[ReportType]:
@@ -107,10 +123,12 @@ def plan_shards(
     streams: Sequence[str] | None = None,
     now: datetime.datetime | None = None,
     startup: float = DEFAULT_STARTUP_SECONDS,
+    awd_shipments: int = 0,
 ) -> list[ShardPlan]:
-    """One `ShardPlan` per shard of `config`'s accounts (or of `shard_count` shards)."""
+    """One `ShardPlan` per shard of `config`'s accounts (or of `shard_count` shards);
+    `awd_shipments`: each account's AWD inbound shipments since the start."""
     count = shard_count or int(config.get("shard_count") or 1)
-    return _Fleet.of(config, streams, now, startup).plans(count)
+    return _Fleet.of(config, streams, now, startup, awd_shipments).plans(count)
 
 
 def suggest_shard_count(
@@ -120,11 +138,12 @@ def suggest_shard_count(
     streams: Sequence[str] | None = None,
     now: datetime.datetime | None = None,
     startup: float = DEFAULT_STARTUP_SECONDS,
+    awd_shipments: int = 0,
 ) -> int | None:
     """The fewest shards whose slowest shard fits `target_seconds` (None: none does,
     one account per shard included). Each count tried costs one pass over the accounts'
     hashes, computed once (it was a hash per account and shard: 54 s for 1,000)."""
-    fleet = _Fleet.of(config, streams, now, startup)
+    fleet = _Fleet.of(config, streams, now, startup, awd_shipments)
     for count in range(1, max(len(fleet.keys), 1) + 1):
         if max(plan.seconds for plan in fleet.plans(count)) <= target_seconds:
             return count
@@ -147,11 +166,13 @@ class _Fleet:
         streams: Sequence[str] | None,
         now: datetime.datetime | None,
         startup: float,
+        awd_shipments: int = 0,
     ) -> _Fleet:
         end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
         reports = reports_per_account(selected_reports(streams), _start_of(config, end), end)
         per_account = account_seconds(create_report_plan(config), reports)
-        keys = [shard_key(name) for name in account_names(config)]
+        per_account += awd_seconds(config, awd_shipments)
+        keys = [shard_key(name) for name in account_names(Settings.from_config(config))]
         return cls(keys, reports, per_account, startup)
 
     def plans(self, count: int) -> list[ShardPlan]:
@@ -181,11 +202,22 @@ def example_accounts(count: int) -> list[dict[str, str]]:
     return [{"name": f"seller-{n:04d}", "refresh_token": "unused"} for n in range(count)]
 
 
-def render(config: Mapping[str, Any], plans: list[ShardPlan], suggestion: str) -> str:
+def render(
+    config: Mapping[str, Any], plans: list[ShardPlan], suggestion: str, *, awd_shipments: int = 0
+) -> str:
     """The planner's table and its suggestion."""
     plan = create_report_plan(config)
     lines = [
         f"{describe_plan(OPERATION, plan)}, per account; the accounts of a shard wait in turn",
+        *(
+            [
+                f"and {awd_shipments} AWD inbound shipments per account: "
+                f"{describe_plan(AWD_ITEMS, operation_plan(config, AWD_ITEMS))}, "
+                f"{about(awd_seconds(config, awd_shipments))} each"
+            ]
+            if awd_shipments
+            else []
+        ),
         "| shard | accounts | reports/account | estimate |",
         "|-------|----------|-----------------|----------|",
     ]
@@ -206,12 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", nargs="*", help="report streams (default: all of them)")
     parser.add_argument("--target-minutes", type=float, help="suggest shard_count for this wall")
     parser.add_argument("--startup-seconds", type=float, default=DEFAULT_STARTUP_SECONDS)
+    parser.add_argument(
+        "--awd-shipments", type=int, default=0, help="AWD inbound shipments per account"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per shard")
     options = parser.parse_args(argv)
     config: dict[str, Any] = json.loads(options.config.read_text()) if options.config else {}
     if options.accounts:
         config["accounts"] = example_accounts(options.accounts)
-    common: dict[str, Any] = {"streams": options.streams, "startup": options.startup_seconds}
+    common: dict[str, Any] = {
+        "streams": options.streams,
+        "startup": options.startup_seconds,
+        "awd_shipments": options.awd_shipments,
+    }
     plans = plan_shards(config, shard_count=options.shard_count, **common)
     if options.json:
         for plan in plans:
@@ -226,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             if count
             else f"no shard_count fits {about(target)}, even one account per shard"
         )
-    print(render(config, plans, suggestion))
+    print(render(config, plans, suggestion, awd_shipments=options.awd_shipments))
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
-from tap_spapi.config.accounts_setting import account_secrets, configured_accounts
+from tap_spapi.config.accounts_setting import account_names, account_secrets
 from tap_spapi.config.checks import check_config
 from tap_spapi.config.settings import CONFIG_SCHEMA, MCF_2026, SECRET_SETTINGS, Settings
 from tap_spapi.errors import TapSpapiError
@@ -37,6 +37,7 @@ from tap_spapi.runtime.state_files import (
     unknown_accounts,
     unwrapped_state,
 )
+from tap_spapi.streams.awd import AWD_STREAM_TYPES
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.inbound import InboundShipmentItemsStream, InboundShipmentsStream
 from tap_spapi.streams.inbound_plans import INBOUND_PLAN_STREAM_TYPES
@@ -52,7 +53,7 @@ from tap_spapi.streams.outbound import (
 )
 from tap_spapi.streams.outbound_2026 import MCF_2026_TYPES
 from tap_spapi.streams.reports.stream import REPORT_STREAM_TYPES
-from tap_spapi.streams.sellers import MarketplaceParticipationsStream
+from tap_spapi.streams.sellers import MarketplaceParticipationsStream, fetch_participations
 from tap_spapi.streams.shipping import (
     LABELS_LAYOUT,
     ShippingCarrierAccountsStream,
@@ -87,6 +88,8 @@ STREAM_TYPES: list[type[Stream]] = [
     *TRACKING_STREAM_TYPES,
     ShippingTrackingStream,
     ShippingCarrierAccountsStream,
+    # Amazon Warehousing and Distribution: plans of 1 to 2 requests a second.
+    *AWD_STREAM_TYPES,
     # Their first reports are requested when the run starts (see
     # ReportStream.start_reading), and Amazon builds them while the streams above sync.
     *REPORT_STREAM_TYPES,
@@ -110,7 +113,13 @@ class TapSpapi(Tap):
     # msgspec serialises records about 1.5x faster than the default writer.
     message_writer_class = BatchFlushingWriter
 
+    #: The settings `check_config` built and checked (None until then, or unchecked).
+    _checked_settings: Settings | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before the config is read: the secrets it registers are scrubbed from every log
+        # line, whether the tap runs from `main`, singer-sdk's `TapSpapi.cli` or code.
+        install_log_redaction()
         entry_point.register(self)  # first: a tap that fails to start is finished too
         super().__init__(*args, **kwargs)
         if not self.settings.log_metrics:  # singer-sdk set it to the log level just now
@@ -133,7 +142,7 @@ class TapSpapi(Tap):
         if raise_errors:
             known = copy.deepcopy(self.config_jsonschema)
             self.append_builtin_config(known)
-            check_config(self._config, set(known["properties"]))
+            self._checked_settings = check_config(self._config, set(known["properties"]))
         return super()._validate_config(raise_errors=raise_errors)
 
     @classmethod
@@ -144,8 +153,9 @@ class TapSpapi(Tap):
 
     @cached_property
     def settings(self) -> Settings:
-        """The config, typed, with the schema's defaults (parsed once, after the checks)."""
-        return Settings.from_config(self.config)
+        """The config, typed, with the schema's defaults: the settings the checks built,
+        with what they parsed (overrides, id files), else (unchecked) parsed here."""
+        return self._checked_settings or Settings.from_config(self.config)
 
     def finish_entry_point(self) -> Run | None:
         """The command line's end of this tap, whether it succeeded or not: the records
@@ -178,7 +188,7 @@ class TapSpapi(Tap):
         return Run(
             self.config,
             user_agent=self.spapi_user_agent,
-            fetch_participations=lambda name: MarketplaceParticipationsStream(tap=self).fetch(name),
+            fetch_participations=lambda name: fetch_participations(self.run.client(name)),
             start_reading=self._start_reading_ahead,
             logger=self.logger,
             settings=self.settings,
@@ -237,7 +247,7 @@ class TapSpapi(Tap):
         migrated(state, (TRACKING_LAYOUT, LABELS_LAYOUT), now, self.logger.warning)
         lookback = datetime.timedelta(minutes=self.settings.lookback_window)
         forget_final_shipments(state, grace_start(now, lookback))
-        configured = {account.name for account in configured_accounts(self.config)}
+        configured = set(account_names(self.settings))
         for name, streams in sorted(unknown_accounts(state, configured).items()):
             self.logger.warning(
                 "State of stream(s) %s belongs to account '%s', which is not configured; "
@@ -315,7 +325,7 @@ class TapSpapi(Tap):
                 stream.start_reading()
         for stream in self.streams.values():
             if isinstance(stream, SPAPIStream) and stream.fetches_early and stream.selected:
-                stream.fetch_known_early()
+                stream.ahead.fetch_known_early()
 
     @property
     @override
@@ -375,6 +385,3 @@ def main(argv: list[str] | None = None) -> Any:
         for line in run.final_lines():
             print(f"tap-spapi: error: {line}", file=sys.stderr)
     sys.exit(max((run.exit_status for run in runs), default=0))
-
-
-install_log_redaction()

@@ -8,6 +8,7 @@ page for the APIs whose role is unambiguous; for the others the message points t
 from __future__ import annotations
 
 ROLE_OF_API = {
+    "awd_2024-05-09": "Amazon Warehousing and Distribution",
     "fulfillmentInboundV0": "Amazon Fulfillment",
     "fulfillmentInbound_2024-03-20": "Amazon Fulfillment",
     "fulfillmentOutbound_2020-07-01": "Amazon Fulfillment",

@@ -4,6 +4,9 @@ Agencies run one SP-API application for many sellers: the application's LWA clie
 (and AWS keys, if it still signs) is shared, and each seller's authorization is a
 refresh token. Without `accounts`, the top-level `refresh_token`/`region`/
 `marketplace_ids` describe one account named "default".
+
+Each account's `AccountSettings` holds its own values and the run's `Settings` by
+reference (`shared`): what the accounts share is read there, not copied per account.
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ DEFAULT_ACCOUNT = "default"
 ENTRY_FIELDS = frozenset(ACCOUNT_ENTRY)
 
 
-def configured_accounts(config: Mapping[str, Any]) -> list[AccountSettings]:
-    """Every account the config names, in config order (checked by `check_accounts`)."""
-    settings = Settings.from_config(config)
+def configured_accounts(settings: Settings) -> list[AccountSettings]:
+    """Every account the settings name, in config order (checked by `check_accounts`)."""
     entries = settings.accounts or [_single_account_entry(settings)]
     return [_account(settings, entry) for entry in entries]
 
@@ -34,25 +36,14 @@ def configured_accounts(config: Mapping[str, Any]) -> list[AccountSettings]:
 def _account(settings: Settings, entry: Mapping[str, Any]) -> AccountSettings:
     """One entry's settings; endpoints and region it does not set are the top-level ones."""
     return AccountSettings(
+        shared=settings,
         name=entry["name"],
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
         refresh_token=entry["refresh_token"],
         region=entry.get("region") or settings.region,
         marketplace_ids=tuple(entry.get("marketplace_ids") or ()),
         selling_partner_id=entry.get("selling_partner_id"),
-        sandbox=settings.sandbox,
         api_url=entry.get("api_url") or settings.api_url,
         lwa_token_url=entry.get("lwa_token_url") or settings.lwa_token_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        aws_session_token=settings.aws_session_token,
-        role_arn=settings.role_arn,
-        user_agent=settings.user_agent,
-        request_timeout=float(settings.request_timeout),
-        max_retry_seconds=float(settings.max_retry_seconds),
-        rate_limit_overrides=settings.rate_limit_overrides,
-        max_concurrency=settings.max_concurrency,
     )
 
 
@@ -65,12 +56,12 @@ def _single_account_entry(settings: Settings) -> dict[str, Any]:
     }
 
 
-def account_names(config: Mapping[str, Any]) -> list[str]:
-    """The names of the configured accounts (`default` for the top-level one)."""
-    entries = config.get("accounts")
-    if not entries:
+def account_names(settings: Settings) -> list[str]:
+    """The names of the configured accounts, in config order (`default` for the
+    top-level one); the first is the account of an id that names none."""
+    if not settings.accounts:
         return [DEFAULT_ACCOUNT]
-    return [str(entry["name"]) for entry in entries]
+    return [str(entry["name"]) for entry in settings.accounts]
 
 
 def in_shard(name: str, shard_index: int, shard_count: int) -> bool:
@@ -88,17 +79,15 @@ def shard_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def accounts_of_shard(config: Mapping[str, Any]) -> list[AccountSettings]:
+def accounts_of_shard(settings: Settings) -> list[AccountSettings]:
     """The accounts this run extracts: every configured one in this run's shard."""
-    settings = Settings.from_config(config)
     index, count = settings.shard_index, settings.shard_count
-    return [a for a in configured_accounts(config) if in_shard(a.name, index, count)]
+    return [a for a in configured_accounts(settings) if in_shard(a.name, index, count)]
 
 
-def check_accounts(config: Mapping[str, Any]) -> None:
+def check_accounts(settings: Settings) -> None:
     """The rules of `accounts` a schema cannot state (its types and patterns are checked
     against CONFIG_SCHEMA first): raise `SettingError` naming `accounts[i].field`."""
-    settings = Settings.from_config(config)
     if settings.shard_index >= settings.shard_count:
         raise SettingError(
             "shard_index",

@@ -24,11 +24,9 @@ from singer_sdk import typing as th
 
 from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.amazon.regions import MARKETPLACE_REGIONS
-from tap_spapi.config import shipment_identifiers, tracking_ids
 from tap_spapi.config.accounts_setting import DEFAULT_ACCOUNT, account_names, check_accounts
-from tap_spapi.config.settings import CONFIG_SCHEMA, DEFAULTS, PROPERTIES, parse_start_date
+from tap_spapi.config.settings import CONFIG_SCHEMA, PROPERTIES, Settings, parse_start_date
 from tap_spapi.errors import MissingExtraError, SettingError
-from tap_spapi.wire.pacing import parse_rate_limit_overrides
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -54,54 +52,55 @@ _ORDER = {name: position for position, name in enumerate(PROPERTIES)}
 MAX_NAMES_SHOWN = 5
 
 
-def check_config(config: Mapping[str, Any], known_settings: set[str]) -> None:
+def check_config(config: Mapping[str, Any], known_settings: set[str]) -> Settings:
     """Raise `SettingError` for the first problem in `config`; warn of unknown settings.
 
     `known_settings` includes the SDK's built-in ones (stream maps, flattening, …).
+    Returns the typed settings the checks read, with the overrides and the id files
+    they parsed (the run uses these, and parses nothing again).
     """
     check_schema(config)
-    check_accounts(config)
-    _check_marketplaces_in_region(config)
-    _check_urls(config)
-    _check_aws(config)
-    _check_notifications(config)
-    _check_user_agent(config.get("user_agent"))
-    if config.get("start_date"):
-        _check_start_date_is_past(parse_start_date(config["start_date"]))
-    _check_rate_limit_overrides(config.get("rate_limit_overrides") or {})
-    _check_listed_ids(config)
+    settings = Settings.from_config(config)
+    check_accounts(settings)
+    _check_marketplaces_in_region(settings)
+    _check_urls(settings)
+    _check_aws(settings)
+    _check_notifications(settings)
+    _check_user_agent(settings.user_agent)
+    if settings.start_date:
+        _check_start_date_is_past(parse_start_date(settings.start_date))
+    _check_rate_limit_overrides(settings)
+    _check_listed_ids(settings)
     for name in sorted(set(config) - known_settings):
         LOGGER.warning("Ignoring unknown setting '%s'.", name)
+    return settings
 
 
-def _check_rate_limit_overrides(overrides: Any) -> None:
+def _check_rate_limit_overrides(settings: Settings) -> None:
     """Each override names an operation the tap paces (a typo would leave the real one
-    on its default plan), and gives a usable plan."""
-    if isinstance(overrides, Mapping):
-        known = {operation.operation_id for operation in load_catalog()}
-        for name in overrides:
-            if name not in known:
-                raise SettingError(
-                    "rate_limit_overrides",
-                    f"{name!r} is not an SP-API operation id the tap knows"
-                    + _closest(str(name), known, "use an operationId of Amazon's models"),
-                )
-    try:
-        parse_rate_limit_overrides(overrides)
-    except ValueError as exc:
-        raise SettingError("rate_limit_overrides", str(exc)) from None
+    on its default plan), and gives a usable plan (parsed here, once: `rate_limits`)."""
+    overrides = settings.rate_limit_overrides or {}
+    known = {operation.operation_id for operation in load_catalog()}
+    for name in overrides:
+        if name not in known:
+            raise SettingError(
+                "rate_limit_overrides",
+                f"{name!r} is not an SP-API operation id the tap knows"
+                + _closest(str(name), known, "use an operationId of Amazon's models"),
+            )
+    _ = settings.rate_limits  # SettingError if a plan is not usable
 
 
-def _check_listed_ids(config: Mapping[str, Any]) -> None:
+def _check_listed_ids(settings: Settings) -> None:
     """Labels and tracking identifiers: each entry well formed and of a configured
     account (one of another account would be tracked by nobody); a file with no ids is
     warned of, the same for either setting that names one."""
     listed: list[Listed[TrackedLabel] | Listed[ShipmentIdentifier]] = [
-        *tracking_ids.listed_labels(config),
-        *shipment_identifiers.listed_identifiers(config),
+        *settings.listed_labels,
+        *settings.listed_identifiers,
     ]
-    accounts = account_names(config)
-    if not config.get("accounts"):
+    accounts = account_names(settings)
+    if not settings.accounts:
         otherwise = f"without `accounts` the one account is {DEFAULT_ACCOUNT!r}"
     elif len(accounts) <= MAX_NAMES_SHOWN:
         otherwise = "use one of " + ", ".join(repr(name) for name in accounts)
@@ -115,12 +114,14 @@ def _check_listed_ids(config: Mapping[str, Any]) -> None:
                 f"{entry.where}: account {account!r} is not configured"
                 + _closest(account, accounts, otherwise),
             )
-    for setting in ("tracking_ids_file", "shipment_tracking_ids_file"):
-        if config.get(setting) and not any(entry.setting == setting for entry in listed):
+    files = {
+        "tracking_ids_file": settings.tracking_ids_file,
+        "shipment_tracking_ids_file": settings.shipment_tracking_ids_file,
+    }
+    for setting, path in files.items():
+        if path and not any(entry.setting == setting for entry in listed):
             LOGGER.warning(
-                "Setting '%s': %s holds no ids; nothing is tracked from it.",
-                setting,
-                config[setting],
+                "Setting '%s': %s holds no ids; nothing is tracked from it.", setting, path
             )
 
 
@@ -225,9 +226,9 @@ def _is_secret(path: list[Any]) -> bool:
     return bool(spec.get("secret"))
 
 
-def _check_marketplaces_in_region(config: Mapping[str, Any]) -> None:
-    region = config.get("region") or DEFAULTS["region"]
-    for marketplace_id in config.get("marketplace_ids") or []:
+def _check_marketplaces_in_region(settings: Settings) -> None:
+    region = settings.region
+    for marketplace_id in settings.marketplace_ids:
         home = MARKETPLACE_REGIONS.get(marketplace_id)
         if home is None:
             LOGGER.warning(
@@ -242,10 +243,9 @@ def _check_marketplaces_in_region(config: Mapping[str, Any]) -> None:
             )
 
 
-def _check_urls(config: Mapping[str, Any]) -> None:
+def _check_urls(settings: Settings) -> None:
     # urlparse, not a schema `pattern`: a regex for "has a host" would be harder to read.
-    for name in ("api_url", "lwa_token_url"):
-        value = config.get(name)
+    for name, value in (("api_url", settings.api_url), ("lwa_token_url", settings.lwa_token_url)):
         if value is None:
             continue
         parsed = urlparse(value)
@@ -253,13 +253,13 @@ def _check_urls(config: Mapping[str, Any]) -> None:
             raise SettingError(name, f"must be an http(s) URL, got {value!r}")
 
 
-def _check_aws(config: Mapping[str, Any]) -> None:
-    given = [name for name in AWS_KEY_PAIR if config.get(name)]
+def _check_aws(settings: Settings) -> None:
+    given = [name for name in AWS_KEY_PAIR if getattr(settings, name)]
     if len(given) == 1:
         missing = next(name for name in AWS_KEY_PAIR if name not in given)
         raise SettingError(missing, f"is required when '{given[0]}' is set")
     for dependent in ("aws_session_token", "role_arn"):
-        if config.get(dependent) and not given:
+        if getattr(settings, dependent) and not given:
             raise SettingError(dependent, "needs aws_access_key_id and aws_secret_access_key")
     if given and importlib.util.find_spec("botocore") is None:
         raise MissingExtraError(
@@ -268,8 +268,8 @@ def _check_aws(config: Mapping[str, Any]) -> None:
         )
 
 
-def _check_notifications(config: Mapping[str, Any]) -> None:
-    queue = config.get("notifications_queue_url")
+def _check_notifications(settings: Settings) -> None:
+    queue = settings.notifications_queue_url
     if not queue:
         return
     if not str(queue).startswith(("https://", "http://")):

@@ -9,17 +9,24 @@ read this schema instead of repeating it.
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 from singer_sdk import typing as th
 
 from tap_spapi.amazon.regions import REGIONS
+from tap_spapi.config import shipment_identifiers, tracking_ids
 from tap_spapi.errors import SettingError
 from tap_spapi.version import DEFAULT_USER_AGENT
+from tap_spapi.wire.pacing import parse_rate_limit_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from tap_spapi.config.shipment_identifiers import ShipmentIdentifier
+    from tap_spapi.config.tracking_ids import Listed, TrackedLabel
+    from tap_spapi.wire.pacing import UsagePlan
 
 MAX_USER_AGENT_LENGTH = 500
 # What `full_user_agent` appends (`(Language=Python/3.11; Platform=Linux)` and room).
@@ -400,8 +407,12 @@ ACCOUNT_ENTRY: Mapping[str, Mapping[str, Any]] = PROPERTIES["accounts"]["items"]
 class Settings:
     """The settings of a run, typed, with the schema's defaults filled in.
 
-    Built once by the tap from a config that passed `check_config`; no field has a
-    default of its own (a test checks the fields are the schema's properties).
+    Built once by `check_config` from a config that passed the schema, checked, and kept
+    by the tap for the whole run (`TapSpapi.settings`, `Run.settings`); no field has a
+    default of its own (a test checks the fields are the schema's properties). What a
+    setting holds beyond its JSON (usage plans, the labels and identifiers of a file) is
+    parsed once, when first asked for: the start-up checks ask, and the run uses their
+    answer (the properties below).
     """
 
     client_id: str
@@ -458,6 +469,39 @@ class Settings:
     def sequential(self) -> bool:
         """`max_concurrency: 1`: one request at a time, all in the main thread."""
         return self.max_concurrency <= 1
+
+    @cached_property
+    def rate_limits(self) -> Mapping[str, UsagePlan]:
+        """`rate_limit_overrides` parsed: the usage plan to pace each named operation to
+        (every account of the run shares this one mapping)."""
+        try:
+            return parse_rate_limit_overrides(self.rate_limit_overrides or {})
+        except ValueError as exc:
+            raise SettingError("rate_limit_overrides", str(exc)) from None
+
+    @cached_property
+    def listed_labels(self) -> list[Listed[TrackedLabel]]:
+        """The labels of `tracking_ids` and of the file `tracking_ids_file` names, in
+        their order, each with where it is listed (for the start-up checks)."""
+        return tracking_ids.listed_labels(self.tracking_ids, self.tracking_ids_file)
+
+    @cached_property
+    def labels(self) -> list[TrackedLabel]:
+        """The Amazon Shipping labels to track, without duplicates, in a stable order."""
+        return sorted({entry.item for entry in self.listed_labels})
+
+    @cached_property
+    def listed_identifiers(self) -> list[Listed[ShipmentIdentifier]]:
+        """The identifiers of `shipment_tracking_ids` and of the file
+        `shipment_tracking_ids_file` names, in their order, each with where it is listed."""
+        return shipment_identifiers.listed_identifiers(
+            self.shipment_tracking_ids, self.shipment_tracking_ids_file
+        )
+
+    @cached_property
+    def identifiers(self) -> list[ShipmentIdentifier]:
+        """The Tracking API identifiers users list, without duplicates, in a stable order."""
+        return sorted({entry.item for entry in self.listed_identifiers})
 
 
 def parse_start_date(value: str) -> pendulum.DateTime:

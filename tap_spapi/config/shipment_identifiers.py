@@ -72,10 +72,12 @@ def _identifier(row: Any, where: str, setting: str) -> ShipmentIdentifier:
     return ShipmentIdentifier(kind, value, carrier, _text(row, "account", where, setting))
 
 
-def listed_identifiers(config: Mapping[str, Any]) -> list[Listed[ShipmentIdentifier]]:
-    """Every identifier of the setting and the file, in their order, each with where it
-    is listed (`item 2` of the setting, `line 5` of the file) for the start-up checks."""
-    listed = config.get("shipment_tracking_ids") or []
+def listed_identifiers(listed: Any, file: str | None) -> list[Listed[ShipmentIdentifier]]:
+    """Every identifier of the setting `shipment_tracking_ids` (`listed`) and of the file
+    `shipment_tracking_ids_file` names, in their order, each with where it is listed
+    (`item 2` of the setting, `line 5` of the file) for the start-up checks
+    (`Settings.identifiers`)."""
+    listed = listed or []
     if not isinstance(listed, list):
         raise SettingError("shipment_tracking_ids", "must be a list of {type, value} objects")
     setting = "shipment_tracking_ids"
@@ -83,12 +85,7 @@ def listed_identifiers(config: Mapping[str, Any]) -> list[Listed[ShipmentIdentif
     for index, row in enumerate(listed, 1):
         where = f"item {index}"
         found.append(Listed(setting, where, _identifier(row, where, setting)))
-    return [*found, *listed_in_file(config, "shipment_tracking_ids_file", COLUMNS, _identifier)]
-
-
-def configured_identifiers(config: Mapping[str, Any]) -> list[ShipmentIdentifier]:
-    """Every identifier of the setting and the file, without duplicates, in a stable order."""
-    return sorted({entry.item for entry in listed_identifiers(config)})
+    return [*found, *listed_in_file(file, "shipment_tracking_ids_file", COLUMNS, _identifier)]
 
 
 def asked_in(query: Mapping[str, list[str]]) -> tuple[str, str] | None:

@@ -113,32 +113,28 @@ def file_rows(path: str, setting: str, columns: tuple[str, ...]) -> list[tuple[i
     return list(_json_lines(lines, setting))
 
 
-def listed_labels(config: Mapping[str, Any]) -> list[Listed[TrackedLabel]]:
-    """Every label of the setting and the file, in their order, each with where it is
-    listed (`item 2` of the setting, `line 5` of the file) for the start-up checks."""
+def listed_labels(listed: Any, file: str | None) -> list[Listed[TrackedLabel]]:
+    """Every label of the setting `tracking_ids` (`listed`) and of the file
+    `tracking_ids_file` names, in their order, each with where it is listed (`item 2` of
+    the setting, `line 5` of the file) for the start-up checks (`Settings.labels`)."""
     found = [
         Listed("tracking_ids", f"item {index}", label)
-        for index, label in enumerate(from_setting(config.get("tracking_ids")), 1)
+        for index, label in enumerate(from_setting(listed), 1)
     ]
-    return [*found, *listed_in_file(config, "tracking_ids_file", COLUMNS, _label)]
+    return [*found, *listed_in_file(file, "tracking_ids_file", COLUMNS, _label)]
 
 
 def listed_in_file(
-    config: Mapping[str, Any],
+    path: str | None,
     setting: str,
     columns: tuple[str, ...],
     parse: Callable[[dict[str, Any], str, str], T],
 ) -> list[Listed[T]]:
-    """The items of the file setting `setting` names (none if unset), each parsed by
-    `parse(row, where, setting)` and kept with its line."""
-    if not config.get(setting):
+    """The items of the file at `path`, which setting `setting` names (none if unset),
+    each parsed by `parse(row, where, setting)` and kept with its line."""
+    if not path:
         return []
     return [
         Listed(setting, f"line {number}", parse(row, f"line {number}", setting))
-        for number, row in file_rows(config[setting], setting, columns)
+        for number, row in file_rows(path, setting, columns)
     ]
-
-
-def configured_labels(config: Mapping[str, Any]) -> list[TrackedLabel]:
-    """Every label from the setting and the file, without duplicates, in a stable order."""
-    return sorted({entry.item for entry in listed_labels(config)})

@@ -24,6 +24,8 @@ from tap_spapi.runtime.failures import RunFailures, summary
 from tap_spapi.runtime.pools import Prefetcher, ReadAhead, for_each_in_parallel
 from tap_spapi.runtime.shared_bodies import SharedBodies
 from tap_spapi.wire.account import Account
+from tap_spapi.wire.client import SPAPIClient
+from tap_spapi.wire.retries import RetryPolicy
 from tap_spapi.wire.transport import AccountRouter
 
 if TYPE_CHECKING:
@@ -98,7 +100,7 @@ class Run:
     @cached_property
     def accounts(self) -> dict[str, Account]:
         """The accounts of this run's shard, by name, in config order."""
-        chosen = accounts_of_shard(self.config)
+        chosen = accounts_of_shard(self.settings)
         if not chosen:
             self.logger.warning(
                 "Shard %s of %s holds none of the configured accounts; nothing to extract.",
@@ -114,6 +116,32 @@ class Run:
             return self.accounts[name or ""]
         except KeyError:
             raise TapSpapiError(f"no account named {name!r} in this run") from None
+
+    def client(self, name: str) -> SPAPIClient:
+        """The SP-API client of the account called `name` (one per account and run)."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients.setdefault(
+                name,
+                SPAPIClient(
+                    self.account_named(name),
+                    user_agent=self.user_agent,
+                    policy=self.retry_policy,
+                    logger=self.logger,
+                ),
+            )
+        return client
+
+    @cached_property
+    def _clients(self) -> dict[str, SPAPIClient]:
+        return {}
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry policy of SP-API calls (settings `max_retries`, `max_retry_seconds`)."""
+        return RetryPolicy(
+            max_faults=self.settings.max_retries, max_seconds=self.settings.max_retry_seconds
+        )
 
     @cached_property
     def router(self) -> AccountRouter:

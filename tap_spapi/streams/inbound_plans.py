@@ -18,8 +18,8 @@ from typing_extensions import override
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
 from tap_spapi.runtime.state import FINAL_SHIPMENTS, READ_DOWN_TO, READ_FROM, REPLICATION_KEY
-from tap_spapi.streams.base.pages_ahead import records_with_pages_ahead
-from tap_spapi.streams.base.stream import DecodedBodyPaginator, SPAPIStream
+from tap_spapi.streams.base.paging import PAGES_AHEAD, DecodedBodyPaginator, walk_ahead
+from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
 from tap_spapi.wire.responses import SPAPIRequestError, decoded_body
@@ -101,7 +101,7 @@ class InboundPlansStream(SPAPIStream):
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's pages, from the newest plan to the first older than the cutoff.
 
-        The pages are asked by a thread of their own (pages_ahead.py) while the plans
+        The pages are asked by a thread of their own (streams/base/paging.py) while the plans
         are announced to the pool. In the SDK's loop, a chain of 14 pages took 1.09-1.16
         times a bare loop's time in the inbound-plans benchmark; walked so, 1.02.
         """
@@ -110,7 +110,13 @@ class InboundPlansStream(SPAPIStream):
         if self.run.sequential:
             yield from super().request_records(context)
         else:
-            yield from records_with_pages_ahead(self, context)
+            sdk_loop = super().request_records
+            yield from walk_ahead(
+                lambda: sdk_loop(context),
+                page_size=PLANS_PAGE,
+                pages=PAGES_AHEAD,
+                name=f"{self.name}-pages",
+            )
 
     # --- a run that stopped part-way (a page Amazon kept answering wrongly) ---------
     # The listing has no "updated before" filter, so a stopped run's successor pages
@@ -307,13 +313,13 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         return self.account_for(context).limiter.lane("getInboundPlan")
 
     @override
-    def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+    def fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
         """In a worker: the plan's non-final shipments, each one's fetch announced."""
         assert context is not None
         return [] if self.abandoned(context) else self._shipments_to_fetch(context)
 
     @override
-    def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
+    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The plan's shipments, taken from the pool one by one (see request_records)."""
         return self.request_records(context)
 
@@ -322,12 +328,12 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         """getInboundPlan for the plan's shipments, then each non-final one's getShipment
         (each taken from the pool if it was fetched ahead, else asked here)."""
         assert context is not None
-        shipments = self.prefetcher.take(
+        shipments = self.run.prefetcher.take(
             context_key(self.name, context),
             functools.partial(self._shipments_to_fetch, context),
         )
         for shipment in shipments:
-            yield from self.prefetcher.take(
+            yield from self.run.prefetcher.take(
                 context_key(self.name, shipment), functools.partial(self._shipment, shipment)
             )
 
@@ -342,17 +348,17 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         ]
         lane = super().fetch_lane(context)  # getShipment's, at the plan's account
         for shipment in shipments:
-            self.prefetcher.submit(
+            self.run.prefetcher.submit(
                 context_key(self.name, shipment),
                 functools.partial(self._shipment_ahead, shipment, context),
-                priority=-self.depth,
+                priority=-self.ahead.depth,
                 lane=lane,
             )
         return shipments
 
     def _shipment_ahead(self, shipment: Context, plan: Context) -> list[dict[str, Any]]:
         """In a worker: one shipment (getShipment), its items and boxes announced."""
-        return self._fetched_with_children(plan, functools.partial(self._shipment, shipment))
+        return self.ahead.fetched_with_children(plan, functools.partial(self._shipment, shipment))
 
     def _shipment(self, context: Context) -> list[dict[str, Any]]:
         """getShipment of one shipment of the plan."""
@@ -361,7 +367,9 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
     def _shipments_of(self, context: Context) -> list[dict[str, Any]]:
         plan_id = context["inboundPlanId"]
         try:
-            plan = self.call("getInboundPlan", context, path_values={"inboundPlanId": plan_id})
+            plan = self.client(context).call(
+                "getInboundPlan", where=self.name, path_values={"inboundPlanId": plan_id}
+            )
         except SPAPIRequestError as exc:
             if exc.status != HTTPStatus.BAD_REQUEST or REFUSED_PLAN not in str(exc):
                 raise

@@ -87,8 +87,8 @@ class NotificationsStream(SPAPIStream):
         when Amazon refuses (the account's messages then wait in the queue, and its
         identifiers are polled as without notifications)."""
         try:
-            answer = self.call(
-                "getSubscription", {ACCOUNT_KEY: account}, path_values={"notificationType": kind}
+            answer = self.run.client(account).call(
+                "getSubscription", where=self.name, path_values={"notificationType": kind}
             )
         except TapSpapiError as exc:  # a refusal, an account's login, retries spent
             if not isinstance(exc, SPAPIRequestError) or exc.status != HTTPStatus.NOT_FOUND:

@@ -13,6 +13,7 @@ its burst is spent); searchOrders still runs as the backstop for a lost notifica
 from __future__ import annotations
 
 import datetime
+import functools
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -26,7 +27,6 @@ from tap_spapi.runtime.pools import context_key
 from tap_spapi.runtime.progress import about, describe_plan
 from tap_spapi.runtime.state import WINDOW_BOOKMARK
 from tap_spapi.streams.base.embedded import EmbeddedListStream
-from tap_spapi.streams.base.pages_ahead import PageWalk, start_page_walk
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import (
     QueryWindow,
@@ -39,6 +39,7 @@ from tap_spapi.streams.base.windows import (
     range_after_bookmark,
     range_read,
 )
+from tap_spapi.wire.ahead import Walk
 from tap_spapi.wire.responses import decoded_body
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class OrdersStream(SPAPIStream):
 
     # The stream syncs last (tap.STREAM_TYPES: its plan is the slowest, and output goes
     # stream by stream), but its pages are asked from the start of the run: each query
-    # is walked by a thread of its own (pages_ahead.py), with no limit on the pages it
+    # is walked by a thread of its own (wire/ahead.py), with no limit on the pages it
     # runs ahead (at most one a few minutes once the burst is spent).
     read_ahead = True
 
@@ -150,16 +151,19 @@ class OrdersStream(SPAPIStream):
         """Start walking every account's queries now."""
         if self.run.sequential:
             return
+        sdk_loop = super().request_records
         for partition in self.partitions or []:
             if self.abandoned(partition):
                 continue
             for queries in self._windows_of(partition):
                 for query in queries:
                     key = context_key(self.name, query)
-                    self._walks[key] = start_page_walk(self, query, pages_ahead=0)
+                    self._walks[key] = Walk(
+                        functools.partial(sdk_loop, query), limit=0, name=f"{self.name}-pages"
+                    )
 
     @cached_property
-    def _walks(self) -> dict[Any, PageWalk]:
+    def _walks(self) -> dict[Any, Walk[dict[str, Any]]]:
         return {}
 
     def _windows_of(self, context: Context) -> list[list[dict[str, Any]]]:
@@ -205,7 +209,7 @@ class OrdersStream(SPAPIStream):
         """The query's pages: from its walk, if one was started, else asked here."""
         walk = self._walks.pop(context_key(self.name, context), None)
         if walk is not None:
-            yield from walk.records()
+            yield from walk
         else:
             yield from super().request_records(context)
 
@@ -389,7 +393,7 @@ class OrdersStream(SPAPIStream):
         """Hand the embedded items and packages to their streams; drop buyer PII
         unless `include_pii`."""
         for child in self.child_streams:
-            if isinstance(child, EmbeddedOrderStream):
+            if isinstance(child, EmbeddedListStream):
                 child.keep(row)
         for child_type in EMBEDDED_STREAM_TYPES:
             row.pop(child_type.embedded_field, None)
@@ -401,28 +405,15 @@ class OrdersStream(SPAPIStream):
         return {ACCOUNT_KEY: record[ACCOUNT_KEY], "orderId": record["orderId"]}
 
 
-class EmbeddedOrderStream(EmbeddedListStream):
-    """A list embedded in each order of searchOrders, emitted as a stream of its own."""
+# The lists embedded in each order of searchOrders, emitted as streams of their own: the
+# same response as the parent's (no request here), each row keyed by its order's id.
+class OrderItemsStream(EmbeddedListStream):
+    """Items of each changed order (`orderItems`, always returned)."""
 
-    operation_id = "searchOrders"  # the same response as the parent's: no request here
+    operation_id = "searchOrders"
     parent_stream_type = OrdersStream
     parent_key = "orderId"
-    derived_keys = ("orderId",)  # the order's, copied onto each row
-
-    @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The rows of every order of a searchOrders page (the parent's answer)."""
-        for order in self.parent.parse_response(response):
-            yield from self.rows_of(order)
-
-    @cached_property
-    def parent(self) -> OrdersStream:
-        """A parser of the parent's pages (not the synced parent instance)."""
-        return OrdersStream(tap=self._tap)
-
-
-class OrderItemsStream(EmbeddedOrderStream):
-    """Items of each changed order (`orderItems`, always returned)."""
+    derived_keys = ("orderId",)
 
     name = "order_items"
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId", "orderItemId"]
@@ -432,7 +423,7 @@ class OrderItemsStream(EmbeddedOrderStream):
     pii_fields = ("fulfillment.packing.giftOption.giftMessage",)
 
 
-class OrderPackagesStream(EmbeddedOrderStream):
+class OrderPackagesStream(EmbeddedListStream):
     """Packages of each changed merchant-fulfilled order (`packages`, `includedData=PACKAGES`).
 
     Amazon returns packages only for seller-fulfilled (FBM) orders: FBA orders have none.
@@ -442,11 +433,15 @@ class OrderPackagesStream(EmbeddedOrderStream):
     """
 
     name = "order_packages"
+    operation_id = "searchOrders"
+    parent_stream_type = OrdersStream
+    parent_key = "orderId"
+    derived_keys = ("orderId",)
     primary_keys: ClassVar[list[str]] = [ACCOUNT_KEY, "orderId", "packageReferenceId"]
     embedded_field = "packages"
 
 
-EMBEDDED_STREAM_TYPES: tuple[type[EmbeddedOrderStream], ...] = (
+EMBEDDED_STREAM_TYPES: tuple[type[EmbeddedListStream], ...] = (
     OrderItemsStream,
     OrderPackagesStream,
 )

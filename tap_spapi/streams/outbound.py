@@ -189,7 +189,9 @@ class OrderDetailStream(SPAPIStream):
             ORDER_DETAIL,
             context_key(ORDER_DETAIL, context),
             self.name,
-            lambda: self.call(self.operation_id, context, path_values=path_values),
+            lambda: self.client(context).call(
+                self.operation_id, where=self.name, path_values=path_values
+            ),
             readers,
         )
         yield from self.records_in(body, account)
@@ -251,39 +253,40 @@ class OutboundPackageTrackingStream(SPAPIStream):
 
 
 def keyed_within_order(field: str) -> list[str]:
-    """The key of a list whose ids are unique within one order only."""
+    """The key of a list whose ids are unique within one order only (the order's id is
+    copied from the context: `WITHIN_ORDER`, the lists' `derived_keys`)."""
     return [ACCOUNT_KEY, "sellerFulfillmentOrderId", field]
 
 
-class WithinOrderStream(OrderDetailStream):
-    """A list of the answer whose records are keyed by their order and their own id."""
-
-    derived_keys = ("sellerFulfillmentOrderId",)  # copied from the context, not Amazon's
+WITHIN_ORDER = ("sellerFulfillmentOrderId",)
 
 
-class OutboundOrderItemsStream(WithinOrderStream):
+class OutboundOrderItemsStream(OrderDetailStream):
     """Items of each changed order (getFulfillmentOrder → fulfillmentOrderItems)."""
 
     name = "outbound_order_items"
+    derived_keys = WITHIN_ORDER
     primary_keys: ClassVar[list[str]] = keyed_within_order("sellerFulfillmentOrderItemId")
     pii_fields = ORDER_ITEM_PII
     records_jsonpath = "$.payload.fulfillmentOrderItems[*]"
 
 
-class OutboundReturnsStream(WithinOrderStream):
+class OutboundReturnsStream(OrderDetailStream):
     """Items Amazon accepted for return (getFulfillmentOrder → returnItems): status,
     dates, Amazon's and the seller's return reasons, condition, fulfillment center."""
 
     name = "outbound_returns"
+    derived_keys = WITHIN_ORDER
     primary_keys: ClassVar[list[str]] = keyed_within_order("sellerReturnItemId")
     pii_fields = RETURN_PII
     records_jsonpath = "$.payload.returnItems[*]"
 
 
-class OutboundReturnAuthorizationsStream(WithinOrderStream):
+class OutboundReturnAuthorizationsStream(OrderDetailStream):
     """Return authorizations of each changed order (getFulfillmentOrder →
     returnAuthorizations): the RMA id, its fulfillment center and page."""
 
     name = "outbound_return_authorizations"
+    derived_keys = WITHIN_ORDER
     primary_keys: ClassVar[list[str]] = keyed_within_order("returnAuthorizationId")
     records_jsonpath = "$.payload.returnAuthorizations[*]"

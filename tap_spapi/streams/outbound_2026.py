@@ -163,16 +163,9 @@ class McfOrdersStream(SPAPIStream):
         return {ACCOUNT_KEY: record[ACCOUNT_KEY], ORDER_ID: record[ORDER_ID]}
 
 
-class McfOrderListStream(EmbeddedListStream):
-    """A list of each listOrders order, emitted as a stream of its own."""
-
-    operation_id = "listOrders"  # the parent's pages: no request here
-    parent_stream_type = McfOrdersStream
-    parent_key = ORDER_ID
-    derived_keys = (ORDER_ID,)
-
-
-class McfShipmentsStream(McfOrderListStream, NotesTrackingIdentifiers):
+# The lists of each listOrders order, emitted as streams of their own: the parent's
+# pages (no request here), each row keyed by its order's id.
+class McfShipmentsStream(EmbeddedListStream, NotesTrackingIdentifiers):
     """Shipments of each changed order (`shipments`, with packages and tracking numbers).
 
     Each package's Amazon tracking number (2020-07-01's `amazonFulfillmentTrackingNumber`)
@@ -180,6 +173,10 @@ class McfShipmentsStream(McfOrderListStream, NotesTrackingIdentifiers):
     """
 
     name = "outbound_shipments"
+    operation_id = "listOrders"
+    parent_stream_type = McfOrdersStream
+    parent_key = ORDER_ID
+    derived_keys = (ORDER_ID,)
     schema = schema_2026("outbound_shipments")
     primary_keys: ClassVar[list[str]] = v2020.OutboundShipmentsStream.primary_keys
     pii_fields = SHIPMENT_PII
@@ -196,10 +193,14 @@ class McfShipmentsStream(McfOrderListStream, NotesTrackingIdentifiers):
             yield record
 
 
-class McfOrderItemsStream(McfOrderListStream):
+class McfOrderItemsStream(EmbeddedListStream):
     """Items of each changed order (`lineItems`)."""
 
     name = "outbound_order_items"
+    operation_id = "listOrders"
+    parent_stream_type = McfOrdersStream
+    parent_key = ORDER_ID
+    derived_keys = (ORDER_ID,)
     schema = schema_2026("outbound_order_items")
     primary_keys: ClassVar[list[str]] = v2020.OutboundOrderItemsStream.primary_keys
     embedded_field = "lineItems"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.helpers.jsonpath import extract_jsonpath
 from typing_extensions import override
 
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
-from tap_spapi.keys import ACCOUNT_KEY
+from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.wire.responses import MissingKeyError
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context
+
+    from tap_spapi.wire.client import SPAPIClient
 
 
 class MarketplaceParticipationsStream(SPAPIStream):
@@ -41,11 +44,6 @@ class MarketplaceParticipationsStream(SPAPIStream):
         row["marketplace_id"] = row["marketplace"]["id"]
         return row
 
-    def fetch(self, account: str) -> list[dict[str, Any]]:
-        """Call getMarketplaceParticipations (once per run: the run caches the answer)."""
-        # request_records, not get_records: reading ahead needs the marketplaces first.
-        return list(self.request_records({ACCOUNT_KEY: account}))
-
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's participations: the run may already have fetched them to find
@@ -61,10 +59,10 @@ class MarketplaceParticipationsStream(SPAPIStream):
             self.failures.account_failed(account, exc)
             return
         except TapSpapiError as exc:
-            self.contain(exc, context)
+            self.contained.contain(exc, context)
             return
         yield from records
-        self.succeeded(account)
+        self.contained.succeeded(account)
 
     def _check_key(self, record: dict[str, Any]) -> None:
         # Here, not in post_process: a failure inside get_records is contained to the stream.
@@ -73,3 +71,16 @@ class MarketplaceParticipationsStream(SPAPIStream):
                 f"stream '{self.name}' ({self.operation_id}): a participation without "
                 "marketplace.id (the key field 'marketplace_id')"
             )
+
+
+def fetch_participations(client: SPAPIClient) -> list[dict[str, Any]]:
+    """getMarketplaceParticipations of `client`'s account, as the stream's records before
+    `post_process` (the run calls it once and caches the answer: reading ahead needs
+    the marketplaces before any stream syncs)."""
+    stream = MarketplaceParticipationsStream
+    body = client.call(stream.operation_id, where=stream.name)
+    account = client.account
+    return [
+        {**record, ACCOUNT_KEY: account.name, SELLER_KEY: account.settings.selling_partner_id}
+        for record in extract_jsonpath(stream.records_jsonpath, input=body)
+    ]

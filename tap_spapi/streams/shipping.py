@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_spapi.config.accounts_setting import configured_accounts
-from tap_spapi.config.tracking_ids import configured_labels
+from tap_spapi.config.accounts_setting import account_names
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.state import FINAL_STATUS, PerIdentifierLayout
 from tap_spapi.streams.base.stream import SPAPIStream
@@ -45,7 +44,7 @@ class ShippingStream(SPAPIStream):
         """Base headers plus `x-amzn-shipping-business-id` (setting `shipping_business_id`)."""
         headers = super().http_headers
         if self.run.settings.shipping_business_id:
-            headers[SHIPPING_BUSINESS_HEADER] = self.config["shipping_business_id"]
+            headers[SHIPPING_BUSINESS_HEADER] = self.run.settings.shipping_business_id
         return headers
 
 
@@ -81,10 +80,11 @@ class ShippingTrackingStream(ShippingStream):
         A label that names no account belongs to the first configured account; a label
         of an account outside this run's shard is left to that shard.
         """
-        first = configured_accounts(self.config)[0].name
+        settings = self.run.settings
+        first = account_names(settings)[0]
         listed: dict[str, set[tuple[str, str]]] = {name: set() for name in self.run.accounts}
         contexts = []
-        for label in configured_labels(self.config):
+        for label in settings.labels:
             account = label.account or first
             if account in listed:
                 listed[account].add((label.carrier_id, label.tracking_id))

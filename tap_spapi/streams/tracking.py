@@ -28,13 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
-from tap_spapi.config.accounts_setting import configured_accounts
-from tap_spapi.config.shipment_identifiers import (
-    CARRIER,
-    ShipmentIdentifier,
-    asked_in,
-    configured_identifiers,
-)
+from tap_spapi.config.accounts_setting import account_names
+from tap_spapi.config.shipment_identifiers import CARRIER, ShipmentIdentifier, asked_in
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.runtime.inbox import TRACKING_CHANGED, due
 from tap_spapi.runtime.state import (
@@ -105,7 +100,7 @@ class NotesTrackingIdentifiers(SPAPIStream):
             return
         if tracking.book(account).note(identifier.kind, identifier.value, self._now):
             context = {ACCOUNT_KEY: account, **identifier.as_context()}
-            tracking.fetch_early(context)  # asked now, not after every parent synced
+            tracking.ahead.fetch_early(context)  # asked now, not after every parent synced
 
     @cached_property
     def _tracking(self) -> ShipmentTrackingStream | None:
@@ -143,13 +138,14 @@ class ShipmentTrackingStream(SPAPIStream):
     @cached_property
     def _listed(self) -> dict[tuple[str, str, str], dict[str, Any]]:
         """The identifiers of the settings, by (account, kind, value): their contexts."""
-        first = configured_accounts(self.config)[0].name
+        settings = self.run.settings
+        first = account_names(settings)[0]
         return {
             (ident.account or first, ident.kind, ident.value): {
                 ACCOUNT_KEY: ident.account or first,
                 **ident.as_context(),
             }
-            for ident in configured_identifiers(self.config)
+            for ident in settings.identifiers
         }
 
     @property

@@ -8,7 +8,7 @@ per run by the tap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
@@ -16,13 +16,15 @@ from tap_spapi.amazon.operations import OperationCatalog, load_catalog
 from tap_spapi.amazon.regions import LWA_TOKEN_URL, REGIONS
 from tap_spapi.errors import AuthError
 from tap_spapi.wire.auth import RestrictedDataTokens, SigV4Signer, SPAPIAuth
-from tap_spapi.wire.pacing import RateLimiter, parse_rate_limit_overrides
+from tap_spapi.wire.pacing import RateLimiter
 from tap_spapi.wire.responses import amazon_error
 from tap_spapi.wire.retries import RetryPolicy, ThrottledError, TransientFault
 from tap_spapi.wire.transport import PacedAdapter, paced_session
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from tap_spapi.wire.pacing import UsagePlan
 
 # Faults: five attempts, 2 s, 4 s, 8 s and 10 s apart. 429s: waits of a refill of the
 # Tokens API's plan (1/s) and longer, until max_retry_seconds (retries.py).
@@ -33,32 +35,69 @@ RDT_RETRIES = RetryPolicy(max_faults=4, first_wait=2.0, max_wait=10.0, jitter=Fa
 POOL_BEYOND_WORKERS = 16
 
 
-@dataclass(frozen=True, kw_only=True)
-class AccountSettings:
-    """The settings of one account, built by config/accounts_setting.py from the typed `Settings`.
+class SharedSettings(Protocol):
+    """What the accounts of a run share, as an account's requests read it.
 
-    No defaults here: they are the schema's (settings.py), filled in by `Settings`.
+    The run's typed `Settings` (config/settings.py) is the one object that has these;
+    config is a layer above wire, so this names, read-only, the part the wire reads.
     """
 
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def client_secret(self) -> str: ...
+
+    @property
+    def sandbox(self) -> bool: ...
+
+    @property
+    def aws_access_key_id(self) -> str | None: ...
+
+    @property
+    def aws_secret_access_key(self) -> str | None: ...
+
+    @property
+    def aws_session_token(self) -> str | None: ...
+
+    @property
+    def role_arn(self) -> str | None: ...
+
+    @property
+    def user_agent(self) -> str: ...
+
+    @property
+    def request_timeout(self) -> float: ...
+
+    @property
+    def max_retry_seconds(self) -> float: ...
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def rate_limits(self) -> Mapping[str, UsagePlan]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSettings:
+    """One account's own settings (an `accounts` entry, or the top-level account) and the
+    run's shared ones by reference; built by config/accounts_setting.py.
+
+    `region`, `api_url` and `lwa_token_url` are the account's as it resolves them: the
+    entry's, else the top-level setting. No defaults here: they are the schema's
+    (settings.py), filled in by `Settings`.
+    """
+
+    #: The run's settings, shared by every account (its `Settings`; nothing is copied).
+    shared: SharedSettings
     name: str
-    client_id: str
-    client_secret: str
     refresh_token: str
     region: str
     marketplace_ids: tuple[str, ...]
     selling_partner_id: str | None
-    sandbox: bool
     api_url: str | None
     lwa_token_url: str | None
-    aws_access_key_id: str | None
-    aws_secret_access_key: str | None
-    aws_session_token: str | None
-    role_arn: str | None
-    user_agent: str
-    request_timeout: float
-    max_retry_seconds: float
-    rate_limit_overrides: Mapping[str, Any] | None
-    max_concurrency: int
 
 
 class Account:
@@ -66,23 +105,22 @@ class Account:
 
     def __init__(self, settings: AccountSettings, catalog: OperationCatalog | None = None) -> None:
         self.settings = settings
+        shared = settings.shared
         self.catalog = catalog or load_catalog()
         region = REGIONS[settings.region]
         if settings.api_url:
             self.base_url = settings.api_url.rstrip("/")
         else:
-            self.base_url = region.sandbox_url if settings.sandbox else region.production_url
-        self.limiter = RateLimiter.from_catalog(
-            overrides=parse_rate_limit_overrides(settings.rate_limit_overrides or {})
-        )
+            self.base_url = region.sandbox_url if shared.sandbox else region.production_url
+        self.limiter = RateLimiter.from_catalog(overrides=shared.rate_limits)
         self.auth = SPAPIAuth(
             catalog=self.catalog,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
+            client_id=shared.client_id,
+            client_secret=shared.client_secret,
             refresh_token=settings.refresh_token,
             lwa_token_url=settings.lwa_token_url or LWA_TOKEN_URL,
-            user_agent=settings.user_agent,
-            timeout=settings.request_timeout,
+            user_agent=shared.user_agent,
+            timeout=shared.request_timeout,
             signer=self._signer(region.aws_region),
         )
         self.adapter = PacedAdapter(
@@ -92,7 +130,7 @@ class Account:
             # Besides the workers, the main thread, the read-ahead readers and the page
             # walkers send through this adapter: a pool sized to the workers alone made
             # urllib3 warn "Connection pool is full, discarding connection" in a demo run.
-            pool_maxsize=max(10, settings.max_concurrency) + POOL_BEYOND_WORKERS,
+            pool_maxsize=max(10, shared.max_concurrency) + POOL_BEYOND_WORKERS,
         )
         self.auth.rdt = RestrictedDataTokens(issue=self._issue_rdt)
         self._rdt_session = self.session()
@@ -103,7 +141,7 @@ class Account:
         return self.settings.name
 
     def _signer(self, aws_region: str) -> SigV4Signer | None:
-        settings = self.settings
+        settings = self.settings.shared
         if not (settings.aws_access_key_id and settings.aws_secret_access_key):
             return None
         return SigV4Signer(
@@ -133,7 +171,7 @@ class Account:
                 response = self._rdt_session.post(
                     url,
                     json={"restrictedResources": resources},
-                    timeout=self.settings.request_timeout,
+                    timeout=self.settings.shared.request_timeout,
                 )
             except requests.RequestException as exc:
                 raise TransientFault(type(exc).__name__) from exc
@@ -150,7 +188,7 @@ class Account:
             problem = amazon_error(last[0]).describe() if last else "no response"
             return AuthError(f"account '{self.name}': createRestrictedDataToken failed: {problem}")
 
-        policy = RDT_RETRIES.with_waits(max_seconds=self.settings.max_retry_seconds)
+        policy = RDT_RETRIES.with_waits(max_seconds=self.settings.shared.max_retry_seconds)
         response = policy.call(attempt, retry_on=(TransientFault, ThrottledError), explain=failed)
         if response.status_code != 200:
             raise failed()

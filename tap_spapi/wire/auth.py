@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
@@ -368,7 +369,7 @@ class SPAPIAuth(APIAuthenticatorBase):
         self, request: requests.PreparedRequest, *, restricted: bool = False
     ) -> requests.PreparedRequest:
         """Overwrite the auth headers of `request` (safe to call any number of times)."""
-        path = requests.utils.urlparse(request.url).path  # type: ignore[attr-defined]
+        path = urlsplit(request.url or "").path
         operation = self._catalog.match(request.method or "GET", path)
         token = self.access_token_for(operation, path, restricted=restricted)
         request.headers[ACCESS_TOKEN_HEADER] = token

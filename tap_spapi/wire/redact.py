@@ -18,7 +18,10 @@ import logging
 import re
 import threading
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MASK = "***"
 # Secrets shorter than this are not registered: masking "a" everywhere would mangle
@@ -66,9 +69,14 @@ def redact(text: str) -> str:
     return _TOKEN_SHAPES.sub(MASK, text)
 
 
-def _redacting_factory(base: Any) -> Any:
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record: logging.LogRecord = base(*args, **kwargs)
+class _RedactingFactory:
+    """A log record factory that scrubs each record `base` makes."""
+
+    def __init__(self, base: Callable[..., logging.LogRecord]) -> None:
+        self._base = base
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._base(*args, **kwargs)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed call; let logging report it
@@ -79,12 +87,13 @@ def _redacting_factory(base: Any) -> Any:
             record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
         return record
 
-    factory.redacting = True  # type: ignore[attr-defined]
-    return factory
-
 
 def install_log_redaction() -> None:
-    """Scrub secrets from every log record created from now on (idempotent)."""
+    """Scrub secrets from every log record created from now on (idempotent).
+
+    Process-wide, so called where the tap starts, never at import: the commands' `main`
+    and `TapSpapi.__init__` (singer-sdk's `TapSpapi.cli` and code that builds a tap).
+    """
     base = logging.getLogRecordFactory()
-    if not getattr(base, "redacting", False):
-        logging.setLogRecordFactory(_redacting_factory(base))
+    if not isinstance(base, _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(base))

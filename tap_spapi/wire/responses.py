@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import msgspec
+import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_spapi.amazon.operations import load_catalog
@@ -23,8 +24,6 @@ from tap_spapi.wire.retries import DeniedError, ExpiredTokenError, NotJSONError,
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import requests
 
 # Words of a 403's message that mean the token expired, not that access is refused.
 _EXPIRED_HINTS = ("expired", "expire")
@@ -114,21 +113,44 @@ def error_for(response: requests.Response, message: str) -> Exception:
     return SPAPIRequestError(message, response)
 
 
+_NOT_DECODED = object()
+
+
+class SPAPIResponse(requests.Response):
+    """An SP-API response whose JSON body is decoded once, by `decode`, for everything
+    that reads it after (validation, the paginator, the records).
+
+    The account's adapter builds these (transport.PacedAdapter.build_response).
+    """
+
+    decoded: Any = _NOT_DECODED
+
+    @classmethod
+    def adopt(cls, response: requests.Response) -> SPAPIResponse:
+        """`response` itself as an SPAPIResponse (the same attributes, not a copy)."""
+        adopted = cls.__new__(cls)
+        adopted.__dict__ = response.__dict__
+        return adopted
+
+
 def decode(response: requests.Response, describe: Callable[[requests.Response], str]) -> None:
     """Parse the body once, so a 200 with HTML or a cut-off body is retried
     (`describe` says which request, only when it is not JSON)."""
     try:
         # msgspec parses several times faster than the json/simplejson behind
         # `response.json()`; singer-sdk already depends on it for its writer.
-        response.spapi_json = msgspec.json.decode(response.content)  # type: ignore[attr-defined]
+        body = msgspec.json.decode(response.content)
     except (msgspec.DecodeError, ValueError):
         raise NotJSONError(f"{describe(response)}: the body is not JSON", response) from None
+    if isinstance(response, SPAPIResponse):
+        response.decoded = body
 
 
 def decoded_body(response: requests.Response) -> Any:
-    """The response's JSON body, decoded once (by `decode`)."""
-    body = getattr(response, "spapi_json", None)
-    return response.json() if body is None else body
+    """The response's JSON body, decoded once (by `decode`) where the adapter built it."""
+    if isinstance(response, SPAPIResponse) and response.decoded is not _NOT_DECODED:
+        return response.decoded
+    return response.json()
 
 
 def operation_called(request: requests.PreparedRequest | None, default: str) -> str:

@@ -16,15 +16,19 @@ import requests
 from requests.adapters import HTTPAdapter
 from typing_extensions import override
 
+from tap_spapi.wire.headers import (
+    RESTRICTED_HEADER,
+    TAP_HEADERS,
+    account_of,
+)
+from tap_spapi.wire.responses import SPAPIResponse
+
 if TYPE_CHECKING:
     from tap_spapi.amazon.operations import Operation, OperationCatalog
     from tap_spapi.wire.auth import SPAPIAuth
     from tap_spapi.wire.pacing import RateLimiter
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
-# Asks for a Restricted Data Token on an operation that needs one only for some data
-# (getReportDocument of a restricted report type); removed before the request leaves.
-RESTRICTED_HEADER = "X-Tap-Spapi-Restricted"
 # Seconds of waiting for a usage-plan token after which a request is authenticated
 # again: cheap (tokens and keys are cached) unless one expired during the wait, which
 # for createReport's one-a-minute plan is a real possibility.
@@ -63,10 +67,27 @@ class PacedAdapter(HTTPAdapter):
         operation = self.operation_of(request)
         if operation is None:
             return super().send(request, *args, **kwargs)
-        # Like the account header: taken off before Amazon sees it, kept for retries.
-        if request.headers.pop(RESTRICTED_HEADER, None):
-            request.spapi_restricted = True  # type: ignore[attr-defined]
-        restricted = bool(getattr(request, "spapi_restricted", False))
+        # The tap's own headers are off the request while it is on the wire (Amazon
+        # never sees them) and back on it after, for retries and for `response.request`.
+        ours = {name: request.headers.pop(name) for name in TAP_HEADERS if name in request.headers}
+        try:
+            return self._send_paced(request, operation, RESTRICTED_HEADER in ours, args, kwargs)
+        finally:
+            request.headers.update(ours)
+
+    @override
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        """requests' response, as one whose body is decoded once (responses.py)."""
+        return SPAPIResponse.adopt(super().build_response(req, resp))
+
+    def _send_paced(
+        self,
+        request: requests.PreparedRequest,
+        operation: Operation,
+        restricted: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
         # Authenticate before taking a token: fetching an LWA token or an RDT takes a
         # round trip, and taking the token first would send this request that much
         # later than its slot, crowding the next one (a 429 on burst-1 plans).
@@ -95,11 +116,6 @@ class PacedAdapter(HTTPAdapter):
         return response
 
 
-# Names the account of a request between the stream that builds it and the router
-# that sends it; the router removes it, so Amazon never sees it.
-ACCOUNT_HEADER = "X-Tap-Spapi-Account"
-
-
 class AccountRouter(HTTPAdapter):
     """Sends each request through the paced adapter of the account it names.
 
@@ -117,11 +133,9 @@ class AccountRouter(HTTPAdapter):
     @override
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         """Send `request` through its account's adapter."""
-        # A retry sends the same request again, its header already taken off.
-        name = request.headers.pop(ACCOUNT_HEADER, None) or getattr(request, "spapi_account", None)
+        name = account_of(request)
         if name is None:
             return super().send(request, *args, **kwargs)
-        request.spapi_account = name  # type: ignore[attr-defined]  # for response.request
         return self._adapters[name].send(request, *args, **kwargs)
 
     @override

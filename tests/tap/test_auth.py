@@ -10,6 +10,7 @@ import requests
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.config.accounts_setting import configured_accounts
+from tap_spapi.config.settings import Settings
 from tap_spapi.errors import AuthError
 from tap_spapi.wire import account as account_module
 from tap_spapi.wire import auth
@@ -25,7 +26,7 @@ AWS_SECRET = "sentinel-aws-secret-key-0123456789abcdefgh"
 
 
 def account_for(server: StandIn, **overrides: object) -> Account:
-    return Account(configured_accounts(tap_config(server, **overrides))[0])
+    return Account(configured_accounts(Settings.from_config(tap_config(server, **overrides)))[0])
 
 
 def lwa_requests(server: StandIn) -> int:
@@ -124,16 +125,14 @@ def test_expired_token_rejected_by_amazon_is_refreshed_and_the_request_retried(s
     assert first.records("marketplace_participations")
     # Amazon expires tokens before `expires_in` says (e.g. revoked sessions): the
     # stand-in forgets every token; the tap sees 403 "expired", refreshes, retries.
-    from tap_spapi.streams.sellers import MarketplaceParticipationsStream
+    from tap_spapi.streams.sellers import fetch_participations
     from tap_spapi.tap import TapSpapi
 
-    tap = TapSpapi(config=config)
-    stream = tap.streams["marketplace_participations"]
-    assert isinstance(stream, MarketplaceParticipationsStream)
-    assert stream.fetch("default")
+    client = TapSpapi(config=config).run.client("default")
+    assert fetch_participations(client)
     before = lwa_requests(standin)
     standin.expire_tokens()
-    assert stream.fetch("default")
+    assert fetch_participations(client)
     assert lwa_requests(standin) == before + 1
 
 

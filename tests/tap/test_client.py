@@ -115,3 +115,82 @@ def test_default_marketplaces_are_those_of_the_region(standin):
     ids = tap.run.marketplace_ids_of("default")
     assert ids and "A1PA6795UKMFR9" not in ids  # a German participation: region eu
     assert set(ids) <= {"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"}
+
+
+# --- the account's SP-API client (wire/client.py): call and pages --------------------
+
+LISTING = "listAllFulfillmentOrders"
+SINCE = {"queryStartDate": "2000-01-01T00:00:00Z"}
+
+
+def client_of(server):
+    from tap_spapi.tap import TapSpapi
+
+    return TapSpapi(config=tap_config(server)).run.client("default")
+
+
+def order_ids(pages) -> list[str]:
+    return [o["sellerFulfillmentOrderId"] for p in pages for o in p["payload"]["fulfillmentOrders"]]
+
+
+def test_client_pages_follow_the_token_to_the_last_page(standin):
+    pages = list(
+        client_of(standin).pages(LISTING, where="t", params=SINCE, token_path="payload.nextToken")
+    )
+    expected = sorted(o["sellerFulfillmentOrderId"] for o in standin.dataset.outbound_orders)
+    assert len(pages) > 1
+    assert sorted(order_ids(pages)) == expected
+    assert requests_to(standin, LISTING) == len(pages)
+
+
+@pytest.mark.parametrize("ahead", [None, 0, 1])
+def test_client_pages_ask_a_page_again_when_its_token_comes_back(standin, ahead):
+    whole = order_ids(
+        client_of(standin).pages(LISTING, where="t", params=SINCE, token_path="payload.nextToken")
+    )
+    asked = requests_to(standin, LISTING)
+    standin.inject(LISTING, "repeat_token", times=1, matching="nextToken=")
+    again = client_of(standin).pages(
+        LISTING, where="t", params=SINCE, token_path="payload.nextToken", ahead=ahead
+    )
+    assert order_ids(again) == whole
+    assert requests_to(standin, LISTING) - asked == asked + 1
+
+
+def test_client_pages_stop_with_one_line_when_a_token_keeps_coming_back(standin):
+    from tap_spapi.wire.responses import PaginationLoopError
+
+    standin.inject(LISTING, "repeat_token", times=3, matching="nextToken=")
+    pages = client_of(standin).pages(
+        LISTING, where="stream 'x'", params=SINCE, token_path="payload.nextToken"
+    )
+    with pytest.raises(PaginationLoopError) as raised:
+        list(pages)
+    assert f"stream 'x' ({LISTING}): page 2:" in str(raised.value)
+    assert "x-amzn-RequestId: none" not in str(raised.value)
+
+
+def test_client_pages_of_a_listing_end_at_a_token_that_comes_back(standin):
+    whole = order_ids(
+        client_of(standin).pages(LISTING, where="t", params=SINCE, token_path="payload.nextToken")
+    )
+    standin.inject(LISTING, "repeat_token", times=1, matching="nextToken=")
+    ended = order_ids(
+        client_of(standin).pages(
+            LISTING, where="t", params=SINCE, token_path="payload.nextToken", end_at_repeat=True
+        )
+    )
+    assert 0 < len(ended) < len(whole)
+    assert ended == whole[: len(ended)]
+
+
+def test_client_call_retries_and_names_the_operation_when_it_gives_up(standin):
+    from tap_spapi.errors import TapSpapiError
+
+    standin.inject(OPERATION, status=500, times=1)
+    client = client_of(standin)
+    assert client.call(OPERATION, where="t")["payload"]
+    standin.inject(OPERATION, status=400, times=1)
+    with pytest.raises(TapSpapiError) as raised:
+        client.call(OPERATION, where="stream 'y'")
+    assert f"({OPERATION}): HTTP 400" in str(raised.value)

@@ -86,7 +86,7 @@ def without_run_times(state: object, since: datetime.datetime) -> object:
 def test_a_concurrent_run_gets_no_429_and_emits_exactly_what_a_sequential_run_does():
     # Amazon's plans x40 with 10 ms latency: concurrency matters, and the limiter
     # alone must keep every operation under its plan.
-    # The tiny data set (680 records in every stream): the limiter's work is per plan, not
+    # The tiny data set (711 records in every stream): the limiter's work is per plan, not
     # per record, and a small one's 5,000 records made this run minutes long.
     config = every_stream(latency_ms=10, rate_scale=40.0)
     # searchOrders echoes a `lastUpdatedBefore` of two minutes before each request (the

@@ -258,6 +258,7 @@ REFUSED_AFTER_SUCCESS = {
     "searchOrders": ("orders",),
     "listShipmentBoxes": ("inbound_plan_shipment_boxes",),
     "getShipmentTracking": ("shipment_tracking",),
+    "listInboundShipments": ("awd_inbound_shipments",),
 }
 
 

@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 import logging
+from collections.abc import Generator
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,10 +17,10 @@ from singer_sdk import RESTStream
 
 from spapi_standin import StandIn, StandInConfig
 from tap_spapi.amazon.operations import load_catalog
-from tap_spapi.config.shipment_identifiers import configured_identifiers
+from tap_spapi.config.settings import Settings
 from tap_spapi.errors import SettingError
 from tap_spapi.runtime.state import FINAL_GRACE
-from tap_spapi.streams.base.pages_ahead import PAGES_AHEAD, records_with_pages_ahead
+from tap_spapi.streams.base.paging import PAGES_AHEAD
 from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.tracking import ShipmentTrackingStream
 from tap_spapi.tap import TapSpapi
@@ -288,14 +289,14 @@ def test_listed_identifiers_of_every_kind_are_tracked_from_the_setting_and_a_fil
 
 def test_a_listed_identifier_of_an_unknown_type_names_the_setting_and_item():
     with pytest.raises(SettingError, match=r"shipment_tracking_ids.*item 2.*'type' must be"):
-        configured_identifiers(
+        _ = Settings.from_config(
             {
                 "shipment_tracking_ids": [
                     {"type": "aftn", "value": "AFTN1"},
                     {"type": "proNumber", "value": "123"},
                 ]
             }
-        )
+        ).identifiers
 
 
 def test_the_tracking_operation_starts_on_the_fallback_plan_and_adopts_amazons_rate():
@@ -354,7 +355,7 @@ def _page_two_refused(server: StandIn) -> None:
 def test_a_page_refused_after_the_first_fails_the_stream_once_and_keeps_its_bookmark(
     max_concurrency,
 ):
-    # The plans' pages are walked by a thread of their own (pages_ahead.py) unless the
+    # The plans' pages are walked by a thread of their own (streams/base/paging.py) unless the
     # run is sequential: both ways, page one's plans are emitted, page two's error is
     # the stream's one failure naming the operation, and the bookmark does not move.
     with StandIn(many_plans()) as server:
@@ -379,7 +380,9 @@ def test_a_consumer_that_stops_leaves_the_later_pages_unasked():
         try:
             stream = tap.streams["inbound_plans"]
             assert isinstance(stream, RESTStream)
-            pages = records_with_pages_ahead(stream, {"account": "default"})
+            records = stream.request_records({"account": "default"})
+            assert isinstance(records, Generator)
+            pages = records
             first = next(pages)
             pages.close()
         finally:

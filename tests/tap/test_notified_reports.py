@@ -211,13 +211,17 @@ class Calls:
         self.described = described
         self.made: list[str] = []
 
-    def __call__(self, operation: str, partition: Any, **_: Any) -> Any:
+    def call(self, operation: str, **_: Any) -> Any:
+        """`SPAPIClient.call`'s answer."""
         self.made.append(operation)
-        if operation == "getReports":
-            return {"reports": []}
         if operation == "getReport":
             return self.described
         return {"reportId": "created"}
+
+    def pages(self, operation: str, **_: Any) -> Any:
+        """`SPAPIClient.pages`' answers: getReports lists nothing."""
+        self.made.append(operation)
+        return iter([{"reports": []}])
 
 
 def requests_of(
@@ -228,7 +232,8 @@ def requests_of(
     notified = {} if payloads is None else {"notified": lambda _account: payloads}
     return ReportRequests(
         BY_STREAM[FULFILLED],
-        call=calls,
+        client=lambda _partition: calls,  # type: ignore[arg-type,return-value]  # a fake client
+        where="fulfilled_shipments",
         marketplaces=lambda _account: list(NA_MARKETPLACES),
         now=NOW,
         range_start=lambda _partition: window.start,

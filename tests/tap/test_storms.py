@@ -49,7 +49,7 @@ def test_a_storm_answering_half_the_requests_429_completes_with_the_full_data_se
     # however busy the machine, so the outcome is the same on every run: complete.
     # Plans x200: each 429 waits a refill of its plan, so the run takes what its waits
     # add up to, not more (x50 spent a minute and a half sleeping).
-    # The tiny data set with records in every stream (680): a storm over every operation,
+    # The tiny data set with records in every stream (711): a storm over every operation,
     # at a tenth of the small data set's requests.
     storm = every_stream(rate_scale=200.0, storm_rate=0.5)
     with StandIn(storm) as server:

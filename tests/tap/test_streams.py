@@ -42,7 +42,7 @@ def emitted_keys(output: SingerOutput, stream: str) -> list[Any]:
 @pytest.fixture(scope="module")
 def paged_standin() -> Iterator[StandIn]:
     """Small pages so every list operation needs several of them, over the tiny data set
-    of a seed with records in every stream (680 in all: 24 inbound shipments in four
+    of a seed with records in every stream (711 in all: 24 inbound shipments in four
     pages, 15 MCF orders in two)."""
     config = every_stream(inbound_page_size=7, outbound_page_size=9)
     with StandIn(config) as server:

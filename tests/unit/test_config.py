@@ -9,8 +9,13 @@ import logging
 import pytest
 
 from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.config import shipment_identifiers, tracking_ids
+from tap_spapi.config.shipment_identifiers import ShipmentIdentifier
+from tap_spapi.config.tracking_ids import TrackedLabel
 from tap_spapi.errors import MissingExtraError, SettingError
+from tap_spapi.streams.shipping import SHIPPING_BUSINESS_HEADER, ShippingStream
 from tap_spapi.tap import TapSpapi
+from tap_spapi.wire.pacing import UsagePlan
 from testkit import VALID, run_cli, write_config
 
 CONTRACT = [
@@ -249,6 +254,53 @@ def test_an_id_file_naming_an_unknown_account_names_the_line(tmp_path, setting, 
         f"setting '{setting}': line {line}: account 'acme' is not configured; "
         "without `accounts` the one account is 'default'"
     )
+
+
+def test_the_checks_parse_files_and_overrides_once_and_the_run_uses_what_they_parsed(
+    tmp_path, monkeypatch
+):
+    labels, identifiers = tmp_path / "labels.csv", tmp_path / "identifiers.jsonl"
+    labels.write_text("tracking_id,carrier_id\nT1,C1\n")
+    identifiers.write_text('{"type": "aftn", "value": "AFTN1"}\n')
+    reads: list[str] = []
+    real = tracking_ids.file_rows
+
+    def counted(path: str, setting: str, columns: tuple[str, ...]) -> list:
+        reads.append(setting)
+        return real(path, setting, columns)
+
+    # Both modules read files through the one function, by the name in tracking_ids.
+    monkeypatch.setattr(tracking_ids, "file_rows", counted)
+    assert shipment_identifiers.listed_in_file is tracking_ids.listed_in_file
+    overrides = {"getTracking": {"rate": 5, "burst": 10}}
+    tap = TapSpapi(
+        config={
+            **VALID,
+            "tracking_ids_file": str(labels),
+            "shipment_tracking_ids_file": str(identifiers),
+            "rate_limit_overrides": overrides,
+        }
+    )
+    try:
+        assert tap.run.settings is tap.settings
+        assert tap.settings.labels == [TrackedLabel("T1", "C1")]
+        assert tap.run.settings.identifiers == [ShipmentIdentifier("aftn", "AFTN1")]
+        account = tap.run.accounts["default"]
+        assert account.settings.shared is tap.settings  # the run's settings, not a copy
+        assert account.limiter.plan("getTracking") == UsagePlan(5.0, 10)
+        assert tap.settings.rate_limits is account.settings.shared.rate_limits
+    finally:
+        tap.run.close()
+    assert sorted(reads) == ["shipment_tracking_ids_file", "tracking_ids_file"]
+
+
+@pytest.mark.parametrize("business", ["AmazonShipping_US", None])
+def test_amazon_shipping_calls_carry_the_shipping_business_of_the_settings(business):
+    tap = TapSpapi(config={**VALID, "shipping_business_id": business})
+    shipping = [s for s in tap.streams.values() if isinstance(s, ShippingStream)]
+    assert {s.name for s in shipping} == {"shipping_tracking", "shipping_carrier_accounts"}
+    for stream in shipping:
+        assert stream.http_headers.get(SHIPPING_BUSINESS_HEADER) == business
 
 
 def test_ids_of_the_default_account_by_name_are_accepted():

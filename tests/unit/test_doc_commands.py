@@ -128,6 +128,9 @@ NOT_RUN = {
     ".venv/bin/python benchmarks/run.py pacing --scenario mcf --rate-scale 1 --latency-ms 50": (
         BENCHMARK
     ),
+    ".venv/bin/python benchmarks/run.py pacing --scenario awd --rate-scale 1 --latency-ms 0": (
+        BENCHMARK
+    ),
     ".venv/bin/python benchmarks/run.py throughput --records 100000": BENCHMARK,
     "aws sqs create-queue --queue-name tap-spapi-notifications "
     "--attributes MessageRetentionPeriod=1209600": (

@@ -49,6 +49,28 @@ def test_shards_hold_every_account_once_and_add_their_waits():
     assert [plan.seconds for plan in plans] == [5 + plan.accounts * 60.0 for plan in plans]
 
 
+def test_awd_shipments_add_a_get_inbound_shipment_each_at_its_plan():
+    config = {
+        "accounts": accounts(8),
+        "start_date": (NOW - datetime.timedelta(days=95)).isoformat(),
+        "rate_limit_overrides": {
+            "createReport": {"rate": 0.05, "burst": 2},
+            "getInboundShipment": {"rate": 2, "burst": 2},
+        },
+    }
+    options: dict[str, Any] = {"streams": [STREAM], "now": NOW, "startup": 5}
+    without = plan_shards(config, shard_count=2, **options)
+    with_awd = plan_shards(config, shard_count=2, awd_shipments=1_002, **options)
+    # what the pacer says for 1,002 requests on a full bucket: (1,002 - 1) / 2 a second
+    # (it keeps one token of the burst back), per account of the shard
+    plan = UsagePlan(rate=2, burst=2)
+    each = RateLimiter({"getInboundShipment": plan}, clock=lambda: 0.0).seconds_for(
+        "getInboundShipment", 1_002
+    )
+    assert each == 500.5
+    assert [p.seconds for p in with_awd] == [p.seconds + p.accounts * each for p in without]
+
+
 def test_suggests_the_fewest_shards_for_a_target_wall():
     config = {
         "accounts": accounts(40),

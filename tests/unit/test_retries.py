@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams import rest as sdk_rest
 from singer_sdk.streams.rest import RESTStream
 
 from tap_spapi.wire.account import RDT_RETRIES
@@ -52,6 +53,29 @@ def iter_waits() -> Any:
     yield  # primed by backoff
     while True:
         yield 0.0
+
+
+def sdk_retried_set() -> tuple[type[BaseException], ...]:
+    """The exceptions singer-sdk's `RESTStream.request_decorator` hands to
+    `backoff.on_exception`, read by running it with a recorder in backoff's place (the
+    SDK spells the set inline and names it nowhere)."""
+    recorded: list[Any] = []
+
+    def record(_wait_gen: Any, exception: Any, **_kwargs: Any) -> Any:
+        recorded.append(exception)
+        return lambda func: func
+
+    probe = mock.MagicMock()
+    with mock.patch.object(sdk_rest.backoff, "on_exception", record):
+        RESTStream.request_decorator(probe, probe.request)
+    (exceptions,) = recorded
+    return tuple(exceptions) if isinstance(exceptions, tuple) else (exceptions,)
+
+
+def test_the_pinned_set_is_exactly_the_one_the_sdk_decorator_retries() -> None:
+    """SDK contract: retries.py pins the SDK's retriable set (`SDK_RETRIABLE`); an SDK
+    upgrade that adds, drops or reorders one fails here, not on a live account."""
+    assert sdk_retried_set() == SDK_RETRIABLE
 
 
 def test_the_set_we_retry_is_the_one_the_sdk_decorator_retries() -> None:

@@ -1,107 +1,113 @@
 """Fetching ahead of singer-sdk's sync: what a stream announces to the run's pools.
 
 singer-sdk syncs one context at a time; the pools in runtime/pools.py run requests ahead
-of it. This is the stream's side of that: which contexts to announce and when (the
-partitions after the current one, the children of records about to be emitted, every
-top-level context at the start of the run), and taking the results back in the order
-the SDK asks for them, so the output is the same as a sequential run's.
+of it. `AheadOfSync` is a stream's side of that, a collaborator each stream holds
+(`SPAPIStream.ahead`): which contexts to announce and when (the partitions after the
+current one, the children of records about to be emitted, every top-level context at
+the start of the run), and taking the results back in the order the SDK asks for them,
+so the output is the same as a sequential run's.
+
+What it reads of its stream is `AheadStream`; the stream decides what a context costs
+(`fetch_ahead`, `fetch_lane`) and whether it is wanted.
 """
 
 from __future__ import annotations
 
-import abc
 import functools
 from collections import deque
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from singer_sdk import RESTStream
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tap_spapi.runtime.pools import context_key
-
-# At most this many contexts fetched early wait to be taken, per stream: a tracking
-# answer is a few kilobytes, so this bounds the memory of fetching ahead of a sync that
-# starts hours later (a large seller's first run) to tens of megabytes.
-EARLY_LIMIT = 10_000
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
-    from tap_spapi.runtime.pools import Lane, Prefetcher, ReadAhead
+    from tap_spapi.runtime.pools import Lane
     from tap_spapi.runtime.run import Run
 
+# At most this many contexts fetched early wait to be taken, per stream: a tracking
+# answer is a few kilobytes, so this bounds the memory of fetching ahead of a sync that
+# starts hours later (a large seller's first run) to tens of megabytes.
+EARLY_LIMIT = 10_000
 
-class FetchesAhead(RESTStream[str]):
-    """A stream whose requests the run's pools may run before the SDK asks for them."""
 
-    #: Per-id streams (children, per-label partitions): requests are fetched ahead in
-    #: the account's worker pool while the main thread emits (see runtime/pools.py).
-    prefetch: ClassVar[bool] = False
-    #: Top-level streams whose contexts are known at the start of the run: the tap reads
-    #: them ahead while earlier streams sync (see concurrency.ReadAhead).
-    read_ahead: ClassVar[bool] = False
-    #: Per-id streams synced after others whose contexts are known before their turn
-    #: (labels and identifiers listed or left open, identifiers noted by a parent): each
-    #: is fetched as soon as it is known (`fetch_early`), within the usage plan.
-    fetches_early: ClassVar[bool] = False
+class AheadStream(Protocol):
+    """What fetching ahead reads of its stream (SPAPIStream has it all)."""
+
+    name: str
+    child_streams: list[Any]
 
     @property
-    @abc.abstractmethod
-    def run(self) -> Run:
-        """The run whose pools fetch ahead (see `SPAPIStream.run`)."""
+    def run(self) -> Run: ...
+    @property
+    def parent_stream_type(self) -> Any: ...
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def selected(self) -> bool: ...
+    @property
+    def has_selected_descendents(self) -> bool: ...
+    @property
+    def ahead(self) -> AheadOfSync: ...
+    def wants(self, context: Context | None) -> bool: ...
+    def announce(self, context: Context | None) -> None: ...
+    def abandoned(self, context: Context | None) -> bool: ...
+    def fetch_lane(self, context: Context | None) -> Lane | None: ...
+    def fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]: ...
+    def read_ahead_contexts(self) -> list[Context | None]: ...
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]: ...
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None: ...
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]: ...
 
-    @abc.abstractmethod
-    def abandoned(self, context: Context | None) -> bool:
-        """Whether `context` is not to be read any more this run (see failures.py)."""
 
-    def wants(self, context: Context | None) -> bool:
-        """Whether `context` needs a request this run (e.g. not a final tracking)."""
-        return True
+class AheadOfSync:
+    """One stream's requests that the run's pools may run before the SDK asks for them.
 
-    def _records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        key = context_key(self.name, context)
+    `prefetch`: a per-id stream (children, per-label partitions) whose requests are
+    fetched ahead in the account's worker pool while the main thread emits.
+    """
+
+    def __init__(self, stream: AheadStream, *, prefetch: bool) -> None:
+        self._stream = stream
+        self.prefetch = prefetch
+        self._early: set[Any] = set()  # keys fetched early and not taken yet (main thread)
+        self._announced_up_to = 0  # the partitions before it were announced
+
+    @property
+    def _run(self) -> Run:
+        return self._stream.run
+
+    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """`context`'s records: taken from the pool (fetched ahead, else fetched now)."""
+        stream = self._stream
+        key = context_key(stream.name, context)
         if self.prefetch:
             self._early.discard(key)
             self._announce_partitions_after(context)
-            return self.prefetcher.take(key, lambda: list(self.request_records(context)))
-        self.run.start_reading_ahead()
-        return self.reader.take(key, lambda: self.request_records(context))
+            return self._run.prefetcher.take(key, lambda: list(stream.request_records(context)))
+        self._run.start_reading_ahead()
+        return self._run.read_ahead.take(key, lambda: stream.request_records(context))
 
     def fetch_early(self, context: Context | None) -> None:
         """Fetch `context` in the pool now, long before the SDK syncs it, unless
         `EARLY_LIMIT` early results wait already (each holds its records in memory)."""
-        if not self.prefetcher.workers or len(self._early) >= EARLY_LIMIT:
+        if not self._run.prefetcher.workers or len(self._early) >= EARLY_LIMIT:
             return
-        key = context_key(self.name, context)
+        key = context_key(self._stream.name, context)
         if key not in self._early:
             self._early.add(key)
-            self.announce(context)
+            self._stream.announce(context)
 
     def fetch_known_early(self) -> None:
         """Fetch early every context known when the run starts (its partitions now)."""
-        for context in self.partitions or []:
+        for context in self._stream.partitions or []:
             self.fetch_early(context)
-
-    @cached_property
-    def _early(self) -> set[Any]:
-        """Keys fetched early and not taken yet (main thread only)."""
-        return set()
-
-    @property
-    def prefetcher(self) -> Prefetcher:
-        """The run's pool for per-id requests (see runtime/pools.py)."""
-        return self.run.prefetcher
-
-    @property
-    def reader(self) -> ReadAhead:
-        """The run's readers of top-level contexts ahead of the sync."""
-        return self.run.read_ahead
-
-    def read_ahead_contexts(self) -> list[Context | None]:
-        """The contexts `get_records` will fetch this run, in order (default: partitions)."""
-        return [*self.partitions] if self.partitions else [None]
 
     def start_reading(self) -> None:
         """Announce every context of this run to the read-ahead readers.
@@ -110,52 +116,47 @@ class FetchesAhead(RESTStream[str]):
         order → shipment → package chain runs while this account's syncs (the SDK
         syncs one context at a time; the children are taken from the pool later, once).
         """
-        for context in self.read_ahead_contexts():
-            if self.wants(context):
-                self.reader.announce(
-                    context_key(self.name, context),
+        stream = self._stream
+        for context in stream.read_ahead_contexts():
+            if stream.wants(context):
+                self._run.read_ahead.announce(
+                    context_key(stream.name, context),
                     functools.partial(self._read_with_children, context),
                 )
 
     def _read_with_children(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        return self._announcing_children(self.request_records(context), context)
+        return self.announcing_children(self._stream.request_records(context), context)
 
-    def announce(self, context: Context | None) -> None:
-        """Fetch `context`'s records in the account's pool, for `get_records` to take.
+    def submit(self, context: Context | None) -> None:
+        """Fetch `context`'s records in the account's pool, for the sync to take (what
+        a stream's `announce` does, unless it narrows it).
 
         Once fetched, the worker announces the records' own children at once, so a
         grandchild chain (order → shipments → package tracking) stays in flight across
         parents instead of waiting for the main thread to reach each parent.
         """
-        if self.wants(context):
-            self.prefetcher.submit(
-                context_key(self.name, context),
-                functools.partial(self._fetch_ahead, context),
+        stream = self._stream
+        if stream.wants(context):
+            self._run.prefetcher.submit(
+                context_key(stream.name, context),
+                functools.partial(stream.fetch_ahead, context),
                 priority=-self.depth,
-                lane=self.fetch_lane(context),
+                lane=stream.fetch_lane(context),
             )
 
-    def fetch_lane(self, context: Context | None) -> Lane | None:
-        """The usage plan `context`'s fetch first waits on (the pool runs first the fetch
-        whose plan has a token soonest); None: no plan to wait on."""
-        return None
-
-    @property
+    @functools.cached_property
     def depth(self) -> int:
         """0 for a top-level stream, 1 for its children, 2 for grandchildren."""
-        depth, parent = 0, self.parent_stream_type
+        depth, parent = 0, self._stream.parent_stream_type
         while parent is not None:
             depth, parent = depth + 1, parent.parent_stream_type
         return depth
 
-    def _fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
-        return self._fetched_with_children(context, lambda: list(self.request_records(context)))
-
-    def _fetched_with_children(
+    def fetched_with_children(
         self, context: Context | None, fetch: Callable[[], list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         """In a worker: `fetch()`'s records of `context`, their children announced."""
-        if self.abandoned(context):
+        if self._stream.abandoned(context):
             return []  # e.g. skipped for a missing role since it was announced
         records = fetch()
         children = self._prefetching_children()
@@ -164,43 +165,43 @@ class FetchesAhead(RESTStream[str]):
                 self._announce_children_of(record, context, children)
         return records
 
-    def _prefetching_children(self) -> list[FetchesAhead]:
-        if not self.prefetcher.workers:
+    def _prefetching_children(self) -> list[AheadStream]:
+        if not self._run.prefetcher.workers:
             return []  # sequential mode: the SDK fetches each child when it gets there
         return [
             child
-            for child in self.child_streams
-            if isinstance(child, FetchesAhead)
-            and child.prefetch
+            for child in self._stream.child_streams
+            if isinstance(getattr(child, "ahead", None), AheadOfSync)
+            and child.ahead.prefetch
             and (child.selected or child.has_selected_descendents)
         ]
 
     def _announce_children_of(
-        self, record: dict[str, Any], context: Context | None, children: list[FetchesAhead]
+        self, record: dict[str, Any], context: Context | None, children: list[AheadStream]
     ) -> None:
         # The SDK derives child contexts from post-processed records; work on a copy so
         # the record itself is post-processed once, by the SDK.
-        processed = self.post_process(dict(record), context)
+        processed = self._stream.post_process(dict(record), context)
         if processed is None:
             return
-        for child_context in self.generate_child_contexts(processed, context):
+        for child_context in self._stream.generate_child_contexts(processed, context):
             for child in children:
                 child.announce(child_context)
 
     @property
     def lookahead(self) -> int:
         """How many contexts ahead to announce: enough to keep every worker busy."""
-        return 4 * self.prefetcher.workers
+        return 4 * self._run.prefetcher.workers
 
-    def _announcing_children(
+    def announcing_children(
         self, records: Iterable[dict[str, Any]], context: Context | None
     ) -> Iterator[dict[str, Any]]:
+        """`records`, each one's children announced `lookahead` records before the SDK
+        syncs them (a sliding window: the pool never drains at a batch boundary)."""
         children = self._prefetching_children()
         if not children:
             yield from records
             return
-        # A sliding window: a record's children are announced `lookahead` records before
-        # the SDK syncs them, so the pool never drains at a batch boundary.
         window: deque[dict[str, Any]] = deque()
         failed: Exception | None = None
         try:
@@ -218,7 +219,7 @@ class FetchesAhead(RESTStream[str]):
     def _announce_partitions_after(self, context: Context | None) -> None:
         """Announce the `lookahead` partitions after `context`, each once a run (asking
         every partition again for each context cost `lookahead` times the checks)."""
-        position = self._partition_order.get(context_key(self.name, context))
+        position = self._partition_order.get(context_key(self._stream.name, context))
         if position is None:
             return
         if position == 0:
@@ -226,16 +227,15 @@ class FetchesAhead(RESTStream[str]):
         start = max(position + 1, self._announced_up_to)
         end = position + 1 + self.lookahead
         for upcoming in self._partition_list[start:end]:
-            self.announce(upcoming)
+            self._stream.announce(upcoming)
         self._announced_up_to = max(self._announced_up_to, end)
 
-    #: The partitions before this position were announced (`_announce_partitions_after`).
-    _announced_up_to: int = 0
-
-    @cached_property
+    @functools.cached_property
     def _partition_list(self) -> list[dict[str, Any]]:
-        return list(self.partitions or []) if self.parent_stream_type is None else []
+        stream = self._stream
+        return list(stream.partitions or []) if stream.parent_stream_type is None else []
 
-    @cached_property
+    @functools.cached_property
     def _partition_order(self) -> dict[Any, int]:
-        return {context_key(self.name, p): i for i, p in enumerate(self._partition_list)}
+        name = self._stream.name
+        return {context_key(name, p): i for i, p in enumerate(self._partition_list)}

@@ -15,55 +15,52 @@ import importlib.resources
 import logging
 import sys
 import threading
-import time
 from functools import cached_property
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import msgspec
-import requests
 from requests.auth import AuthBase
-from singer_sdk import Stream
+from singer_sdk import RESTStream, Stream
 from singer_sdk.exceptions import AbortedSyncExceptionBase
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import RemoveRecordTransform
-from singer_sdk.pagination import BaseAPIPaginator, JSONPathPaginator, SinglePagePaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import SelectionMask
 from typing_extensions import override
 
 from tap_spapi.amazon.operations import load_catalog
+from tap_spapi.config.settings import Settings
+from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.runtime.run import Run
 from tap_spapi.runtime.state import IdentifierBook, IndexedStateManager
-from tap_spapi.streams.base.containment import ContainsFailures
+from tap_spapi.streams.base.containment import Containment
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
+from tap_spapi.streams.base.paging import DecodedBodyPaginator
 from tap_spapi.streams.base.pii import drop_pii, schema_without_pii
 from tap_spapi.streams.base.windows import instant
+from tap_spapi.wire.client import fill_path
+from tap_spapi.wire.headers import ACCOUNT_HEADER, account_of
 from tap_spapi.wire.responses import (
     AccessDeniedError,
     MissingKeyError,
-    PaginationLoopError,
     SPAPIRequestError,
-    decode,
     decoded_body,
-    error_for,
     error_message,
-    is_expired_token,
     operation_called,
 )
 from tap_spapi.wire.retries import (
     RequestRetries,
     RetryBudget,
-    RetryPolicy,
     waits,
 )
-from tap_spapi.wire.transport import ACCOUNT_HEADER, RESTRICTED_HEADER, paced_session
+from tap_spapi.wire.transport import paced_session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable, Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
+    import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
     from singer_sdk.mapper import StreamMap
@@ -71,7 +68,9 @@ if TYPE_CHECKING:
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
     from tap_spapi.amazon.operations import Operation
+    from tap_spapi.runtime.failures import RunFailures
     from tap_spapi.wire.account import Account
+    from tap_spapi.wire.client import SPAPIClient
     from tap_spapi.wire.pacing import OperationLane
 
 
@@ -87,89 +86,6 @@ SCHEMAS = SchemaDirectory(importlib.resources.files("tap_spapi.amazon") / "schem
 LOGGER = logging.getLogger("tap-spapi")
 
 
-def fill_path(template: str, values: dict[str, Any]) -> str:
-    """`template` with each `{name}` replaced by its value, percent-encoded.
-
-    Ids in paths are seller-chosen (MCF order ids may hold any character), so they are
-    encoded, which the SDK's own `{param}` substitution does not do.
-    """
-    for name, value in values.items():
-        template = template.replace(f"{{{name}}}", quote(str(value), safe=""))
-    return template
-
-
-# A page whose answer hands back a token already followed is asked again this many
-# times, with the fault backoff, before the stream stops: live Amazon's repeats are
-# mostly one-off (a stale page behind a load balancer), and a stream that stops on the
-# first one starts over at page 1 in every later run.
-PAGE_RETRIES = 2
-
-
-class _RepeatedToken(Exception):  # noqa: N818 - a signal between two methods, not an error
-    """get_next found a token already followed: advance asks the page again."""
-
-
-class DecodedBodyPaginator(JSONPathPaginator):
-    """singer-sdk's token paginator, reading the body `validate_response` decoded, and
-    refusing any token seen before in the query (not only the previous one).
-
-    The SDK's own calls `response.json()` again: a second parse of every page, about a
-    quarter of the tap's CPU when records are small and pages come fast. A token that
-    comes back after other tokens (A, B, A) would loop forever past the SDK's check;
-    here the page that handed it out is asked again (`PAGE_RETRIES` times, waiting
-    `wait(n)` seconds before the n-th), and if the token keeps coming back the query
-    stops with an error naming the page.
-    """
-
-    def __init__(
-        self,
-        jsonpath: str,
-        where: str,
-        wait: Callable[[int], float] = lambda _retry: 0.0,
-    ) -> None:
-        super().__init__(jsonpath)
-        self._where = where
-        self._seen: set[str] = set()
-        self._wait = wait
-        self._retried = 0
-
-    @override
-    def get_next(self, response: requests.Response) -> str | None:
-        token = next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
-        if token and token in self._seen:
-            raise _RepeatedToken
-        if token:
-            self._seen.add(token)
-        return token
-
-    @override
-    def advance(self, response: requests.Response) -> None:
-        """The next page's token; the same page again after a token already followed."""
-        try:
-            super().advance(response)
-        except _RepeatedToken:
-            page = self.count  # the SDK counted the page just read
-            if self._retried >= PAGE_RETRIES:
-                request_id = response.headers.get("x-amzn-RequestId", "none")
-                raise PaginationLoopError(
-                    f"{self._where}: page {page}: Amazon returned a page token already "
-                    f"followed, {self._retried + 1} times in a row; stopping instead of "
-                    f"looping [x-amzn-RequestId: {request_id}]"
-                ) from None
-            self._retried += 1
-            self._page_count -= 1  # the page is asked again, not a new one
-            wait = self._wait(self._retried)
-            LOGGER.info(
-                "%s: page %d came with a page token already followed; asking it again in %.1f s.",
-                self._where,
-                page,
-                wait,
-            )
-            time.sleep(wait)
-            return
-        self._retried = 0
-
-
 class SchemaWithoutUnwantedPII(StreamSchema):
     """The stream's generated schema, minus its `pii_fields` unless `include_pii` is on.
 
@@ -181,7 +97,7 @@ class SchemaWithoutUnwantedPII(StreamSchema):
     def get_stream_schema(self, stream: Any, stream_class: Any) -> dict[str, Any]:
         schema: dict[str, Any] = super().get_stream_schema(stream, stream_class)
         fields = getattr(stream, "pii_fields", ())
-        if not fields or stream.config.get("include_pii"):
+        if not fields or stream.settings.include_pii:
             return schema
         return schema_without_pii(schema, fields)
 
@@ -200,8 +116,29 @@ class ReadWithoutOutput(RemoveRecordTransform):
         return True
 
 
-class SPAPIStream(ContainsFailures):
-    """A stream backed by one SP-API operation."""
+class SPAPIStream(RESTStream[str]):
+    """A stream backed by one SP-API operation.
+
+    Its collaborators: the account's client (`client`) for calls outside singer-sdk's
+    loop, `ahead` for the requests the run's pools make before the sync asks, and
+    `contained` for what a failure stops.
+    """
+
+    #: Per-id streams (children, per-label partitions): requests are fetched ahead in
+    #: the account's worker pool while the main thread emits (see runtime/pools.py).
+    prefetch: ClassVar[bool] = False
+    #: Top-level streams whose contexts are known at the start of the run: the tap reads
+    #: them ahead while earlier streams sync (`start_reading`).
+    read_ahead: ClassVar[bool] = False
+    #: Per-id streams synced after others whose contexts are known before their turn
+    #: (labels and identifiers listed or left open, identifiers noted by a parent): each
+    #: is fetched as soon as it is known (`AheadOfSync.fetch_early`), within the plan.
+    fetches_early: ClassVar[bool] = False
+    #: The fields that tell records of one query apart as Amazon sends them, where the
+    #: primary key is only built in `post_process` (default: the primary key).
+    query_keys: ClassVar[tuple[str, ...]] = ()
+    #: Whether one query's pages may repeat a record (`Containment.once_per_key`).
+    pages_may_repeat: ClassVar[bool] = True
 
     #: For a stream that is not sorted (singer-sdk keeps its new bookmark as a progress
     #: marker until the stream completes): what a run killed mid-way means for it. Said
@@ -237,18 +174,16 @@ class SPAPIStream(ContainsFailures):
 
     # --- what to call -------------------------------------------------------------
 
-    @override
     def account_for(self, context: Context | None) -> Account:
         """The selling-partner account `context` belongs to (every context names one)."""
         return self.run.account_named((context or {}).get(ACCOUNT_KEY))
 
-    @override
-    def fetch_lane(self, context: Context | None) -> OperationLane:
-        """This stream's operation at the context's account."""
+    def fetch_lane(self, context: Context | None) -> OperationLane | None:
+        """The usage plan `context`'s fetch first waits on (the pool runs first the fetch
+        whose plan has a token soonest): this stream's operation at its account."""
         return self.account_for(context).limiter.lane(self.operation_id)
 
     @cached_property
-    @override
     def operation(self) -> Operation:
         """This stream's operation in the generated catalog."""
         return load_catalog()[self.operation_id]
@@ -340,40 +275,10 @@ class SPAPIStream(ContainsFailures):
             )
         return SinglePagePaginator()
 
-    def call(
-        self,
-        operation_id: str,
-        context: Context | None,
-        *,
-        path_values: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-        restricted: bool = False,
-    ) -> Any:
-        """One request to `operation_id` outside the SDK's record loop, decoded.
-
-        For streams that need several operations per context (reports: list, create,
-        poll, document). It goes through the same retries, pacing, auth and error
-        messages as the SDK's own requests; `restricted` asks for a Restricted Data
-        Token where the need depends on the data, not the operation.
-        """
-        operation = load_catalog()[operation_id]
-        account = self.account_for(context)
-        headers = {**self.http_headers, ACCOUNT_HEADER: account.name}
-        if restricted:
-            headers[RESTRICTED_HEADER] = "1"
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        request = requests.Request(
-            operation.method,
-            f"{account.base_url}{fill_path(operation.path, path_values or {})}",
-            params=params,
-            data=msgspec.json.encode(body) if body is not None else None,
-            headers=headers,
-        )
-        prepared = self.requests_session.prepare_request(request)
-        send = self.request_decorator(self._request)
-        return decoded_body(send(prepared, context))
+    def client(self, context: Context | None) -> SPAPIClient:
+        """The SP-API client of `context`'s account, for calls outside singer-sdk's loop
+        (a report's several operations, a notified id's get operation)."""
+        return self.run.client(self.account_for(context).name)
 
     def notified_bodies(
         self,
@@ -394,8 +299,12 @@ class SPAPIStream(ContainsFailures):
                 return
             asked = {**context, path_key: item}
             try:
-                yield item, self.call(operation_id, asked, path_values={path_key: item},
-                                      params=params)  # fmt: skip
+                yield (
+                    item,
+                    self.client(asked).call(
+                        operation_id, where=self.name, path_values={path_key: item}, params=params
+                    ),
+                )
             except SPAPIRequestError as exc:
                 name = operation_id.rsplit(".", 1)[-1]
                 self.run.gather(
@@ -404,7 +313,14 @@ class SPAPIStream(ContainsFailures):
                 )
 
     @property
-    @override
+    def settings(self) -> Settings:
+        """The tap's settings, parsed once (the run's, without starting a run: the schema
+        needs them at discovery)."""
+        settings = getattr(self._tap, "settings", None)
+        assert isinstance(settings, Settings), f"stream '{self.name}' belongs to another tap"
+        return settings
+
+    @property
     def run(self) -> Run:
         """The run this stream is part of: accounts, pools, clock, failures (run.py).
 
@@ -413,6 +329,106 @@ class SPAPIStream(ContainsFailures):
         run = getattr(self._tap, "run", None)
         assert isinstance(run, Run), f"stream '{self.name}' belongs to a tap without a run"
         return run
+
+    # --- the sync: fetched ahead (fetch_ahead.py), failures contained (containment.py) -
+
+    @cached_property
+    def ahead(self) -> AheadOfSync:
+        """This stream's requests run by the run's pools ahead of the sync."""
+        return AheadOfSync(self, prefetch=self.prefetch)
+
+    @cached_property
+    def contained(self) -> Containment:
+        """What this stream's failures stop."""
+        keys = list(self.query_keys or self.primary_keys or [])
+        role = getattr(self, "required_role", None)
+        return Containment(self, per_id=self.prefetch, keys=keys, role=role)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Records of `context` (prefetched when announced), announcing children ahead.
+
+        Failures are contained (containment.py): an account whose credentials or
+        endpoint fail is skipped with an error naming it, and so are its later contexts;
+        a stream that fails for good stops for that account; one per-id context Amazon
+        refuses fails alone. The others finish, bookmarks that would move past what was
+        missed stay, and the run exits non-zero at the end.
+        """
+        if not (context or {}).get(ACCOUNT_KEY):
+            return  # no account in this run's shard: singer-sdk syncs once without context
+        name = self.account_name(context)
+        if self.abandoned(context) or not self.wants(context):
+            return
+        try:
+            records = self.ahead.announcing_children(self.records_of(context), context)
+            yield from self.contained.once_per_key(records) if self.pages_may_repeat else records
+        except TapSpapiError as exc:
+            self.contained.settle(exc, context)
+        else:
+            self.contained.succeeded(name)
+        if self.failures.holds(self.name, name):
+            # An unsorted stream's new bookmark waits in its progress markers until the
+            # SDK finalizes the partition, right after this: it must not move.
+            self.get_context_state(context).pop("progress_markers", None)
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """singer-sdk's, then the accounts this stream succeeded for are noted (state.py)."""
+        super().finalize_state_progress_markers(state)
+        self.contained.note_succeeded()
+
+    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """`context`'s records, as fetched ahead or now (`AheadOfSync.records_of`)."""
+        return self.ahead.records_of(context)
+
+    def wants(self, context: Context | None) -> bool:
+        """Whether `context` needs a request this run (e.g. not a final tracking)."""
+        return True
+
+    def announce(self, context: Context | None) -> None:
+        """Fetch `context` in the account's pool for the sync to take (`AheadOfSync`)."""
+        self.ahead.submit(context)
+
+    def fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+        """In a worker: `context`'s records, their children announced."""
+        return self.ahead.fetched_with_children(
+            context, lambda: list(self.request_records(context))
+        )
+
+    def start_reading(self) -> None:
+        """With `read_ahead`: announce every context of this run to the readers."""
+        self.ahead.start_reading()
+
+    def read_ahead_contexts(self) -> list[Context | None]:
+        """The contexts `get_records` will fetch this run, in order (default: partitions)."""
+        return [*self.partitions] if self.partitions else [None]
+
+    @property
+    def failures(self) -> RunFailures:
+        """The run's failures (see failures.py)."""
+        return self.run.failures
+
+    def abandoned(self, context: Context | None) -> bool:
+        """Whether `context`'s account failed or this stream stopped for it this run:
+        later windows must not move its bookmark past data that was never read."""
+        return self.failures.abandoned(self.name, (context or {}).get(ACCOUNT_KEY, ""))
+
+    def account_failed(self, context: Context | None, error: AccountUnavailableError) -> None:
+        """`context`'s account is unavailable for the rest of the run."""
+        self.failures.account_failed(self.account_name(context), error)
+
+    @property
+    def ancestors(self) -> list[str]:
+        """Names of the parent, grandparent, ...: their bookmarks cover this stream's data."""
+        names, parent = [], self.parent_stream_type
+        while parent is not None:
+            names.append(str(cast("Any", parent).name))  # a class attribute of ours
+            parent = parent.parent_stream_type
+        return names
+
+    def account_name(self, context: Context | None) -> str:
+        """The name of the account `context` belongs to."""
+        return self.account_for(context).name
 
     # --- selection ----------------------------------------------------------------------
 
@@ -426,12 +442,12 @@ class SPAPIStream(ContainsFailures):
 
     @selected.setter
     def selected(self, value: bool | None) -> None:
-        Stream.selected.fset(self, value)  # type: ignore[attr-defined]
+        vars(Stream)["selected"].__set__(self, value)  # singer-sdk's setter
 
     @property
     def catalog_selected(self) -> bool:
         """Whether the catalog selects this stream (singer-sdk's `selected`)."""
-        return bool(Stream.mask.fget(self).get((), True))  # type: ignore[attr-defined]
+        return bool(super().mask.get((), True))
 
     @property
     def read_for_others(self) -> bool:
@@ -491,8 +507,8 @@ class SPAPIStream(ContainsFailures):
             row[key] = (context or {}).get(key)
         return drop_pii(row, self.pii_fields, keep=self.run.settings.include_pii)
 
-    @override
-    def _succeeded_before(self, error: SPAPIRequestError) -> bool:
+    def succeeded_before(self, error: SPAPIRequestError) -> bool:
+        """Whether the refused operation ever succeeded for the account this run."""
         operation = self._operation_of(error.response)
         return operation in self._account_of(error.response).adapter.succeeded
 
@@ -530,6 +546,10 @@ class SPAPIStream(ContainsFailures):
         """Store `values` in the partition's state and emit a STATE message at once,
         whatever failed: for what moves no bookmark (`save_bookmark` checks first)."""
         self.get_context_state(context).update(values)
+        self.flush_state()
+
+    def flush_state(self) -> None:
+        """Emit a STATE message now with what changed in the stream's state."""
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -581,17 +601,14 @@ class SPAPIStream(ContainsFailures):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Sort a response into success, retry (429, 5xx, expired token) or fatal
-        (responses.py), dropping an expired token first so the retry gets a fresh one."""
-        if response.status_code >= HTTPStatus.BAD_REQUEST:
-            if is_expired_token(response):
-                self._account_of(response).auth.invalidate(response.request)
-            raise error_for(response, self.response_error_message(response))
-        decode(response, self.response_error_message)
+        """Sort a response into success, retry or fatal: the account's client's `check`."""
+        self.run.client(self._account_of(response).name).check(
+            response, self.name, self.operation_id
+        )
 
     def _account_of(self, response: requests.Response) -> Account:
-        """The account a response answers (the router noted it on the request)."""
-        return self.run.account_named(getattr(response.request, "spapi_account", None))
+        """The account a response answers (the one its request names)."""
+        return self.run.account_named(account_of(response.request))
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -639,12 +656,8 @@ class SPAPIStream(ContainsFailures):
     @cached_property
     def retries(self) -> RequestRetries:
         """This stream's SP-API calls under the one retry policy (see retries.py)."""
-        policy = RetryPolicy(
-            max_faults=self.run.settings.max_retries,
-            max_seconds=self.run.settings.max_retry_seconds,
-        )
         return RequestRetries(
-            policy,
+            self.run.retry_policy,
             stream=self.name,
             account_named=lambda name: self.account_for({ACCOUNT_KEY: name}),
             operation_called=self._operation_called,

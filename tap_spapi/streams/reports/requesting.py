@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from tap_spapi.amazon.report_types import ReportType
     from tap_spapi.streams.base.windows import QueryWindow
+    from tap_spapi.wire.client import SPAPIClient
 
 # A snapshot report (no data range) created this recently is still current.
 SNAPSHOT_REUSE = datetime.timedelta(minutes=15)
@@ -164,14 +165,14 @@ def search_start(
 
 
 def list_reports(
-    page: Callable[[dict[str, Any]], dict[str, Any]],
+    pages: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
     *,
     report_type: str,
     marketplaces: Iterable[str],
     since: datetime.datetime,
 ) -> Iterator[dict[str, Any]]:
-    """Amazon's reports of `report_type` not failed, created since `since`; `page`
-    calls getReports with the query parameters it is given."""
+    """Amazon's reports of `report_type` not failed, created since `since`; `pages`
+    are getReports' answers to the query parameters it is given (`list_pages`)."""
     params: dict[str, Any] = {
         "reportTypes": report_type,
         "processingStatuses": ",".join(["DONE", *PENDING]),
@@ -179,15 +180,17 @@ def list_reports(
         "pageSize": 100,
         "createdSince": isoformat(since),
     }
-    seen: set[str] = set()
-    while True:
-        answer = page(params)
+    for answer in pages(params):
         yield from answer.get("reports") or []
-        token = answer.get("nextToken")
-        if not token or token in seen:
-            return
-        seen.add(token)
-        params = {"nextToken": token}  # Amazon: the token must be the only parameter
+
+
+def list_pages(client: SPAPIClient, where: str, params: dict[str, Any]) -> Iterator[Any]:
+    """getReports' pages of `params`, through `client`. The token must be the only
+    parameter of a later page (Amazon); a token that comes back ends the listing, for
+    a report it misses is only requested again."""
+    return client.pages(
+        "getReports", where=where, params=params, token_only=True, end_at_repeat=True
+    )
 
 
 class RequestBook:
@@ -320,7 +323,8 @@ class ReportRequests:
         self,
         report: ReportType,
         *,
-        call: Callable[..., Any],
+        client: Callable[[Context], SPAPIClient],
+        where: str,
         marketplaces: Callable[[str], list[str]],
         now: datetime.datetime,
         range_start: Callable[[Context], datetime.datetime],
@@ -330,7 +334,8 @@ class ReportRequests:
         self.report = report
         self._notified = notified
         self.book = RequestBook()
-        self._call = call
+        self._client = client
+        self._where = where
         self._marketplaces = marketplaces
         self._now = now
         self._range_start = range_start
@@ -363,7 +368,7 @@ class ReportRequests:
         if window is not None:
             body["dataStartTime"] = isoformat(window.start)
             body["dataEndTime"] = isoformat(window.end)
-        answer = self._call("createReport", partition, body=body)
+        answer = self._client(partition).call("createReport", where=self._where, body=body)
         report_id = str(answer["reportId"])
         self._logger.debug(
             "Requested report %s (%s) for %s.",
@@ -412,7 +417,9 @@ class ReportRequests:
     def _describe(self, partition: Context, report_id: str) -> dict[str, Any]:
         return self.book.described(
             report_id,
-            lambda: self._call("getReport", partition, path_values={"reportId": report_id}),
+            lambda: self._client(partition).call(
+                "getReport", where=self._where, path_values={"reportId": report_id}
+            ),
         )
 
     def _list(self, partition: Context) -> Iterator[dict[str, Any]]:
@@ -423,7 +430,7 @@ class ReportRequests:
             range_start=lambda: self._range_start(partition),
         )
         return list_reports(
-            lambda params: self._call("getReports", partition, params=params),
+            lambda params: list_pages(self._client(partition), self._where, params),
             report_type=self.report.report_type,
             marketplaces=self._marketplaces(partition[ACCOUNT_KEY]),
             since=since,

@@ -92,6 +92,9 @@ class ReportStream(SPAPIStream):
     # The operation that names the API in messages about missing roles.
     operation_id = "createReport"
     read_ahead = True  # see `start_reading`: the first reports are requested at once
+    # Rows as they are: a document is one file, not pages that can overlap, and a set of
+    # every key seen would grow with the report (40 MB for 200,000 rows).
+    pages_may_repeat = False
 
     @property
     @override
@@ -111,7 +114,7 @@ class ReportStream(SPAPIStream):
     def _asked_ahead_by_others(self, partition: Context) -> int:
         """Reports the other selected report streams request ahead (at the start of the
         run, see `start_reading`) and have not yet: they share createReport's plan."""
-        if not self.prefetcher.workers:
+        if not self.run.prefetcher.workers:
             return 0
         others = [
             stream
@@ -180,14 +183,14 @@ class ReportStream(SPAPIStream):
         try:  # planning asks Amazon already (a probing createReport, the account's token)
             windows = self.windows_of(context)
         except TapSpapiError as exc:
-            self.settle(exc, context)
+            self.contained.settle(exc, context)
             return
         found = self._found_longest.get(context[ACCOUNT_KEY])
         if found is not None:  # later runs split at once instead of probing again
             days = found.total_seconds() / DAY.total_seconds()
             self.save_bookmark(context, **{LONGEST_ACCEPTED: days})
         progress = self._say_cost(context, windows)
-        threaded = bool(self.prefetcher.workers)
+        threaded = bool(self.run.prefetcher.workers)
         with every(progress_lines.PROGRESS_INTERVAL, progress.report, threaded=threaded):
             for window in windows:
                 # A failed report stops the stream for the account (SPAPIStream.contain).
@@ -217,10 +220,10 @@ class ReportStream(SPAPIStream):
         Amazon takes minutes to build a report; asked for at the start of the run,
         they are built while the streams before this one sync.
         """
-        if not self.prefetcher.workers:
+        if not self.run.prefetcher.workers:
             return  # sequential mode: reports are requested when the stream syncs
         for partition in self.partitions:
-            self.prefetcher.submit(
+            self.run.prefetcher.submit(
                 context_key(f"{self.name}:requests", partition),
                 functools.partial(self._request_in_background, partition),
                 priority=-10,  # before any per-id fetch: Amazon needs minutes
@@ -266,7 +269,8 @@ class ReportStream(SPAPIStream):
     def _requests(self) -> ReportRequests:
         return ReportRequests(
             self.report,
-            call=self.call,
+            client=self.client,
+            where=self.name,
             marketplaces=self._marketplaces,
             now=self.run.run_started_at,
             range_start=lambda partition: range_after_bookmark(self, partition).start,
@@ -320,7 +324,9 @@ class ReportStream(SPAPIStream):
             )
 
         return report_requests.await_report(
-            lambda: self.call("getReport", context, path_values={"reportId": report_id}),
+            lambda: self.client(context).call(
+                "getReport", where=self.name, path_values={"reportId": report_id}
+            ),
             max_wait=self.max_wait,
             too_long=too_long,
             sleep=pause_between_polls,
@@ -351,9 +357,9 @@ class ReportStream(SPAPIStream):
     # --- the document -------------------------------------------------------------------
 
     def _document(self, document_id: str, context: Context) -> dict[str, Any]:
-        document: dict[str, Any] = self.call(
+        document: dict[str, Any] = self.client(context).call(
             "getReportDocument",
-            context,
+            where=self.name,
             path_values={"reportDocumentId": document_id},
             # A gzipped document is then labelled `Content-Encoding: gzip` (model,
             # 2026-04-01), as HTTP means it; the reader gunzips by the body's first bytes.
@@ -408,12 +414,6 @@ class ReportStream(SPAPIStream):
         return f"{message}; Amazon's error document says: {detail[:500]}"
 
     # --- records ------------------------------------------------------------------------
-
-    @override
-    def _once_per_key(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Rows as they are: a document is one file, not pages that can overlap, and a
-        set of every key seen would grow with the report (40 MB for 200,000 rows)."""
-        return iter(records)
 
     def _add_columns(self, columns: list[str]) -> None:
         """Columns the report type does not list: loaded as strings, and said once."""
