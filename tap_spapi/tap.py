@@ -319,7 +319,7 @@ class TapSpapi(Tap):
         once, when the first stream syncs), after the participations they may need."""
         wanted = [self.streams[name] for name in PARTICIPATION_USERS if name in self.streams]
         if any(stream.selected or stream.has_selected_descendents for stream in wanted):
-            self.run.fetch_all_participations()
+            self.run.marketplaces.fetch_all_participations()
         for stream in self.streams.values():
             if isinstance(stream, SPAPIStream) and stream.read_ahead and stream.selected:
                 stream.start_reading()

@@ -16,12 +16,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tap_spapi.amazon.operations import load_catalog
-from tap_spapi.amazon.regions import MARKETPLACE_REGIONS
 from tap_spapi.config.accounts_setting import accounts_of_shard
 from tap_spapi.config.settings import Settings, parse_start_date
-from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.errors import TapSpapiError
 from tap_spapi.runtime.failures import RunFailures, summary
-from tap_spapi.runtime.pools import Prefetcher, ReadAhead, for_each_in_parallel
+from tap_spapi.runtime.marketplaces import Marketplaces
+from tap_spapi.runtime.pools import Prefetcher, ReadAhead
 from tap_spapi.runtime.shared_bodies import SharedBodies
 from tap_spapi.wire.account import Account
 from tap_spapi.wire.client import SPAPIClient
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from tap_spapi.runtime.inbox import Inbox
+    from tap_spapi.runtime.marketplaces import Participations
 
 DEFAULT_HISTORY_DAYS = 30
 # Readers of later top-level contexts: enough to overlap the latency-bound pages of one
@@ -41,8 +42,6 @@ DEFAULT_HISTORY_DAYS = 30
 READ_AHEAD_THREADS = 2
 # A gathered warning names this many of its items (Run.gather).
 GATHERED_EXAMPLES = 3
-
-Participations = list[dict[str, Any]]
 
 
 def utc_now() -> datetime.datetime:
@@ -63,9 +62,9 @@ class Run:
     """What one tap run opened and found: accounts, pools, clock, failures, marketplaces.
 
     Everything is created when first asked for, so discovery and `--about` open nothing.
-    `fetch_participations` calls getMarketplaceParticipations for one account;
-    `start_reading` announces the read-ahead streams' contexts (both belong to streams,
-    which the tap knows and the run does not).
+    `fetch_participations` calls getMarketplaceParticipations for one account (for
+    `marketplaces`: marketplaces.py); `start_reading` announces the read-ahead streams'
+    contexts (both belong to streams, which the tap knows and the run does not).
     """
 
     def __init__(
@@ -84,16 +83,12 @@ class Run:
         self.settings = settings or Settings.from_config(config)
         self.user_agent = user_agent
         self.logger = logger
-        self._fetch_participations = fetch_participations
         self._start_reading = start_reading
         self._open_inbox = open_inbox
         self._inbox_lock = threading.Lock()
         self._reading_ahead = False
-        self._marketplace_ids: dict[str, list[str]] = {}
-        self._participations: dict[str, Participations] = {}
-        self._participation_errors: dict[str, TapSpapiError] = {}
-        self._participation_locks: dict[str, threading.Lock] = {}
-        self._participations_lock = threading.Lock()
+        #: The accounts' participations and marketplaces, each fetched once per run.
+        self.marketplaces = Marketplaces(self, fetch_participations, logger)
 
     # --- accounts ---------------------------------------------------------------------
 
@@ -308,60 +303,5 @@ class Run:
     # --- marketplaces -----------------------------------------------------------------
 
     def marketplace_ids_of(self, name: str) -> list[str]:
-        """Setting `marketplace_ids` of the account, else its marketplaces in its region.
-
-        Worked out (and logged) once per account and run: report streams ask per window.
-        """
-        if name not in self._marketplace_ids:
-            self._marketplace_ids[name] = self._find_marketplace_ids(name)
-        return list(self._marketplace_ids[name])
-
-    def _find_marketplace_ids(self, name: str) -> list[str]:
-        account = self.account_named(name)
-        if account.settings.marketplace_ids:
-            return list(account.settings.marketplace_ids)
-        region = account.settings.region
-        found: list[str] = []
-        for record in self.participations_of(name):
-            marketplace_id = str((record.get("marketplace") or {}).get("id"))
-            participating = (record.get("participation") or {}).get("isParticipating", True)
-            if participating and MARKETPLACE_REGIONS.get(marketplace_id, region) == region:
-                found.append(marketplace_id)
-        self.logger.debug("Marketplaces of account '%s' in region %s: %s", name, region, found)
-        return found
-
-    def participations_of(self, name: str) -> Participations:
-        """The account's marketplace participations, fetched once per run (1 request/min).
-
-        A failure is kept too: every stream that needs them fails the same way, without
-        spending another round of retries on it.
-        """
-        with self._participations_lock:
-            lock = self._participation_locks.setdefault(name, threading.Lock())
-        with lock:  # one fetch per account, accounts in parallel
-            if name in self._participation_errors:
-                raise self._participation_errors[name]
-            if name not in self._participations:
-                try:
-                    self._participations[name] = self._fetch_participations(name)
-                except TapSpapiError as exc:
-                    self._participation_errors[name] = exc
-                    raise
-            return self._participations[name]
-
-    def fetch_all_participations(self) -> None:
-        """The participations of every account that needs them for its marketplaces,
-        `max_parallel_accounts` at a time: one round trip each, not one after another."""
-        if self.sequential:
-            return
-        needed = [name for name, a in self.accounts.items() if not a.settings.marketplace_ids]
-
-        def fetch(name: str) -> None:
-            try:
-                self.participations_of(name)
-            except AccountUnavailableError as exc:
-                self.account_failed(name, exc)
-            except TapSpapiError:
-                pass  # kept: each stream that needs them fails with it, contained
-
-        for_each_in_parallel(fetch, needed, workers=self.parallel_accounts, name="sellers")
+        """The account's marketplaces, worked out once per run (`Marketplaces`)."""
+        return self.marketplaces.marketplace_ids_of(name)

@@ -60,7 +60,7 @@ class AwdChangesStream(SPAPIStream):
 
     @cached_property
     @override
-    def _required_fields(self) -> list[str]:
+    def required_fields(self) -> list[str]:
         """The id; `updatedAt` is optional in the model (`createdAt` stands in for it)."""
         return [self.id_field]
 
@@ -91,7 +91,7 @@ class AwdChangesStream(SPAPIStream):
         bookmark = self.bookmark_at_start(account)
         with _SINCE_LOCK:
             if account not in self._since:
-                self._since[account] = self.start_after(bookmark)
+                self._since[account] = self.bookmarks.start_after(bookmark)
             return self._since[account]
 
     @cached_property

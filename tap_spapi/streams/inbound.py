@@ -70,7 +70,7 @@ class InboundShipmentsStream(SPAPIStream):
             self.failures.account_failed(account, exc)
             return []
         except TapSpapiError as exc:  # the participations failed: nothing to query
-            self.failures.stream_stopped(self.name, account, exc, self.ancestors)
+            self.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
             return []
 
     def windows(self, context: Context) -> list[QueryWindow]:
@@ -115,7 +115,7 @@ class InboundShipmentsStream(SPAPIStream):
             if self.abandoned(context):
                 return  # the window was not read: its bookmark must not move
             end = instant(window_context["window_end"])
-            self.save_bookmark(context, **{WINDOW_BOOKMARK: end.isoformat()})
+            self.bookmarks.save(context, **{WINDOW_BOOKMARK: end.isoformat()})
         range_read(self, context)
 
     _cost_said = False

@@ -90,7 +90,7 @@ class InboundPlansStream(SPAPIStream):
         with _SINCE_LOCK:
             if account not in self._since:
                 bookmark = self._partition_state_at_start(account).get(REPLICATION_KEY)
-                self._since[account] = self.start_after(bookmark)
+                self._since[account] = self.bookmarks.start_after(bookmark)
             return self._since[account]
 
     @cached_property
@@ -199,7 +199,7 @@ class InboundPlansStream(SPAPIStream):
             low = min(low, before[0].isoformat(), key=instant)
         # A note beside the held bookmark, not a bookmark: written although the stream
         # failed for the account.
-        self.note_in_state(context, **{READ_FROM: top, READ_DOWN_TO: low})
+        self.bookmarks.note(context, **{READ_FROM: top, READ_DOWN_TO: low})
 
     def _finish_read(self, context: Context, account: str) -> None:
         """The listing was read to its end: the plans skipped count for the bookmark."""
@@ -421,7 +421,7 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             return
         final = self.get_context_state(context).setdefault(FINAL_SHIPMENTS, {})
         final[shipment_id] = int(self.run.run_started_at.timestamp())
-        self.save_bookmark(context)
+        self.bookmarks.save(context)
 
     @override
     def post_process(

@@ -110,7 +110,9 @@ class NotificationsStream(SPAPIStream):
         account = context[ACCOUNT_KEY]
         inbox.drain()
         if inbox.failure is not None:  # everything was polled; the run still fails
-            self.failures.stream_stopped(self.name, account, inbox.failure, self.ancestors)
+            self.failures.stream_stopped(
+                self.name, account, inbox.failure, self.contained.ancestors
+            )
             return
         seller = self.run.accounts[account].settings.selling_partner_id
         emitted = []

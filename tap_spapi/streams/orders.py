@@ -8,11 +8,13 @@ the same response, without a request of their own.
 With notifications (issue 29), the orders ORDER_CHANGE names are read first, each with
 getOrder (0.5/s), instead of waiting for searchOrders' pages (a few minutes each once
 its burst is spent); searchOrders still runs as the backstop for a lost notification.
+
+The queries and what their pages cost are orders_queries.py's; the notified orders,
+orders_notified.py's.
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,28 +24,25 @@ from typing_extensions import override
 
 from tap_spapi.errors import AccountUnavailableError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.runtime.inbox import ORDER_CHANGE
 from tap_spapi.runtime.pools import context_key
-from tap_spapi.runtime.progress import about, describe_plan
 from tap_spapi.runtime.state import WINDOW_BOOKMARK
 from tap_spapi.streams.base.embedded import EmbeddedListStream
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import (
-    QueryWindow,
-    halved,
-    halvings_after_interruptions,
     instant,
-    instant_or_none,
-    isoformat,
     mark_in_flight,
     range_after_bookmark,
     range_read,
 )
+from tap_spapi.streams.orders_notified import NotifiedOrders
+from tap_spapi.streams.orders_queries import PAGE_SIZE, PageCost, QueryPlan
+from tap_spapi.streams.orders_queries import marketplace_batches as marketplace_batches
 from tap_spapi.wire.ahead import Walk
 from tap_spapi.wire.responses import decoded_body
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    import datetime
+    from collections.abc import Iterable
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -72,26 +71,6 @@ ITEM_DATASETS = {
 # (`tax.taxRegistrations` names the buyer's legal entity and its address). Items' `tax`
 # (how tax was calculated and collected) names nobody.
 ORDER_PII = ("buyer", "recipient", "tax")
-# searchOrders takes at most 50 `marketplaceIds` and 100 orders a page.
-MARKETPLACES_PER_QUERY = 50
-PAGE_SIZE = 100
-# A `lastUpdatedBefore` must be at least two minutes before the request (the model).
-SETTLE = datetime.timedelta(minutes=2)
-# One order by id (the notified ones): 0.5/s after a burst of 30.
-GET_ORDER = "orders_2026-01-01.getOrder"
-
-
-def marketplace_batches(marketplace_ids: list[str]) -> list[list[str]]:
-    """The account's marketplaces in as few queries as `marketplaceIds` allows.
-
-    A query costs a request per page however few orders it finds, so one query over
-    every marketplace never costs more than one per marketplace: pages of a combined
-    query fill up, per-marketplace ones end half empty (and an empty one still costs).
-    """
-    return [
-        marketplace_ids[i : i + MARKETPLACES_PER_QUERY]
-        for i in range(0, len(marketplace_ids), MARKETPLACES_PER_QUERY)
-    ]
 
 
 class OrdersStream(SPAPIStream):
@@ -155,54 +134,25 @@ class OrdersStream(SPAPIStream):
         for partition in self.partitions or []:
             if self.abandoned(partition):
                 continue
-            for queries in self._windows_of(partition):
-                for query in queries:
-                    key = context_key(self.name, query)
-                    self._walks[key] = Walk(
-                        functools.partial(sdk_loop, query), limit=0, name=f"{self.name}-pages"
-                    )
+            for query in self._queries.queries_of(partition):
+                key = context_key(self.name, query)
+                self._walks[key] = Walk(
+                    functools.partial(sdk_loop, query), limit=0, name=f"{self.name}-pages"
+                )
 
     @cached_property
     def _walks(self) -> dict[Any, Walk[dict[str, Any]]]:
         return {}
 
-    def _windows_of(self, context: Context) -> list[list[dict[str, Any]]]:
-        """The account's searchOrders queries of this run, window by window, one per batch
-        of marketplaces in each; fixed when first asked for, so that a walk started early
-        is the query synced.
-
-        The range is one window, or its halves after runs that did not finish it (killed,
-        or stopped by a page Amazon kept answering wrongly: windows.py), each but the last
-        bounded by `lastUpdatedBefore`, so the next run moves past what this one read.
-        """
-        account = context[ACCOUNT_KEY]
-        if account not in self._planned:
-            batches = marketplace_batches(self._marketplaces_of(account))
-            start = min(range_after_bookmark(self, context).start, _now() - SETTLE)
-            needed = QueryWindow(start, max(self.run.run_started_at, start))
-            halvings = halvings_after_interruptions(self.get_context_state(context), needed)
-            windows = halved(needed, halvings) or [needed]
-            planned: list[list[dict[str, Any]]] = []
-            for index, window in enumerate(windows if batches else []):
-                last = index == len(windows) - 1
-                bound = {} if last else {"last_updated_before": isoformat(window.end)}
-                planned.append(
-                    [
-                        {
-                            ACCOUNT_KEY: account,
-                            "marketplace_ids": ",".join(batch),
-                            "last_updated_after": isoformat(window.start),
-                            **bound,
-                        }
-                        for batch in batches
-                    ]
-                )
-            self._planned[account] = planned
-        return self._planned[account]
-
     @cached_property
-    def _planned(self) -> dict[str, list[list[dict[str, Any]]]]:
-        return {}
+    def _queries(self) -> QueryPlan:
+        """The account's searchOrders queries of this run (orders_queries.py)."""
+        return QueryPlan(
+            marketplaces=self._marketplaces_of,
+            range_start=lambda context: range_after_bookmark(self, context).start,
+            state=self.get_context_state,
+            until=self.run.run_started_at,
+        )
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -221,18 +171,18 @@ class OrdersStream(SPAPIStream):
         try:
             yield from self._records_then_bookmark(context)
         finally:  # a query not synced (the account failed): no further page of it
-            for queries in self._windows_of(context):
-                for query in queries:
-                    walk = self._walks.pop(context_key(self.name, query), None)
-                    if walk is not None:
-                        walk.stop()
+            for query in self._queries.queries_of(context):
+                walk = self._walks.pop(context_key(self.name, query), None)
+                if walk is not None:
+                    walk.stop()
 
     def _records_then_bookmark(self, context: Context) -> Iterable[dict[str, Any]]:
-        windows = self._windows_of(context)
+        windows = self._queries.windows_of(context)
         if not windows or self.abandoned(context):
             return
-        yield from self._notified_orders(context, windows)
-        self._say_cost(context, sum(len(queries) for queries in windows))
+        yield from self._notified.read(context, windows[0], self.included_data)
+        limiter = self.account_for(context).limiter
+        self._pages.say_cost(context[ACCOUNT_KEY], sum(map(len, windows)), limiter)
         mark_in_flight(self, context, len(windows))
         for queries in windows:
             ends: list[datetime.datetime] = []
@@ -242,7 +192,7 @@ class OrdersStream(SPAPIStream):
                     newest = max(
                         newest or record[self.replication_key], record[self.replication_key]
                     )
-                    if self._emitted_notified(record):
+                    if self._notified.emitted(record):
                         continue  # the version getOrder gave this run: out once (and its items)
                     yield record
                 if self.abandoned(context):
@@ -254,53 +204,15 @@ class OrdersStream(SPAPIStream):
                     return  # nothing read and nothing echoed: keep the bookmark
                 ends.append(instant(end))
             # every batch of the window read: the bookmark moves to its end
-            self.save_bookmark(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
+            self.bookmarks.save(context, **{WINDOW_BOOKMARK: min(ends).isoformat()})
         range_read(self, context)
 
-    def _notified_orders(
-        self, context: Context, windows: list[list[dict[str, Any]]]
-    ) -> Iterator[dict[str, Any]]:
-        """The orders ORDER_CHANGE notified this run, each by getOrder, before any page.
-
-        Only orders of the marketplaces the queries ask (the notification's `Summary`
-        names it): the user's choice of marketplaces holds for notified orders too. An
-        order getOrder refuses is left to searchOrders, the backstop. Each version
-        emitted is remembered for the pages (`_emitted_notified`): the run's memory is
-        the notified orders', not the history's.
-        """
-        inbox = self.run.inbox
-        if inbox is None:
-            return
-        account = self.account_for(context)
-        asked = {m for query in windows[0] for m in query["marketplace_ids"].split(",")}
-        order_ids: dict[str, None] = {}  # each once, in the order notified
-        for notification in inbox.of_type(account.name, ORDER_CHANGE):
-            change = notification.payload.get("OrderChangeNotification") or {}
-            marketplace = (change.get("Summary") or {}).get("MarketplaceId")
-            if change.get("AmazonOrderId") and (marketplace is None or marketplace in asked):
-                order_ids[str(change["AmazonOrderId"])] = None
-        params = {"includedData": ",".join(self.included_data)} if self.included_data else None
-        for _, body in self.notified_bodies(
-            context, order_ids, GET_ORDER, "orderId", params=params, backstop="searchOrders"
-        ):
-            order = (body or {}).get("order")
-            # records_in reads searchOrders' shape: the one order as its page of one.
-            for record in self.records_in({"orders": [order] if order else []}, account):
-                version = instant_or_none(record[self.replication_key])
-                self._notified_versions[(account.name, record["orderId"])] = version
-                yield record
-
-    def _emitted_notified(self, record: dict[str, Any]) -> bool:
-        """Whether `record` is the version of a notified order emitted this run."""
-        key = (record[ACCOUNT_KEY], record["orderId"])
-        if key not in self._notified_versions:
-            return False
-        return self._notified_versions[key] == instant_or_none(record[self.replication_key])
-
     @cached_property
-    def _notified_versions(self) -> dict[tuple[str, str], datetime.datetime | None]:
-        """(account, orderId) -> lastUpdatedTime of the notified orders emitted this run."""
-        return {}
+    def _notified(self) -> NotifiedOrders:
+        """The orders ORDER_CHANGE notified this run, read first (orders_notified.py)."""
+        return NotifiedOrders(
+            self, replication_key=self.replication_key, records_in=self.records.in_body
+        )
 
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
@@ -308,27 +220,8 @@ class OrdersStream(SPAPIStream):
         except AccountUnavailableError as exc:
             self.failures.account_failed(account, exc)
         except TapSpapiError as exc:  # the participations failed: nothing to query
-            self.failures.stream_stopped(self.name, account, exc, self.ancestors)
+            self.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
         return []
-
-    def _say_cost(self, context: Context, queries: int) -> None:
-        """Before the first page: what a page costs once the burst is spent."""
-        limiter = self.account_for(context).limiter
-        plan = limiter.plan(self.operation_id)
-        # DEBUG: a run within the burst waits for nothing, and once it waits, each page
-        # says how long the next takes (`_say_progress`).
-        self.logger.debug(
-            "%s of account '%s': %d searchOrders queries, one request per page of %d "
-            "orders; %s: the first %d pages %s, each further page %s",
-            self.name,
-            context[ACCOUNT_KEY],
-            queries,
-            PAGE_SIZE,
-            describe_plan(self.operation_id, plan),
-            int(plan.capacity),
-            about(limiter.seconds_for(self.operation_id, int(plan.capacity))),
-            about(1 / plan.paced_rate),
-        )
 
     @cached_property
     def _read_until(self) -> dict[tuple[str, str, str], str]:
@@ -367,24 +260,14 @@ class OrdersStream(SPAPIStream):
             after = (query.get("lastUpdatedAfter") or [""])[0]
             self._read_until[(account.name, marketplaces, after)] = body["lastUpdatedBefore"]
         if (body.get("pagination") or {}).get("nextToken"):
-            self._say_progress(account.name, account.limiter.seconds_for(self.operation_id, 1))
+            wait = account.limiter.seconds_for(self.operation_id, 1)
+            self._pages.say_progress(account.name, wait)
         yield from super().parse_response(response)
 
-    def _say_progress(self, account: str, wait: float) -> None:
-        """Once the burst is spent, each page waits minutes for the next: say so."""
-        pages = self._pages_read[account] = self._pages_read.get(account, 0) + 1
-        if wait >= 1:
-            self.logger.info(
-                "%s of account '%s': %d pages read; the next in %s (searchOrders' usage plan)",
-                self.name,
-                account,
-                pages,
-                about(wait),
-            )
-
     @cached_property
-    def _pages_read(self) -> dict[str, int]:
-        return {}
+    def _pages(self) -> PageCost:
+        """What searchOrders' pages cost, said (orders_queries.py)."""
+        return PageCost(self.name, self.operation_id, self.logger)
 
     @override
     def post_process(
@@ -454,7 +337,3 @@ def _datasets_of(stream: Any) -> dict[str, str]:
     if isinstance(stream, OrderItemsStream):
         return ITEM_DATASETS
     return {}
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

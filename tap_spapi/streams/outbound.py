@@ -9,6 +9,7 @@ from typing_extensions import override
 
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
+from tap_spapi.streams.base.notified import notified_bodies
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import isoformat
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
@@ -67,7 +68,7 @@ class OutboundOrdersStream(SPAPIStream):
         if next_page_token:
             return {"nextToken": next_page_token}
         bookmark = self.get_context_state(context).get("replication_key_value")
-        return {"queryStartDate": isoformat(self.start_after(bookmark))}
+        return {"queryStartDate": isoformat(self.bookmarks.start_after(bookmark))}
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
@@ -126,17 +127,17 @@ class OutboundOrdersStream(SPAPIStream):
         """
         account = self.account_for(context)
         ids = self._notified.get(account.name, ())
-        for order_id, body in self.notified_bodies(
-            {ACCOUNT_KEY: account.name}, ids, ORDER_DETAIL, "sellerFulfillmentOrderId",
+        for order_id, body in notified_bodies(
+            self, {ACCOUNT_KEY: account.name}, ids, ORDER_DETAIL, "sellerFulfillmentOrderId",
             backstop="listAllFulfillmentOrders",
         ):  # fmt: skip
             child = {ACCOUNT_KEY: account.name, "sellerFulfillmentOrderId": order_id}
             order = ((body or {}).get("payload") or {}).get("fulfillmentOrder")
             if order:
                 self._hold_for_siblings(child, body, readers)
-            # records_in reads the listing's shape: the one order as its page of one.
+            # records.in_body reads the listing's shape: the one order as its page of one.
             page = {"payload": {"fulfillmentOrders": [order] if order else []}}
-            for record in self.records_in(page, account):
+            for record in self.records.in_body(page, account):
                 emitted.add(order_id)
                 yield record
 
@@ -194,7 +195,7 @@ class OrderDetailStream(SPAPIStream):
             ),
             readers,
         )
-        yield from self.records_in(body, account)
+        yield from self.records.in_body(body, account)
 
 
 class OutboundShipmentsStream(OrderDetailStream, NotesTrackingIdentifiers):

@@ -26,6 +26,7 @@ from tap_spapi.config.settings import MCF_2026
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.streams import outbound as v2020
 from tap_spapi.streams.base.embedded import EmbeddedListStream
+from tap_spapi.streams.base.notified import notified_bodies
 from tap_spapi.streams.base.stream import SCHEMAS, SchemaWithoutUnwantedPII, SPAPIStream
 from tap_spapi.streams.base.windows import isoformat
 from tap_spapi.streams.tracking import NotesTrackingIdentifiers, seen_identifier
@@ -77,7 +78,7 @@ class McfOrdersStream(SPAPIStream):
 
     @cached_property
     @override
-    def _required_fields(self) -> list[str]:
+    def required_fields(self) -> list[str]:
         """`orderId` is what the key is copied from; an order whose status never
         changed may lack `statusUpdateTime` (optional in the model): `receiveTime` then."""
         return ["orderId", "receiveTime"]
@@ -87,7 +88,9 @@ class McfOrdersStream(SPAPIStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """The query, repeated with the token on later pages; shipments only when read."""
-        start = self.start_after(self.get_context_state(context).get("replication_key_value"))
+        start = self.bookmarks.start_after(
+            self.get_context_state(context).get("replication_key_value")
+        )
         params = {"updatedAfter": isoformat(start), "shipments": self._shipments()}
         if next_page_token:
             params["pageToken"] = next_page_token
@@ -125,12 +128,12 @@ class McfOrdersStream(SPAPIStream):
         account = self.account_for(context)
         ids = self._notified_ids(account.name)
         params = {"shipments": self._shipments()}
-        for _, body in self.notified_bodies(
-            context, ids, GET_ORDER, "orderId", params=params, backstop="listOrders"
+        for _, body in notified_bodies(
+            self, context, ids, GET_ORDER, "orderId", params=params, backstop="listOrders"
         ):
             order = (body or {}).get("order")
-            # records_in reads listOrders' shape: the one order as its page of one.
-            for record in self.records_in({"orders": [order] if order else []}, account):
+            # records.in_body reads listOrders' shape: the one order as its page of one.
+            for record in self.records.in_body({"orders": [order] if order else []}, account):
                 emitted.add(record["orderId"])
                 yield record
 

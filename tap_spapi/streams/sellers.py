@@ -52,7 +52,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
             return  # no account in this run's shard, or the account failed
         account = self.account_for(context).name
         try:
-            records = self.run.participations_of(account)
+            records = self.run.marketplaces.participations_of(account)
             for record in records:
                 self._check_key(record)
         except AccountUnavailableError as exc:

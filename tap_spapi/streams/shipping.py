@@ -90,7 +90,7 @@ class ShippingTrackingStream(ShippingStream):
                 listed[account].add((label.carrier_id, label.tracking_id))
                 contexts.append({ACCOUNT_KEY: account, **label.as_context()})
         for account, labels in listed.items():
-            self.book(account).forget(final_before=inf, open_before=inf, listed=labels)
+            self.bookmarks.book(account).forget(final_before=inf, open_before=inf, listed=labels)
         return [context for context in contexts if self.wants(context)]
 
     @override
@@ -106,7 +106,7 @@ class ShippingTrackingStream(ShippingStream):
         """Labels whose status was final in an earlier run are not requested again."""
         if not context:
             return True
-        return not self.book(context[ACCOUNT_KEY]).is_final(
+        return not self.bookmarks.book(context[ACCOUNT_KEY]).is_final(
             context["carrierId"], context["trackingId"]
         )
 
@@ -117,13 +117,13 @@ class ShippingTrackingStream(ShippingStream):
             # No partitions: the SDK syncs once without a context when no label is set.
             self.logger.info("No tracking_ids or tracking_ids_file configured; nothing to track")
             return
-        book = self.book(context[ACCOUNT_KEY])
+        book = self.bookmarks.book(context[ACCOUNT_KEY])
         for record in super().get_records(context):
             status = (record.get("summary") or {}).get("status")
             yield record
             # After the yield the SDK has written the record, so the state cannot
             # hide a record that never reached the output.
-            self._keep(book, context["carrierId"], context["trackingId"], record,
+            self.bookmarks.keep(book, context["carrierId"], context["trackingId"], record,
                        final=status in FINAL_STATUSES)  # fmt: skip
 
     @override
@@ -156,7 +156,9 @@ class ShippingTrackingStream(ShippingStream):
         times = [event.get("eventTime") for event in row.get("eventHistory") or []]
         row[self.replication_key] = max((t for t in times if t), default=None)
         latest = row[self.replication_key]
-        known = self.book(context[ACCOUNT_KEY]).latest(context["carrierId"], context["trackingId"])
+        known = self.bookmarks.book(context[ACCOUNT_KEY]).latest(
+            context["carrierId"], context["trackingId"]
+        )
         if known and latest and instant(latest).timestamp() < known + 1:
             return None  # nothing after the newest event loaded (to the second)
         return row

@@ -13,35 +13,32 @@ parent and this stream still tracks it on resume. They are kept compactly, one
 partition per account (state.IdentifierBook); an identifier whose latest milestone is
 final is not requested again, and leaves the state after a grace period (state.py).
 An identifier Amazon answers 404 for `REFUSAL_LIMIT` runs in a row is given up: not
-asked again unless listed. Nothing is noted while this stream (and its milestones) is
-not selected.
+asked again unless listed (tracking_refusals.py). Nothing is noted while this stream
+(and its milestones) is not selected.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import override
 
 from tap_spapi.config.accounts_setting import account_names
-from tap_spapi.config.shipment_identifiers import CARRIER, ShipmentIdentifier, asked_in
+from tap_spapi.config.shipment_identifiers import CARRIER, ShipmentIdentifier
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.runtime.inbox import TRACKING_CHANGED, due
 from tap_spapi.runtime.state import (
     FINAL_MILESTONE,
-    REFUSAL_LIMIT,
-    IdentifierBook,
     PerIdentifierLayout,
     grace_start,
     news_start,
 )
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import instant
+from tap_spapi.streams.tracking_refusals import Asked, Refusals, asked
 from tap_spapi.wire.redact import redact
 from tap_spapi.wire.responses import amazon_error, decode, decoded_body
 
@@ -50,11 +47,6 @@ if TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context
-
-#: (account, identifier type, identifier value): one identifier asked for one account.
-Asked = tuple[str, str, str]
-# Guards each tracking stream's `_answers`: workers write them, the main thread takes them.
-_ANSWERS_LOCK = threading.Lock()
 
 TRACKING_STREAM = "shipment_tracking"
 # `latestMilestone.status.code` values after which nothing more happens to the parcel or
@@ -98,7 +90,7 @@ class NotesTrackingIdentifiers(SPAPIStream):
         tracking = self._tracking
         if identifier is None or tracking is None:
             return
-        if tracking.book(account).note(identifier.kind, identifier.value, self._now):
+        if tracking.bookmarks.book(account).note(identifier.kind, identifier.value, self._now):
             context = {ACCOUNT_KEY: account, **identifier.as_context()}
             tracking.ahead.fetch_early(context)  # asked now, not after every parent synced
 
@@ -160,7 +152,7 @@ class ShipmentTrackingStream(SPAPIStream):
         for key in self._notified:
             contexts.setdefault(key, _context(*key))
         for account in self.run.accounts:
-            for kind, value in self.book(account).open_identifiers():
+            for kind, value in self.bookmarks.book(account).open_identifiers():
                 contexts.setdefault((account, kind, value), _context(account, kind, value))
         return [
             context
@@ -176,7 +168,7 @@ class ShipmentTrackingStream(SPAPIStream):
         number listed when booked may be unknown to Amazon for days, until the carrier
         reports it), and what it costs is the list the user keeps, not the history.
         """
-        book = self.book(account)
+        book = self.bookmarks.book(account)
         if book.is_final(kind, value):
             return False
         key = (account, kind, value)
@@ -188,7 +180,7 @@ class ShipmentTrackingStream(SPAPIStream):
         `notifications_poll_hours` (notifications.due), in case one was lost."""
         if account not in self._covered:
             return True
-        book = self.book(account)
+        book = self.bookmarks.book(account)
         if not book.latest(kind, value):
             return True
         period = self.run.settings.notifications_poll_hours * 3600
@@ -222,15 +214,14 @@ class ShipmentTrackingStream(SPAPIStream):
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """A notified identifier's tracking from its notification, with no request; any
         other identifier's from getShipmentTracking."""
-        detail = self._notified.get(_asked(context)) if context else None
+        detail = self._notified.get(asked(context)) if context else None
         if detail is None:
             yield from super().request_records(context)
             return
         assert context is not None
-        with _ANSWERS_LOCK:
-            self._answers[_asked(context)] = None  # Amazon tracks it: refusals end
+        self._refusals.answered(asked(context), None)  # Amazon tracks it: refusals end
         account = self.account_for(context)
-        yield from self.records_in({"trackingDetail": copy.deepcopy(detail)}, account)
+        yield from self.records.in_body({"trackingDetail": copy.deepcopy(detail)}, account)
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -242,9 +233,9 @@ class ShipmentTrackingStream(SPAPIStream):
             now = self.run.run_started_at
             for account in self.run.accounts:
                 listed = {(kind, value) for (name, kind, value) in self._listed if name == account}
-                book = self.book(account)
+                book = self.bookmarks.book(account)
                 book.forget(
-                    final_before=grace_start(now, self.lookback),
+                    final_before=grace_start(now, self.bookmarks.lookback),
                     open_before=news_start(now),
                     listed=listed,
                 )
@@ -258,7 +249,7 @@ class ShipmentTrackingStream(SPAPIStream):
         """Identifiers whose latest milestone was final, or given up, are not asked."""
         if not context:
             return True
-        return self._asks(*_asked(context))
+        return self._asks(*asked(context))
 
     @override
     def get_url_params(
@@ -274,66 +265,20 @@ class ShipmentTrackingStream(SPAPIStream):
         `get_records` counts it and warns, naming the identifier."""
         if response.status_code == HTTPStatus.NOT_FOUND:
             decode(response, self.response_error_message)
-            self._answered(response, redact(amazon_error(response).describe()))
+            self._refusals.answered_in(response, redact(amazon_error(response).describe()))
             return
         super().validate_response(response)
-        self._answered(response, None)
+        self._refusals.answered_in(response, None)
 
     @cached_property
-    def _answers(self) -> dict[Asked, str | None]:
-        """What Amazon answered this run per identifier asked and not yet synced: a
-        404's description, or None for a tracking (under `_ANSWERS_LOCK`: the worker
-        that fetched writes it, the main thread, which alone writes the state, takes it)."""
-        return {}
-
-    def _answered(self, response: requests.Response, refusal: str | None) -> None:
-        request = response.request
-        identifier = asked_in(parse_qs(urlsplit((request and request.url) or "").query))
-        if identifier is not None:
-            key = (self._account_of(response).name, *identifier)
-            with _ANSWERS_LOCK:
-                self._answers[key] = refusal
-
-    def _count_refusal(self, book: IdentifierBook, context: Context) -> None:
-        """After the identifier of `context` was synced: a 404 counts one more run in a
-        row (warned, naming it), an answer ends its refusals (nothing asked: nothing)."""
-        key = _asked(context)
-        with _ANSWERS_LOCK:
-            if key not in self._answers:
-                return
-            refusal = self._answers.pop(key)
-        _, kind, value = key
-        if refusal is None:
-            book.answered(kind, value)
-            return
-        warned_before = book.given_up(kind, value)
-        runs = book.refused(kind, value)
-        self.state_manager.is_flushed = False
-        what = f"stream '{self.name}': no tracking for {_described(context)} ({refusal})"
-        if runs < REFUSAL_LIMIT:
-            self.logger.warning(
-                "%s; nothing loaded for it, asked again next run (refused %s in a row; "
-                "given up after %d).",
-                what,
-                "1 run" if runs == 1 else f"{runs} runs",
-                REFUSAL_LIMIT,
-            )
-        elif warned_before:
-            self.logger.info("%s; refused since, still asked: it is listed.", what)
-        elif key in self._listed:
-            self.logger.warning(
-                "%s; refused %d runs in a row, still asked every run because it is listed: "
-                "remove it from shipment_tracking_ids (or its file) to stop asking.",
-                what,
-                runs,
-            )
-        else:
-            self.logger.warning(
-                "%s; refused %d runs in a row: given up, not asked again. List it in "
-                "shipment_tracking_ids to ask it again.",
-                what,
-                runs,
-            )
+    def _refusals(self) -> Refusals:
+        """What Amazon answered per identifier this run, counted once it is synced."""
+        return Refusals(
+            self.name,
+            self.logger,
+            listed=lambda key: key in self._listed,
+            account_of=lambda response: self._account_of(response).name,
+        )
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -349,13 +294,14 @@ class ShipmentTrackingStream(SPAPIStream):
         """The identifier's record; its newest milestone (final or not) kept once emitted."""
         if context is None:
             return
-        book = self.book(context[ACCOUNT_KEY])
+        book = self.bookmarks.book(context[ACCOUNT_KEY])
         for record in super().get_records(context):
             code = ((record.get("latestMilestone") or {}).get("status") or {}).get("code")
             yield record
-            self._keep(book, context["identifierType"], context["identifierValue"], record,
+            self.bookmarks.keep(book, context["identifierType"], context["identifierValue"], record,
                        final=code in FINAL_MILESTONES)  # fmt: skip
-        self._count_refusal(book, context)
+        if self._refusals.count(book, context):
+            self.state_manager.is_flushed = False
 
     @override
     def post_process(
@@ -384,7 +330,7 @@ class ShipmentTrackingStream(SPAPIStream):
         times = [m.get("occurredAt") for m in milestones]
         latest = max((t for t in times if t), default=None)
         row[self.replication_key] = latest
-        known = self.book(context[ACCOUNT_KEY]).latest(
+        known = self.bookmarks.book(context[ACCOUNT_KEY]).latest(
             context["identifierType"], context["identifierValue"]
         )
         if known and latest and instant(latest).timestamp() < known + 1:
@@ -447,7 +393,7 @@ class ShipmentTrackingMilestonesStream(SPAPIStream):
                 ACCOUNT_KEY: tracking[ACCOUNT_KEY],
                 SELLER_KEY: tracking.get(SELLER_KEY),
             }
-            self._check_required_fields(row)
+            self.records.check(row)
             rows.append(row)
         return rows
 
@@ -491,19 +437,6 @@ def _context(account: str, kind: str, value: str) -> dict[str, Any]:
 def _identifier(context: Context) -> ShipmentIdentifier:
     return ShipmentIdentifier(
         context["identifierType"], context["identifierValue"], context.get("carrierCode")
-    )
-
-
-def _asked(context: Context) -> Asked:
-    return context[ACCOUNT_KEY], context["identifierType"], context["identifierValue"]
-
-
-def _described(context: Context) -> str:
-    """`carrierTracking 1Z… (carrier UPS) of account 'default'`: the identifier as asked."""
-    carrier = f" (carrier {context['carrierCode']})" if context.get("carrierCode") else ""
-    return (
-        f"{context['identifierType']} {context['identifierValue']}{carrier} "
-        f"of account '{context[ACCOUNT_KEY]}'"
     )
 
 

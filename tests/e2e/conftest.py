@@ -74,9 +74,16 @@ def meltano_project(meltano_bin: str, testrun_uid: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (project / INSTALLED_MARK).exists():
             install_project(meltano_bin, project)
-        # The demo environment's loader logging (meltano.yml's LOGGING_CONF_FILE).
+        # The demo environment's loader logging (meltano.yml's LOGGING_CONF_FILE). Another
+        # worker's target may be reading it right now: replaced whole, and only if it
+        # changed (a copy over it once let a target read an empty file).
         (project / "scripts").mkdir(exist_ok=True)
-        shutil.copy(REPO / "scripts" / "loader_logging.conf", project / "scripts")
+        conf = project / "scripts" / "loader_logging.conf"
+        text = (REPO / "scripts" / "loader_logging.conf").read_bytes()
+        if not conf.exists() or conf.read_bytes() != text:
+            staged = conf.with_name(f".{conf.name}.{testrun_uid}")
+            staged.write_bytes(text)
+            staged.replace(conf)
         cleared = project / f".cleared-{testrun_uid}"
         if not cleared.exists():
             for stale in project.glob(".cleared-*"):

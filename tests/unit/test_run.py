@@ -100,10 +100,11 @@ def test_participations_are_fetched_once_per_account_and_a_failure_is_kept() -> 
         return [{"marketplace": {"id": "ATVPDKIKX0DER"}, "participation": {}}]
 
     run = a_run(fetch)
-    assert run.participations_of("first") == run.participations_of("first")
+    marketplaces = run.marketplaces
+    assert marketplaces.participations_of("first") == marketplaces.participations_of("first")
     for _ in range(2):
         with pytest.raises(TapSpapiError, match="refused"):
-            run.participations_of("second")
+            marketplaces.participations_of("second")
     assert calls == ["first", "second"]
     assert run.marketplace_ids_of("first") == ["ATVPDKIKX0DER"]
     assert calls == ["first", "second"]

@@ -22,6 +22,7 @@ from tap_spapi.amazon.roles import missing_role_hint
 from tap_spapi.errors import AccountUnavailableError, RefusedAfterSuccessError, TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.state import note_succeeded, succeeded_accounts
+from tap_spapi.wire.headers import account_of
 from tap_spapi.wire.responses import SPAPIRequestError, operation_called
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
     from tap_spapi.amazon.operations import Operation
     from tap_spapi.runtime.failures import RunFailures
+    from tap_spapi.runtime.run import Run
+    from tap_spapi.streams.base.bookmarks import Bookmarks
+    from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 
 
 class ContainedStream(Protocol):
@@ -45,38 +49,98 @@ class ContainedStream(Protocol):
     @property
     def operation(self) -> Operation: ...
     @property
+    def operation_id(self) -> str: ...
+    @property
+    def run(self) -> Run: ...
+    @property
     def failures(self) -> RunFailures: ...
     @property
     def stream_state(self) -> dict[str, Any]: ...
     @property
-    def ancestors(self) -> list[str]: ...
+    def parent_stream_type(self) -> Any: ...
+    @property
+    def ahead(self) -> AheadOfSync: ...
+    @property
+    def bookmarks(self) -> Bookmarks: ...
     def account_name(self, context: Context | None) -> str: ...
     def get_context_state(self, context: Context | None) -> dict[str, Any]: ...
-    def succeeded_before(self, error: SPAPIRequestError) -> bool: ...
-    def flush_state(self) -> None: ...
+    def abandoned(self, context: Context | None) -> bool: ...
+    def wants(self, context: Context | None) -> bool: ...
+    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]: ...
 
 
 class Containment:
     """What a failure of one stream stops: the account, the stream for the account, or
     one per-id context (`per_id`). `keys`: the fields that tell records of one query
-    apart as Amazon sends them; `role`: the role the stream's operation needs, if the
-    stream names one."""
+    apart as Amazon sends them, `repeats`: whether one query's pages may repeat a record
+    (then `once_per_key` drops the repeats); `role`: the role the stream's operation
+    needs, if the stream names one."""
 
     def __init__(
-        self, stream: ContainedStream, *, per_id: bool, keys: list[str], role: str | None
+        self,
+        stream: ContainedStream,
+        *,
+        per_id: bool,
+        keys: list[str],
+        repeats: bool,
+        role: str | None,
     ) -> None:
         self._stream = stream
         self._per_id = per_id
         self._keys = keys
+        self._repeats = repeats
         self._role = role
         #: Accounts a context of this stream was read for, whole, this run (main thread).
         self._succeeded_this_run: set[str] = set()
         self._succeeded_noted = 0  # of them, already noted in the state
 
+    def records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """`context`'s records (`SPAPIStream.get_records`), prefetched when announced,
+        their children announced ahead, failures contained.
+
+        An account whose credentials or endpoint fail is skipped with an error naming it,
+        and so are its later contexts; a stream that fails for good stops for that
+        account; one per-id context Amazon refuses fails alone. The others finish,
+        bookmarks that would move past what was missed stay, and the run exits non-zero
+        at the end.
+        """
+        stream = self._stream
+        if not (context or {}).get(ACCOUNT_KEY):
+            return  # no account in this run's shard: singer-sdk syncs once without context
+        name = stream.account_name(context)
+        if stream.abandoned(context) or not stream.wants(context):
+            return
+        try:
+            records = stream.ahead.announcing_children(stream.records_of(context), context)
+            yield from self.once_per_key(records) if self._repeats else records
+        except TapSpapiError as exc:
+            self.settle(exc, context)
+        else:
+            self.succeeded(name)
+        if stream.failures.holds(stream.name, name):
+            # An unsorted stream's new bookmark waits in its progress markers until the
+            # SDK finalizes the partition, right after this: it must not move.
+            stream.get_context_state(context).pop("progress_markers", None)
+
+    @property
+    def ancestors(self) -> list[str]:
+        """Names of the stream's parent, grandparent, ...: their bookmarks cover its data."""
+        names, parent = [], self._stream.parent_stream_type
+        while parent is not None:
+            names.append(str(parent.name))  # a class attribute of ours
+            parent = parent.parent_stream_type
+        return names
+
+    def _succeeded_before(self, error: SPAPIRequestError) -> bool:
+        """Whether the refused operation ever succeeded for the account this run."""
+        operation = operation_called(error.response.request, self._stream.operation_id)
+        account = self._stream.run.account_named(account_of(error.response.request))
+        return operation in account.adapter.succeeded
+
     @cached_property
     def _succeeded_earlier(self) -> frozenset[str]:
         """Accounts the state shows this stream succeeded for in an earlier run, read at
-        the first refusal (a success this run also shows in `succeeded_before`)."""
+        the first refusal (a success this run also shows in `_succeeded_before`)."""
         return frozenset(succeeded_accounts(self._stream.stream_state))
 
     def succeeded(self, account: str) -> None:
@@ -95,7 +159,7 @@ class Containment:
             return
         self._succeeded_noted = len(accounts)
         if note_succeeded(self._stream.stream_state, accounts):
-            self._stream.flush_state()
+            self._stream.bookmarks.flush()
 
     def settle(self, error: TapSpapiError, context: Context | None) -> None:
         """Record a failure of `context`: the account's (credentials, endpoint), else what
@@ -117,10 +181,10 @@ class Containment:
         loop, a record without its key) stops the stream for the account.
         """
         stream = self._stream
-        name, failures, ancestors = stream.account_name(context), stream.failures, stream.ancestors
+        name, failures, ancestors = stream.account_name(context), stream.failures, self.ancestors
         if not isinstance(error, SPAPIRequestError):
             failures.stream_stopped(stream.name, name, error, ancestors)
-        elif error.missing_role and not stream.succeeded_before(error):
+        elif error.missing_role and not self._succeeded_before(error):
             if name in self._succeeded_earlier:
                 refused = self._refused_after_success(error)
                 failures.stream_stopped(stream.name, name, refused, ancestors)

@@ -45,7 +45,7 @@ class EmbeddedListStream(SPAPIStream):
         for element in parent.get(self.embedded_field) or []:
             keys = {self.parent_key: parent[self.parent_key], SELLER_KEY: parent.get(SELLER_KEY)}
             row = {**element, **self.row_keys(element), **keys, ACCOUNT_KEY: parent[ACCOUNT_KEY]}
-            self._check_required_fields(row)
+            self.records.check(row)
             rows.append(row)
         return rows
 

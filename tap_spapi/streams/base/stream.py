@@ -1,51 +1,47 @@
 """`SPAPIStream`: the base every stream inherits.
 
 It turns an operation id into method, path and usage plan (from the generated catalog),
-sends requests through the account's paced, authenticated session, parses pages and
-keeps bookmarks. The request loop itself is singer-sdk's; only its hooks are overridden
-here. What an answer means is responses.py's, fetching ahead is fetch_ahead.py's,
-containing failures is containment.py's (both bases of `SPAPIStream`), and the run's
-state is run.py's, reached through `SPAPIStream.run`.
+sends requests through the account's paced, authenticated session and parses pages.
+The request loop itself is singer-sdk's; only its hooks are overridden here. What an
+answer means is responses.py's; the stream's collaborators, each in its module, fetch
+ahead (fetch_ahead.py), contain failures (containment.py), keep bookmarks
+(bookmarks.py) and find records in answers (records.py); reading ids a notification
+named is notified.py's, reading a stream only for others read_for_others.py's; and the
+run's state is run.py's, reached through `SPAPIStream.run`.
 """
 
 from __future__ import annotations
 
-import datetime
 import importlib.resources
 import logging
 import sys
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from requests.auth import AuthBase
 from singer_sdk import RESTStream, Stream
 from singer_sdk.exceptions import AbortedSyncExceptionBase
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.helpers.jsonpath import extract_jsonpath
-from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
-from singer_sdk.singerlib.catalog import SelectionMask
 from typing_extensions import override
 
 from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.config.settings import Settings
-from tap_spapi.errors import AccountUnavailableError, TapSpapiError
-from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.run import Run
-from tap_spapi.runtime.state import IdentifierBook, IndexedStateManager
+from tap_spapi.streams.base.bookmarks import Bookmarks, indexed_state_manager
 from tap_spapi.streams.base.containment import Containment
 from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 from tap_spapi.streams.base.paging import DecodedBodyPaginator
 from tap_spapi.streams.base.pii import drop_pii, schema_without_pii
-from tap_spapi.streams.base.windows import instant
+from tap_spapi.streams.base.read_for_others import EVERY_FIELD, silent_maps
+from tap_spapi.streams.base.records import Records
 from tap_spapi.wire.client import fill_path
 from tap_spapi.wire.headers import ACCOUNT_HEADER, account_of
 from tap_spapi.wire.responses import (
     AccessDeniedError,
-    MissingKeyError,
-    SPAPIRequestError,
     decoded_body,
     error_message,
     operation_called,
@@ -58,12 +54,13 @@ from tap_spapi.wire.retries import (
 from tap_spapi.wire.transport import paced_session
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator
+    from collections.abc import Generator, Iterable
 
     import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
     from singer_sdk.mapper import StreamMap
+    from singer_sdk.singerlib.catalog import SelectionMask
     from singer_sdk.streams._state import StreamStateManager
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -102,56 +99,41 @@ class SchemaWithoutUnwantedPII(StreamSchema):
         return schema_without_pii(schema, fields)
 
 
-# A selection mask in which every field is selected (missing entries follow the root).
-_EVERY_FIELD = SelectionMask({(): True})
-
-
-class ReadWithoutOutput(RemoveRecordTransform):
-    """The map of a stream read only for the streams that need its records: no SCHEMA,
-    no RECORD (singer-sdk's map that removes a stream), but its children still synced
-    (that one would stop them, as a filter that drops every record)."""
-
-    @override
-    def get_filter_result(self, record: dict[str, Any]) -> bool:
-        return True
-
-
 class SPAPIStream(RESTStream[str]):
     """A stream backed by one SP-API operation.
 
     Its collaborators: the account's client (`client`) for calls outside singer-sdk's
-    loop, `ahead` for the requests the run's pools make before the sync asks, and
-    `contained` for what a failure stops.
+    loop, `ahead` for the requests the run's pools make before the sync asks,
+    `contained` for what a failure stops, `bookmarks` for what it keeps in its state
+    beside singer-sdk's values, and `records` for the records in Amazon's answers.
     """
 
-    #: Per-id streams (children, per-label partitions): requests are fetched ahead in
-    #: the account's worker pool while the main thread emits (see runtime/pools.py).
+    #: Per-id streams (children, per-label partitions): requests fetched ahead in the
+    #: account's worker pool while the main thread emits (runtime/pools.py).
     prefetch: ClassVar[bool] = False
-    #: Top-level streams whose contexts are known at the start of the run: the tap reads
-    #: them ahead while earlier streams sync (`start_reading`).
+    #: Top-level streams whose contexts are known at the start of the run: read ahead
+    #: while earlier streams sync (`start_reading`).
     read_ahead: ClassVar[bool] = False
     #: Per-id streams synced after others whose contexts are known before their turn
     #: (labels and identifiers listed or left open, identifiers noted by a parent): each
-    #: is fetched as soon as it is known (`AheadOfSync.fetch_early`), within the plan.
+    #: fetched as soon as it is known (`AheadOfSync.fetch_early`), within the plan.
     fetches_early: ClassVar[bool] = False
     #: The fields that tell records of one query apart as Amazon sends them, where the
     #: primary key is only built in `post_process` (default: the primary key).
     query_keys: ClassVar[tuple[str, ...]] = ()
     #: Whether one query's pages may repeat a record (`Containment.once_per_key`).
     pages_may_repeat: ClassVar[bool] = True
-
-    #: For a stream that is not sorted (singer-sdk keeps its new bookmark as a progress
-    #: marker until the stream completes): what a run killed mid-way means for it. Said
-    #: here, and in the docs, instead of singer-sdk's warning on every run (progress.py).
+    #: An unsorted stream's (singer-sdk keeps its new bookmark as a progress marker until
+    #: it completes): what a run killed mid-way means for it, said here and in the docs
+    #: instead of singer-sdk's warning on every run (progress.py).
     after_a_kill: ClassVar[str] = ""
-
-    #: Streams whose records this stream needs although it is not their child (e.g.
-    #: shipment_tracking: the shipments that carry its identifiers); they, and their
-    #: parents, are read when this stream is selected, as singer-sdk reads a child's parents.
+    #: Streams whose records this stream needs though not their child (shipment_tracking:
+    #: the shipments with its identifiers): they and their parents are read when it is.
     needs: ClassVar[tuple[str, ...]] = ()
-
     #: Operation id in Amazon's model; method, path and usage plan come from the catalog.
     operation_id: ClassVar[str]
+    #: `{placeholder}` of the operation's path → the context key that fills it.
+    path_params: ClassVar[dict[str, str]] = {}
     #: Dotted path of the next-page token in the response body, if the operation pages.
     next_token_path: ClassVar[str | None] = None
     records_jsonpath = "$.payload[*]"
@@ -166,10 +148,9 @@ class SPAPIStream(RESTStream[str]):
     #: One partition (and bookmark) per account of the run (`partitions`).
     partitioned_by_account: ClassVar[bool] = False
     schema = SchemaWithoutUnwantedPII(SCHEMAS)
-    # Records are decoded JSON: their values already have JSON types, and the schemas
-    # allow additional properties, so singer-sdk's conformance pass would change
-    # nothing but cost a quarter of the tap's CPU per record (throughput benchmark).
-    # A stream that builds records with Python types (dates, decimals) sets its own.
+    # Records are decoded JSON, and the schemas allow additional properties: singer-sdk's
+    # conformance pass would change nothing but cost a quarter of the tap's CPU per record
+    # (throughput benchmark). A stream that builds records with Python types sets its own.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     # --- what to call -------------------------------------------------------------
@@ -177,6 +158,10 @@ class SPAPIStream(RESTStream[str]):
     def account_for(self, context: Context | None) -> Account:
         """The selling-partner account `context` belongs to (every context names one)."""
         return self.run.account_named((context or {}).get(ACCOUNT_KEY))
+
+    def account_name(self, context: Context | None) -> str:
+        """The name of the account `context` belongs to."""
+        return self.account_for(context).name
 
     def fetch_lane(self, context: Context | None) -> OperationLane | None:
         """The usage plan `context`'s fetch first waits on (the pool runs first the fetch
@@ -191,7 +176,7 @@ class SPAPIStream(RESTStream[str]):
     @property
     @override
     def url_base(self) -> str:
-        """Unused: each context's account has its own regional endpoint (see `get_url`)."""
+        """Unused: each context's account has its own regional endpoint (`get_url`)."""
         return ""
 
     @property
@@ -199,9 +184,6 @@ class SPAPIStream(RESTStream[str]):
     def path(self) -> str:  # type: ignore[override]
         """The operation's path template; `{param}`s are filled from the context."""
         return self.operation.path
-
-    #: `{placeholder}` of the operation's path → the context key that fills it.
-    path_params: ClassVar[dict[str, str]] = {}
 
     @override
     def get_url(self, context: Context | None) -> str:
@@ -228,11 +210,9 @@ class SPAPIStream(RESTStream[str]):
     @property
     @override
     def requests_session(self) -> requests.Session:
-        """This thread's session, routed through each account's paced, signing adapter.
-
-        One per thread because `requests.Session` is not thread-safe; they share the
-        tap's router and the accounts' adapters (connection pool, limiter, auth), which are.
-        """
+        """This thread's session (`requests.Session` is not thread-safe), routed through
+        each account's paced, signing adapter; they share the tap's router and the
+        accounts' adapters (connection pool, limiter, auth), which are thread-safe."""
         session: requests.Session | None = getattr(self._thread_sessions, "session", None)
         if session is None:
             session = self._thread_sessions.session = paced_session(self.run.router)
@@ -280,38 +260,6 @@ class SPAPIStream(RESTStream[str]):
         (a report's several operations, a notified id's get operation)."""
         return self.run.client(self.account_for(context).name)
 
-    def notified_bodies(
-        self,
-        context: Context,
-        ids: Iterable[str],
-        operation_id: str,
-        path_key: str,
-        *,
-        params: dict[str, Any] | None = None,
-        backstop: str,
-    ) -> Iterator[tuple[str, Any]]:
-        """(id, decoded answer) of `operation_id` for each id a notification named, in
-        turn, until the account is abandoned. An id Amazon refuses is left to the
-        `backstop` operation (its listing or search), gathered into one warning."""
-        account = self.account_for(context)
-        for item in ids:
-            if self.abandoned(context):
-                return
-            asked = {**context, path_key: item}
-            try:
-                yield (
-                    item,
-                    self.client(asked).call(
-                        operation_id, where=self.name, path_values={path_key: item}, params=params
-                    ),
-                )
-            except SPAPIRequestError as exc:
-                name = operation_id.rsplit(".", 1)[-1]
-                self.run.gather(
-                    f"{name} refused {{}} notified ids ({backstop} reads them)",
-                    f"{account.name}/{item} (HTTP {exc.status})",
-                )
-
     @property
     def settings(self) -> Settings:
         """The tap's settings, parsed once (the run's, without starting a run: the schema
@@ -322,15 +270,12 @@ class SPAPIStream(RESTStream[str]):
 
     @property
     def run(self) -> Run:
-        """The run this stream is part of: accounts, pools, clock, failures (run.py).
-
-        The one place a stream reaches its tap; every TapSpapi has a run.
-        """
+        """The run (accounts, pools, clock, failures: run.py): a stream's one way to its tap."""
         run = getattr(self._tap, "run", None)
         assert isinstance(run, Run), f"stream '{self.name}' belongs to a tap without a run"
         return run
 
-    # --- the sync: fetched ahead (fetch_ahead.py), failures contained (containment.py) -
+    # --- the sync: its collaborators, each in its module --------------------------------
 
     @cached_property
     def ahead(self) -> AheadOfSync:
@@ -342,34 +287,30 @@ class SPAPIStream(RESTStream[str]):
         """What this stream's failures stop."""
         keys = list(self.query_keys or self.primary_keys or [])
         role = getattr(self, "required_role", None)
-        return Containment(self, per_id=self.prefetch, keys=keys, role=role)
+        return Containment(
+            self, per_id=self.prefetch, keys=keys, repeats=self.pages_may_repeat, role=role
+        )
+
+    @cached_property
+    def bookmarks(self) -> Bookmarks:
+        """What this stream writes to its state beside singer-sdk's values."""
+        return Bookmarks(self)
+
+    @cached_property
+    def records(self) -> Records:
+        """The records in this stream's decoded answers."""
+        return Records(self)
+
+    @cached_property
+    def required_fields(self) -> list[str]:
+        """The fields a record must have (`Records.check`): its key and bookmark fields."""
+        needed = [*(self.primary_keys or []), self.replication_key]
+        return [f for f in needed if f and f != ACCOUNT_KEY and f not in self.derived_keys]
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Records of `context` (prefetched when announced), announcing children ahead.
-
-        Failures are contained (containment.py): an account whose credentials or
-        endpoint fail is skipped with an error naming it, and so are its later contexts;
-        a stream that fails for good stops for that account; one per-id context Amazon
-        refuses fails alone. The others finish, bookmarks that would move past what was
-        missed stay, and the run exits non-zero at the end.
-        """
-        if not (context or {}).get(ACCOUNT_KEY):
-            return  # no account in this run's shard: singer-sdk syncs once without context
-        name = self.account_name(context)
-        if self.abandoned(context) or not self.wants(context):
-            return
-        try:
-            records = self.ahead.announcing_children(self.records_of(context), context)
-            yield from self.contained.once_per_key(records) if self.pages_may_repeat else records
-        except TapSpapiError as exc:
-            self.contained.settle(exc, context)
-        else:
-            self.contained.succeeded(name)
-        if self.failures.holds(self.name, name):
-            # An unsorted stream's new bookmark waits in its progress markers until the
-            # SDK finalizes the partition, right after this: it must not move.
-            self.get_context_state(context).pop("progress_markers", None)
+        """Records of `context`, failures contained (`Containment.records`)."""
+        yield from self.contained.records(context)
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -413,23 +354,6 @@ class SPAPIStream(RESTStream[str]):
         later windows must not move its bookmark past data that was never read."""
         return self.failures.abandoned(self.name, (context or {}).get(ACCOUNT_KEY, ""))
 
-    def account_failed(self, context: Context | None, error: AccountUnavailableError) -> None:
-        """`context`'s account is unavailable for the rest of the run."""
-        self.failures.account_failed(self.account_name(context), error)
-
-    @property
-    def ancestors(self) -> list[str]:
-        """Names of the parent, grandparent, ...: their bookmarks cover this stream's data."""
-        names, parent = [], self.parent_stream_type
-        while parent is not None:
-            names.append(str(cast("Any", parent).name))  # a class attribute of ours
-            parent = parent.parent_stream_type
-        return names
-
-    def account_name(self, context: Context | None) -> str:
-        """The name of the account `context` belongs to."""
-        return self.account_for(context).name
-
     # --- selection ----------------------------------------------------------------------
 
     # mypy asks for @override on the decorator line of a property that has a setter.
@@ -460,28 +384,17 @@ class SPAPIStream(RESTStream[str]):
     def mask(self) -> SelectionMask:
         """singer-sdk's selection of fields; every field while `read_for_others` (the SDK
         drops unselected fields from a record before it moves the bookmark by it)."""
-        if self.read_for_others:
-            return _EVERY_FIELD
-        return super().mask
+        return EVERY_FIELD if self.read_for_others else super().mask
 
     @property
     @override
     def stream_maps(self) -> list[StreamMap]:
         """singer-sdk's maps; none that writes anything while `read_for_others`."""
-        if not self.read_for_others:
-            return super().stream_maps
-        if self._silent_maps is None:
-            self._silent_maps = [
-                ReadWithoutOutput(
-                    stream_alias=self.name,
-                    raw_schema=self.schema,
-                    key_properties=self.primary_keys,
-                    flattening_options=None,
-                )
-            ]
-        return self._silent_maps
+        return self._silent_maps if self.read_for_others else super().stream_maps
 
-    _silent_maps: list[StreamMap] | None = None
+    @cached_property
+    def _silent_maps(self) -> list[StreamMap]:
+        return silent_maps(self)
 
     # --- records ----------------------------------------------------------------------
 
@@ -493,9 +406,7 @@ class SPAPIStream(RESTStream[str]):
     @override
     def partitions(self) -> list[dict[str, Any]] | None:
         """One per account with `partitioned_by_account`, else singer-sdk's (from state)."""
-        if self.partitioned_by_account:
-            return self.account_partitions()
-        return super().partitions
+        return self.account_partitions() if self.partitioned_by_account else super().partitions
 
     @override
     def post_process(
@@ -507,87 +418,13 @@ class SPAPIStream(RESTStream[str]):
             row[key] = (context or {}).get(key)
         return drop_pii(row, self.pii_fields, keep=self.run.settings.include_pii)
 
-    def succeeded_before(self, error: SPAPIRequestError) -> bool:
-        """Whether the refused operation ever succeeded for the account this run."""
-        operation = self._operation_of(error.response)
-        return operation in self._account_of(error.response).adapter.succeeded
-
-    # --- state --------------------------------------------------------------------
-
     @property
     @override
     def state_manager(self) -> StreamStateManager:
-        """singer-sdk's manager, made as it makes it, with partitions found through an
-        index (state.IndexedStateManager) instead of a search of the list."""
+        """singer-sdk's manager, made as it makes it, found by index (bookmarks.py)."""
         if self._state_manager is None:
-            self._state_manager = IndexedStateManager(
-                tap_name=self.tap_name,
-                stream_name=self.name,
-                tap_state=self._tap_state,
-                state_partitioning_keys=self.state_partitioning_keys,
-                is_sorted=self.is_sorted,
-                check_sorted=self.check_sorted,
-            )
+            self._state_manager = indexed_state_manager(self)
         return self._state_manager
-
-    def save_bookmark(self, context: Context | None, **values: Any) -> None:
-        """Store `values` in the partition's state and emit a STATE message at once.
-
-        For bookmarks singer-sdk cannot derive from a record's replication key (a query
-        window's upper bound, a label's final status): written beside the SDK's own
-        values and flushed immediately, so a killed run resumes after the last finished
-        window instead of from the previous run's bookmark.
-        """
-        if self.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
-            return  # something under this bookmark was missed this run
-        self.note_in_state(context, **values)
-
-    def note_in_state(self, context: Context | None, **values: Any) -> None:
-        """Store `values` in the partition's state and emit a STATE message at once,
-        whatever failed: for what moves no bookmark (`save_bookmark` checks first)."""
-        self.get_context_state(context).update(values)
-        self.flush_state()
-
-    def flush_state(self) -> None:
-        """Emit a STATE message now with what changed in the stream's state."""
-        self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def book(self, account: str) -> IdentifierBook:
-        """The identifiers (labels) of `account` in this stream's state, for the streams
-        that keep a book per account instead of a partition per identifier (state.py)."""
-        book = self._books.get(account)
-        if book is None:
-            book = IdentifierBook(self.get_context_state({ACCOUNT_KEY: account}))
-            self._books[account] = book
-        return book
-
-    @cached_property
-    def _books(self) -> dict[str, IdentifierBook]:
-        return {}
-
-    def _keep(
-        self, book: IdentifierBook, kind: str, value: str, record: dict[str, Any], *, final: bool
-    ) -> None:
-        """After `record` of identifier (label) `value` was handed to the SDK: keep its
-        newest event time (`post_process` set the replication key), or that it ended.
-        A record `post_process` dropped for being empty has neither: nothing is kept."""
-        latest = record.get(self.replication_key or "")
-        second = int(instant(latest).timestamp()) if latest else 0
-        if second or final:
-            now = int(self.run.run_started_at.timestamp())
-            book.loaded(kind, value, second or now, final=final)
-            self.state_manager.is_flushed = False
-
-    @property
-    def lookback(self) -> datetime.timedelta:
-        """Setting `lookback_window`: how far before a bookmark each run asks again."""
-        return datetime.timedelta(minutes=self.run.settings.lookback_window)
-
-    def start_after(self, bookmark: str | None) -> datetime.datetime:
-        """Where this run's query after `bookmark` starts: the bookmark minus the
-        lookback, else the run's default start (`start_date`)."""
-        return instant(bookmark) - self.lookback if bookmark else self.run.default_start
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
@@ -613,43 +450,17 @@ class SPAPIStream(RESTStream[str]):
     @override
     def response_error_message(self, response: requests.Response) -> str:
         """`stream 'x' (operation y): HTTP 400 Code: message (details) [x-amzn-RequestId: …]`."""
-        return error_message(response, self.name, self._operation_of(response))
-
-    def _operation_of(self, response: requests.Response) -> str:
-        """The operation `response` answers (a stream may call several, e.g. reports)."""
-        return self._operation_called(response.request)
+        return error_message(response, self.name, self._operation_called(response.request))
 
     def _operation_called(self, request: requests.PreparedRequest | None) -> str:
-        """The operation `request` calls (this stream's own if it cannot tell)."""
+        """The operation `request` calls (a stream may call several, e.g. reports; this
+        stream's own if it cannot tell)."""
         return operation_called(request, self.operation_id)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Records at `records_jsonpath` of the (already decoded) body, with their account."""
-        return self.records_in(decoded_body(response), self._account_of(response))
-
-    def records_in(self, body: Any, account: Account) -> Iterator[dict[str, Any]]:
-        """Records at `records_jsonpath` of a decoded `body` of `account`'s."""
-        seller = account.settings.selling_partner_id
-        for record in extract_jsonpath(self.records_jsonpath, input=body):
-            self._check_required_fields(record)
-            record[ACCOUNT_KEY] = account.name
-            record[SELLER_KEY] = seller
-            yield record
-
-    @cached_property
-    def _required_fields(self) -> list[str]:
-        needed = [*(self.primary_keys or []), self.replication_key]
-        return [f for f in needed if f and f != ACCOUNT_KEY and f not in self.derived_keys]
-
-    def _check_required_fields(self, record: dict[str, Any]) -> None:
-        """A record without its key or bookmark field cannot be loaded: say which."""
-        for field in self._required_fields:
-            if record.get(field) is None:
-                raise MissingKeyError(
-                    f"stream '{self.name}' ({self.operation_id}): Amazon sent a record "
-                    f"without '{field}', which the stream is keyed or bookmarked by"
-                )
+        return self.records.in_body(decoded_body(response), self._account_of(response))
 
     # --- retries: singer-sdk's hooks, delegating to the one policy (retries.py) --------
 

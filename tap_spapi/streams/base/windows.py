@@ -41,6 +41,14 @@ class _RunClock(Protocol):
     def run_started_at(self) -> datetime.datetime: ...
 
 
+class _Bookmarks(Protocol):
+    """The stream's bookmarks (bookmarks.py, which uses this module)."""
+
+    def start_after(self, bookmark: str | None) -> datetime.datetime: ...
+
+    def save(self, context: Context | None, **values: Any) -> None: ...
+
+
 class WindowedStream(Protocol):
     """What the window bookmarks need of a stream (the base stream, stream.py, is one): a
     protocol, so that the base stream can use this module without the two importing
@@ -49,11 +57,10 @@ class WindowedStream(Protocol):
     @property
     def run(self) -> _RunClock: ...
 
+    @property
+    def bookmarks(self) -> _Bookmarks: ...
+
     def get_context_state(self, context: Context | None) -> dict[str, Any]: ...
-
-    def start_after(self, bookmark: str | None) -> datetime.datetime: ...
-
-    def save_bookmark(self, context: Context | None, **values: Any) -> None: ...
 
 
 def isoformat(moment: datetime.datetime) -> str:
@@ -123,7 +130,7 @@ def range_after_bookmark(stream: WindowedStream, context: Context) -> QueryWindo
     """`context`'s window bookmark minus the lookback (else `start_date`) to the start of
     the run: what this run must ask for."""
     bookmark = stream.get_context_state(context).get(WINDOW_BOOKMARK)
-    return QueryWindow(stream.start_after(bookmark), stream.run.run_started_at)
+    return QueryWindow(stream.bookmarks.start_after(bookmark), stream.run.run_started_at)
 
 
 def mark_in_flight(stream: WindowedStream, context: Context, windows: int) -> None:
@@ -131,7 +138,7 @@ def mark_in_flight(stream: WindowedStream, context: Context, windows: int) -> No
     two): found there by the next run, it means this run did not finish, and the next
     asks the range in twice as many (`halvings_after_interruptions`)."""
     halvings = (windows - 1).bit_length()
-    stream.save_bookmark(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
+    stream.bookmarks.save(context, **{QUERY_IN_FLIGHT: True, INTERRUPTED_RUNS: halvings})
 
 
 def range_read(stream: WindowedStream, context: Context) -> None:
@@ -139,7 +146,7 @@ def range_read(stream: WindowedStream, context: Context) -> None:
     state = stream.get_context_state(context)
     state.pop(QUERY_IN_FLIGHT, None)
     state.pop(INTERRUPTED_RUNS, None)
-    stream.save_bookmark(context)
+    stream.bookmarks.save(context)
 
 
 def windows_after_bookmark(

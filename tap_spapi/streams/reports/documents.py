@@ -6,6 +6,9 @@ the `csv` reader, one row at a time, so a report of any size is read in constant
 memory. Hand-written because no library we depend on parses Amazon's flat files: they
 are tab-separated without quoting (a product name may hold a lone `"`), their encoding
 is only given in the download's Content-Type, and their values need typing per column.
+
+`ReportDocuments` is a report stream's side: getReportDocument, the rows as its
+records, and a FATAL report's error document.
 """
 
 from __future__ import annotations
@@ -26,13 +29,18 @@ import requests
 import urllib3
 
 from tap_spapi.errors import TapSpapiError
+from tap_spapi.streams.reports.windows import describe
 from tap_spapi.wire.redact import redact
 from tap_spapi.wire.retries import RetriesExhaustedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from singer_sdk.helpers.types import Context
+
     from tap_spapi.amazon.report_types import Kind, ReportType
+    from tap_spapi.streams.base.windows import QueryWindow
+    from tap_spapi.wire.client import SPAPIClient
     from tap_spapi.wire.retries import RetryPolicy
 
 LOGGER = logging.getLogger("tap-spapi")
@@ -252,7 +260,7 @@ class ReportDocument:
     link: Callable[[], Mapping[str, Any]]
     session: requests.Session
     timeout: float
-    #: Faults and waits of a download (see `ReportStream.download_policy`).
+    #: Faults and waits of a download (see `ReportDocuments.policy`).
     policy: RetryPolicy
     unknown_columns: Callable[[list[str]], None]
     logger: logging.Logger = LOGGER
@@ -325,3 +333,89 @@ def error_document_text(
     if body.startswith(GZIP_MAGIC):  # `compressionAlgorithm: GZIP`, served as identity
         body = gzip.decompress(body)
     return body.decode("utf-8", errors="replace").strip()
+
+
+class ReportDocuments:
+    """One report stream's documents: getReportDocument (a fresh pre-signed link), the
+    rows of a DONE report as records, and Amazon's reason for a FATAL one.
+
+    `client` and `session` are the stream's (`session`: the calling thread's), `check`
+    its test of a record's key fields, `unknown_columns` what it does with columns the
+    report type does not list.
+    """
+
+    def __init__(
+        self,
+        report: ReportType,
+        *,
+        where: str,
+        client: Callable[[Context], SPAPIClient],
+        session: Callable[[], requests.Session],
+        timeout: float,
+        policy: RetryPolicy,
+        unknown_columns: Callable[[list[str]], None],
+        check: Callable[[dict[str, Any]], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.report = report
+        self._where = where
+        self._client = client
+        self._session = session
+        self._timeout = timeout
+        # The request policy's fault budget, with fixed waits (1 s, 2 s, 4 s...): one
+        # reader waits, there is no crowd to spread out, and no 429s to bound by time.
+        self.policy = policy.with_waits(jitter=False, max_seconds=None)
+        self._unknown_columns = unknown_columns
+        self._check = check
+        self._logger = logger
+
+    def link(self, document_id: str, context: Context) -> dict[str, Any]:
+        """getReportDocument: the document's description, with a fresh pre-signed `url`."""
+        document: dict[str, Any] = self._client(context).call(
+            "getReportDocument",
+            where=self._where,
+            path_values={"reportDocumentId": document_id},
+            # A gzipped document is then labelled `Content-Encoding: gzip` (model,
+            # 2026-04-01), as HTTP means it; the reader gunzips by the body's first bytes.
+            params={"enableContentEncodingUrlHeader": "true"},
+            restricted=self.report.restricted,
+        )
+        return document  # its link is masked in logs by shape (tap_spapi/wire/redact.py)
+
+    def rows(
+        self, report: Mapping[str, Any], context: Context, stamp: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of a DONE `report` as records, each with `stamp` and the report's id
+        (read again after a broken download)."""
+        document_id = str(report["reportDocumentId"])
+        document = ReportDocument(
+            report=self.report,
+            stream=self._where,
+            report_id=str(report["reportId"]),
+            link=lambda: self.link(document_id, context),
+            session=self._session(),
+            timeout=self._timeout,
+            policy=self.policy,
+            unknown_columns=self._unknown_columns,
+            logger=self._logger,
+        )
+        for row in document.rows():
+            row.update(stamp)
+            row["report_id"] = report["reportId"]
+            self._check(row)
+            yield row
+
+    def fatal_message(
+        self, report: Mapping[str, Any], window: QueryWindow | None, context: Context
+    ) -> str:
+        """Amazon's reason for a FATAL report: its error document, when there is one."""
+        message = (
+            f"stream '{self._where}' (getReport): Amazon could not build report "
+            f"{report['reportId']} ({self.report.report_type}, {describe(window)}): FATAL"
+        )
+        document_id = report.get("reportDocumentId")
+        if not document_id:
+            return message
+        document = self.link(str(document_id), context)
+        detail = error_document_text(self._session(), document, self._timeout)
+        return f"{message}; Amazon's error document says: {detail[:500]}"

@@ -17,10 +17,13 @@ while Amazon builds it (getReport), then fetch a pre-signed link to its document
    the last row, so a killed run repeats at most one window (and reuses its report).
 
 With the notifications queue on (`self.run.inbox`), the run's REPORT_PROCESSING_FINISHED
-notifications spare requests (requesting.py): a notified report is not polled in
-step 3, and a notified DONE report Amazon's list lacks can be reused in step 1. A report
+notifications spare requests: a notified report is not polled in step 3, and a notified
+DONE report Amazon's list lacks can be reused in step 1 (requesting.py). A report
 notified while the stream waits for it (the queue is read again between two polls, for
-REPORT_PROCESSING_FINISHED only) is not polled again.
+REPORT_PROCESSING_FINISHED only) is not polled again (waiting.py).
+
+The stream's collaborators, one module each: requesting.py (steps 1 and 2), waiting.py
+(step 3), documents.py (step 4, and a FATAL report's error document), windows.py.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType
 from tap_spapi.errors import TapSpapiError
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.runtime import progress as progress_lines
-from tap_spapi.runtime.inbox import REPORT_FINISHED
 from tap_spapi.runtime.pools import context_key, every
 from tap_spapi.runtime.state import LONGEST_ACCEPTED, WINDOW_BOOKMARK
 from tap_spapi.streams.base.stream import SPAPIStream
@@ -47,9 +49,9 @@ from tap_spapi.streams.base.windows import (
     range_after_bookmark,
     split_windows,
 )
-from tap_spapi.streams.reports import requesting as report_requests
-from tap_spapi.streams.reports.documents import ReportDocument, error_document_text
+from tap_spapi.streams.reports.documents import ReportDocuments
 from tap_spapi.streams.reports.requesting import ReportRequests, RequestBook
+from tap_spapi.streams.reports.waiting import ReportFailedError, ReportWaits, finished_payloads
 from tap_spapi.streams.reports.windows import (
     DAY,
     RETENTION,
@@ -69,7 +71,6 @@ if TYPE_CHECKING:
 
     from tap_spapi.runtime.progress import Progress
     from tap_spapi.wire.responses import SPAPIRequestError
-    from tap_spapi.wire.retries import RetryPolicy
 
 # Reports requested ahead of the one being read (createReport's burst is 15).
 REPORTS_IN_FLIGHT = 4
@@ -79,10 +80,6 @@ def pause_between_polls(seconds: float) -> None:
     """The wait between two getReport polls (a test's to replace: it waits for the
     stand-in instead of the clock)."""
     time.sleep(seconds)
-
-
-class ReportFailedError(TapSpapiError):
-    """Amazon could not produce a report (FATAL), or it did not finish in time."""
 
 
 class ReportStream(SPAPIStream):
@@ -110,18 +107,6 @@ class ReportStream(SPAPIStream):
         Fixed once per run and account: the bookmark moves while the windows are read.
         """
         return self._book.windows_of(partition[ACCOUNT_KEY], lambda: self._plan_windows(partition))
-
-    def _asked_ahead_by_others(self, partition: Context) -> int:
-        """Reports the other selected report streams request ahead (at the start of the
-        run, see `start_reading`) and have not yet: they share createReport's plan."""
-        if not self.run.prefetcher.workers:
-            return 0
-        others = [
-            stream
-            for stream in self._tap.streams.values()
-            if isinstance(stream, ReportStream) and stream is not self and stream.selected
-        ]
-        return sum(other.unrequested_ahead(partition) for other in others)
 
     def unrequested_ahead(self, partition: Context) -> int:
         """How many of the reports this stream asks for ahead are not requested yet (none
@@ -188,7 +173,7 @@ class ReportStream(SPAPIStream):
         found = self._found_longest.get(context[ACCOUNT_KEY])
         if found is not None:  # later runs split at once instead of probing again
             days = found.total_seconds() / DAY.total_seconds()
-            self.save_bookmark(context, **{LONGEST_ACCEPTED: days})
+            self.bookmarks.save(context, **{LONGEST_ACCEPTED: days})
         progress = self._say_cost(context, windows)
         threaded = bool(self.run.prefetcher.workers)
         with every(progress_lines.PROGRESS_INTERVAL, progress.report, threaded=threaded):
@@ -198,7 +183,7 @@ class ReportStream(SPAPIStream):
                 if self.abandoned(context):
                     return  # the window was not read: its bookmark must not move
                 if window is not None:
-                    self.save_bookmark(context, **{WINDOW_BOOKMARK: window.end.isoformat()})
+                    self.bookmarks.save(context, **{WINDOW_BOOKMARK: window.end.isoformat()})
                 progress.advance()
 
     def _say_cost(self, partition: Context, windows: list[QueryWindow | None]) -> Progress:
@@ -210,7 +195,7 @@ class ReportStream(SPAPIStream):
             len(windows),
             limiter=self.account_for(partition).limiter,
             unrequested=lambda: self._book.unrequested(account, windows),
-            ahead_of_them=lambda: self._asked_ahead_by_others(partition),
+            ahead_of_them=lambda: asked_ahead_by_others(self, partition),
         )
 
     @override
@@ -249,7 +234,7 @@ class ReportStream(SPAPIStream):
             partition, [window, *windows[position + 1 : position + REPORTS_IN_FLIGHT]]
         )
         report_id = self._book.report_id(partition[ACCOUNT_KEY], window)
-        report = self._await(report_id, context)
+        report = self._waits.final(report_id, context)
         status = report["processingStatus"]
         if status == "CANCELLED":
             self.logger.info(
@@ -260,7 +245,7 @@ class ReportStream(SPAPIStream):
             )
             return
         if status == "FATAL":
-            raise ReportFailedError(self._fatal_message(report, context))
+            raise ReportFailedError(self._documents.fatal_message(report, window, context))
         yield from self._rows_of(report, context)
 
     # --- requesting: reuse or create ----------------------------------------------------
@@ -275,16 +260,8 @@ class ReportStream(SPAPIStream):
             now=self.run.run_started_at,
             range_start=lambda partition: range_after_bookmark(self, partition).start,
             logger=self.logger,
-            notified=self._notified_payloads,
+            notified=lambda account: finished_payloads(self.run.inbox, account),
         )
-
-    def _notified_payloads(self, account: str) -> list[dict[str, Any]]:
-        """The account's REPORT_PROCESSING_FINISHED payloads of this run (none when the
-        queue is off: then nothing changes)."""
-        inbox = self.run.inbox
-        if inbox is None:
-            return []
-        return [n.payload for n in inbox.of_type(account, REPORT_FINISHED)]
 
     @property
     def _book(self) -> RequestBook:
@@ -297,121 +274,39 @@ class ReportStream(SPAPIStream):
     def _marketplaces(self, account: str) -> list[str]:
         return list(self.run.marketplace_ids_of(account))
 
-    # --- waiting ------------------------------------------------------------------------
+    # --- waiting (waiting.py) and the document (documents.py) ---------------------------
 
-    @property
-    def max_wait(self) -> float:
-        """Setting `report_wait_minutes`, in seconds."""
-        return 60.0 * self.run.settings.report_wait_minutes
-
-    def _await(self, report_id: str, context: Context) -> dict[str, Any]:
-        """getReport until the report is DONE, CANCELLED or FATAL; none at all when a
-        notification said so already (it carries the document id polling would find)."""
-        notified = self._requests.finished(context[ACCOUNT_KEY], report_id)
-        if notified is not None:
-            self.logger.debug(
-                "Report %s is %s (notified): not polled.",
-                report_id,
-                notified["processingStatus"],
-            )
-            return notified
-
-        def too_long(report: dict[str, Any]) -> ReportFailedError:
-            return ReportFailedError(
-                f"stream '{self.name}' (getReport): report {report_id} is still "
-                f"{report.get('processingStatus')} after {self.max_wait / 60:.0f} minutes "
-                "(setting `report_wait_minutes`); the next run reuses it if Amazon finishes it"
-            )
-
-        return report_requests.await_report(
-            lambda: self.client(context).call(
-                "getReport", where=self.name, path_values={"reportId": report_id}
-            ),
-            max_wait=self.max_wait,
-            too_long=too_long,
-            sleep=pause_between_polls,
-            notified=lambda: self._notified_since(report_id, context),
-        )
-
-    def _notified_since(self, report_id: str, context: Context) -> dict[str, Any] | None:
-        """The report as a REPORT_PROCESSING_FINISHED notification tells it, read from the
-        queue now (one pass, between two polls); None when none came (or no queue)."""
-        account = context[ACCOUNT_KEY]
-        inbox = self.run.inbox
-        if inbox is None or not inbox.covers(account, REPORT_FINISHED):
-            return None
-        try:
-            inbox.receive_more(frozenset({REPORT_FINISHED}))
-        except TapSpapiError as exc:  # polling goes on: the queue only spares requests
-            self.logger.info("Reading the notifications queue again failed: %s", exc)
-            return None
-        notified = self._requests.notified(account, again=True).get(report_id)
-        if notified is not None:
-            self.logger.debug(
-                "Report %s is %s (notified while waiting): not polled again.",
-                report_id,
-                notified["processingStatus"],
-            )
-        return notified
-
-    # --- the document -------------------------------------------------------------------
-
-    def _document(self, document_id: str, context: Context) -> dict[str, Any]:
-        document: dict[str, Any] = self.client(context).call(
-            "getReportDocument",
+    @cached_property
+    def _waits(self) -> ReportWaits:
+        return ReportWaits(
+            self._requests,
+            client=self.client,
             where=self.name,
-            path_values={"reportDocumentId": document_id},
-            # A gzipped document is then labelled `Content-Encoding: gzip` (model,
-            # 2026-04-01), as HTTP means it; the reader gunzips by the body's first bytes.
-            params={"enableContentEncodingUrlHeader": "true"},
-            restricted=self.report.restricted,
+            max_wait=60.0 * self.run.settings.report_wait_minutes,
+            inbox=lambda: self.run.inbox,
+            sleep=pause_between_polls,  # read when the first report is awaited (a test's)
+            logger=self.logger,
         )
-        return document  # its link is masked in logs by shape (tap_spapi/wire/redact.py)
+
+    @cached_property
+    def _documents(self) -> ReportDocuments:
+        return ReportDocuments(
+            self.report,
+            where=self.name,
+            client=self.client,
+            session=lambda: self.requests_session,  # the calling thread's
+            timeout=self.timeout,
+            policy=self.retries.policy,
+            unknown_columns=self._add_columns,
+            check=self.records.check,
+            logger=self.logger,
+        )
 
     def _rows_of(self, report: dict[str, Any], context: Context) -> Iterator[dict[str, Any]]:
         """The report's rows as records (read again after a broken download)."""
-        document_id = str(report["reportDocumentId"])
         account = self.account_for(context)
-        stamp = {
-            ACCOUNT_KEY: account.name,
-            SELLER_KEY: account.settings.selling_partner_id,
-            "report_id": report["reportId"],
-        }
-        document = ReportDocument(
-            report=self.report,
-            stream=self.name,
-            report_id=str(report["reportId"]),
-            link=lambda: self._document(document_id, context),
-            session=self.requests_session,
-            timeout=self.timeout,
-            policy=self.download_policy,
-            unknown_columns=self._add_columns,
-            logger=self.logger,
-        )
-        for row in document.rows():
-            row.update(stamp)
-            self._check_required_fields(row)
-            yield row
-
-    @property
-    def download_policy(self) -> RetryPolicy:
-        """The request policy's fault budget, with fixed waits (1 s, 2 s, 4 s...): one
-        reader waits, there is no crowd to spread out, and no 429s to bound by time."""
-        return self.retries.policy.with_waits(jitter=False, max_seconds=None)
-
-    def _fatal_message(self, report: dict[str, Any], context: Context) -> str:
-        """Amazon's reason for a FATAL report: its error document, when there is one."""
-        window = describe(window_in(context))
-        message = (
-            f"stream '{self.name}' (getReport): Amazon could not build report "
-            f"{report['reportId']} ({self.report.report_type}, {window}): FATAL"
-        )
-        document_id = report.get("reportDocumentId")
-        if not document_id:
-            return message
-        document = self._document(str(document_id), context)
-        detail = error_document_text(self.requests_session, document, self.timeout)
-        return f"{message}; Amazon's error document says: {detail[:500]}"
+        stamp = {ACCOUNT_KEY: account.name, SELLER_KEY: account.settings.selling_partner_id}
+        return self._documents.rows(report, context, stamp)
 
     # --- records ------------------------------------------------------------------------
 
@@ -432,6 +327,19 @@ class ReportStream(SPAPIStream):
             if isinstance(properties, dict):
                 properties.update(extra)
         self._write_schema_message()
+
+
+def asked_ahead_by_others(stream: ReportStream, partition: Context) -> int:
+    """Reports the other selected report streams request ahead (at the start of the run,
+    see `ReportStream.start_reading`) and have not yet: they share createReport's plan."""
+    if not stream.run.prefetcher.workers:
+        return 0
+    others = [
+        other
+        for other in stream._tap.streams.values()
+        if isinstance(other, ReportStream) and other is not stream and other.selected
+    ]
+    return sum(other.unrequested_ahead(partition) for other in others)
 
 
 def _stream_class(report: ReportType) -> type[ReportStream]:
