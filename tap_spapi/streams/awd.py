@@ -13,7 +13,6 @@ read whole each run.
 
 from __future__ import annotations
 
-import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,19 +20,16 @@ from typing_extensions import override
 
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.progress import about, describe_plan
-from tap_spapi.runtime.state import REPLICATION_KEY
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import instant, instant_or_none, isoformat
 
 if TYPE_CHECKING:
-    import datetime
     from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context
 
 # The largest `maxResults` of each listing, from the model.
 MOST_SHIPMENTS, MOST_OUTBOUNDS, MOST_INVENTORY = 200, 100, 200
-_SINCE_LOCK = threading.Lock()  # prefetching workers and the main thread read it alike
 
 
 class AwdChangesStream(SPAPIStream):
@@ -64,40 +60,6 @@ class AwdChangesStream(SPAPIStream):
         """The id; `updatedAt` is optional in the model (`createdAt` stands in for it)."""
         return [self.id_field]
 
-    def bookmark_at_start(self, account: str) -> str | None:
-        """The account's bookmark as the run found it (read once, never written, so
-        prefetching workers may call it while the stream syncs)."""
-        with _SINCE_LOCK:
-            if account not in self._bookmarks:
-                bookmarks = self.tap_state.get("bookmarks", {}).get(self.name, {})
-                state: dict[str, Any] = next(
-                    (
-                        p
-                        for p in bookmarks.get("partitions") or []
-                        if p.get("context") == {ACCOUNT_KEY: account}
-                    ),
-                    {},
-                )
-                value = state.get(REPLICATION_KEY)
-                self._bookmarks[account] = value if isinstance(value, str) else None
-            return self._bookmarks[account]
-
-    @cached_property
-    def _bookmarks(self) -> dict[str, str | None]:
-        return {}
-
-    def since(self, account: str) -> datetime.datetime:
-        """`updatedAfter` of this run's queries for `account` (fixed for the run)."""
-        bookmark = self.bookmark_at_start(account)
-        with _SINCE_LOCK:
-            if account not in self._since:
-                self._since[account] = self.bookmarks.start_after(bookmark)
-            return self._since[account]
-
-    @cached_property
-    def _since(self) -> dict[str, datetime.datetime]:
-        return {}
-
     @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
@@ -106,7 +68,7 @@ class AwdChangesStream(SPAPIStream):
         assert context is not None
         params: dict[str, Any] = {
             **self.query,
-            "updatedAfter": isoformat(self.since(context[ACCOUNT_KEY])),
+            "updatedAfter": isoformat(self.bookmarks.since(context[ACCOUNT_KEY])),
             "sortOrder": "ASCENDING",
             "maxResults": self.page_size,
         }
@@ -130,7 +92,7 @@ class AwdChangesStream(SPAPIStream):
         limiter = self.account_for(context).limiter
         costs = [
             f"a request per {self.page_size} records changed since "
-            f"{isoformat(self.since(context[ACCOUNT_KEY]))}; "
+            f"{isoformat(self.bookmarks.since(context[ACCOUNT_KEY]))}; "
             f"{describe_plan(self.operation_id, limiter.plan(self.operation_id))}"
         ]
         if self.per_record:
@@ -155,7 +117,7 @@ class AwdChangesStream(SPAPIStream):
     def read_before(self, record: dict[str, Any]) -> bool:
         """Whether `record` is the one the bookmark came from, unchanged: `updatedAfter`
         is inclusive, so it comes again every run until something newer changes."""
-        bookmark = self.bookmark_at_start(record[ACCOUNT_KEY])
+        bookmark = self.bookmarks.at_start(record[ACCOUNT_KEY])
         updated = instant_or_none(record.get(self.replication_key))
         return bookmark is not None and updated is not None and updated == instant(bookmark)
 

@@ -42,7 +42,7 @@ LIST_PAGE = 1000  # listShipmentItems' and listShipmentBoxes' largest pageSize
 # getInboundPlan's refusal of plans of the cross-border programs (Seller Export and
 # Delivery, Amazon Global Logistics): selling-partner-api-models #4641, #4091, #4337.
 REFUSED_PLAN = "is not supported for the cross border"
-_SINCE_LOCK = threading.Lock()  # readers and the main thread compute `_since_of` alike
+_RESUME_LOCK = threading.Lock()  # readers and the main thread read `_read_before` alike
 
 
 class InboundPlansStream(SPAPIStream):
@@ -84,19 +84,6 @@ class InboundPlansStream(SPAPIStream):
     # their shipments (getShipment has twice the requests at the same plan).
     read_ahead = True
 
-    def _since_of(self, account: str) -> datetime.datetime:
-        """The oldest last update this run reads for `account`: the bookmark minus the
-        lookback, else the start date (the state is read, not written: readers call this)."""
-        with _SINCE_LOCK:
-            if account not in self._since:
-                bookmark = self._partition_state_at_start(account).get(REPLICATION_KEY)
-                self._since[account] = self.bookmarks.start_after(bookmark)
-            return self._since[account]
-
-    @cached_property
-    def _since(self) -> dict[str, datetime.datetime]:
-        return {}
-
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The account's pages, from the newest plan to the first older than the cutoff.
@@ -106,7 +93,7 @@ class InboundPlansStream(SPAPIStream):
         times a bare loop's time in the inbound-plans benchmark; walked so, 1.02.
         """
         if context is not None:
-            self._since_of(context[ACCOUNT_KEY])
+            self.bookmarks.since(context[ACCOUNT_KEY])
         if self.run.sequential:
             yield from super().request_records(context)
         else:
@@ -125,9 +112,9 @@ class InboundPlansStream(SPAPIStream):
 
     def _read_before(self, account: str) -> tuple[datetime.datetime, datetime.datetime] | None:
         """(`read_down_to`, `read_from`) a stopped run left for `account`, if any."""
-        with _SINCE_LOCK:
+        with _RESUME_LOCK:
             if account not in self._resume:
-                state = self._partition_state_at_start(account)
+                state = self.bookmarks.state_at_start(account)
                 low, high = state.get(READ_DOWN_TO), state.get(READ_FROM)
                 self._resume[account] = (
                     (instant(low), instant(high))
@@ -139,12 +126,6 @@ class InboundPlansStream(SPAPIStream):
     @cached_property
     def _resume(self) -> dict[str, tuple[datetime.datetime, datetime.datetime] | None]:
         return {}
-
-    def _partition_state_at_start(self, account: str) -> dict[str, Any]:
-        """The account's partition as the run found it (read, not written: readers call
-        this before the stream syncs)."""
-        partitions = self.tap_state.get("bookmarks", {}).get(self.name, {}).get("partitions")
-        return next((p for p in partitions or [] if p.get("context") == {ACCOUNT_KEY: account}), {})
 
     def _read_already(self, account: str, plan: dict[str, Any]) -> bool:
         """Whether the stopped run before this one emitted `plan` as it is now."""
@@ -227,9 +208,9 @@ class InboundPlansStream(SPAPIStream):
 
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
         """Whether `plan` predates what this run reads of the response's account."""
-        since = self._since.get(self._account_of(response).name)
+        since = self.bookmarks.since(self._account_of(response).name)
         updated = plan.get(self.replication_key)
-        return since is not None and isinstance(updated, str) and instant(updated) < since
+        return isinstance(updated, str) and instant(updated) < since
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -12,10 +12,11 @@ What it reads of its stream is `BookmarkedStream`.
 from __future__ import annotations
 
 import datetime
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tap_spapi.keys import ACCOUNT_KEY
-from tap_spapi.runtime.state import IdentifierBook, IndexedStateManager
+from tap_spapi.runtime.state import REPLICATION_KEY, IdentifierBook, IndexedStateManager
 from tap_spapi.streams.base.windows import instant
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class BookmarkedStream(Protocol):
 
     @property
     def run(self) -> Run: ...
+    @property
+    def tap_state(self) -> TapState: ...
     @property
     def failures(self) -> RunFailures: ...
     @property
@@ -75,12 +78,18 @@ def indexed_state_manager(stream: StateManagerMaker) -> IndexedStateManager:
     )
 
 
+# Prefetching workers, readers and the main thread ask `since` alike.
+_SINCE_LOCK = threading.Lock()
+
+
 class Bookmarks:
     """One stream's bookmarks beyond singer-sdk's, and the books it keeps per account."""
 
     def __init__(self, stream: BookmarkedStream) -> None:
         self._stream = stream
         self._books: dict[str, IdentifierBook] = {}
+        self._at_start: dict[str, str | None] = {}
+        self._since: dict[str, datetime.datetime] = {}
 
     def save(self, context: Context | None, **values: Any) -> None:
         """Store `values` in the partition's state and emit a STATE message at once.
@@ -136,3 +145,27 @@ class Bookmarks:
         """Where this run's query after `bookmark` starts: the bookmark minus the
         lookback, else the run's default start (`start_date`)."""
         return instant(bookmark) - self.lookback if bookmark else self._stream.run.default_start
+
+    def state_at_start(self, account: str) -> dict[str, Any]:
+        """`account`'s partition as the run found it (read, not written: readers and
+        workers call this before and while the stream syncs)."""
+        stream = self._stream
+        partitions = stream.tap_state.get("bookmarks", {}).get(stream.name, {}).get("partitions")
+        return next((p for p in partitions or [] if p.get("context") == {ACCOUNT_KEY: account}), {})
+
+    def at_start(self, account: str) -> str | None:
+        """`account`'s bookmark as the run found it, read once: the stream's sync moves it."""
+        with _SINCE_LOCK:
+            if account not in self._at_start:
+                value = self.state_at_start(account).get(REPLICATION_KEY)
+                self._at_start[account] = value if isinstance(value, str) else None
+            return self._at_start[account]
+
+    def since(self, account: str) -> datetime.datetime:
+        """Where this run's queries of `account` start, fixed for the run: its bookmark at
+        the start minus the lookback, else `start_date` (`start_after`)."""
+        bookmark = self.at_start(account)
+        with _SINCE_LOCK:
+            if account not in self._since:
+                self._since[account] = self.start_after(bookmark)
+            return self._since[account]
