@@ -208,9 +208,9 @@ class InboundPlansStream(SPAPIStream):
 
     def _older(self, response: requests.Response, plan: dict[str, Any]) -> bool:
         """Whether `plan` predates what this run reads of the response's account."""
-        since = self.bookmarks.since(self._account_of(response).name)
+        since = self.bookmarks.since_if_asked(self._account_of(response).name)
         updated = plan.get(self.replication_key)
-        return isinstance(updated, str) and instant(updated) < since
+        return since is not None and isinstance(updated, str) and instant(updated) < since
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

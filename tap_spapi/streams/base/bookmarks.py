@@ -169,3 +169,7 @@ class Bookmarks:
             if account not in self._since:
                 self._since[account] = self.start_after(bookmark)
             return self._since[account]
+
+    def since_if_asked(self, account: str) -> datetime.datetime | None:
+        """`since` of `account` if this run asked it already, else None (nothing read yet)."""
+        return self._since.get(account)
