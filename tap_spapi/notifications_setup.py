@@ -10,8 +10,9 @@ creates it only if there is none: a second run changes nothing. A subscription t
 another destination is someone else's (another tool of the seller's, an older queue) and
 is only reported, unless `--replace` moves it here.
 
-Every call goes through the account's paced, authenticated session (the tap's pacing,
-tokens and retry policy); SQS itself is not touched, so the command needs no boto3.
+Every call goes through the account's SP-API client (wire/client.py: the tap's pacing,
+tokens, retry policy and check of answers); SQS itself is not touched, so the command
+needs no boto3.
 What the queue must allow Amazon to do is printed at the end as a policy to paste.
 """
 
@@ -20,34 +21,38 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
-import requests
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.singerlib.catalog import Catalog
+from typing_extensions import override
 
 from tap_spapi.config.accounts_setting import account_secrets, configured_accounts
 from tap_spapi.config.checks import check_config
 from tap_spapi.config.settings import SECRET_SETTINGS, Settings
-from tap_spapi.errors import AccountUnavailableError, TapSpapiError
+from tap_spapi.errors import AccountUnavailableError, EndpointUnreachableError, TapSpapiError
 from tap_spapi.runtime.inbox import (
     PAYLOAD_VERSIONS,
     STREAM_NOTIFICATION_TYPES,
 )
 from tap_spapi.runtime.state_files import checked_config_file, checked_json_file
 from tap_spapi.wire.account import Account
+from tap_spapi.wire.auth import full_user_agent
+from tap_spapi.wire.client import SPAPIClient
 from tap_spapi.wire.redact import install_log_redaction, redact, register_secret
-from tap_spapi.wire.responses import amazon_error, decode, decoded_body, error_for, is_expired_token
-from tap_spapi.wire.retries import RetryPolicy, TransientFault
+from tap_spapi.wire.responses import SPAPIRequestError, amazon_error, decoded_body
+from tap_spapi.wire.retries import RetriesExhaustedError, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    import requests
 
 PROG = "tap-spapi-notifications"
 
@@ -159,64 +164,60 @@ def types_of_streams(streams: Iterable[str]) -> list[str]:
 
 # --- one call ----------------------------------------------------------------------------
 
+#: What the client's retries and checks call this command's requests.
+WHERE = "setup"
+
+
+class SetupClient(SPAPIClient):
+    """The account's SP-API client, taking a success with no body (a DELETE's) as one."""
+
+    @override
+    def check(self, response: requests.Response, where: str, operation_id: str) -> None:
+        if response.status_code < HTTPStatus.BAD_REQUEST and not response.content:
+            return
+        super().check(response, where, operation_id)
+
 
 def call(
-    account: Account,
-    session: requests.Session,
+    client: SPAPIClient,
     operation_id: str,
-    policy: RetryPolicy,
     *,
     path_values: Mapping[str, str] | None = None,
     body: Mapping[str, Any] | None = None,
 ) -> Any:
-    """One SP-API call of `account`'s through `session` (one of `account.session()`:
-    paced, with the seller's or a grantless token as the catalog says), retried by the
-    tap's policy; its decoded body, or `CallError` with Amazon's code, message and
-    request id.
-
-    What `Account._issue_rdt` does for the Tokens API, for any catalogued operation.
-    """
-    if operation_id not in account.catalog:
-        raise CallError(operation_id, "not in the tap's operation catalog (operations.json)")
-    operation = account.catalog[operation_id]
-    path = operation.path
-    for name, value in (path_values or {}).items():
-        path = path.replace(f"{{{name}}}", quote(value, safe=""))
-    last: list[requests.Response] = []  # Amazon's last answer, for the message
-
-    def attempt() -> requests.Response:
-        try:
-            response = session.request(
-                operation.method,
-                account.base_url + path,
-                json=body,
-                headers={"Accept": "application/json"},
-                timeout=account.settings.shared.request_timeout,
-            )
-        except requests.RequestException as exc:
-            last.clear()  # no answer this time: the message says so, not an older one
-            raise TransientFault(type(exc).__name__) from exc
-        last[:] = [response]
-        if response.status_code >= 400:
-            if is_expired_token(response):
-                account.auth.invalidate(response.request)
-            error = error_for(response, f"HTTP {response.status_code} from {operation_id}")
-            if isinstance(error, RetriableAPIError):
-                raise error
-        elif response.content:
-            decode(response, lambda _response: operation_id)
-        return response
-
-    def failed(fault: BaseException | None = None) -> CallError:
-        if not last:
-            return CallError(operation_id, f"no answer ({fault}) after the tap's retries")
-        error = amazon_error(last[0])
-        return CallError(operation_id, redact(error.describe()), error.status)
-
-    response = policy.call(attempt, retry_on=(TransientFault, RetriableAPIError), explain=failed)
-    if response.status_code >= 400:
-        raise failed()
+    """One SP-API call through `client` (paced, with the seller's or a grantless token as
+    the catalog says, retried by the tap's policy): its decoded body (None if it has
+    none), or `CallError` with Amazon's code, message and request id."""
+    try:
+        prepared = client.request(
+            operation_id,
+            path_values=dict(path_values or {}),
+            body=dict(body) if body is not None else None,
+        )
+        response = client.send(prepared, where=WHERE, operation_id=operation_id)
+    except (SPAPIRequestError, RetriesExhaustedError, EndpointUnreachableError) as exc:
+        raise _call_error(operation_id, exc) from exc
     return decoded_body(response) if response.content else None
+
+
+def _call_error(operation_id: str, exc: Exception) -> CallError:
+    """What a call the client gave up on says: Amazon's last answer, or that it never
+    answered (the client's own message names the tap's stream, not this command)."""
+    failure = exc if isinstance(exc, SPAPIRequestError) else exc.__cause__
+    response: requests.Response | None = getattr(failure, "response", None)
+    if response is None:
+        problem = f"no answer ({type(failure).__name__}) after the tap's retries"
+        return CallError(operation_id, problem)
+    error = amazon_error(response)
+    return CallError(operation_id, redact(error.describe()), error.status)
+
+
+def quiet_logger() -> logging.Logger:
+    """The clients' logger: a retry is not a line of the command's output."""
+    logger = logging.getLogger(PROG)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
 
 
 # --- the setup ----------------------------------------------------------------------------
@@ -241,6 +242,7 @@ class Setup:
     queue: Queue
     types: Sequence[str]
     policy: RetryPolicy
+    user_agent: str
     replace: bool = False
     say: Callable[[str], None] = print
     complain: Callable[[str], None] = print
@@ -252,25 +254,31 @@ class Setup:
         for account in accounts:
             by_endpoint.setdefault(account.base_url, []).append(account)
         for endpoint, members in by_endpoint.items():
-            sessions = {account.name: account.session() for account in members}
+            clients = [self.client(account) for account in members]
             try:
-                destination = self._destination(members[0], sessions[members[0].name], endpoint)
+                destination = self._destination(clients[0], endpoint)
             except TapSpapiError as exc:
                 outcomes += [self._failed(account.name, "", exc) for account in members]
                 continue
-            for account in members:
-                outcomes += self._subscribe(account, sessions[account.name], destination)
+            for client in clients:
+                outcomes += self._subscribe(client, destination)
         return outcomes
 
-    def _destination(self, account: Account, session: requests.Session, endpoint: str) -> str:
+    def client(self, account: Account) -> SPAPIClient:
+        """`account`'s SP-API client, as a run makes it (`Run.client`)."""
+        return SetupClient(
+            account, user_agent=self.user_agent, policy=self.policy, logger=quiet_logger()
+        )
+
+    def _destination(self, client: SPAPIClient, endpoint: str) -> str:
         """The id of the queue's destination at `endpoint`, created if there is none."""
-        found, action = self._listed_destination(account, session), "found"
+        found, action = self._listed_destination(client), "found"
         if found is None:
-            found, action = self._created_destination(account, session)
+            found, action = self._created_destination(client)
         self.say(f"{endpoint}: destination {found} sends to {self.queue.arn}: {action}")
         return found
 
-    def _created_destination(self, account: Account, session: requests.Session) -> tuple[str, str]:
+    def _created_destination(self, client: SPAPIClient) -> tuple[str, str]:
         """createDestination's id and "created" (or, after a 409, the one another client
         created meanwhile, and "found": Amazon keeps one destination per queue ARN)."""
         body = {
@@ -278,9 +286,9 @@ class Setup:
             "resourceSpecification": {"sqs": {"arn": self.queue.arn}},
         }
         try:
-            created = call(account, session, "createDestination", self.policy, body=body)
+            created = call(client, "createDestination", body=body)
         except CallError as exc:
-            found = self._listed_destination(account, session) if exc.status == 409 else None
+            found = self._listed_destination(client) if exc.status == 409 else None
             if found is not None:
                 return found, "found"
             # Amazon's guide grants the queue policy first: a queue Amazon may not write
@@ -293,41 +301,37 @@ class Setup:
             ) from exc
         return str(created["payload"]["destinationId"]), "created"
 
-    def _listed_destination(self, account: Account, session: requests.Session) -> str | None:
+    def _listed_destination(self, client: SPAPIClient) -> str | None:
         """The id of the application's destination for the queue (getDestinations)."""
-        listed = call(account, session, "getDestinations", self.policy) or {}
+        listed = call(client, "getDestinations") or {}
         for destination in listed.get("payload") or []:
             arn = ((destination.get("resource") or {}).get("sqs") or {}).get("arn")
             if arn == self.queue.arn:
                 return str(destination["destinationId"])
         return None
 
-    def _subscribe(
-        self, account: Account, session: requests.Session, destination: str
-    ) -> list[Outcome]:
+    def _subscribe(self, client: SPAPIClient, destination: str) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for kind in self.types:
             try:
-                outcomes.append(self._subscription(account, session, kind, destination))
+                outcomes.append(self._subscription(client, kind, destination))
             except TapSpapiError as exc:
-                outcomes.append(self._failed(account.name, kind, exc))
+                outcomes.append(self._failed(client.account.name, kind, exc))
                 refused = isinstance(exc, CallError) and exc.status in {401, 403}
                 if refused or isinstance(exc, AccountUnavailableError):
                     break  # the seller's token or role: the other types would fail alike
         return outcomes
 
-    def _subscription(
-        self, account: Account, session: requests.Session, kind: str, destination: str
-    ) -> Outcome:
+    def _subscription(self, client: SPAPIClient, kind: str, destination: str) -> Outcome:
         """Find, keep, create or (`--replace`) move one subscription."""
-        version = PAYLOAD_VERSIONS[kind]
-        existing = self._existing(account, session, kind)
+        name, version = client.account.name, PAYLOAD_VERSIONS[kind]
+        existing = self._existing(client, kind)
         if existing is None:
-            created = self._create(account, session, kind, destination)
+            created = self._create(client, kind, destination)
             if created is not None:
-                return self._done(account.name, kind, "subscribed", f"subscribed {_ids(created)}")
+                return self._done(name, kind, "subscribed", f"subscribed {_ids(created)}")
             # 409: one exists after all (made meanwhile, or not yet visible to the read).
-            existing = self._existing(account, session, kind)
+            existing = self._existing(client, kind)
             if existing is None:
                 raise CallError(
                     "createSubscription", "409 Conflict, yet getSubscription finds none"
@@ -338,35 +342,25 @@ class Setup:
         elif existing.get("payloadVersion") != version:
             differs = f"sends payload {existing.get('payloadVersion')}, the tap reads {version}"
         else:
-            return self._done(account.name, kind, "kept", f"already subscribed {_ids(existing)}")
+            return self._done(name, kind, "kept", f"already subscribed {_ids(existing)}")
         if not self.replace:
             said = f"subscription {ident} {differs}: left as it is (--replace replaces it)"
-            return self._done(account.name, kind, "elsewhere", said)
+            return self._done(name, kind, "elsewhere", said)
         call(
-            account,
-            session,
+            client,
             "deleteSubscriptionById",
-            self.policy,
             path_values={"notificationType": kind, "subscriptionId": str(ident)},
         )
-        created = self._create(account, session, kind, destination)
+        created = self._create(client, kind, destination)
         if created is None:
             raise CallError("createSubscription", "409 Conflict right after deleteSubscriptionById")
         said = f"subscribed {_ids(created)}, replacing subscription {ident}, which {differs}"
-        return self._done(account.name, kind, "replaced", said)
+        return self._done(name, kind, "replaced", said)
 
-    def _existing(
-        self, account: Account, session: requests.Session, kind: str
-    ) -> dict[str, Any] | None:
+    def _existing(self, client: SPAPIClient, kind: str) -> dict[str, Any] | None:
         """The account's subscription to `kind` (None: 404, there is none)."""
         try:
-            body = call(
-                account,
-                session,
-                "getSubscription",
-                self.policy,
-                path_values={"notificationType": kind},
-            )
+            body = call(client, "getSubscription", path_values={"notificationType": kind})
         except CallError as exc:
             if exc.status == 404:
                 return None
@@ -374,17 +368,13 @@ class Setup:
         payload = (body or {}).get("payload")
         return payload if isinstance(payload, dict) and payload.get("subscriptionId") else None
 
-    def _create(
-        self, account: Account, session: requests.Session, kind: str, destination: str
-    ) -> dict[str, Any] | None:
+    def _create(self, client: SPAPIClient, kind: str, destination: str) -> dict[str, Any] | None:
         """The subscription created (None: 409, one exists already)."""
         body = {"payloadVersion": PAYLOAD_VERSIONS[kind], "destinationId": destination}
         try:
             created = call(
-                account,
-                session,
+                client,
                 "createSubscription",
-                self.policy,
                 path_values={"notificationType": kind},
                 body=body,
             )
@@ -508,6 +498,7 @@ def setup_command(options: argparse.Namespace, policy: RetryPolicy | None = None
         queue,
         types,
         policy or retry_policy(settings),
+        full_user_agent(settings.user_agent),
         replace=options.replace,
         say=print,
         complain=lambda line: print(line, file=sys.stderr),
