@@ -27,16 +27,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.amazon.report_types import REPORT_TYPES, ReportType
 from tap_spapi.config.accounts_setting import account_names, shard_key
-from tap_spapi.config.settings import Settings
+from tap_spapi.config.settings import Settings, parse_start_date
 from tap_spapi.runtime.progress import about, describe_plan
 from tap_spapi.runtime.run import DEFAULT_HISTORY_DAYS  # the tap's default start, not a copy
 from tap_spapi.streams.base.windows import split_windows
-from tap_spapi.wire.pacing import UsagePlan, parse_rate_limit_overrides
+from tap_spapi.wire.pacing import UsagePlan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -84,18 +84,25 @@ def account_seconds(plan: UsagePlan, reports: int) -> float:
 AWD_ITEMS = "getInboundShipment"
 
 
-def operation_plan(config: Mapping[str, Any], operation_id: str) -> UsagePlan:
+Config: TypeAlias = "Mapping[str, Any] | Settings"  # the tap's config, or its settings parsed
+
+
+def settings_of(config: Config) -> Settings:
+    """`config`'s settings, parsed once (the entry points parse; the helpers read)."""
+    return config if isinstance(config, Settings) else Settings.from_config(config)
+
+
+def operation_plan(settings: Settings, operation_id: str) -> UsagePlan:
     """`operation_id`'s plan as the tap starts with it: an override, else the model's."""
-    overrides = parse_rate_limit_overrides(config.get("rate_limit_overrides") or {})
-    if operation_id in overrides:
-        return overrides[operation_id]
+    if operation_id in settings.rate_limits:
+        return settings.rate_limits[operation_id]
     operation = load_catalog()[operation_id]
     return UsagePlan(operation.rate, operation.burst)
 
 
-def awd_seconds(config: Mapping[str, Any], shipments: int) -> float:
+def awd_seconds(settings: Settings, shipments: int) -> float:
     """One account's AWD first run: a getInboundShipment per inbound shipment."""
-    return account_seconds(operation_plan(config, AWD_ITEMS), shipments)
+    return account_seconds(operation_plan(settings, AWD_ITEMS), shipments)
 
 
 def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
@@ -104,9 +111,9 @@ def shard_seconds(accounts: int, per_account: float, startup: float) -> float:
     return startup + accounts * per_account
 
 
-def create_report_plan(config: Mapping[str, Any]) -> UsagePlan:
+def create_report_plan(settings: Settings) -> UsagePlan:
     """createReport's plan as the tap starts with it: an override, else the model's."""
-    return operation_plan(config, OPERATION)
+    return operation_plan(settings, OPERATION)
 
 
 def selected_reports(streams: Sequence[str] | None) -> list[ReportType]:
@@ -117,7 +124,7 @@ def selected_reports(streams: Sequence[str] | None) -> list[ReportType]:
 
 
 def plan_shards(
-    config: Mapping[str, Any],
+    config: Config,
     *,
     shard_count: int | None = None,
     streams: Sequence[str] | None = None,
@@ -127,12 +134,13 @@ def plan_shards(
 ) -> list[ShardPlan]:
     """One `ShardPlan` per shard of `config`'s accounts (or of `shard_count` shards);
     `awd_shipments`: each account's AWD inbound shipments since the start."""
-    count = shard_count or int(config.get("shard_count") or 1)
-    return _Fleet.of(config, streams, now, startup, awd_shipments).plans(count)
+    settings = settings_of(config)
+    count = shard_count or settings.shard_count or 1
+    return _Fleet.of(settings, streams, now, startup, awd_shipments).plans(count)
 
 
 def suggest_shard_count(
-    config: Mapping[str, Any],
+    config: Config,
     target_seconds: float,
     *,
     streams: Sequence[str] | None = None,
@@ -143,7 +151,7 @@ def suggest_shard_count(
     """The fewest shards whose slowest shard fits `target_seconds` (None: none does,
     one account per shard included). Each count tried costs one pass over the accounts'
     hashes, computed once (it was a hash per account and shard: 54 s for 1,000)."""
-    fleet = _Fleet.of(config, streams, now, startup, awd_shipments)
+    fleet = _Fleet.of(settings_of(config), streams, now, startup, awd_shipments)
     for count in range(1, max(len(fleet.keys), 1) + 1):
         if max(plan.seconds for plan in fleet.plans(count)) <= target_seconds:
             return count
@@ -162,17 +170,17 @@ class _Fleet:
     @classmethod
     def of(
         cls,
-        config: Mapping[str, Any],
+        settings: Settings,
         streams: Sequence[str] | None,
         now: datetime.datetime | None,
         startup: float,
         awd_shipments: int = 0,
     ) -> _Fleet:
         end = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
-        reports = reports_per_account(selected_reports(streams), _start_of(config, end), end)
-        per_account = account_seconds(create_report_plan(config), reports)
-        per_account += awd_seconds(config, awd_shipments)
-        keys = [shard_key(name) for name in account_names(Settings.from_config(config))]
+        reports = reports_per_account(selected_reports(streams), _start_of(settings, end), end)
+        per_account = account_seconds(create_report_plan(settings), reports)
+        per_account += awd_seconds(settings, awd_shipments)
+        keys = [shard_key(name) for name in account_names(settings)]
         return cls(keys, reports, per_account, startup)
 
     def plans(self, count: int) -> list[ShardPlan]:
@@ -189,11 +197,9 @@ class _Fleet:
         ]
 
 
-def _start_of(config: Mapping[str, Any], end: datetime.datetime) -> datetime.datetime:
-    if config.get("start_date"):
-        text = str(config["start_date"]).replace("Z", "+00:00")
-        start = datetime.datetime.fromisoformat(text)
-        return start if start.tzinfo else start.replace(tzinfo=datetime.UTC)
+def _start_of(settings: Settings, end: datetime.datetime) -> datetime.datetime:
+    if settings.start_date:
+        return parse_start_date(settings.start_date)
     return end - datetime.timedelta(days=DEFAULT_HISTORY_DAYS)
 
 
@@ -203,17 +209,18 @@ def example_accounts(count: int) -> list[dict[str, str]]:
 
 
 def render(
-    config: Mapping[str, Any], plans: list[ShardPlan], suggestion: str, *, awd_shipments: int = 0
+    config: Config, plans: list[ShardPlan], suggestion: str, *, awd_shipments: int = 0
 ) -> str:
     """The planner's table and its suggestion."""
-    plan = create_report_plan(config)
+    settings = settings_of(config)
+    plan = create_report_plan(settings)
     lines = [
         f"{describe_plan(OPERATION, plan)}, per account; the accounts of a shard wait in turn",
         *(
             [
                 f"and {awd_shipments} AWD inbound shipments per account: "
-                f"{describe_plan(AWD_ITEMS, operation_plan(config, AWD_ITEMS))}, "
-                f"{about(awd_seconds(config, awd_shipments))} each"
+                f"{describe_plan(AWD_ITEMS, operation_plan(settings, AWD_ITEMS))}, "
+                f"{about(awd_seconds(settings, awd_shipments))} each"
             ]
             if awd_shipments
             else []
@@ -246,12 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     config: dict[str, Any] = json.loads(options.config.read_text()) if options.config else {}
     if options.accounts:
         config["accounts"] = example_accounts(options.accounts)
+    settings = Settings.from_config(config)  # parsed once
     common: dict[str, Any] = {
         "streams": options.streams,
         "startup": options.startup_seconds,
         "awd_shipments": options.awd_shipments,
     }
-    plans = plan_shards(config, shard_count=options.shard_count, **common)
+    plans = plan_shards(settings, shard_count=options.shard_count, **common)
     if options.json:
         for plan in plans:
             print(json.dumps(plan.__dict__))
@@ -259,13 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     suggestion = ""
     if options.target_minutes:
         target = options.target_minutes * 60
-        count = suggest_shard_count(config, target, **common)
+        count = suggest_shard_count(settings, target, **common)
         suggestion = (
             f"shard_count {count} keeps every shard within {about(target)}"
             if count
             else f"no shard_count fits {about(target)}, even one account per shard"
         )
-    print(render(config, plans, suggestion, awd_shipments=options.awd_shipments))
+    print(render(settings, plans, suggestion, awd_shipments=options.awd_shipments))
     return 0
 
 

@@ -13,7 +13,7 @@ import datetime
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.config.accounts_setting import accounts_of_shard
@@ -26,11 +26,11 @@ from tap_spapi.runtime.shared_bodies import SharedBodies
 from tap_spapi.wire.account import Account
 from tap_spapi.wire.client import SPAPIClient
 from tap_spapi.wire.retries import RetryPolicy
-from tap_spapi.wire.transport import AccountRouter
+from tap_spapi.wire.transport import AccountRouter, ThreadSessions, paced_session
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from tap_spapi.runtime.inbox import Inbox
     from tap_spapi.runtime.marketplaces import Participations
@@ -69,18 +69,16 @@ class Run:
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        settings: Settings,
         *,
         user_agent: str,
         fetch_participations: Callable[[str], Participations],
         start_reading: Callable[[], None],
         logger: logging.Logger,
-        settings: Settings | None = None,
         open_inbox: Callable[[], Inbox | None] = lambda: None,
     ) -> None:
-        self.config = config
-        #: The typed settings (the tap's, parsed once; else parsed from `config`).
-        self.settings = settings or Settings.from_config(config)
+        #: The typed settings (the tap's, parsed once).
+        self.settings = settings
         self.user_agent = user_agent
         self.logger = logger
         self._start_reading = start_reading
@@ -139,9 +137,12 @@ class Run:
         )
 
     @cached_property
-    def router(self) -> AccountRouter:
-        """Sends each request through its account's pacing, auth and connections."""
-        return AccountRouter({name: account.adapter for name, account in self.accounts.items()})
+    def sessions(self) -> ThreadSessions:
+        """A session per thread that sends each request through its account's pacing,
+        auth and connections (the streams' own requests)."""
+        routes = {name: account.adapter for name, account in self.accounts.items()}
+        router = AccountRouter(routes)
+        return ThreadSessions(lambda: paced_session(router))
 
     # --- worker pools -----------------------------------------------------------------
 
@@ -268,6 +269,11 @@ class Run:
     def run_started_at(self) -> datetime.datetime:
         """Fixed once per run: the upper bound of every query window of this run."""
         return utc_now().replace(microsecond=0)
+
+    @cached_property
+    def started_second(self) -> int:
+        """`run_started_at` in epoch seconds, as the state keeps its times (state.py)."""
+        return int(self.run_started_at.timestamp())
 
     @cached_property
     def default_start(self) -> datetime.datetime:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tap_spapi.config.settings import Settings
 from tap_spapi.errors import AuthError, TapSpapiError
 from tap_spapi.runtime import entry_point
 from tap_spapi.runtime.run import Run
@@ -33,7 +34,7 @@ def a_run(fetch: Callable[[str], list[dict[str, Any]]] | None = None, **config: 
         raise AssertionError(f"participations of {name} fetched")
 
     return Run(
-        {**CONFIG, **config},
+        Settings.from_config({**CONFIG, **config}),
         user_agent="tap-spapi/test",
         fetch_participations=fetch or never,
         start_reading=lambda: None,
