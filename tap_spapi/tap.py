@@ -91,7 +91,7 @@ STREAM_TYPES: list[type[Stream]] = [
     # Amazon Warehousing and Distribution: plans of 1 to 2 requests a second.
     *AWD_STREAM_TYPES,
     # Their first reports are requested when the run starts (see
-    # ReportStream.start_reading), and Amazon builds them while the streams above sync.
+    # ReportStream._request_ahead), and Amazon builds them while the streams above sync.
     *REPORT_STREAM_TYPES,
     # Last: searchOrders' plan is the slowest (0.0056/s: once its burst of 20 is spent, a
     # page every three minutes, more under 429s). Synced earlier, it would hold back the
@@ -186,12 +186,11 @@ class TapSpapi(Tap):
     def run(self) -> Run:
         """This run: accounts, pools, clock, failures, marketplaces (see run.py)."""
         return Run(
-            self.config,
+            self.settings,
             user_agent=self.spapi_user_agent,
             fetch_participations=lambda name: fetch_participations(self.run.client(name)),
             start_reading=self._start_reading_ahead,
             logger=self.logger,
-            settings=self.settings,
             open_inbox=self._open_inbox,
         )
 
@@ -257,10 +256,6 @@ class TapSpapi(Tap):
             )
         super().load_state(state)
 
-    #: Streams this run reads, unselected, for the selected streams that need their
-    #: records (set once the catalog is applied; see `SPAPIStream.read_for_others`).
-    read_for_others: frozenset[str] = frozenset()
-
     def _read_for_others(self) -> None:
         """Decide which unselected streams this run reads for the selected ones.
 
@@ -272,11 +267,13 @@ class TapSpapi(Tap):
         never emitted is read and emitted once. The accounts it succeeded for stay
         known (a 403 from them is no missing role: containment.py).
         """
-        self.read_for_others = self._streams_read_for_others()
+        read_for_others = self._streams_read_for_others()
         bookmarks = self.state.setdefault("bookmarks", {})
         for name, stream in self.streams.items():
             stream_state = bookmarks.get(name)
-            if name in self.read_for_others:
+            if isinstance(stream, SPAPIStream):
+                stream.read_for_others = name in read_for_others
+            if name in read_for_others:
                 bookmarks.setdefault(name, {})[READ_WITHOUT_OUTPUT] = True
             elif (
                 stream.selected
@@ -322,7 +319,7 @@ class TapSpapi(Tap):
             self.run.marketplaces.fetch_all_participations()
         for stream in self.streams.values():
             if isinstance(stream, SPAPIStream) and stream.read_ahead and stream.selected:
-                stream.start_reading()
+                stream.ahead.start_reading()
         for stream in self.streams.values():
             if isinstance(stream, SPAPIStream) and stream.fetches_early and stream.selected:
                 stream.ahead.fetch_known_early()

@@ -12,6 +12,7 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
 from tap_spapi.runtime.progress import about, describe_plan, estimate_level
 from tap_spapi.runtime.state import WINDOW_BOOKMARK
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import (
     context_in_window,
@@ -58,19 +59,19 @@ class InboundShipmentsStream(SPAPIStream):
         """One partition (and bookmark) per account and marketplace: the query is per
         marketplace. An account whose marketplaces cannot be read is skipped here."""
         return [
-            {**account, "marketplace_id": marketplace}
-            for account in self.account_partitions()
-            for marketplace in self._marketplaces_of(account[ACCOUNT_KEY])
+            {ACCOUNT_KEY: account, "marketplace_id": marketplace}
+            for account in self.run.accounts
+            for marketplace in self._marketplaces_of(account)
         ]
 
     def _marketplaces_of(self, account: str) -> list[str]:
         try:
             return self.run.marketplace_ids_of(account)
         except AccountUnavailableError as exc:
-            self.failures.account_failed(account, exc)
+            self.run.failures.account_failed(account, exc)
             return []
         except TapSpapiError as exc:  # the participations failed: nothing to query
-            self.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
+            self.run.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
             return []
 
     def windows(self, context: Context) -> list[QueryWindow]:
@@ -93,9 +94,13 @@ class InboundShipmentsStream(SPAPIStream):
 
     read_ahead = True
 
+    @cached_property
     @override
-    def read_ahead_contexts(self) -> list[Context | None]:
-        """Every window of every marketplace, in the order `get_records` asks for them."""
+    def ahead(self) -> AheadOfSync:
+        """Read ahead: every window of every marketplace, in the order `get_records` asks."""
+        return AheadOfSync(self, prefetch=self.prefetch, contexts=self._every_window)
+
+    def _every_window(self) -> list[Context | None]:
         return [w for partition in self.partitions for w in self.window_contexts(partition)]
 
     @override
@@ -123,7 +128,7 @@ class InboundShipmentsStream(SPAPIStream):
     def _say_cost(self, context: Context) -> None:
         """Log the run's DATE_RANGE queries (their pages are not known before)."""
         limiter = self.account_for(context).limiter
-        queries = len(self.read_ahead_contexts())
+        queries = len(self._every_window())
         seconds = limiter.seconds_for(self.operation_id, queries)
         self.logger.log(
             estimate_level(seconds),

@@ -18,10 +18,12 @@ from typing_extensions import override
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
 from tap_spapi.runtime.state import FINAL_SHIPMENTS, READ_DOWN_TO, READ_FROM, REPLICATION_KEY
-from tap_spapi.streams.base.paging import PAGES_AHEAD, DecodedBodyPaginator, walk_ahead
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
+from tap_spapi.streams.base.paging import DecodedBodyPaginator
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import instant
 from tap_spapi.streams.tracking import CARRIER, NotesTrackingIdentifiers, seen_identifier
+from tap_spapi.wire.ahead import Walk
 from tap_spapi.wire.responses import SPAPIRequestError, decoded_body
 
 if TYPE_CHECKING:
@@ -32,12 +34,13 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
 
-    from tap_spapi.wire.pacing import OperationLane
 
 # Shipment statuses after which a shipment never changes, from the "Possible values" of
 # the model's `Shipment.status`: received and closed, cancelled, deleted, abandoned.
 FINAL_SHIPMENT_STATUSES = frozenset({"CLOSED", "CANCELLED", "DELETED", "ABANDONED"})
 PLANS_PAGE = 30  # listInboundPlans' largest pageSize
+# Pages of plans the listing walk reads ahead of its consumer (wire/ahead.py `Walk`).
+PAGES_AHEAD = 2
 LIST_PAGE = 1000  # listShipmentItems' and listShipmentBoxes' largest pageSize
 # getInboundPlan's refusal of plans of the cross-border programs (Seller Export and
 # Delivery, Amazon Global Logistics): selling-partner-api-models #4641, #4091, #4337.
@@ -98,10 +101,9 @@ class InboundPlansStream(SPAPIStream):
             yield from super().request_records(context)
         else:
             sdk_loop = super().request_records
-            yield from walk_ahead(
+            yield from Walk(
                 lambda: sdk_loop(context),
-                page_size=PLANS_PAGE,
-                pages=PAGES_AHEAD,
+                limit=PAGES_AHEAD * PLANS_PAGE,
                 name=f"{self.name}-pages",
             )
 
@@ -154,7 +156,7 @@ class InboundPlansStream(SPAPIStream):
         for record in super().get_records(context):
             yield record  # written, with its shipments, when the generator resumes
             self._emitted_down_to[account] = record[self.replication_key]
-        if (self.name, account) in self.failures.stopped:
+        if (self.name, account) in self.run.failures.stopped:
             self._note_read(context, account)
         elif not self.abandoned(context):
             self._finish_read(context, account)
@@ -167,8 +169,8 @@ class InboundPlansStream(SPAPIStream):
             top is None
             or low is None
             or any(
-                self.failures.abandoned(child, account)
-                or self.failures.failed_contexts[(child, account)]
+                self.run.failures.abandoned(child, account)
+                or self.run.failures.failed_contexts[(child, account)]
                 for child in self._descendants
             )
         ):
@@ -188,7 +190,7 @@ class InboundPlansStream(SPAPIStream):
         before, newest = self._read_before(account), state.get(READ_FROM)
         state.pop(READ_FROM, None)
         state.pop(READ_DOWN_TO, None)
-        if before is None or self.failures.holds(self.name, account):
+        if before is None or self.run.failures.holds(self.name, account):
             return
         markers = state.get("progress_markers")  # singer-sdk's, finalized after this
         target = markers if isinstance(markers, dict) else state
@@ -240,9 +242,8 @@ class _StopAtOlderPlan(DecodedBodyPaginator):
     """No next page once a page holds a plan older than what the run reads."""
 
     def __init__(self, stream: InboundPlansStream) -> None:
-        super().__init__(
-            f"$.{stream.next_token_path}", stream.paging_where, stream.retries.policy.fault_wait
-        )
+        where = f"stream '{stream.name}' ({stream.operation_id})"
+        super().__init__(f"$.{stream.next_token_path}", where, stream.run.retry_policy.fault_wait)
         self._stream = stream
 
     @override
@@ -283,26 +284,26 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
         "shipmentId": "shipmentId",
     }
 
-    # The plan's fetch asks getInboundPlan only and hands each shipment's getShipment
-    # to the pool as a fetch of its own, in getShipment's lane: a worker that held the
-    # plan until its shipments were fetched paced getInboundPlan to getShipment's queue
-    # (1.80 of its minimum). The records are still taken in order, plan by plan.
-
+    @cached_property
     @override
-    def fetch_lane(self, context: Context | None) -> OperationLane:
-        """A plan's fetch is its getInboundPlan."""
-        return self.account_for(context).limiter.lane("getInboundPlan")
+    def ahead(self) -> AheadOfSync:
+        """A plan's fetch asks getInboundPlan only (in its lane) and hands each shipment's
+        getShipment to the pool as a fetch of its own, in getShipment's lane: a worker
+        that held the plan until its shipments were fetched paced getInboundPlan to
+        getShipment's queue (1.80 of its minimum). The sync takes the shipments plan by
+        plan, one by one (`request_records`)."""
+        return AheadOfSync(
+            self,
+            prefetch=self.prefetch,
+            lane=lambda plan: self.account_for(plan).limiter.lane("getInboundPlan"),
+            fetch=self._plan_ahead,
+            records=self.request_records,
+        )
 
-    @override
-    def fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]:
+    def _plan_ahead(self, context: Context | None) -> list[dict[str, Any]]:
         """In a worker: the plan's non-final shipments, each one's fetch announced."""
         assert context is not None
         return [] if self.abandoned(context) else self._shipments_to_fetch(context)
-
-    @override
-    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The plan's shipments, taken from the pool one by one (see request_records)."""
-        return self.request_records(context)
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -327,7 +328,7 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
             for shipment in self._shipments_of(context)
             if shipment["shipmentId"] not in final
         ]
-        lane = super().fetch_lane(context)  # getShipment's, at the plan's account
+        lane = self.account_for(context).limiter.lane(self.operation_id)  # getShipment's
         for shipment in shipments:
             self.run.prefetcher.submit(
                 context_key(self.name, shipment),
@@ -398,10 +399,10 @@ class InboundPlanShipmentsStream(NotesTrackingIdentifiers):
     def _note_final(self, context: Context | None, shipment_id: str) -> None:
         """Keep `shipment_id` (emitted in a final status) out of later runs' requests,
         for the grace period (the state is changed in place: O(1) per shipment)."""
-        if self.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
+        if self.run.failures.holds(self.name, (context or {}).get(ACCOUNT_KEY, "")):
             return
         final = self.get_context_state(context).setdefault(FINAL_SHIPMENTS, {})
-        final[shipment_id] = int(self.run.run_started_at.timestamp())
+        final[shipment_id] = self.run.started_second
         self.bookmarks.save(context)
 
     @override

@@ -110,7 +110,7 @@ class NotificationsStream(SPAPIStream):
         account = context[ACCOUNT_KEY]
         inbox.drain()
         if inbox.failure is not None:  # everything was polled; the run still fails
-            self.failures.stream_stopped(
+            self.run.failures.stream_stopped(
                 self.name, account, inbox.failure, self.contained.ancestors
             )
             return
@@ -124,7 +124,7 @@ class NotificationsStream(SPAPIStream):
             }
             emitted.append(notification.notification_id)
         state = self.get_context_state(context)
-        now = int(self.run.run_started_at.timestamp())
+        now = self.run.started_second
         processed = {**(state.get(PROCESSED) or {}), **dict.fromkeys(emitted, now)}
         state[PROCESSED] = kept_processed(processed, now)
         self.state_manager.is_flushed = False

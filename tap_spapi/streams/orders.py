@@ -27,6 +27,7 @@ from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
 from tap_spapi.runtime.state import WINDOW_BOOKMARK
 from tap_spapi.streams.base.embedded import EmbeddedListStream
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import (
     instant,
@@ -125,8 +126,13 @@ class OrdersStream(SPAPIStream):
     # runs ahead (at most one a few minutes once the burst is spent).
     read_ahead = True
 
+    @cached_property
     @override
-    def start_reading(self) -> None:
+    def ahead(self) -> AheadOfSync:
+        """Read ahead: every query walked from the start of the run (`_start_walks`)."""
+        return AheadOfSync(self, prefetch=self.prefetch, start=self._start_walks)
+
+    def _start_walks(self) -> None:
         """Start walking every account's queries now."""
         if self.run.sequential:
             return
@@ -218,9 +224,9 @@ class OrdersStream(SPAPIStream):
         try:
             return self.run.marketplace_ids_of(account)
         except AccountUnavailableError as exc:
-            self.failures.account_failed(account, exc)
+            self.run.failures.account_failed(account, exc)
         except TapSpapiError as exc:  # the participations failed: nothing to query
-            self.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
+            self.run.failures.stream_stopped(self.name, account, exc, self.contained.ancestors)
         return []
 
     @cached_property

@@ -9,6 +9,7 @@ from typing_extensions import override
 
 from tap_spapi.keys import ACCOUNT_KEY
 from tap_spapi.runtime.pools import context_key
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 from tap_spapi.streams.base.notified import notified_bodies
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import isoformat
@@ -100,12 +101,17 @@ class OutboundOrdersStream(SPAPIStream):
                 continue  # out already, from its notification this run
             yield record
 
+    @cached_property
     @override
-    def start_reading(self) -> None:
+    def ahead(self) -> AheadOfSync:
+        """Read ahead, once the notified orders are read (`_start_reading`)."""
+        return AheadOfSync(self, prefetch=self.prefetch, start=self._start_reading)
+
+    def _start_reading(self) -> None:
         """Read the notified orders here, in the main thread, before the readers' threads
-        ask (the run's inbox is opened once)."""
+        ask (the run's inbox is opened once); then announce to the readers."""
         _ = self._notified
-        super().start_reading()
+        self.ahead.announce_to_readers()
 
     @cached_property
     def _notified(self) -> dict[str, list[str]]:
@@ -145,7 +151,7 @@ class OutboundOrdersStream(SPAPIStream):
         """Hand a notified order's answer to the siblings that read it (those still
         reading the account, as they count themselves), as if one of them fetched it."""
         account = child[ACCOUNT_KEY]
-        reading = [r for r in readers if not self.failures.abandoned(r, account)]
+        reading = [r for r in readers if not self.run.failures.abandoned(r, account)]
         if reading:
             key = context_key(ORDER_DETAIL, child)
             self.run.shared_bodies.take(
@@ -168,12 +174,15 @@ class OrderDetailStream(SPAPIStream):
     context_keys_on_records = ("sellerFulfillmentOrderId",)  # each record names its order
     path_params: ClassVar[dict[str, str]] = {"sellerFulfillmentOrderId": "sellerFulfillmentOrderId"}
 
+    @cached_property
     @override
-    def announce(self, context: Context | None) -> None:
+    def ahead(self) -> AheadOfSync:
         """Only the first selected sibling fetches ahead; the others read its body."""
+        return AheadOfSync(self, prefetch=self.prefetch, announces=self._announces)
+
+    def _announces(self, context: Context | None) -> bool:
         readers = self.run.shared_bodies.readers(ORDER_DETAIL)
-        if not readers or readers[0] == self.name:
-            super().announce(context)
+        return (not readers or readers[0] == self.name) and self.wants(context)
 
     @override
     def request_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
@@ -183,7 +192,7 @@ class OrderDetailStream(SPAPIStream):
         readers = [
             name
             for name in self.run.shared_bodies.readers(ORDER_DETAIL)
-            if not self.failures.abandoned(name, account.name)
+            if not self.run.failures.abandoned(name, account.name)
         ]
         path_values = {"sellerFulfillmentOrderId": context["sellerFulfillmentOrderId"]}
         body = self.run.shared_bodies.take(

@@ -56,7 +56,7 @@ class MarketplaceParticipationsStream(SPAPIStream):
             for record in records:
                 self._check_key(record)
         except AccountUnavailableError as exc:
-            self.failures.account_failed(account, exc)
+            self.run.failures.account_failed(account, exc)
             return
         except TapSpapiError as exc:
             self.contained.contain(exc, context)

@@ -90,7 +90,9 @@ class NotesTrackingIdentifiers(SPAPIStream):
         tracking = self._tracking
         if identifier is None or tracking is None:
             return
-        if tracking.bookmarks.book(account).note(identifier.kind, identifier.value, self._now):
+        if tracking.bookmarks.book(account).note(
+            identifier.kind, identifier.value, self.run.started_second
+        ):
             context = {ACCOUNT_KEY: account, **identifier.as_context()}
             tracking.ahead.fetch_early(context)  # asked now, not after every parent synced
 
@@ -102,10 +104,6 @@ class NotesTrackingIdentifiers(SPAPIStream):
         ):
             return stream
         return None
-
-    @cached_property
-    def _now(self) -> int:
-        return int(self.run.run_started_at.timestamp())
 
 
 class ShipmentTrackingStream(SPAPIStream):
@@ -184,7 +182,7 @@ class ShipmentTrackingStream(SPAPIStream):
         if not book.latest(kind, value):
             return True
         period = self.run.settings.notifications_poll_hours * 3600
-        return due(kind, value, book.polled_at(), self._now_second, period)
+        return due(kind, value, book.polled_at(), self.run.started_second, period)
 
     @cached_property
     def _covered(self) -> frozenset[str]:
@@ -205,10 +203,6 @@ class ShipmentTrackingStream(SPAPIStream):
             for account in self.run.accounts
             for (kind, value), detail in inbox.trackings(account).items()
         }
-
-    @cached_property
-    def _now_second(self) -> int:
-        return int(self.run.run_started_at.timestamp())
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -240,7 +234,7 @@ class ShipmentTrackingStream(SPAPIStream):
                     listed=listed,
                 )
                 if account in self._covered:
-                    book.polled(self._now_second)
+                    book.polled(self.run.started_second)
             self.state_manager.is_flushed = False
         super().finalize_state_progress_markers(state)
 

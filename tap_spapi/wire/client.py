@@ -11,9 +11,7 @@ same guard (streams/base/paging.py) and the same check of answers (`check`).
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -35,11 +33,13 @@ from tap_spapi.wire.responses import (
     operation_called,
 )
 from tap_spapi.wire.retries import RequestRetries, RetryPolicy, waits
+from tap_spapi.wire.transport import ThreadSessions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from tap_spapi.wire.account import Account
+    from tap_spapi.wire.retries import AccountView
 
 LOGGER = logging.getLogger("tap-spapi")
 
@@ -59,6 +59,25 @@ def fill_path(template: str, values: dict[str, Any]) -> str:
     for name, value in values.items():
         template = template.replace(f"{{{name}}}", quote(str(value), safe=""))
     return template
+
+
+def retries_for(
+    policy: RetryPolicy,
+    where: str,
+    operation_id: str,
+    account_named: Callable[[str | None], AccountView],
+    logger: logging.Logger,
+) -> RequestRetries:
+    """The retry policy as it applies to `where`'s calls of `operation_id` (a stream's, or
+    the client's calls of it): the one place they are built."""
+    return RequestRetries(
+        policy,
+        stream=where,
+        account_named=account_named,
+        operation_called=lambda request: operation_called(request, operation_id),
+        refused=AccessDeniedError,
+        logger=logger,
+    )
 
 
 class RepeatedTokens:
@@ -117,6 +136,7 @@ class SPAPIClient:
         self.policy = policy
         self._user_agent = user_agent
         self._logger = logger
+        self._sessions = ThreadSessions(account.session)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -125,16 +145,8 @@ class SPAPIClient:
 
     @property
     def session(self) -> requests.Session:
-        """This thread's session through the account's adapter (`requests.Session` is not
-        thread-safe; the adapter's limiter, auth and connection pool are)."""
-        session: requests.Session | None = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = self.account.session()
-        return session
-
-    @cached_property
-    def _sessions(self) -> threading.local:
-        return threading.local()
+        """This thread's session through the account's adapter."""
+        return self._sessions.session()
 
     def owns(self, response: requests.Response) -> bool:
         """Whether `response` answers a request of this account's."""
@@ -155,13 +167,13 @@ class SPAPIClient:
 
     def retries(self, where: str, operation_id: str) -> RequestRetries:
         """The retry policy as it applies to `where`'s calls of `operation_id`."""
-        return RequestRetries(
+        # The logger is named as a stream's own logger is.
+        return retries_for(
             self.policy,
-            stream=where,
-            account_named=lambda _name: self.account,
-            operation_called=lambda request: operation_called(request, operation_id),
-            refused=AccessDeniedError,
-            logger=self._logger.getChild(where),  # as the stream's own logger is named
+            where,
+            operation_id,
+            lambda _name: self.account,
+            self._logger.getChild(where),
         )
 
     # --- requests ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ or SigV4 date that expired while it queued.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,8 @@ from tap_spapi.wire.headers import (
 from tap_spapi.wire.responses import SPAPIResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tap_spapi.amazon.operations import Operation, OperationCatalog
     from tap_spapi.wire.auth import SPAPIAuth
     from tap_spapi.wire.pacing import RateLimiter
@@ -174,6 +177,23 @@ class ProxiesOnceSession(requests.Session):
                 self._resolved[key] = proxies
             kwargs["proxies"] = proxies
         return super().send(request, **kwargs)
+
+
+class ThreadSessions:
+    """A session per thread, each made by `new` (a `paced_session`): `requests.Session`
+    is not thread-safe; the adapter's limiter, auth and connection pool are, so the
+    threads' sessions share it."""
+
+    def __init__(self, new: Callable[[], requests.Session]) -> None:
+        self._new = new
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """This thread's session."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._new()
+        return session
 
 
 def paced_session(adapter: HTTPAdapter) -> requests.Session:

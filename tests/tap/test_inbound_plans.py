@@ -20,8 +20,8 @@ from tap_spapi.amazon.operations import load_catalog
 from tap_spapi.config.settings import Settings
 from tap_spapi.errors import SettingError
 from tap_spapi.runtime.state import FINAL_GRACE
-from tap_spapi.streams.base.paging import PAGES_AHEAD
 from tap_spapi.streams.base.windows import instant
+from tap_spapi.streams.inbound_plans import PAGES_AHEAD
 from tap_spapi.streams.tracking import ShipmentTrackingStream
 from tap_spapi.tap import TapSpapi
 from testkit import (

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, TapState
     from singer_sdk.streams._state import StreamStateManager
 
-    from tap_spapi.runtime.failures import RunFailures
     from tap_spapi.runtime.run import Run
 
 
@@ -38,8 +37,6 @@ class BookmarkedStream(Protocol):
     def run(self) -> Run: ...
     @property
     def tap_state(self) -> TapState: ...
-    @property
-    def failures(self) -> RunFailures: ...
     @property
     def replication_key(self) -> str | None: ...
     @property
@@ -99,7 +96,7 @@ class Bookmarks:
         values and flushed immediately, so a killed run resumes after the last finished
         window instead of from the previous run's bookmark.
         """
-        if self._stream.failures.holds(self._stream.name, (context or {}).get(ACCOUNT_KEY, "")):
+        if self._stream.run.failures.holds(self._stream.name, (context or {}).get(ACCOUNT_KEY, "")):
             return  # something under this bookmark was missed this run
         self.note(context, **values)
 
@@ -132,7 +129,7 @@ class Bookmarks:
         latest = record.get(self._stream.replication_key or "")
         second = int(instant(latest).timestamp()) if latest else 0
         if second or final:
-            now = int(self._stream.run.run_started_at.timestamp())
+            now = self._stream.run.started_second
             book.loaded(kind, value, second or now, final=final)
             self._stream.state_manager.is_flushed = False
 

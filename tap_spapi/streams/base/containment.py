@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_spapi.amazon.operations import Operation
-    from tap_spapi.runtime.failures import RunFailures
     from tap_spapi.runtime.run import Run
     from tap_spapi.streams.base.bookmarks import Bookmarks
     from tap_spapi.streams.base.fetch_ahead import AheadOfSync
+    from tap_spapi.wire.account import Account
 
 
 class ContainedStream(Protocol):
@@ -53,8 +53,6 @@ class ContainedStream(Protocol):
     @property
     def run(self) -> Run: ...
     @property
-    def failures(self) -> RunFailures: ...
-    @property
     def stream_state(self) -> dict[str, Any]: ...
     @property
     def parent_stream_type(self) -> Any: ...
@@ -62,11 +60,10 @@ class ContainedStream(Protocol):
     def ahead(self) -> AheadOfSync: ...
     @property
     def bookmarks(self) -> Bookmarks: ...
-    def account_name(self, context: Context | None) -> str: ...
+    def account_for(self, context: Context | None) -> Account: ...
     def get_context_state(self, context: Context | None) -> dict[str, Any]: ...
     def abandoned(self, context: Context | None) -> bool: ...
     def wants(self, context: Context | None) -> bool: ...
-    def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]: ...
 
 
 class Containment:
@@ -107,17 +104,17 @@ class Containment:
         stream = self._stream
         if not (context or {}).get(ACCOUNT_KEY):
             return  # no account in this run's shard: singer-sdk syncs once without context
-        name = stream.account_name(context)
+        name = stream.account_for(context).name
         if stream.abandoned(context) or not stream.wants(context):
             return
         try:
-            records = stream.ahead.announcing_children(stream.records_of(context), context)
+            records = stream.ahead.announcing_children(stream.ahead.records_of(context), context)
             yield from self.once_per_key(records) if self._repeats else records
         except TapSpapiError as exc:
             self.settle(exc, context)
         else:
             self.succeeded(name)
-        if stream.failures.holds(stream.name, name):
+        if stream.run.failures.holds(stream.name, name):
             # An unsorted stream's new bookmark waits in its progress markers until the
             # SDK finalizes the partition, right after this: it must not move.
             stream.get_context_state(context).pop("progress_markers", None)
@@ -146,7 +143,7 @@ class Containment:
     def succeeded(self, account: str) -> None:
         """A context of `account` was read whole: the stream has the role it needs there."""
         stream = self._stream
-        if not stream.failures.abandoned(stream.name, account):
+        if not stream.run.failures.abandoned(stream.name, account):
             self._succeeded_this_run.add(account)
 
     def note_succeeded(self) -> None:
@@ -166,7 +163,7 @@ class Containment:
         `contain` decides; the partition's pending bookmark is dropped either way."""
         self._stream.get_context_state(context).pop("progress_markers", None)
         if isinstance(error, AccountUnavailableError):
-            self._stream.failures.account_failed(self._stream.account_name(context), error)
+            self._stream.run.failures.account_failed(self._stream.account_for(context).name, error)
         else:
             self.contain(error, context)
 
@@ -181,7 +178,11 @@ class Containment:
         loop, a record without its key) stops the stream for the account.
         """
         stream = self._stream
-        name, failures, ancestors = stream.account_name(context), stream.failures, self.ancestors
+        name, failures, ancestors = (
+            stream.account_for(context).name,
+            stream.run.failures,
+            self.ancestors,
+        )
         if not isinstance(error, SPAPIRequestError):
             failures.stream_stopped(stream.name, name, error, ancestors)
         elif error.missing_role and not self._succeeded_before(error):

@@ -7,8 +7,9 @@ current one, the children of records about to be emitted, every top-level contex
 the start of the run), and taking the results back in the order the SDK asks for them,
 so the output is the same as a sequential run's.
 
-What it reads of its stream is `AheadStream`; the stream decides what a context costs
-(`fetch_ahead`, `fetch_lane`) and whether it is wanted.
+What it reads of its stream is `AheadStream`: whether a context is wanted, and its
+records. A stream whose fetching ahead differs gives its own steps when it makes its
+`AheadOfSync` (`contexts`, `lane`, `fetch`, `records`, `start`, `announces`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
     from tap_spapi.runtime.pools import Lane
     from tap_spapi.runtime.run import Run
+    from tap_spapi.wire.account import Account
+
+    Records = list[dict[str, Any]]
 
 # At most this many contexts fetched early wait to be taken, per stream: a tracking
 # answer is a few kilobytes, so this bounds the memory of fetching ahead of a sync that
@@ -51,12 +55,11 @@ class AheadStream(Protocol):
     def has_selected_descendents(self) -> bool: ...
     @property
     def ahead(self) -> AheadOfSync: ...
+    @property
+    def operation_id(self) -> str: ...
+    def account_for(self, context: Context | None) -> Account: ...
     def wants(self, context: Context | None) -> bool: ...
-    def announce(self, context: Context | None) -> None: ...
     def abandoned(self, context: Context | None) -> bool: ...
-    def fetch_lane(self, context: Context | None) -> Lane | None: ...
-    def fetch_ahead(self, context: Context | None) -> list[dict[str, Any]]: ...
-    def read_ahead_contexts(self) -> list[Context | None]: ...
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]: ...
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
@@ -70,12 +73,41 @@ class AheadOfSync:
     """One stream's requests that the run's pools may run before the SDK asks for them.
 
     `prefetch`: a per-id stream (children, per-label partitions) whose requests are
-    fetched ahead in the account's worker pool while the main thread emits.
+    fetched ahead in the account's worker pool while the main thread emits. The steps a
+    stream may give instead of the defaults:
+    - `contexts()`: the contexts a read-ahead stream reads this run, in order (default:
+      its partitions);
+    - `lane(context)`: the usage plan a fetch first waits on (the pool runs first the
+      fetch whose plan has a token soonest; default: the stream's operation's);
+    - `fetch(context)`: in a worker, what the sync takes of `context` (default: its
+      records from singer-sdk's loop, their children announced);
+    - `records(context)`: what the sync takes (default: the fetched records);
+    - `start()`: what the start of the run does (default: announce every context to
+      the readers, with `read_ahead`);
+    - `announces(context)`: whether this stream fetches `context` ahead (default:
+      whether it wants it).
     """
 
-    def __init__(self, stream: AheadStream, *, prefetch: bool) -> None:
+    def __init__(
+        self,
+        stream: AheadStream,
+        *,
+        prefetch: bool,
+        contexts: Callable[[], list[Context | None]] | None = None,
+        lane: Callable[[Context | None], Lane | None] | None = None,
+        fetch: Callable[[Context | None], Records] | None = None,
+        records: Callable[[Context | None], Iterable[dict[str, Any]]] | None = None,
+        start: Callable[[], None] | None = None,
+        announces: Callable[[Context | None], bool] | None = None,
+    ) -> None:
         self._stream = stream
         self.prefetch = prefetch
+        self._contexts = contexts or self._partitions
+        self._lane = lane or self._operation_lane
+        self._fetch = fetch or self._fetch_with_children
+        self._records = records
+        self._start = start or self.announce_to_readers
+        self._announces = announces or stream.wants
         self._early: set[Any] = set()  # keys fetched early and not taken yet (main thread)
         self._announced_up_to = 0  # the partitions before it were announced
 
@@ -85,6 +117,8 @@ class AheadOfSync:
 
     def records_of(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """`context`'s records: taken from the pool (fetched ahead, else fetched now)."""
+        if self._records is not None:
+            return self._records(context)
         stream = self._stream
         key = context_key(stream.name, context)
         if self.prefetch:
@@ -102,7 +136,7 @@ class AheadOfSync:
         key = context_key(self._stream.name, context)
         if key not in self._early:
             self._early.add(key)
-            self._stream.announce(context)
+            self.announce(context)
 
     def fetch_known_early(self) -> None:
         """Fetch early every context known when the run starts (its partitions now)."""
@@ -110,6 +144,10 @@ class AheadOfSync:
             self.fetch_early(context)
 
     def start_reading(self) -> None:
+        """At the start of the run (a `read_ahead` stream): the stream's `start`."""
+        self._start()
+
+    def announce_to_readers(self) -> None:
         """Announce every context of this run to the read-ahead readers.
 
         A reader also announces the children of what it reads, so another account's
@@ -117,31 +155,40 @@ class AheadOfSync:
         syncs one context at a time; the children are taken from the pool later, once).
         """
         stream = self._stream
-        for context in stream.read_ahead_contexts():
+        for context in self._contexts():
             if stream.wants(context):
                 self._run.read_ahead.announce(
                     context_key(stream.name, context),
                     functools.partial(self._read_with_children, context),
                 )
 
+    def _partitions(self) -> list[Context | None]:
+        return [*self._stream.partitions] if self._stream.partitions else [None]
+
+    def _fetch_with_children(self, context: Context | None) -> Records:
+        stream = self._stream
+        return self.fetched_with_children(context, lambda: list(stream.request_records(context)))
+
+    def _operation_lane(self, context: Context | None) -> Lane | None:
+        stream = self._stream
+        return stream.account_for(context).limiter.lane(stream.operation_id)
+
     def _read_with_children(self, context: Context | None) -> Iterator[dict[str, Any]]:
         return self.announcing_children(self._stream.request_records(context), context)
 
-    def submit(self, context: Context | None) -> None:
-        """Fetch `context`'s records in the account's pool, for the sync to take (what
-        a stream's `announce` does, unless it narrows it).
+    def announce(self, context: Context | None) -> None:
+        """Fetch `context`'s records in the account's pool, for the sync to take.
 
         Once fetched, the worker announces the records' own children at once, so a
         grandchild chain (order → shipments → package tracking) stays in flight across
         parents instead of waiting for the main thread to reach each parent.
         """
-        stream = self._stream
-        if stream.wants(context):
+        if self._announces(context):
             self._run.prefetcher.submit(
-                context_key(stream.name, context),
-                functools.partial(stream.fetch_ahead, context),
+                context_key(self._stream.name, context),
+                functools.partial(self._fetch, context),
                 priority=-self.depth,
-                lane=stream.fetch_lane(context),
+                lane=self._lane(context),
             )
 
     @functools.cached_property
@@ -153,8 +200,8 @@ class AheadOfSync:
         return depth
 
     def fetched_with_children(
-        self, context: Context | None, fetch: Callable[[], list[dict[str, Any]]]
-    ) -> list[dict[str, Any]]:
+        self, context: Context | None, fetch: Callable[[], Records]
+    ) -> Records:
         """In a worker: `fetch()`'s records of `context`, their children announced."""
         if self._stream.abandoned(context):
             return []  # e.g. skipped for a missing role since it was announced
@@ -186,7 +233,7 @@ class AheadOfSync:
             return
         for child_context in self._stream.generate_child_contexts(processed, context):
             for child in children:
-                child.announce(child_context)
+                child.ahead.announce(child_context)
 
     @property
     def lookahead(self) -> int:
@@ -227,7 +274,7 @@ class AheadOfSync:
         start = max(position + 1, self._announced_up_to)
         end = position + 1 + self.lookahead
         for upcoming in self._partition_list[start:end]:
-            self._stream.announce(upcoming)
+            self.announce(upcoming)
         self._announced_up_to = max(self._announced_up_to, end)
 
     @functools.cached_property

@@ -1,38 +1,49 @@
-"""How a stream pages its own operation in singer-sdk's loop, and reads it ahead.
+"""How a stream pages its own operation in singer-sdk's loop.
 
 `DecodedBodyPaginator` is singer-sdk's token paginator reading the body the client
 decoded, under the client's guard against tokens already followed (wire/client.py).
-`walk_ahead` runs singer-sdk's own page loop in a thread of its own (wire/ahead.py),
-for the streams whose consumer does real work per record while the next page could
-already be on its way.
+A stream that reads its pages ahead runs this loop in a thread of its own with
+wire/ahead.py's `Walk`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import JSONPathPaginator
 from typing_extensions import override
 
-from tap_spapi.wire.ahead import Walk
 from tap_spapi.wire.client import RepeatedTokens
 from tap_spapi.wire.responses import decoded_body
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
+    from typing import Self
 
     import requests
 
-LOGGER = logging.getLogger("tap-spapi")
+    from tap_spapi.runtime.run import Run
 
-# Pages a walk reads ahead of its consumer (`walk_ahead`).
-PAGES_AHEAD = 2
+LOGGER = logging.getLogger("tap-spapi")
 
 
 class _RepeatedToken(Exception):  # noqa: N818 - a signal between two methods, not an error
     """get_next found a token already followed: advance asks the page again."""
+
+
+class PagedStream(Protocol):
+    """What a paginator reads of its stream (SPAPIStream has it all)."""
+
+    name: str
+
+    @property
+    def operation_id(self) -> str: ...
+    @property
+    def next_token_path(self) -> str | None: ...
+    @property
+    def run(self) -> Run: ...
 
 
 class DecodedBodyPaginator(JSONPathPaginator):
@@ -52,6 +63,12 @@ class DecodedBodyPaginator(JSONPathPaginator):
         super().__init__(jsonpath)
         self._tokens = RepeatedTokens(where, wait)
 
+    @classmethod
+    def of(cls, stream: PagedStream) -> Self:
+        """The paginator of `stream`'s own operation, at its `next_token_path`."""
+        where = f"stream '{stream.name}' ({stream.operation_id})"
+        return cls(f"$.{stream.next_token_path}", where, stream.run.retry_policy.fault_wait)
+
     @override
     def get_next(self, response: requests.Response) -> str | None:
         token = next(extract_jsonpath(self._jsonpath, decoded_body(response)), None)
@@ -69,11 +86,3 @@ class DecodedBodyPaginator(JSONPathPaginator):
             self._page_count -= 1  # the page is asked again, not a new one
             return
         self._tokens.follow(self.current_value)
-
-
-def walk_ahead(
-    produce: Callable[[], Iterable[dict[str, Any]]], *, page_size: int, name: str, pages: int
-) -> Walk[dict[str, Any]]:
-    """`produce()`'s records (singer-sdk's page loop), read by a thread of its own at
-    most `pages` pages of `page_size` records ahead of the consumer (0: no limit)."""
-    return Walk(produce, limit=pages * page_size, name=name)

@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
+from tap_spapi.streams.base.pii import drop_pii
 from tap_spapi.wire.responses import MissingKeyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk.helpers.types import Context
+
+    from tap_spapi.runtime.run import Run
     from tap_spapi.wire.account import Account
 
 
@@ -32,6 +36,12 @@ class RecordsStream(Protocol):
     def operation_id(self) -> str: ...
     @property
     def required_fields(self) -> list[str]: ...
+    @property
+    def context_keys_on_records(self) -> tuple[str, ...]: ...
+    @property
+    def pii_fields(self) -> tuple[str, ...]: ...
+    @property
+    def run(self) -> Run: ...
 
 
 class Records:
@@ -48,6 +58,14 @@ class Records:
             record[ACCOUNT_KEY] = account.name
             record[SELLER_KEY] = seller
             yield record
+
+    def finish(self, row: dict[str, Any], context: Context | None) -> dict[str, Any] | None:
+        """`row` as loaded: `context_keys_on_records` copied from the context, `pii_fields`
+        dropped unless `include_pii` (pii.py)."""
+        stream = self._stream
+        for key in stream.context_keys_on_records:
+            row[key] = (context or {}).get(key)
+        return drop_pii(row, stream.pii_fields, keep=stream.run.settings.include_pii)
 
     def check(self, record: dict[str, Any]) -> None:
         """A record without its key or bookmark field cannot be loaded: say which."""

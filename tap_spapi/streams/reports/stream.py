@@ -43,6 +43,7 @@ from tap_spapi.keys import ACCOUNT_KEY, SELLER_KEY
 from tap_spapi.runtime import progress as progress_lines
 from tap_spapi.runtime.pools import context_key, every
 from tap_spapi.runtime.state import LONGEST_ACCEPTED, WINDOW_BOOKMARK
+from tap_spapi.streams.base.fetch_ahead import AheadOfSync
 from tap_spapi.streams.base.stream import SPAPIStream
 from tap_spapi.streams.base.windows import (
     QueryWindow,
@@ -88,7 +89,7 @@ class ReportStream(SPAPIStream):
     report: ClassVar[ReportType]
     # The operation that names the API in messages about missing roles.
     operation_id = "createReport"
-    read_ahead = True  # see `start_reading`: the first reports are requested at once
+    read_ahead = True  # see `_request_ahead`: the first reports are requested at once
     # Rows as they are: a document is one file, not pages that can overlap, and a set of
     # every key seen would grow with the report (40 MB for 200,000 rows).
     pages_may_repeat = False
@@ -97,7 +98,7 @@ class ReportStream(SPAPIStream):
     @override
     def partitions(self) -> list[dict[str, Any]]:
         """One partition (and bookmark) per account."""
-        return self.account_partitions()
+        return [{ACCOUNT_KEY: name} for name in self.run.accounts]
 
     # --- windows ----------------------------------------------------------------------
 
@@ -198,8 +199,13 @@ class ReportStream(SPAPIStream):
             ahead_of_them=lambda: asked_ahead_by_others(self, partition),
         )
 
+    @cached_property
     @override
-    def start_reading(self) -> None:
+    def ahead(self) -> AheadOfSync:
+        """Read ahead: the first reports requested at the start (`_request_ahead`)."""
+        return AheadOfSync(self, prefetch=self.prefetch, start=self._request_ahead)
+
+    def _request_ahead(self) -> None:
         """Request the first reports of every account now, in the background.
 
         Amazon takes minutes to build a report; asked for at the start of the run,
@@ -331,7 +337,7 @@ class ReportStream(SPAPIStream):
 
 def asked_ahead_by_others(stream: ReportStream, partition: Context) -> int:
     """Reports the other selected report streams request ahead (at the start of the run,
-    see `ReportStream.start_reading`) and have not yet: they share createReport's plan."""
+    see `ReportStream._request_ahead`) and have not yet: they share createReport's plan."""
     if not stream.run.prefetcher.workers:
         return 0
     others = [
