@@ -8,10 +8,12 @@ see it move. Both lines go through the stream's logger (stderr), never stdout.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from singer_sdk.exceptions import AbortedSyncExceptionBase
 from typing_extensions import override
 
 if TYPE_CHECKING:
@@ -161,8 +163,10 @@ def estimate_level(seconds: float) -> int:
 
 class _OncePerRun(logging.Filter):
     """Lets the first record of each of singer-sdk's per-context lines through, none of
-    the lines it drops (`SDK_DROPPED_LINES`), and its DEBUG-only lines (`SDK_DEBUG_LINES`)
-    only when the logger is set to DEBUG."""
+    the lines it drops (`SDK_DROPPED_LINES`), its DEBUG-only lines (`SDK_DEBUG_LINES`)
+    only when the logger is set to DEBUG, and no ERROR line for the signal that stops a
+    stream after its first record in a connection test (`--test`): a test that passed
+    is no error."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -170,6 +174,10 @@ class _OncePerRun(logging.Filter):
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and isinstance(
+            sys.exc_info()[1], AbortedSyncExceptionBase
+        ):
+            return False  # logged while the signal is handled, in its thread
         message = record.getMessage()
         if any(message.startswith(a) and b in message for a, b in SDK_DROPPED_LINES):
             return False

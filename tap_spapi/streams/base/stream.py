@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
-import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from requests.auth import AuthBase
 from singer_sdk import RESTStream, Stream
-from singer_sdk.exceptions import AbortedSyncExceptionBase
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
@@ -317,14 +315,6 @@ class SPAPIStream(RESTStream[str]):
         """singer-sdk's, then the accounts this stream succeeded for are noted (state.py)."""
         super().finalize_state_progress_markers(state)
         self.contained.note_succeeded()
-
-    @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """singer-sdk's, without its ERROR line for the signal that stops a stream after
-        its first record in a connection test (`--test`): a test that passed is no error."""
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], AbortedSyncExceptionBase):
-            return
-        super().log(message, *args, level=level, **kwargs)
 
     # --- selection: `read_for_others` widens singer-sdk's (read_for_others.py) --------
 
