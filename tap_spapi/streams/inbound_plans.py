@@ -28,7 +28,7 @@ from tap_spapi.wire.responses import SPAPIRequestError, decoded_body
 
 if TYPE_CHECKING:
     import datetime
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -230,7 +230,7 @@ class InboundPlansStream(SPAPIStream):
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         """The token paginator, stopping after a page that reached an older plan."""
-        return _StopAtOlderPlan(self)
+        return _StopAtOlderPlan.of(self, older=self._older)
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
@@ -241,15 +241,21 @@ class InboundPlansStream(SPAPIStream):
 class _StopAtOlderPlan(DecodedBodyPaginator):
     """No next page once a page holds a plan older than what the run reads."""
 
-    def __init__(self, stream: InboundPlansStream) -> None:
-        where = f"stream '{stream.name}' ({stream.operation_id})"
-        super().__init__(f"$.{stream.next_token_path}", where, stream.run.retry_policy.fault_wait)
-        self._stream = stream
+    def __init__(
+        self,
+        jsonpath: str,
+        where: str,
+        wait: Callable[[int], float],
+        *,
+        older: Callable[[requests.Response, dict[str, Any]], bool],
+    ) -> None:
+        super().__init__(jsonpath, where, wait)
+        self._older = older  # whether a plan of the page predates what the run reads
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
         plans = (decoded_body(response) or {}).get("inboundPlans") or []
-        if any(self._stream._older(response, plan) for plan in plans):
+        if any(self._older(response, plan) for plan in plans):
             return None
         return super().get_next(response)
 

@@ -9,7 +9,7 @@ wire/ahead.py's `Walk`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import JSONPathPaginator
@@ -64,10 +64,12 @@ class DecodedBodyPaginator(JSONPathPaginator):
         self._tokens = RepeatedTokens(where, wait)
 
     @classmethod
-    def of(cls, stream: PagedStream) -> Self:
-        """The paginator of `stream`'s own operation, at its `next_token_path`."""
+    def of(cls, stream: PagedStream, **extra: Any) -> Self:
+        """The paginator of `stream`'s own operation, at its `next_token_path` (`extra`:
+        a subclass's own arguments)."""
         where = f"stream '{stream.name}' ({stream.operation_id})"
-        return cls(f"$.{stream.next_token_path}", where, stream.run.retry_policy.fault_wait)
+        wait = stream.run.retry_policy.fault_wait
+        return cls(f"$.{stream.next_token_path}", where, wait, **extra)
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
